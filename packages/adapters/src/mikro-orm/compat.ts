@@ -1,0 +1,167 @@
+// Every call that depends on MikroORM v6's API lives here. The rest of the adapter reads
+// the plain shapes below, so supporting v7 means changing this file only.
+import {
+  EntitySchema,
+  MetadataStorage,
+  Utils,
+  wrap,
+  type EntityManager,
+  type EntityMetadata,
+  type EntityProperty,
+  type MikroORM,
+} from '@mikro-orm/core';
+
+/** The relation kinds as this adapter spells them. */
+export type PropertyKind = 'scalar' | 'embedded' | 'm:1' | '1:1' | '1:m' | 'm:n';
+
+/** What the adapter needs to know of one property. */
+export interface PropertyInfo {
+  name: string;
+  kind: PropertyKind;
+  fieldNames: string[];
+  columnTypes: string[];
+  nullable: boolean;
+  primary: boolean;
+  autoincrement: boolean;
+  /** Stored in a column of this entity's table. */
+  persist: boolean;
+  /** Holds the foreign key (to-one) or owns the pivot table (many-to-many). */
+  owner: boolean;
+  mappedBy?: string;
+  inversedBy?: string;
+  /** Entity name the relation points at. */
+  target?: string;
+  joinColumns: string[];
+  inverseJoinColumns: string[];
+  referencedColumnNames: string[];
+  pivotEntity?: string;
+  /** Path inside an embeddable (`['address', 'street']`). */
+  embeddedPath?: string[];
+  /** An embeddable stored as one JSON column. */
+  embeddedAsObject: boolean;
+  /** Declared unique on its own. */
+  unique: boolean;
+  /** Added by MikroORM, not declared by the app (the hidden inverse of a one-sided many-to-many). */
+  synthetic: boolean;
+}
+
+/** What the adapter needs to know of one entity. */
+export interface EntityInfo {
+  className: string;
+  tableName: string;
+  schema?: string;
+  /** The class MikroORM instantiates; the registry key of decorated entities. */
+  class: Function;
+  pivot: boolean;
+  /** Embeddables, virtual and abstract entities have no table of their own. */
+  hasTable: boolean;
+  primaryKeys: string[];
+  /** Property sets declared unique together (`@Unique`), besides single `unique: true` properties. */
+  uniques: string[][];
+  /** Single-table inheritance: the root entity, its discriminator column, and this entity's value. */
+  inheritance?: { root: string; discriminatorColumn: string; discriminatorValue?: string };
+  props: PropertyInfo[];
+}
+
+function propertyInfo(prop: EntityProperty): PropertyInfo {
+  return {
+    name: prop.name,
+    kind: prop.kind as PropertyKind,
+    fieldNames: prop.fieldNames ?? [],
+    columnTypes: prop.columnTypes ?? [],
+    nullable: !!prop.nullable,
+    primary: !!prop.primary,
+    autoincrement: !!prop.autoincrement,
+    persist: prop.persist !== false,
+    owner: !!prop.owner,
+    mappedBy: prop.mappedBy || undefined,
+    inversedBy: prop.inversedBy || undefined,
+    target: prop.targetMeta?.className ?? (prop.kind === 'scalar' || prop.kind === 'embedded' ? undefined : prop.type),
+    joinColumns: prop.joinColumns ?? [],
+    inverseJoinColumns: prop.inverseJoinColumns ?? [],
+    referencedColumnNames: prop.referencedColumnNames ?? [],
+    pivotEntity: prop.pivotEntity ? Utils.className(prop.pivotEntity) : undefined,
+    embeddedPath: prop.embedded ? [...prop.embedded] : undefined,
+    embeddedAsObject: !!prop.object,
+    unique: prop.unique === true,
+    synthetic: prop.kind === 'm:n' && !prop.owner && prop.persist === false && prop.hydrate === false,
+  };
+}
+
+function entityInfo(meta: EntityMetadata): EntityInfo {
+  const root = meta.root ?? meta;
+  const sti = root.discriminatorColumn !== undefined;
+  return {
+    className: meta.className,
+    tableName: meta.tableName,
+    schema: meta.schema && meta.schema !== '*' ? meta.schema : undefined,
+    class: meta.class,
+    pivot: !!meta.pivotTable,
+    hasTable: !meta.embeddable && !meta.virtual && !(meta.abstract && !sti) && !!meta.tableName,
+    primaryKeys: [...meta.primaryKeys],
+    uniques: (meta.uniques ?? [])
+      .map((unique) => [unique.properties ?? []].flat().map(String))
+      .filter((properties) => properties.length > 0),
+    inheritance: sti
+      ? { root: root.className, discriminatorColumn: root.discriminatorColumn as string, discriminatorValue: meta.discriminatorValue as string | undefined }
+      : undefined,
+    props: meta.props.map(propertyInfo),
+  };
+}
+
+/** Every discovered entity of `orm`, in discovery order. */
+export function readEntities(orm: MikroORM): EntityInfo[] {
+  return Object.values(orm.getMetadata().getAll()).map(entityInfo);
+}
+
+/** True when `target` carries MikroORM decorator metadata, whichever ORM instance it belongs to. */
+export function hasEntityDecorators(target: object): boolean {
+  return typeof target === 'function' && Object.hasOwn(target, MetadataStorage.PATH_SYMBOL);
+}
+
+/** The entity name of an `EntitySchema` instance, or undefined for anything else. */
+export function schemaClassName(target: object): string | undefined {
+  return target instanceof EntitySchema ? target.meta.className : undefined;
+}
+
+/** The entity name of a class, an `EntitySchema`, an entity instance or a name. */
+export function entityNameOf(entity: unknown): string {
+  if (typeof entity === 'string') return entity;
+  if (entity instanceof EntitySchema) return entity.meta.className;
+  return Utils.className(entity as Function) ?? (entity as object).constructor.name;
+}
+
+/** Registers `instance` under `name` on the ORM's configuration, where `getExtension` finds it. */
+export function setExtension(orm: MikroORM, name: string, instance: unknown): void {
+  orm.config.registerExtension(name, () => instance);
+}
+
+/** The instance registered under `name`, if any. */
+export function getExtension<T>(orm: MikroORM, name: string): T | undefined {
+  return orm.config.getExtension<T>(name);
+}
+
+/** Logs a warning through MikroORM's logger, whatever its debug settings. */
+export function logWarning(orm: MikroORM, message: string): void {
+  orm.config.getLogger().warn('discovery', message, { enabled: true });
+}
+
+/** Loads `entity` from the database when it is an uninitialized reference; returns it initialized. */
+export async function ensureLoaded<T extends object>(entity: T): Promise<T> {
+  const wrapped = wrap(entity, true);
+  if (!wrapped.isInitialized()) await wrapped.init();
+  return entity;
+}
+
+/** The value of a property, unwrapping `Reference` wrappers. */
+export function propertyValue(entity: object, property: string): unknown {
+  const value = (entity as Record<string, unknown>)[property];
+  return value !== null && typeof value === 'object' && typeof (value as { unwrap?: unknown }).unwrap === 'function'
+    ? (value as { unwrap(): unknown }).unwrap()
+    : value;
+}
+
+/** Runs `findOne`-style queries for `entity` with a filter. */
+export function findByFilter<T extends object>(em: EntityManager, entity: string, filter: object, limit: number): Promise<T[]> {
+  return em.find<T>(entity, filter as never, { limit }) as Promise<T[]>;
+}

@@ -1,0 +1,161 @@
+import {
+  EntitySyncError,
+  NaturalKeyError,
+  type NaturalKey,
+  type NaturalKeyValue,
+  type RegistryEntry,
+  type RelationGraph,
+} from '@entity-sync/core';
+import type { EntityManager, MikroORM } from '@mikro-orm/core';
+import {
+  ensureLoaded,
+  entityNameOf,
+  findByFilter,
+  getExtension,
+  logWarning,
+  propertyValue,
+  readEntities,
+  setExtension,
+} from './compat.js';
+import { buildRelationGraph } from './graph-builder.js';
+import type { ResolvedNaturalKey } from './natural-key-paths.js';
+import { validateRegistry, type RegistryWarning } from './registry-validator.js';
+
+const EXTENSION_NAME = '@entity-sync/mikro-orm';
+
+/** Options of the MikroORM extension. */
+export interface EntitySyncOptions {
+  /** Receives registry warnings (a natural key without a unique constraint). Default: MikroORM's logger. */
+  onWarning?: (warning: RegistryWarning) => void;
+}
+
+/** Options of the lookups that query the database. */
+export interface LookupOptions {
+  /** The entity manager to query with; a fork of the ORM's when omitted. */
+  em?: EntityManager;
+}
+
+/** An entity class, an `EntitySchema`, or an entity name. */
+export type EntityRef = string | Function | object;
+
+/**
+ * The MikroORM extension: builds the relation graph and checks the registry once after
+ * discovery, then answers natural-key questions.
+ *
+ * @example
+ * ```ts
+ * const orm = await MikroORM.init({ ...config, extensions: [EntitySync] });
+ * const sync = EntitySync.of(orm);
+ * const fr = await sync.findByNaturalKey(Language, { 'country.code': 'FR', code: 'fr' });
+ * ```
+ */
+export class EntitySync {
+  /** Every entity and relation of the ORM, both directions of every foreign key. */
+  readonly graph: RelationGraph;
+  /** What the registry check found worth a warning. */
+  readonly warnings: readonly RegistryWarning[];
+  private readonly entries: Map<string, RegistryEntry>;
+  private readonly naturalKeys: Map<string, ResolvedNaturalKey>;
+
+  /** Entry point for `extensions: [EntitySync]`: MikroORM calls it after discovery. */
+  static register(orm: MikroORM): void {
+    EntitySync.attach(orm);
+  }
+
+  /** An extension with options, for `extensions: [EntitySync.configure({ onWarning })]`. */
+  static configure(options: EntitySyncOptions): { register(orm: MikroORM): void } {
+    return { register: (orm) => void EntitySync.attach(orm, options) };
+  }
+
+  /** Attaches entity-sync to an ORM that is already initialized (or returns the attached instance). */
+  static attach(orm: MikroORM, options: EntitySyncOptions = {}): EntitySync {
+    const existing = getExtension<EntitySync>(orm, EXTENSION_NAME);
+    if (existing) return existing;
+    const instance = new EntitySync(orm, options);
+    setExtension(orm, EXTENSION_NAME, instance);
+    return instance;
+  }
+
+  /** The instance attached to `orm`; throws `EXTENSION_NOT_REGISTERED` when there is none. */
+  static of(orm: MikroORM): EntitySync {
+    const instance = getExtension<EntitySync>(orm, EXTENSION_NAME);
+    if (!instance) {
+      throw new EntitySyncError('EXTENSION_NOT_REGISTERED',
+        'entity-sync is not attached to this ORM. Add `extensions: [EntitySync]` to its config, or call EntitySync.attach(orm).');
+    }
+    return instance;
+  }
+
+  private constructor(private readonly orm: MikroORM, options: EntitySyncOptions) {
+    const entities = readEntities(orm);
+    this.graph = buildRelationGraph(entities);
+    const registry = validateRegistry(entities);
+    this.entries = registry.entries;
+    this.naturalKeys = registry.naturalKeys;
+    this.warnings = registry.warnings;
+    for (const warning of registry.warnings) {
+      if (options.onWarning) options.onWarning(warning);
+      else logWarning(orm, warning.message);
+    }
+  }
+
+  /** What the registry holds for an entity of this ORM. */
+  registryEntry(entity: EntityRef): RegistryEntry | undefined {
+    return this.entries.get(entityNameOf(entity));
+  }
+
+  /** The entity's natural key as full scalar paths; throws `NATURAL_KEY_UNDEFINED` when it has none. */
+  naturalKeyPaths(entity: EntityRef): string[] {
+    const name = entityNameOf(entity);
+    const key = this.naturalKeys.get(name);
+    if (!key) throw NaturalKeyError.undefinedFor(name);
+    return [...key.paths];
+  }
+
+  /** A MikroORM filter that selects the row named by `key`. */
+  naturalKeyFilter(entity: EntityRef, key: NaturalKey | NaturalKeyValue[]): Record<string, unknown> {
+    const name = entityNameOf(entity);
+    const paths = this.naturalKeyPaths(name);
+    const values = Array.isArray(key) ? key : paths.map((path) => key[path]);
+    const filter: Record<string, unknown> = {};
+    paths.forEach((path, i) => {
+      const value = values[i];
+      if (value === undefined) throw NaturalKeyError.incomplete(name, path);
+      const segments = path.split('.');
+      let level = filter;
+      for (const segment of segments.slice(0, -1)) {
+        level = (level[segment] ??= {}) as Record<string, unknown>;
+      }
+      level[segments.at(-1)!] = value;
+    });
+    return filter;
+  }
+
+  /** The natural key of a loaded entity, loading the relations its paths go through. */
+  async naturalKeyOf(entity: object): Promise<NaturalKey> {
+    const name = entityNameOf(entity.constructor);
+    const key: NaturalKey = {};
+    for (const path of this.naturalKeyPaths(name)) {
+      let value: unknown = entity;
+      for (const segment of path.split('.')) {
+        if (value === null || value === undefined) break;
+        value = propertyValue(await ensureLoaded(value as object), segment);
+      }
+      if (value === undefined) throw NaturalKeyError.incomplete(name, path);
+      key[path] = value as NaturalKeyValue;
+    }
+    return key;
+  }
+
+  /** The row named by `key`, or null; throws `NATURAL_KEY_AMBIGUOUS` when several rows match. */
+  async findByNaturalKey<T extends object>(entity: EntityRef, key: NaturalKey | NaturalKeyValue[], options: LookupOptions = {}): Promise<T | null> {
+    const name = entityNameOf(entity);
+    const filter = this.naturalKeyFilter(name, key);
+    const em = options.em ?? this.orm.em.fork();
+    const rows = await findByFilter<T>(em, name, filter, 2);
+    if (rows.length > 1) {
+      throw NaturalKeyError.ambiguous(name, Array.isArray(key) ? Object.fromEntries(this.naturalKeyPaths(name).map((p, i) => [p, key[i]])) : key, rows.length);
+    }
+    return rows[0] ?? null;
+  }
+}

@@ -1,0 +1,105 @@
+import { RegistryError, registryEntries, getRegistryEntry, type RegistryEntry } from '@entity-sync/core';
+import { hasEntityDecorators, schemaClassName, type EntityInfo } from './compat.js';
+import { isUniquelyConstrained, resolveNaturalKeyPaths, type ResolvedNaturalKey } from './natural-key-paths.js';
+
+/** Something the registry allows but the user should know about. */
+export interface RegistryWarning {
+  code: 'NATURAL_KEY_NOT_UNIQUE';
+  entity: string;
+  message: string;
+}
+
+/** The registry as it applies to one ORM: entries by entity name, with natural keys resolved. */
+export interface ValidatedRegistry {
+  entries: Map<string, RegistryEntry>;
+  naturalKeys: Map<string, ResolvedNaturalKey>;
+  warnings: RegistryWarning[];
+}
+
+function decoratorOf(entry: RegistryEntry): string {
+  if (entry.syncModel) return '@SyncModel';
+  if (entry.master) return '@Master';
+  return '@Replica';
+}
+
+function entryOf(entity: EntityInfo, bySchemaName: Map<string, RegistryEntry>): RegistryEntry | undefined {
+  return getRegistryEntry(entity.class) ?? bySchemaName.get(entity.className);
+}
+
+function checkFields(entity: EntityInfo, decorator: string, options: Record<string, unknown>): void {
+  const known = entity.props.filter((prop) => !prop.embeddedPath && !prop.synthetic).map((prop) => prop.name);
+  for (const option of ['include', 'exclude', 'fileFields']) {
+    const fields = options[option];
+    if (fields === undefined) continue;
+    if (!Array.isArray(fields)) {
+      throw RegistryError.invalidOption(entity.className, decorator, option, 'must be a list of property names');
+    }
+    for (const field of fields) {
+      if (!known.includes(field)) throw RegistryError.unknownField(entity.className, decorator, option, String(field), known);
+    }
+  }
+}
+
+/**
+ * Checks every registry entry against the ORM's entities and resolves natural keys.
+ * Throws a `RegistryError` naming the entity and option at the first problem.
+ */
+export function validateRegistry(entities: EntityInfo[]): ValidatedRegistry {
+  const all = registryEntries();
+  const bySchemaName = new Map<string, RegistryEntry>();
+  for (const entry of all) {
+    const name = schemaClassName(entry.target);
+    if (name) bySchemaName.set(name, entry);
+  }
+
+  const entries = new Map<string, RegistryEntry>();
+  const matched = new Set<RegistryEntry>();
+  for (const entity of entities) {
+    const entry = entryOf(entity, bySchemaName);
+    if (!entry) continue;
+    matched.add(entry);
+    if (!entity.hasTable) throw RegistryError.notAnEntity(entity.className, decoratorOf(entry));
+    entries.set(entity.className, entry);
+  }
+  // An entry that matches no entity here is an error only when nothing makes it an entity:
+  // decorated entities of another ORM in the same process (a master and its replica) are fine.
+  for (const entry of all) {
+    if (!matched.has(entry) && !hasEntityDecorators(entry.target) && !schemaClassName(entry.target)) {
+      throw RegistryError.notAnEntity(entry.name, decoratorOf(entry));
+    }
+  }
+
+  const byName = new Map(entities.map((entity) => [entity.className, entity]));
+  const masters = new Map<string, string[]>();
+  for (const [name, entry] of entries) {
+    const entity = byName.get(name)!;
+    if (entry.syncModel) checkFields(entity, '@SyncModel', entry.syncModel as Record<string, unknown>);
+    if (entry.master) {
+      checkFields(entity, '@Master', entry.master.options as Record<string, unknown>);
+      masters.set(entry.master.cqrsId, [...(masters.get(entry.master.cqrsId) ?? []), name]);
+    }
+  }
+  for (const [cqrsId, owners] of masters) {
+    if (owners.length > 1) throw RegistryError.duplicateCqrsId(cqrsId, owners);
+  }
+
+  const declaredKeyOf = (entity: string) => entries.get(entity)?.syncModel?.naturalKey;
+  const naturalKeys = new Map<string, ResolvedNaturalKey>();
+  const warnings: RegistryWarning[] = [];
+  for (const [name, entry] of entries) {
+    const declared = entry.syncModel?.naturalKey;
+    if (!declared) continue;
+    const entity = byName.get(name)!;
+    const key = resolveNaturalKeyPaths(entity, declared, byName, declaredKeyOf);
+    naturalKeys.set(name, key);
+    if (!isUniquelyConstrained(entity, key.paths, byName)) {
+      warnings.push({
+        code: 'NATURAL_KEY_NOT_UNIQUE',
+        entity: name,
+        message: `@SyncModel on ${name}: naturalKey [${declared.join(', ')}] is not backed by a unique constraint, ` +
+          `so two rows may share a key and lookups may fail as ambiguous. Add @Unique({ properties: [...] }) over the key's properties.`,
+      });
+    }
+  }
+  return { entries, naturalKeys, warnings };
+}

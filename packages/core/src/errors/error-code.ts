@@ -1,0 +1,18 @@
+/** Every stable error code, grouped by the area that raises it. */
+export type ErrorCode =
+  // registry and decorators, checked against the ORM's metadata at start-up
+  | 'REGISTRY_INVALID_OPTION'
+  | 'REGISTRY_NOT_AN_ENTITY'
+  | 'REGISTRY_UNKNOWN_FIELD'
+  | 'REGISTRY_DUPLICATE_CQRS_ID'
+  | 'NATURAL_KEY_PATH_NOT_FOUND'
+  // mapping shapes the relation graph cannot represent
+  | 'MAPPING_UNSUPPORTED'
+  | 'GRAPH_UNKNOWN_ENTITY'
+  | 'GRAPH_UNKNOWN_RELATION'
+  // natural-key lookups
+  | 'NATURAL_KEY_UNDEFINED'
+  | 'NATURAL_KEY_INCOMPLETE'
+  | 'NATURAL_KEY_AMBIGUOUS'
+  // extension lifecycle
+  | 'EXTENSION_NOT_REGISTERED';

@@ -1,0 +1,56 @@
+import { EntitySyncError } from './entity-sync-error.js';
+
+/** A decorator or `register*` call whose options do not fit the ORM's metadata. */
+export class RegistryError extends EntitySyncError {
+  static invalidOption(entity: string, decorator: string, option: string, why: string): RegistryError {
+    return new RegistryError(
+      'REGISTRY_INVALID_OPTION',
+      `${decorator} on ${entity}: option '${option}' ${why}.`,
+      { details: { entity, decorator, option } },
+    );
+  }
+
+  static notAnEntity(entity: string, decorator: string): RegistryError {
+    return new RegistryError(
+      'REGISTRY_NOT_AN_ENTITY',
+      `${decorator} on ${entity}: ${entity} is not a MikroORM entity. ` +
+        `Decorate it with @Entity() (or define an EntitySchema) and list it in the ORM's 'entities', or remove ${decorator}.`,
+      { details: { entity, decorator } },
+    );
+  }
+
+  static unknownField(entity: string, decorator: string, option: string, field: string, known: string[]): RegistryError {
+    return new RegistryError(
+      'REGISTRY_UNKNOWN_FIELD',
+      `${decorator} on ${entity}: option '${option}' names '${field}', which is not a property of ${entity}. ` +
+        `Known properties: ${known.join(', ')}.`,
+      { details: { entity, decorator, option, field } },
+    );
+  }
+
+  static duplicateCqrsId(cqrsId: string, entities: string[]): RegistryError {
+    return new RegistryError(
+      'REGISTRY_DUPLICATE_CQRS_ID',
+      `@Master('${cqrsId}') is declared on ${entities.join(' and ')}: a CQRS id must have exactly one master. ` +
+        `Give one of them another id.`,
+      { details: { cqrsId, entities, option: 'cqrsId' } },
+    );
+  }
+
+  static naturalKeyPathNotFound(entity: string, path: string, at: string, segment: string, known: string[]): RegistryError {
+    return new RegistryError(
+      'NATURAL_KEY_PATH_NOT_FOUND',
+      `@SyncModel on ${entity}: naturalKey path '${path}' does not exist: ${at} has no property '${segment}'. ` +
+        `Known properties of ${at}: ${known.join(', ')}.`,
+      { details: { entity, option: 'naturalKey', path, at, segment } },
+    );
+  }
+
+  static naturalKeyPathNotScalar(entity: string, path: string, segment: string, why: string): RegistryError {
+    return new RegistryError(
+      'NATURAL_KEY_PATH_NOT_FOUND',
+      `@SyncModel on ${entity}: naturalKey path '${path}' cannot be a key: '${segment}' ${why}.`,
+      { details: { entity, option: 'naturalKey', path, segment } },
+    );
+  }
+}

@@ -1,0 +1,2 @@
+export * from './graph-model.js';
+export * from './relation-graph.js';

@@ -1,0 +1,4 @@
+export * from './errors/index.js';
+export * from './registry/index.js';
+export * from './graph/index.js';
+export * from './natural-key/index.js';

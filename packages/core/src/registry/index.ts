@@ -1,0 +1,3 @@
+export * from './options.js';
+export * from './registry.js';
+export * from './decorators.js';

@@ -1,0 +1,57 @@
+/** A class an entity is made from, or an `EntitySchema` instance: what the registry is keyed by. */
+export type EntityTarget = abstract new (...args: never[]) => unknown;
+
+/** Options of `@SyncModel` / `registerSyncModel`. */
+export interface SyncModelOptions {
+  /**
+   * Dotted property paths whose values name a row across databases, e.g.
+   * `['country.code', 'code']`. A path may end at a to-one relation, which stands
+   * for that entity's own natural key (or primary key when it has none).
+   */
+  naturalKey?: string[];
+  /** Only these properties are exported and synced (besides keys). */
+  include?: string[];
+  /** These properties are never exported or synced. */
+  exclude?: string[];
+  /** Properties that hold a reference to a file in storage; the file travels with the row. */
+  fileFields?: string[];
+}
+
+/** Turns an entity into the state a message carries. */
+export type SerializeFn<T = any> = (entity: T) => Record<string, unknown> | Promise<Record<string, unknown>>;
+
+/** Options of `@Master` / `registerMaster`. */
+export interface MasterOptions<T = any> {
+  /** `false` keeps the entity's revision counting but publishes nothing. Default `true`. */
+  produce?: boolean;
+  /** Returns false for rows that must not be published. */
+  shouldSync?: (entity: T) => boolean;
+  /** A serialize function, or a class-transformer class the entity is converted to. */
+  serializer?: SerializeFn<T> | (new (...args: any[]) => unknown);
+  /** Only these properties are published (besides the primary key). */
+  include?: string[];
+  /** These properties are never published. */
+  exclude?: string[];
+}
+
+/** How one incoming field becomes a replica property. */
+export type ReplicaFieldMapping = string | null | { to?: string; transform?: (value: unknown) => unknown };
+
+/** Options of `@Replica` / `registerReplica`. */
+export interface ReplicaOptions {
+  /** Incoming field name to replica mapping: a new name, `null` to drop it, or a rename with a transform. */
+  fields?: Record<string, ReplicaFieldMapping>;
+  /** The queue (replica service) this replica consumes from. Defaults to the transport's. */
+  queue?: string;
+}
+
+/** What the registry holds for one entity. */
+export interface RegistryEntry {
+  /** The decorated class or the `EntitySchema` passed to a `register*` call. */
+  readonly target: object;
+  /** The entity name used in messages (the class or schema name). */
+  readonly name: string;
+  syncModel?: SyncModelOptions;
+  master?: { cqrsId: string; options: MasterOptions };
+  replica?: { cqrsId: string; options: ReplicaOptions };
+}

@@ -1,0 +1,90 @@
+import { RegistryError } from '../errors/registry-error.js';
+import type { MasterOptions, RegistryEntry, ReplicaOptions, SyncModelOptions } from './options.js';
+
+// The registry must be enumerable (start-up validation walks every decorated class),
+// so it is a Map rather than a WeakMap; decorated classes live as long as their module
+// anyway. It sits on globalThis so that two copies of this package (a dual install)
+// still share one registry.
+const REGISTRY_KEY = Symbol.for('@entity-sync/core/registry');
+type Store = Map<object, RegistryEntry>;
+
+function store(): Store {
+  const holder = globalThis as { [REGISTRY_KEY]?: Store };
+  holder[REGISTRY_KEY] ??= new Map();
+  return holder[REGISTRY_KEY];
+}
+
+/** The name a class or EntitySchema is known by. */
+export function targetName(target: object): string {
+  const named = target as { name?: unknown; meta?: { className?: unknown } };
+  if (typeof named.meta?.className === 'string') return named.meta.className;
+  if (typeof named.name === 'string' && named.name !== '') return named.name;
+  return '(anonymous)';
+}
+
+function entryFor(target: object): RegistryEntry {
+  const entries = store();
+  let entry = entries.get(target);
+  if (!entry) {
+    entry = { target, name: targetName(target) };
+    entries.set(target, entry);
+  }
+  return entry;
+}
+
+function requireCqrsId(target: object, decorator: string, cqrsId: unknown): string {
+  if (typeof cqrsId !== 'string' || cqrsId.trim() === '') {
+    throw RegistryError.invalidOption(targetName(target), decorator, 'cqrsId', 'must be a non-empty string');
+  }
+  return cqrsId;
+}
+
+/** Programmatic twin of `@SyncModel`, for classes or `EntitySchema` definitions. */
+export function registerSyncModel(target: object, options: SyncModelOptions = {}): void {
+  const name = targetName(target);
+  if (options.naturalKey !== undefined) {
+    if (!Array.isArray(options.naturalKey) || options.naturalKey.length === 0) {
+      throw RegistryError.invalidOption(name, '@SyncModel', 'naturalKey', 'must be a non-empty list of property paths');
+    }
+    for (const path of options.naturalKey) {
+      if (typeof path !== 'string' || path === '' || path.split('.').some((segment) => segment === '')) {
+        throw RegistryError.invalidOption(name, '@SyncModel', 'naturalKey', `has an invalid path ${JSON.stringify(path)}`);
+      }
+    }
+  }
+  if (options.include && options.exclude) {
+    throw RegistryError.invalidOption(name, '@SyncModel', 'include', 'cannot be combined with exclude');
+  }
+  entryFor(target).syncModel = { ...options };
+}
+
+/** Programmatic twin of `@Master`. */
+export function registerMaster<T>(target: object, cqrsId: string, options: MasterOptions<T> = {}): void {
+  const id = requireCqrsId(target, '@Master', cqrsId);
+  if (options.include && options.exclude) {
+    throw RegistryError.invalidOption(targetName(target), '@Master', 'include', 'cannot be combined with exclude');
+  }
+  entryFor(target).master = { cqrsId: id, options: { ...options } };
+}
+
+/** Programmatic twin of `@Replica`. */
+export function registerReplica(target: object, cqrsId: string, options: ReplicaOptions = {}): void {
+  const id = requireCqrsId(target, '@Replica', cqrsId);
+  entryFor(target).replica = { cqrsId: id, options: { ...options } };
+}
+
+/** What the registry holds for `target`, if anything. */
+export function getRegistryEntry(target: object): RegistryEntry | undefined {
+  return store().get(target);
+}
+
+/** Every registered entity, in registration order. */
+export function registryEntries(): RegistryEntry[] {
+  return [...store().values()];
+}
+
+/** Forgets `target` (or everything): for tests that define throwaway entities. */
+export function unregister(target?: object): void {
+  if (target === undefined) store().clear();
+  else store().delete(target);
+}

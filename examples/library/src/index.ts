@@ -1,1 +1,3 @@
 export * from './entities/index.js';
+export { seedLibrary } from './seed.js';
+export { runDemo } from './demo-run.js';

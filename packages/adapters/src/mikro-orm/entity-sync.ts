@@ -154,7 +154,8 @@ export class EntitySync {
     const em = options.em ?? this.orm.em.fork();
     const rows = await findByFilter<T>(em, name, filter, 2);
     if (rows.length > 1) {
-      throw NaturalKeyError.ambiguous(name, Array.isArray(key) ? Object.fromEntries(this.naturalKeyPaths(name).map((p, i) => [p, key[i]])) : key, rows.length);
+      const named = Array.isArray(key) ? Object.fromEntries(this.naturalKeyPaths(name).map((path, i) => [path, key[i]])) : key;
+      throw NaturalKeyError.ambiguous(name, named);
     }
     return rows[0] ?? null;
   }

@@ -18,12 +18,12 @@ export class NaturalKeyError extends EntitySyncError {
     );
   }
 
-  static ambiguous(entity: string, key: Record<string, unknown>, count: number): NaturalKeyError {
+  static ambiguous(entity: string, key: Record<string, unknown>): NaturalKeyError {
     return new NaturalKeyError(
       'NATURAL_KEY_AMBIGUOUS',
-      `${entity}: natural key ${JSON.stringify(key)} matches ${count} rows. ` +
+      `${entity}: natural key ${JSON.stringify(key)} matches more than one row. ` +
         `Add a unique constraint over the natural-key columns so that it names one row.`,
-      { details: { entity, key, count } },
+      { details: { entity, key } },
     );
   }
 }

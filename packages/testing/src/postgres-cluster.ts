@@ -39,6 +39,11 @@ function freePort(): Promise<number> {
 export class PostgresCluster {
   private stopped = false;
   private readonly exitHandler = () => this.stop();
+  // A signal ends the process without an 'exit' event: stop the server, then die of the same signal.
+  private readonly signalHandler = (signal: NodeJS.Signals) => {
+    this.stop();
+    process.kill(process.pid, signal);
+  };
 
   private constructor(
     readonly binDir: string,
@@ -47,6 +52,8 @@ export class PostgresCluster {
     private readonly runAs: string | undefined,
   ) {
     process.once('exit', this.exitHandler);
+    process.once('SIGINT', this.signalHandler);
+    process.once('SIGTERM', this.signalHandler);
   }
 
   /** Initializes and starts a cluster; about two seconds. */
@@ -113,6 +120,8 @@ export class PostgresCluster {
     if (this.stopped) return;
     this.stopped = true;
     process.removeListener('exit', this.exitHandler);
+    process.removeListener('SIGINT', this.signalHandler);
+    process.removeListener('SIGTERM', this.signalHandler);
     if (existsSync(join(this.dir, 'data', 'postmaster.pid'))) {
       try {
         this.run('pg_ctl', ['-D', join(this.dir, 'data'), '-m', 'immediate', '-w', 'stop']);

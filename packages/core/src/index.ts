@@ -2,3 +2,4 @@ export * from './errors/index.js';
 export * from './registry/index.js';
 export * from './graph/index.js';
 export * from './natural-key/index.js';
+export * from './document/index.js';

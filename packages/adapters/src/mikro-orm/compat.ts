@@ -2,6 +2,7 @@
 // the plain shapes below, so supporting v7 means changing this file only.
 import {
   EntitySchema,
+  IsolationLevel,
   MetadataStorage,
   Utils,
   wrap,
@@ -164,4 +165,37 @@ export function propertyValue(entity: object, property: string): unknown {
 /** Runs `findOne`-style queries for `entity` with a filter. */
 export function findByFilter<T extends object>(em: EntityManager, entity: string, filter: object, limit: number): Promise<T[]> {
   return em.find<T>(entity, filter as never, { limit }) as Promise<T[]>;
+}
+
+/** Runs raw SQL with `?` placeholders in the entity manager's transaction, if it has one. */
+export async function executeSql<T>(em: EntityManager, sql: string, params: unknown[], method: 'all' | 'run'): Promise<T> {
+  const sqlEm = em as unknown as { execute(sql: string, params: unknown[], method: string): Promise<T> };
+  return sqlEm.execute(sql, params, method);
+}
+
+/** Runs `work` in a transaction on a fork of `em` (or joins the transaction `em` is in). */
+export function inTransaction<T>(em: EntityManager, work: (em: EntityManager) => Promise<T>, isolation?: 'repeatable read'): Promise<T> {
+  return em.transactional((tx) => work(tx), isolation ? { isolationLevel: IsolationLevel.REPEATABLE_READ } : {});
+}
+
+/** The primary-key values of a managed entity instance, flattened to columns (composite keys through relations too). */
+export function primaryKeyValuesOf(entity: object): unknown[] {
+  const keys = wrap(entity, true).getPrimaryKeys(true);
+  if (!keys) throw new Error('entity has no primary key');
+  const flatten = (value: unknown): unknown[] =>
+    Array.isArray(value) ? value.flatMap(flatten)
+      : value !== null && typeof value === 'object' && !(value instanceof Date) && !Buffer.isBuffer(value)
+        ? Object.values(value).flatMap(flatten)
+        : [value];
+  return keys.flatMap(flatten);
+}
+
+/** The entity manager's schema: the ORM's `schema` option, else `public`. */
+export function defaultSchemaOf(em: EntityManager): string {
+  return em.config.get('schema') ?? 'public';
+}
+
+/** The EntitySync-style extension registered on the ORM that owns `em`. */
+export function extensionOfEntityManager<T>(em: EntityManager, name: string): T | undefined {
+  return em.config.getExtension<T>(name);
 }

@@ -10,6 +10,7 @@ import type { EntityManager, MikroORM } from '@mikro-orm/core';
 import {
   ensureLoaded,
   entityNameOf,
+  extensionOfEntityManager,
   findByFilter,
   getExtension,
   logWarning,
@@ -86,6 +87,16 @@ export class EntitySync {
     return instance;
   }
 
+  /** The instance attached to the ORM that `em` belongs to; throws `EXTENSION_NOT_REGISTERED` when there is none. */
+  static forEntityManager(em: EntityManager): EntitySync {
+    const instance = extensionOfEntityManager<EntitySync>(em, EXTENSION_NAME);
+    if (!instance) {
+      throw new EntitySyncError('EXTENSION_NOT_REGISTERED',
+        'entity-sync is not attached to the ORM of this entity manager. Add `extensions: [EntitySync]` to its config, or call EntitySync.attach(orm).');
+    }
+    return instance;
+  }
+
   private constructor(private readonly orm: MikroORM, options: EntitySyncOptions) {
     const entities = readEntities(orm);
     this.graph = buildRelationGraph(entities);
@@ -110,6 +121,12 @@ export class EntitySync {
     const key = this.naturalKeys.get(name);
     if (!key) throw NaturalKeyError.undefinedFor(name);
     return [...key.paths];
+  }
+
+  /** The entity properties its natural key starts from (`['language', 'key']`), or undefined when it has none. */
+  naturalKeyProperties(entity: EntityRef): string[] | undefined {
+    const key = this.naturalKeys.get(entityNameOf(entity));
+    return key ? [...new Set(key.declared.map((path) => path.split('.')[0]!))] : undefined;
   }
 
   /** A MikroORM filter that selects the row named by `key`. */

@@ -2,3 +2,4 @@ export { EntitySync, type EntitySyncOptions, type EntityRef, type LookupOptions 
 export { buildRelationGraph } from './graph-builder.js';
 export type { RegistryWarning } from './registry-validator.js';
 export type { ResolvedNaturalKey } from './natural-key-paths.js';
+export * from './graph/index.js';

@@ -10,6 +10,20 @@ export type ErrorCode =
   | 'MAPPING_UNSUPPORTED'
   | 'GRAPH_UNKNOWN_ENTITY'
   | 'GRAPH_UNKNOWN_RELATION'
+  // graph walks (export, delete)
+  | 'GRAPH_TOO_LARGE'
+  | 'ROOT_NOT_FOUND'
+  | 'INVALID_ROOT'
+  // export documents
+  | 'DOCUMENT_INVALID'
+  | 'DOCUMENT_TRUNCATED'
+  | 'DOCUMENT_VERSION_UNSUPPORTED'
+  // imports
+  | 'SCHEMA_MISMATCH'
+  | 'IMPORT_CONFLICT'
+  | 'DANGLING_REFERENCE'
+  | 'REMAP_UNSUPPORTED'
+  | 'OPERATION_ABORTED'
   // natural-key lookups
   | 'NATURAL_KEY_UNDEFINED'
   | 'NATURAL_KEY_INCOMPLETE'

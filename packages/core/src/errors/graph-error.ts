@@ -25,4 +25,29 @@ export class GraphError extends EntitySyncError {
       { details: { relation } },
     );
   }
+
+  static tooLarge(maxRows: number, rows: number, relation: string, added: number): GraphError {
+    return new GraphError(
+      'GRAPH_TOO_LARGE',
+      `The graph passed maxRows (${maxRows}): ${rows} rows so far, ${added} of them through ${relation}. ` +
+        `Exclude that relation (exclude: ['${relation}'], CLI --exclude), lower maxDepth, or raise maxRows.`,
+      { details: { maxRows, rows, relation, added } },
+    );
+  }
+
+  static rootNotFound(entity: string, keys: unknown[]): GraphError {
+    return new GraphError(
+      'ROOT_NOT_FOUND',
+      `No ${entity} row has the primary key ${keys.map((key) => JSON.stringify(key)).join(', ')}. Check the key (Entity:pk) and the database.`,
+      { details: { entity, keys } },
+    );
+  }
+
+  static invalidRoot(root: string, why: string): GraphError {
+    return new GraphError(
+      'INVALID_ROOT',
+      `Invalid root ${JSON.stringify(root)}: ${why}. Write roots as Entity:pk, e.g. Author:1, Tag:"a:b", Shelf:["W1","north",3].`,
+      { details: { root, why } },
+    );
+  }
 }

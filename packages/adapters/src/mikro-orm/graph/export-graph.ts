@@ -1,0 +1,89 @@
+import type { DocumentEncoding, GraphDocument, GraphDocumentHeader, TextSink } from '@entity-sync/core';
+import type { EntityManager } from '@mikro-orm/core';
+import type { Writable } from 'node:stream';
+import { defaultSchemaOf, inTransaction } from '../compat.js';
+import { EntitySync } from '../entity-sync.js';
+import { writeKeySets } from './document-export.js';
+import { KeyWalker, type GraphProgress, type WalkRules } from './key-walker.js';
+import { resolveRoots, type GraphRoots } from './roots.js';
+import { SqlSession } from './sql-session.js';
+import { TableCatalog } from './table-catalog.js';
+import { TableGraph } from './table-graph.js';
+import { openSink } from './text-files.js';
+
+/** Options of `exportGraph`. */
+export interface ExportGraphOptions extends WalkRules {
+  /** Entity manager of the source database. */
+  em: EntityManager;
+  /** `json` (default): one document; `ndjson`: a stream of lines, for graphs of any size. */
+  format?: DocumentEncoding;
+  /** A file path (written atomically), a writable stream, or a sink; omitted: the document is returned. */
+  to?: string | Writable | TextSink;
+  /** Time recorded in the header; `null` for a document that depends on the data alone. Default: now. */
+  exportedAt?: Date | null;
+  /** Rows fetched per round trip while writing. Default 5000. */
+  batchSize?: number;
+  signal?: AbortSignal;
+  onProgress?: (progress: GraphProgress) => void;
+}
+
+/** What an export produced. */
+export interface ExportResult {
+  header: GraphDocumentHeader;
+  /** Rows written, all entities together. */
+  rows: number;
+  /** SQL statements the export ran. */
+  statements: number;
+  /** The document, when no `to` was given (JSON format). */
+  document?: GraphDocument;
+  /** The document text, when no `to` was given. */
+  text?: string;
+}
+
+/**
+ * Exports the roots and everything they need and own into a versioned document.
+ *
+ * @example
+ * ```ts
+ * await exportGraph(customer, { em, to: 'customer-7.json' });
+ * const { document } = await exportGraph({ entity: Playlist, key: 1 }, { em, exclude: ['Track<-InvoiceLine.track'] });
+ * ```
+ */
+export async function exportGraph(roots: GraphRoots, options: ExportGraphOptions): Promise<ExportResult> {
+  const { em, format = 'json', batchSize = 5000, signal, onProgress } = options;
+  const sync = EntitySync.forEntityManager(em);
+  const chunks: string[] = [];
+  const target = options.to === undefined ? undefined
+    : typeof options.to === 'function' ? { sink: options.to, commit: async () => {}, abort: async () => {} }
+      : openSink(options.to);
+  const sink: TextSink = target?.sink ?? ((chunk) => void chunks.push(chunk));
+  const exportedAt = options.exportedAt === undefined ? new Date().toISOString() : options.exportedAt?.toISOString() ?? null;
+  try {
+    const { header, rows, statements } = await inTransaction(em, async (tx) => {
+      const session = new SqlSession(tx, signal);
+      await session.useCanonicalText();
+      const tables = new TableGraph(sync.graph, await TableCatalog.load(session, defaultSchemaOf(tx)));
+      const walkRoots = resolveRoots(roots, tables);
+      const walker = new KeyWalker(session, tables, 'export', options, onProgress);
+      await walker.addRoots(walkRoots);
+      await walker.walk();
+      const header = await writeKeySets(session, tables, {
+        keySets: walker.keySets.values(),
+        roots: walkRoots.flatMap((root) => root.keys.map((key) => ({ entity: root.table.entity, key }))),
+        exportedAt,
+        encoding: format,
+        sink,
+        batchSize,
+        onProgress,
+      });
+      return { header, rows: walker.rows, statements: session.statements };
+    }, 'repeatable read');
+    await target?.commit();
+    if (target) return { header, rows, statements };
+    const text = chunks.join('');
+    return { header, rows, statements, text, document: format === 'json' ? JSON.parse(text) as GraphDocument : undefined };
+  } catch (error) {
+    await target?.abort();
+    throw error;
+  }
+}

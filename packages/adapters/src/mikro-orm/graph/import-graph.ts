@@ -1,0 +1,384 @@
+import {
+  dependencyOrder,
+  documentFromObject,
+  DocumentError,
+  EntitySyncError,
+  ImportError,
+  type CellValue,
+  type DocumentSource,
+  type GraphDocument,
+  type ImportConflict,
+  type SchemaDifference,
+} from '@entity-sync/core';
+import type { EntityManager } from '@mikro-orm/core';
+import type { Readable } from 'node:stream';
+import { defaultSchemaOf, inTransaction } from '../compat.js';
+import { EntitySync } from '../entity-sync.js';
+import type { GraphProgress } from './key-walker.js';
+import { ident, SqlSession } from './sql-session.js';
+import { StagingTable } from './staging-table.js';
+import { TableCatalog } from './table-catalog.js';
+import { TableGraph, type ForeignKeyEdge, type TableNode } from './table-graph.js';
+import { openDocument } from './text-files.js';
+
+/** What to do with a document row that already exists in the target. */
+export type ConflictPolicy = 'fail' | 'skip' | 'overwrite' | 'remap';
+
+/** Options of `importGraph`. */
+export interface ImportGraphOptions {
+  /** Entity manager of the target database. */
+  em: EntityManager;
+  /** Do everything, report it, and roll back. */
+  dryRun?: boolean;
+  /**
+   * `fail` (default): report every conflict and change nothing; `skip`: keep the existing rows;
+   * `overwrite`: update them; `remap`: insert every row under a new key and rewrite the keys that point at it.
+   */
+  onConflict?: ConflictPolicy;
+  /** `naturalKey`: a row whose `@SyncModel` natural key exists in the target is reused, not imported. */
+  matchBy?: 'primaryKey' | 'naturalKey';
+  /** Rows per load statement. Default 5000. */
+  batchSize?: number;
+  signal?: AbortSignal;
+  onProgress?: (progress: GraphProgress) => void;
+}
+
+/** Per-entity outcome of an import. */
+export interface EntityImportCounts {
+  created: number;
+  updated: number;
+  skipped: number;
+  remapped: number;
+  reused: number;
+}
+
+/** What an import did (or, in a dry run, would do). */
+export interface ImportReport {
+  dryRun: boolean;
+  entities: Record<string, EntityImportCounts>;
+  /** Every row that collided with a target row, however the policy resolved it. */
+  conflicts: ImportConflict[];
+  /** Rows that live under another key in the target: `[document key, target key]` pairs per entity. */
+  idMap: Record<string, [CellValue[], CellValue[]][]>;
+  /** Sequences moved past the highest imported id. */
+  sequences: string[];
+  rows: number;
+  statements: number;
+}
+
+/** A document in memory, an opened document, a file path, or a readable stream. */
+export type ImportSource = GraphDocument | DocumentSource | string | Readable;
+
+class DryRunRollback extends Error {
+  constructor(readonly report: ImportReport) {
+    super('dry run');
+  }
+}
+
+async function open(source: ImportSource, batchSize: number): Promise<DocumentSource> {
+  if (typeof source === 'string' || typeof (source as Readable).pipe === 'function') return openDocument(source as string | Readable, batchSize);
+  if ('sections' in source && typeof source.sections === 'function') return source as DocumentSource;
+  return documentFromObject(source as GraphDocument);
+}
+
+function schemaDifferences(document: DocumentSource, tables: TableGraph, sync: EntitySync): SchemaDifference[] {
+  const differences: SchemaDifference[] = [];
+  for (const entity of document.header.entities) {
+    const node = sync.graph.nodes.get(entity.name);
+    if (!node || node.inheritance) {
+      differences.push({ entity: entity.name, problem: 'no such entity in the target ORM' });
+      continue;
+    }
+    const table = tables.table(entity.name);
+    if (table.table !== entity.table) {
+      differences.push({ entity: entity.name, problem: `table is '${entity.table}' in the document, '${table.table}' in the target` });
+    }
+    const target = new Map(table.columns.map((column) => [column.name, column]));
+    for (const column of entity.columns) {
+      const other = target.get(column.name);
+      if (!other) differences.push({ entity: entity.name, column: column.name, problem: 'column does not exist in the target' });
+      else if (other.type !== column.type) differences.push({ entity: entity.name, column: column.name, problem: `type is ${column.type} in the document, ${other.type} in the target` });
+      else if (other.nullable !== column.nullable) differences.push({ entity: entity.name, column: column.name, problem: `${column.nullable ? 'nullable' : 'not null'} in the document, ${other.nullable ? 'nullable' : 'not null'} in the target` });
+    }
+    for (const column of table.columns) {
+      if (!entity.columns.some((candidate) => candidate.name === column.name)) {
+        differences.push({ entity: entity.name, column: column.name, problem: 'column exists in the target but not in the document' });
+      }
+    }
+    if (entity.primaryKey.join() !== table.primaryKey.map((column) => column.name).join()) {
+      differences.push({ entity: entity.name, problem: `primary key is (${entity.primaryKey.join(', ')}) in the document, (${table.primaryKey.map((c) => c.name).join(', ')}) in the target` });
+    }
+  }
+  return differences;
+}
+
+/**
+ * Imports a graph document in one transaction: checks the schema fingerprint, stages the
+ * rows, detects conflicts by primary and natural key, rewrites keys for `remap`, inserts in
+ * dependency order (cycles through a nullable key are set after), and moves sequences past
+ * the imported ids. All or nothing; a dry run rolls back and returns the same report.
+ *
+ * @example
+ * ```ts
+ * const report = await importGraph('customer-7.json', { em, onConflict: 'remap', matchBy: 'naturalKey' });
+ * ```
+ */
+export async function importGraph(source: ImportSource, options: ImportGraphOptions): Promise<ImportReport> {
+  const { em, dryRun = false, onConflict = 'fail', matchBy = 'primaryKey', batchSize = 5000, signal, onProgress } = options;
+  const sync = EntitySync.forEntityManager(em);
+  const document = await open(source, batchSize);
+  try {
+    return await inTransaction(em, async (tx) => {
+      const session = new SqlSession(tx, signal);
+      await session.useCanonicalText();
+      const tables = new TableGraph(sync.graph, await TableCatalog.load(session, defaultSchemaOf(tx)));
+      const differences = schemaDifferences(document, tables, sync);
+      if (differences.length) throw ImportError.schemaMismatch(differences);
+      const importer = new GraphImporter(session, tables, sync, { onConflict, matchBy, onProgress });
+      await importer.stage(document);
+      const report = await importer.apply(dryRun);
+      if (dryRun) throw new DryRunRollback(report);
+      return report;
+    });
+  } catch (error) {
+    if (error instanceof DryRunRollback) return error.report;
+    if (signal?.aborted && !(error instanceof EntitySyncError)) throw ImportError.aborted();
+    throw error;
+  }
+}
+
+interface ImporterRules {
+  onConflict: ConflictPolicy;
+  matchBy: 'primaryKey' | 'naturalKey';
+  onProgress?: (progress: GraphProgress) => void;
+}
+
+class GraphImporter {
+  private readonly staged = new Map<string, StagingTable>();
+  private readonly rekeyed = new Set<string>();
+  private readonly conflicts: ImportConflict[] = [];
+  private readonly unresolved: ImportConflict[] = [];
+  private rows = 0;
+
+  constructor(
+    private readonly session: SqlSession,
+    private readonly tables: TableGraph,
+    private readonly sync: EntitySync,
+    private readonly rules: ImporterRules,
+  ) {}
+
+  async stage(document: DocumentSource): Promise<void> {
+    for await (const { entity, batches } of document.sections()) {
+      const staging = new StagingTable(entity, this.tables.table(entity.name));
+      await staging.create(this.session);
+      for await (const batch of batches) {
+        await staging.load(this.session, batch);
+        this.rows += batch.length;
+        this.rules.onProgress?.({ phase: 'load', entity: entity.name, rows: this.rows });
+      }
+      const duplicates = await staging.index(this.session);
+      if (duplicates.length) {
+        throw DocumentError.invalid(`${entity.name} rows ${duplicates.map((key) => JSON.stringify(key)).join(', ')} appear more than once`);
+      }
+      this.staged.set(entity.name, staging);
+    }
+  }
+
+  async apply(dryRun: boolean): Promise<ImportReport> {
+    const { order, deferred } = dependencyOrder(this.tables.graph, this.staged.keys());
+    const deferredKeys = new Set(deferred.map((edge) => this.tables.foreignKey(edge.name)));
+    for (const entity of order) {
+      const staging = this.staged.get(entity)!;
+      await this.translateKeys(staging, (fk) => !fk.selfReference && !deferredKeys.has(fk));
+      await this.decide(staging);
+      await this.translateKeys(staging, (fk) => fk.selfReference);
+      await this.checkReferences(staging, (fk) => !deferredKeys.has(fk));
+      await this.write(staging, deferredKeys);
+      this.rules.onProgress?.({ phase: 'apply', entity, rows: this.rows });
+    }
+    for (const fk of deferredKeys) await this.setDeferred(fk);
+    if (this.rules.onConflict === 'fail' && this.conflicts.length) throw ImportError.conflicts(this.conflicts);
+    // remap cannot give a row a new natural key: a natural key that exists is a conflict unless matchBy reuses it
+    if (this.unresolved.length) throw ImportError.conflicts(this.unresolved);
+    const sequences = await this.advanceSequences();
+    return this.report(dryRun, sequences);
+  }
+
+  // Rewrites foreign keys that point at staged rows whose key the import changed.
+  private async translateKeys(staging: StagingTable, which: (fk: ForeignKeyEdge) => boolean): Promise<void> {
+    for (const fk of this.tables.needs(staging.table)) {
+      const parent = this.staged.get(fk.parent.entity);
+      if (!which(fk) || !parent || !this.rekeyed.has(fk.parent.entity) || !fk.referencesPrimaryKey) continue;
+      const sets = fk.columns.map((column, i) => `${staging.colName(column)} = p.${parent.colName(fk.parent.primaryKey[i]!)}`);
+      const match = fk.columns.map((column, i) => `${staging.col(column)} = p.o${i}`).join(' AND ');
+      await this.session.run(`UPDATE ${staging.name} s SET ${sets.join(', ')} FROM ${parent.name} p WHERE ${match}`);
+    }
+  }
+
+  private naturalKeyColumns(table: TableNode): string[] | undefined {
+    const properties = this.sync.naturalKeyProperties(table.entity);
+    if (!properties) return undefined;
+    const node = this.tables.graph.node(table.entity);
+    return properties.flatMap((property) => node.columns.filter((column) => column.property === property).map((column) => column.name));
+  }
+
+  private async listConflicts(staging: StagingTable, kind: ImportConflict['kind'], join: string, condition: string): Promise<void> {
+    const table = staging.table;
+    const rows = await this.session.query<Record<string, unknown>>(
+      `SELECT ${staging.original().map((o, j) => `${o} AS k${j}`).join(', ')}, ` +
+      `${table.primaryKey.map((column, j) => `t.${ident(column.name)}::text AS e${j}`).join(', ')}, ${staging.differing()} AS differing ` +
+      `FROM ${staging.name} s JOIN ${table.qualified} t ON ${join} WHERE ${condition} ORDER BY ${staging.original().join(', ')}`);
+    for (const row of rows) {
+      this.conflicts.push({
+        entity: table.entity,
+        key: table.primaryKey.map((_, j) => row[`k${j}`] as CellValue),
+        kind,
+        existingKey: table.primaryKey.map((_, j) => row[`e${j}`] as CellValue),
+        differingColumns: (row.differing as string[]).filter((column) => !(kind === 'naturalKey' && table.primaryKey.some((c) => c.name === column))),
+      });
+    }
+  }
+
+  // Decides each staged row's action and final key.
+  private async decide(staging: StagingTable): Promise<void> {
+    const { onConflict, matchBy } = this.rules;
+    const table = staging.table;
+    const setKey = table.primaryKey.map((column) => `${staging.colName(column)} = t.${ident(column.name)}::text`).join(', ');
+    const keyChanged = `(${staging.key().join(', ')}) IS DISTINCT FROM (${staging.original().join(', ')})`;
+    const natural = this.naturalKeyColumns(table);
+    if (natural?.length) {
+      const join = natural.map((name) => {
+        const column = table.columns.find((c) => c.name === name)!;
+        return `t.${ident(name)} ${column.nullable ? 'IS NOT DISTINCT FROM' : '='} ${staging.typed(column)}`;
+      }).join(' AND ');
+      const elsewhere = `NOT (${staging.matchTarget()})`;
+      const before = this.conflicts.length;
+      await this.listConflicts(staging, 'naturalKey', join, elsewhere);
+      if (onConflict === 'remap' && matchBy !== 'naturalKey') this.unresolved.push(...this.conflicts.slice(before));
+      const action = matchBy === 'naturalKey' ? 'reuse'
+        : onConflict === 'skip' ? 'skip' : onConflict === 'overwrite' ? 'update' : 'conflict';
+      const changed = await this.session.run(`UPDATE ${staging.name} s SET _action = '${action}', ${setKey} FROM ${table.qualified} t ` +
+        `WHERE ${join} AND s._action = 'insert'${matchBy === 'naturalKey' ? '' : ` AND ${elsewhere}`}`);
+      if (changed > 0) await this.noteRekeyed(staging, keyChanged);
+    }
+    if (onConflict === 'remap') {
+      await this.allocateKeys(staging);
+      await this.noteRekeyed(staging, keyChanged);
+      // links whose both ends already exist (a pivot row between reused rows) are skipped, not duplicated
+      await this.session.run(`UPDATE ${staging.name} s SET _action = 'skip' FROM ${table.qualified} t WHERE ${staging.matchTarget()} AND s._action = 'remap'`);
+      return;
+    }
+    await this.listConflicts(staging, 'primaryKey', staging.matchTarget(), `s._action = 'insert'`);
+    const action = onConflict === 'skip' ? 'skip' : onConflict === 'overwrite' ? 'update' : 'conflict';
+    await this.session.run(`UPDATE ${staging.name} s SET _action = '${action}' FROM ${table.qualified} t WHERE ${staging.matchTarget()} AND s._action = 'insert'`);
+  }
+
+  private async noteRekeyed(staging: StagingTable, keyChanged: string): Promise<void> {
+    const [row] = await this.session.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${staging.name} s WHERE ${keyChanged}`);
+    if ((row?.n ?? 0) > 0) this.rekeyed.add(staging.table.entity);
+  }
+
+  // New keys for 'remap' rows: from the column's sequence, above the highest integer, or a new uuid.
+  // Key columns that are foreign keys were already rewritten to their parents' new keys.
+  private async allocateKeys(staging: StagingTable): Promise<void> {
+    const table = staging.table;
+    await this.session.run(`UPDATE ${staging.name} s SET _action = 'remap' WHERE s._action = 'insert'`);
+    const foreignKeyColumns = new Set(this.tables.needs(table).flatMap((fk) => fk.columns.map((c) => c.name)));
+    for (const column of table.primaryKey) {
+      if (foreignKeyColumns.has(column.name)) continue;
+      let value: string;
+      if (column.sequence) value = `nextval('${column.sequence.replace(/'/g, "''")}')::text`;
+      else if (column.integer) value = `((SELECT coalesce(max(${ident(column.name)}), 0) FROM ${table.qualified}) + row_number() OVER (ORDER BY ${staging.original('x').join(', ')}))::text`;
+      else if (column.uuid) value = 'gen_random_uuid()::text';
+      else throw ImportError.remapUnsupported(table.entity, column.name, column.type);
+      const target = staging.colName(column);
+      await this.session.run(`UPDATE ${staging.name} s SET ${target} = n.v FROM (SELECT ${staging.original('x').map((o, j) => `${o} AS o${j}`).join(', ')}, ${value} AS v ` +
+        `FROM ${staging.name} x WHERE x._action = 'remap') n WHERE ${staging.original('s').map((o, j) => `${o} = n.o${j}`).join(' AND ')}`);
+    }
+  }
+
+  // Every foreign key of a row to be written must point at a row of the target or of the document.
+  private async checkReferences(staging: StagingTable, which: (fk: ForeignKeyEdge) => boolean): Promise<void> {
+    for (const fk of this.tables.needs(staging.table)) {
+      if (!which(fk)) continue;
+      const selfRows = fk.selfReference
+        ? ` AND NOT EXISTS (SELECT 1 FROM ${staging.name} x WHERE ${fk.referenced.map((column, i) => `${staging.col(column, 'x')} = ${staging.col(fk.columns[i]!)}`).join(' AND ')} AND x._action IN ('insert', 'remap'))`
+        : '';
+      const missing = await this.session.query<Record<string, unknown>>(
+        `SELECT ${staging.original().map((o, j) => `${o} AS k${j}`).join(', ')}, count(*) OVER () AS total FROM ${staging.name} s ` +
+        `WHERE s._action IN ('insert', 'remap', 'update') AND ${fk.columns.map((c) => `${staging.col(c)} IS NOT NULL`).join(' AND ')} ` +
+        `AND NOT EXISTS (SELECT 1 FROM ${fk.parent.qualified} p WHERE ${fk.referenced.map((column, i) => `p.${ident(column.name)} = ${staging.typed(fk.columns[i]!)}`).join(' AND ')})${selfRows} ` +
+        `ORDER BY ${staging.original().join(', ')} LIMIT 5`);
+      if (missing.length) {
+        throw ImportError.dangling(staging.table.entity, fk.name,
+          missing.map((row) => staging.table.primaryKey.map((_, j) => row[`k${j}`] as CellValue)), Number(missing[0]!.total));
+      }
+    }
+  }
+
+  private async write(staging: StagingTable, deferredKeys: Set<ForeignKeyEdge>): Promise<void> {
+    const table = staging.table;
+    const later = new Set([...deferredKeys].filter((fk) => fk.child === table).flatMap((fk) => fk.columns.map((c) => c.name)));
+    const columns = table.columns.map((column) => ident(column.name)).join(', ');
+    const values = table.columns.map((column) => (later.has(column.name) ? 'NULL' : staging.typed(column))).join(', ');
+    await this.session.run(`INSERT INTO ${table.qualified} (${columns}) SELECT ${values} FROM ${staging.name} s WHERE s._action IN ('insert', 'remap')`);
+    const keyNames = new Set(table.primaryKey.map((column) => column.name));
+    const updatable = table.columns.filter((column) => !keyNames.has(column.name) && !later.has(column.name));
+    if (updatable.length) {
+      await this.session.run(`UPDATE ${table.qualified} t SET ${updatable.map((column) => `${ident(column.name)} = ${staging.typed(column)}`).join(', ')} ` +
+        `FROM ${staging.name} s WHERE ${staging.matchTarget()} AND s._action = 'update'`);
+    }
+  }
+
+  // A foreign key that closed a cycle: rewritten and set once the rows it points at exist.
+  private async setDeferred(fk: ForeignKeyEdge): Promise<void> {
+    const staging = this.staged.get(fk.child.entity)!;
+    await this.translateKeys(staging, (candidate) => candidate === fk);
+    await this.checkReferences(staging, (candidate) => candidate === fk);
+    await this.session.run(`UPDATE ${fk.child.qualified} t SET ${fk.columns.map((column) => `${ident(column.name)} = ${staging.typed(column)}`).join(', ')} ` +
+      `FROM ${staging.name} s WHERE ${staging.matchTarget()} AND s._action IN ('insert', 'remap', 'update')`);
+  }
+
+  private async advanceSequences(): Promise<string[]> {
+    const advanced: string[] = [];
+    for (const staging of this.staged.values()) {
+      for (const column of staging.table.columns) {
+        if (!column.sequence || !column.integer) continue;
+        const [row] = await this.session.query<{ v: string | null }>(
+          `SELECT setval('${column.sequence.replace(/'/g, "''")}', m.v)::text AS v FROM (SELECT max(${ident(column.name)}) AS v FROM ${staging.table.qualified}) m ` +
+          `WHERE m.v IS NOT NULL AND m.v > (SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END FROM ${column.sequence})`);
+        if (row?.v) advanced.push(column.sequence);
+      }
+    }
+    return advanced;
+  }
+
+  private async report(dryRun: boolean, sequences: string[]): Promise<ImportReport> {
+    const entities: Record<string, EntityImportCounts> = {};
+    const idMap: Record<string, [CellValue[], CellValue[]][]> = {};
+    for (const [entity, staging] of this.staged) {
+      const counts: EntityImportCounts = { created: 0, updated: 0, skipped: 0, remapped: 0, reused: 0 };
+      const rows = await this.session.query<{ action: string; n: number }>(
+        `SELECT _action AS action, count(*)::int AS n FROM ${staging.name} GROUP BY _action`);
+      for (const { action, n } of rows) {
+        if (action === 'insert') counts.created += n;
+        else if (action === 'remap') counts.remapped += n;
+        else if (action === 'update') counts.updated += n;
+        else if (action === 'reuse') counts.reused += n;
+        else counts.skipped += n;
+      }
+      entities[entity] = counts;
+      if (this.rekeyed.has(entity)) {
+        const width = staging.table.primaryKey.length;
+        const moved = await this.session.query<Record<string, CellValue>>(
+          `SELECT ${staging.original().map((o, j) => `${o} AS o${j}`).join(', ')}, ${staging.key().map((k, j) => `${k} AS n${j}`).join(', ')} ` +
+          `FROM ${staging.name} s WHERE (${staging.key().join(', ')}) IS DISTINCT FROM (${staging.original().join(', ')}) ORDER BY ${staging.original().join(', ')}`);
+        idMap[entity] = moved.map((row) => [
+          Array.from({ length: width }, (_, j) => row[`o${j}`] ?? null),
+          Array.from({ length: width }, (_, j) => row[`n${j}`] ?? null),
+        ]);
+      }
+    }
+    return { dryRun, entities, conflicts: this.conflicts, idMap, sequences, rows: this.rows, statements: this.session.statements };
+  }
+}

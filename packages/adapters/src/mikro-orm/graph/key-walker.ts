@@ -1,0 +1,223 @@
+import { GraphError, type CellValue } from '@entity-sync/core';
+import { arrayLiteral, ident, type SqlSession } from './sql-session.js';
+import { columnList, joinOn, type ForeignKeyEdge, type TableGraph, type TableNode } from './table-graph.js';
+
+/** Which rows a walk collects and how far. */
+export interface WalkRules {
+  /** Relations to follow beyond the defaults, by name in either direction (`'Publisher.books'`). */
+  follow?: string[];
+  /** Relations never to follow (`'Track<-InvoiceLine.track'`, or a many-to-many name). */
+  exclude?: string[];
+  /** How many levels of owned rows below a root to collect (default: all). */
+  maxDepth?: number;
+  /** Stop with `GRAPH_TOO_LARGE` once the graph passes this many rows. */
+  maxRows?: number;
+}
+
+/** Progress of a long operation. */
+export interface GraphProgress {
+  phase: 'walk' | 'write' | 'load' | 'check' | 'apply' | 'delete';
+  entity?: string;
+  rows: number;
+}
+
+/** The keys of one table's collected rows, held in a temporary table of the transaction. */
+export interface KeySet {
+  table: TableNode;
+  /** Name of the temporary table. */
+  temp: string;
+  rows: number;
+}
+
+/** The root rows of a walk, by table. */
+export interface WalkRoot {
+  table: TableNode;
+  keys: CellValue[][];
+}
+
+/** A nullable foreign key whose values a delete sets to NULL instead of deleting the rows. */
+export interface SetNullEdge {
+  fk: ForeignKeyEdge;
+  rows: number;
+}
+
+let tempCounter = 0;
+
+/**
+ * Collects the keys of a graph with set-based statements: each statement moves one relation
+ * one level for every row at once, inside the database, so the number of statements grows
+ * with relations and depth, never with rows.
+ *
+ * Export mode: roots and the rows they own (referencing rows, recursively), and everything
+ * any collected row needs (referenced rows, recursively). Needed rows are not expanded to
+ * their other dependents. Delete mode: roots and every row that references them, recursively;
+ * excluded nullable keys are listed to be set to NULL instead.
+ */
+export class KeyWalker {
+  readonly keySets = new Map<string, KeySet>();
+  readonly setNull: SetNullEdge[] = [];
+  private readonly followDependents = new Set<ForeignKeyEdge>();
+  private readonly excludeNeeds = new Set<ForeignKeyEdge>();
+  private readonly excludeDependents = new Set<ForeignKeyEdge>();
+  private readonly addedBy = new Map<string, number>();
+  private total = 0;
+
+  constructor(
+    private readonly session: SqlSession,
+    private readonly tables: TableGraph,
+    private readonly mode: 'export' | 'delete',
+    private readonly rules: WalkRules = {},
+    private readonly onProgress?: (progress: GraphProgress) => void,
+  ) {
+    const resolve = (names: string[] | undefined, needs: Set<ForeignKeyEdge>, dependents: Set<ForeignKeyEdge>) => {
+      for (const name of names ?? []) {
+        const fk = tables.foreignKey(name);
+        (name === fk.name ? needs : dependents).add(fk);
+      }
+    };
+    resolve(rules.exclude, this.excludeNeeds, this.excludeDependents);
+    resolve(rules.follow, new Set(), this.followDependents);
+  }
+
+  /** Rows collected so far. */
+  get rows(): number {
+    return this.total;
+  }
+
+  private async keySet(table: TableNode): Promise<KeySet> {
+    let set = this.keySets.get(table.entity);
+    if (!set) {
+      const temp = `es_keys_${++tempCounter}`;
+      const columns = table.primaryKey.map((column) => `${ident(column.name)} ${column.type}`).join(', ');
+      await this.session.run(`CREATE TEMP TABLE ${temp} (${columns}, _mode char(1) NOT NULL, _depth int NOT NULL, ` +
+        `_round int NOT NULL, _via text, PRIMARY KEY (${table.primaryKey.map((c) => ident(c.name)).join(', ')})) ON COMMIT DROP`);
+      set = { table, temp, rows: 0 };
+      this.keySets.set(table.entity, set);
+    }
+    return set;
+  }
+
+  // Runs an INSERT ... SELECT into a key set and counts new rows apart from upgraded ones.
+  private async collect(target: KeySet, select: string, params: unknown[], via: string, upgrade: boolean): Promise<{ added: number; changed: number }> {
+    const pk = target.table.primaryKey.map((c) => ident(c.name)).join(', ');
+    const onConflict = upgrade
+      ? `ON CONFLICT (${pk}) DO UPDATE SET _mode = 'o', _depth = EXCLUDED._depth, _round = EXCLUDED._round, _via = EXCLUDED._via WHERE ${target.temp}._mode = 'n'`
+      : `ON CONFLICT (${pk}) DO NOTHING`;
+    const [result] = await this.session.query<{ added: string | number; changed: string | number }>(
+      `WITH changed AS (INSERT INTO ${target.temp} (${pk}, _mode, _depth, _round, _via) ${select} ${onConflict} RETURNING (xmax = 0) AS inserted) ` +
+      `SELECT count(*) FILTER (WHERE inserted) AS added, count(*) AS changed FROM changed`, params);
+    const added = Number(result?.added ?? 0);
+    const changed = Number(result?.changed ?? 0);
+    target.rows += added;
+    this.total += added;
+    this.addedBy.set(via, (this.addedBy.get(via) ?? 0) + added);
+    if (this.rules.maxRows !== undefined && this.total > this.rules.maxRows) {
+      const [relation, count] = [...this.addedBy].sort((a, b) => b[1] - a[1])[0]!;
+      throw GraphError.tooLarge(this.rules.maxRows, this.total, relation, count);
+    }
+    this.onProgress?.({ phase: 'walk', entity: target.table.entity, rows: this.total });
+    return { added, changed };
+  }
+
+  /** Adds root rows; throws `ROOT_NOT_FOUND` naming the keys that match no row. */
+  async addRoots(roots: WalkRoot[]): Promise<void> {
+    for (const { table, keys } of roots) {
+      const set = await this.keySet(table);
+      const unnest = table.primaryKey.map(() => '?::text[]').join(', ');
+      const aliases = table.primaryKey.map((_, i) => `r.k${i}`);
+      const on = table.primaryKey.map((column, i) => `t.${ident(column.name)} = ${aliases[i]}::${column.type}`).join(' AND ');
+      const params = table.primaryKey.map((_, i) => arrayLiteral(keys.map((key) => key[i] ?? null)));
+      const rowsBefore = set.rows;
+      await this.collect(set,
+        `SELECT ${columnList('t', table.primaryKey)}, 'o', 0, 0, NULL FROM ${table.qualified} t ` +
+        `JOIN unnest(${unnest}) AS r(${aliases.map((_, i) => `k${i}`).join(', ')}) ON ${on}`,
+        params, `root ${table.entity}`, true);
+      const distinct = new Set(keys.map((key) => JSON.stringify(key))).size;
+      if (set.rows - rowsBefore < distinct) {
+        const found = await this.session.query<Record<string, unknown>>(
+          `SELECT ${table.primaryKey.map((c, i) => `${ident(c.name)}::text AS k${i}`).join(', ')} FROM ${set.temp} WHERE _round = 0`);
+        const have = new Set(found.map((row) => JSON.stringify(table.primaryKey.map((_, i) => row[`k${i}`]))));
+        const missing = keys.filter((key) => !have.has(JSON.stringify(key)));
+        if (missing.length) throw GraphError.rootNotFound(table.entity, missing.map((key) => (key.length === 1 ? key[0] : key)));
+      }
+    }
+  }
+
+  /** Walks level by level until no statement adds a row. */
+  async walk(): Promise<void> {
+    let frontier = new Set(this.keySets.keys());
+    for (let round = 1; frontier.size > 0; round++) {
+      const next = new Set<string>();
+      for (const entity of [...frontier].sort()) {
+        const source = this.keySets.get(entity)!;
+        if (this.mode === 'export') {
+          for (const fk of this.tables.needs(source.table)) {
+            if (this.excludeNeeds.has(fk)) continue;
+            if (await this.followNeed(source, fk, round)) next.add(fk.parent.entity);
+          }
+        }
+        for (const fk of this.tables.dependents(source.table)) {
+          if (this.mode === 'delete' && this.excludeDependents.has(fk)) {
+            if (fk.nullable) {
+              await this.recordSetNull(fk);
+              continue;
+            }
+          } else if (this.excludeDependents.has(fk)) {
+            continue;
+          }
+          if (await this.followDependent(source, fk, round)) next.add(fk.child.entity);
+        }
+      }
+      frontier = next;
+    }
+  }
+
+  private async followNeed(source: KeySet, fk: ForeignKeyEdge, round: number): Promise<boolean> {
+    const target = await this.keySet(fk.parent);
+    const notNull = fk.columns.map((c) => `c.${ident(c.name)} IS NOT NULL`).join(' AND ');
+    const select = fk.referencesPrimaryKey
+      ? `SELECT DISTINCT ${columnList('c', fk.columns)}, 'n', 0, ${round}, '${fk.name}' FROM ${fk.child.qualified} c ` +
+        `JOIN ${source.temp} k ON ${joinOn('c', fk.child.primaryKey, 'k', fk.child.primaryKey)} WHERE k._round = ${round - 1} AND ${notNull}`
+      : `SELECT DISTINCT ${columnList('p', fk.parent.primaryKey)}, 'n', 0, ${round}, '${fk.name}' FROM ${fk.child.qualified} c ` +
+        `JOIN ${source.temp} k ON ${joinOn('c', fk.child.primaryKey, 'k', fk.child.primaryKey)} ` +
+        `JOIN ${fk.parent.qualified} p ON ${joinOn('p', fk.referenced, 'c', fk.columns)} WHERE k._round = ${round - 1}`;
+    const { changed } = await this.collect(target, select, [], fk.name, false);
+    return changed > 0;
+  }
+
+  private async followDependent(source: KeySet, fk: ForeignKeyEdge, round: number): Promise<boolean> {
+    const target = await this.keySet(fk.child);
+    const conditions = [`k._round = ${round - 1}`];
+    if (this.mode === 'export' && !this.followDependents.has(fk)) {
+      conditions.push(`k._mode = 'o'`);
+      if (this.rules.maxDepth !== undefined) conditions.push(`k._depth < ${this.rules.maxDepth}`);
+    }
+    const from = fk.referencesPrimaryKey
+      ? `FROM ${fk.child.qualified} c JOIN ${source.temp} k ON ${joinOn('c', fk.columns, 'k', fk.parent.primaryKey)}`
+      : `FROM ${fk.child.qualified} c JOIN ${fk.parent.qualified} p ON ${joinOn('c', fk.columns, 'p', fk.referenced)} ` +
+        `JOIN ${source.temp} k ON ${joinOn('p', fk.parent.primaryKey, 'k', fk.parent.primaryKey)}`;
+    const select = `SELECT DISTINCT ON (${columnList('c', fk.child.primaryKey)}) ${columnList('c', fk.child.primaryKey)}, 'o', k._depth + 1, ${round}, '${fk.inverseName}' ` +
+      `${from} WHERE ${conditions.join(' AND ')}`;
+    const { changed } = await this.collect(target, select, [], fk.inverseName, true);
+    return changed > 0;
+  }
+
+  private async recordSetNull(fk: ForeignKeyEdge): Promise<void> {
+    if (this.setNull.some((entry) => entry.fk === fk)) return;
+    this.setNull.push({ fk, rows: 0 });
+  }
+
+  /** Counts the rows each set-null key will change, once the walk is complete. */
+  async countSetNull(): Promise<void> {
+    for (const entry of this.setNull) {
+      const parent = this.keySets.get(entry.fk.parent.entity);
+      if (!parent) continue;
+      const [row] = await this.session.query<{ n: string | number }>(
+        `SELECT count(*) AS n FROM ${entry.fk.child.qualified} c JOIN ${parent.temp} k ON ${joinOn('c', entry.fk.columns, 'k', entry.fk.parent.primaryKey)}` +
+        (this.keySets.has(entry.fk.child.entity)
+          ? ` WHERE NOT EXISTS (SELECT 1 FROM ${this.keySets.get(entry.fk.child.entity)!.temp} d WHERE ${joinOn('d', entry.fk.child.primaryKey, 'c', entry.fk.child.primaryKey)})`
+          : ''));
+      entry.rows = Number(row?.n ?? 0);
+    }
+  }
+}

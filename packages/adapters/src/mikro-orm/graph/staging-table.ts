@@ -1,0 +1,89 @@
+import type { CellValue, DocumentEntity, DocumentRow } from '@entity-sync/core';
+import { arrayLiteral, ident, type SqlSession } from './sql-session.js';
+import type { CatalogColumn } from './table-catalog.js';
+import type { TableNode } from './table-graph.js';
+
+let stagingCounter = 0;
+
+/**
+ * A document entity's rows loaded into a temporary table of text columns, where every
+ * import decision is made with set-based SQL. `c<i>` holds column i as it will be written
+ * (keys rewritten as the import decides), `o<j>` the row's primary key as in the document,
+ * `_action` what happens to the row.
+ */
+export class StagingTable {
+  readonly name = `es_stage_${++stagingCounter}`;
+  /** Index in the document's columns of each target column, by name. */
+  private readonly position = new Map<string, number>();
+
+  constructor(readonly entity: DocumentEntity, readonly table: TableNode) {
+    entity.columns.forEach((column, i) => this.position.set(column.name, i));
+  }
+
+  /** `s.c<i>` for a column of the target table. */
+  col(column: CatalogColumn | string, alias = 's'): string {
+    const name = typeof column === 'string' ? column : column.name;
+    const index = this.position.get(name);
+    if (index === undefined) throw new Error(`column ${name} is not in the document's ${this.entity.name}`);
+    return `${alias}.c${index}`;
+  }
+
+  /** The bare staging column name (`c<i>`) of a target column, for SET lists. */
+  colName(column: CatalogColumn): string {
+    return this.col(column, '').slice(1);
+  }
+
+  /** The staged value cast to the target column's type. */
+  typed(column: CatalogColumn, alias = 's'): string {
+    return `${this.col(column, alias)}::${column.type}`;
+  }
+
+  /** `s.o<j>` columns: the primary key as the document has it. */
+  original(alias = 's'): string[] {
+    return this.table.primaryKey.map((_, j) => `${alias}.o${j}`);
+  }
+
+  /** Current (possibly rewritten) primary-key columns. */
+  key(alias = 's'): string[] {
+    return this.table.primaryKey.map((column) => this.col(column, alias));
+  }
+
+  async create(session: SqlSession): Promise<void> {
+    const columns = this.entity.columns.map((_, i) => `c${i} text`);
+    const originals = this.table.primaryKey.map((_, j) => `o${j} text`);
+    await session.run(`CREATE TEMP TABLE ${this.name} (${[...columns, ...originals].join(', ')}, ` +
+      `_action text NOT NULL DEFAULT 'insert') ON COMMIT DROP`);
+  }
+
+  async load(session: SqlSession, rows: DocumentRow[]): Promise<void> {
+    const width = this.entity.columns.length;
+    const params = Array.from({ length: width }, (_, i) => arrayLiteral(rows.map((row) => row[i] ?? null)));
+    const names = Array.from({ length: width }, (_, i) => `c${i}`);
+    const keyPositions = this.table.primaryKey.map((column) => this.position.get(column.name)!);
+    await session.run(`INSERT INTO ${this.name} (${names.join(', ')}, ${keyPositions.map((_, j) => `o${j}`).join(', ')}) ` +
+      `SELECT ${names.map((n) => `u.${n}`).join(', ')}, ${keyPositions.map((i) => `u.c${i}`).join(', ')} ` +
+      `FROM unnest(${names.map(() => '?::text[]').join(', ')}) AS u(${names.join(', ')})`, params);
+  }
+
+  /** Adds the index every later join uses; returns keys that appear more than once. */
+  async index(session: SqlSession): Promise<CellValue[][]> {
+    const originals = this.original('s');
+    const duplicates = await session.query<Record<string, CellValue>>(
+      `SELECT ${originals.map((o, j) => `${o} AS k${j}`).join(', ')} FROM ${this.name} s GROUP BY ${originals.join(', ')} HAVING count(*) > 1 LIMIT 5`);
+    if (duplicates.length === 0) await session.run(`CREATE UNIQUE INDEX ON ${this.name} (${this.original('').map((o) => o.slice(1)).join(', ')})`);
+    return duplicates.map((row) => this.table.primaryKey.map((_, j) => row[`k${j}`] ?? null));
+  }
+
+  /** `t.pk = s.c_pk::type AND ...`: a target row with the staged row's current key. */
+  matchTarget(targetAlias = 't', alias = 's'): string {
+    return this.table.primaryKey.map((column) => `${targetAlias}.${ident(column.name)} = ${this.typed(column, alias)}`).join(' AND ');
+  }
+
+  /** Text of a target row's columns, differing from the staged ones: an array of column names. */
+  differing(targetAlias = 't', alias = 's'): string {
+    const cases = this.table.columns
+      .filter((column) => this.position.has(column.name))
+      .map((column) => `CASE WHEN ${targetAlias}.${ident(column.name)}::text IS DISTINCT FROM ${this.col(column, alias)} THEN '${column.name}' END`);
+    return `array_remove(ARRAY[${cases.join(', ')}]::text[], NULL)`;
+  }
+}

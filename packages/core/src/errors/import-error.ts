@@ -1,0 +1,70 @@
+import { EntitySyncError } from './entity-sync-error.js';
+
+/** One difference between a document's schema and the target database. */
+export interface SchemaDifference {
+  entity: string;
+  column?: string;
+  problem: string;
+}
+
+/** One row of a document that collides with a row of the target database. */
+export interface ImportConflict {
+  entity: string;
+  /** The row's primary key in the document. */
+  key: (string | null)[];
+  /** `primaryKey`: a row with that key exists; `naturalKey`: a row with the same natural key exists under another key. */
+  kind: 'primaryKey' | 'naturalKey';
+  /** Primary key of the existing row. */
+  existingKey: (string | null)[];
+  /** Columns whose values differ between the document and the existing row. */
+  differingColumns: string[];
+}
+
+/** An import that cannot proceed; nothing has been written when it is thrown. */
+export class ImportError extends EntitySyncError {
+  static schemaMismatch(differences: SchemaDifference[]): ImportError {
+    const lines = differences.map((d) => `  - ${d.entity}${d.column ? `.${d.column}` : ''}: ${d.problem}`);
+    return new ImportError(
+      'SCHEMA_MISMATCH',
+      `The document's schema differs from the target database:\n${lines.join('\n')}\n` +
+        'Migrate the target to the schema the document was exported from (or export again from a database with the target\'s schema).',
+      { details: { differences } },
+    );
+  }
+
+  static conflicts(conflicts: ImportConflict[]): ImportError {
+    const shown = conflicts.slice(0, 20).map((c) =>
+      `  - ${c.entity} ${JSON.stringify(c.key)}: ${c.kind === 'primaryKey' ? 'primary key exists' : `natural key exists as ${JSON.stringify(c.existingKey)}`}` +
+      (c.differingColumns.length ? ` (differs in ${c.differingColumns.join(', ')})` : ' (identical)'));
+    const more = conflicts.length > shown.length ? `\n  ... and ${conflicts.length - shown.length} more` : '';
+    return new ImportError(
+      'IMPORT_CONFLICT',
+      `${conflicts.length} row(s) of the document already exist in the target; nothing was imported:\n${shown.join('\n')}${more}\n` +
+        "Choose onConflict 'skip', 'overwrite' or 'remap' (CLI: --on-conflict), or matchBy 'naturalKey' for reference data.",
+      { details: { conflicts } },
+    );
+  }
+
+  static dangling(entity: string, relation: string, keys: (string | null)[][], total: number): ImportError {
+    return new ImportError(
+      'DANGLING_REFERENCE',
+      `${total} ${entity} row(s) reference a row that is neither in the document nor in the target through ${relation}, ` +
+        `e.g. ${keys.slice(0, 5).map((k) => JSON.stringify(k)).join(', ')}; nothing was imported. ` +
+        'Export the graph again without excluding that relation, or import the missing rows first.',
+      { details: { entity, relation, keys, total } },
+    );
+  }
+
+  static remapUnsupported(entity: string, column: string, type: string): ImportError {
+    return new ImportError(
+      'REMAP_UNSUPPORTED',
+      `Cannot give ${entity} rows new keys: primary-key column '${column}' (${type}) has no sequence or default and is not an integer or uuid. ` +
+        "Use onConflict 'skip' or 'overwrite' for this graph, or give the column a default.",
+      { details: { entity, column, type } },
+    );
+  }
+
+  static aborted(): ImportError {
+    return new ImportError('OPERATION_ABORTED', 'The operation was aborted; nothing was written.');
+  }
+}

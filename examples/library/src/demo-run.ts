@@ -7,7 +7,7 @@ import { seedLibrary } from './seed.js';
 /** Runs the library demo on an in-memory PGlite database and reports each step through `log`. */
 export async function runDemo(log: (line: string) => void = console.log): Promise<void> {
   const started = Date.now();
-  const orm = await MikroORM.init({ ...config, dbName: 'memory://' });
+  const orm = await MikroORM.init({ ...config, driverOptions: {} });
   try {
     await orm.schema.createSchema();
     const sync = EntitySync.of(orm);

@@ -9,7 +9,9 @@ import { libraryEntities } from './entities/index.js';
  */
 export default defineConfig({
   driver: PGliteDriver,
-  dbName: process.env.LIBRARY_DB_DIR ?? 'memory://',
+  dbName: 'library',
+  // PGlite keeps its data in this directory; without one it lives in memory.
+  driverOptions: process.env.LIBRARY_DB_DIR ? { connection: { filename: process.env.LIBRARY_DB_DIR } } : {},
   entities: libraryEntities,
   extensions: [EntitySync],
 });

@@ -23,10 +23,16 @@ export type ErrorCode =
   | 'IMPORT_CONFLICT'
   | 'DANGLING_REFERENCE'
   | 'REMAP_UNSUPPORTED'
+  | 'IMPORT_REJECTED'
+  | 'FILE_NOT_FOUND'
   | 'OPERATION_ABORTED'
   // natural-key lookups
   | 'NATURAL_KEY_UNDEFINED'
   | 'NATURAL_KEY_INCOMPLETE'
   | 'NATURAL_KEY_AMBIGUOUS'
+  // command line
+  | 'CONFIG_NOT_FOUND'
+  | 'CONFIG_INVALID'
+  | 'USAGE'
   // extension lifecycle
   | 'EXTENSION_NOT_REGISTERED';

@@ -12,8 +12,13 @@ export interface ImportConflict {
   entity: string;
   /** The row's primary key in the document. */
   key: (string | null)[];
-  /** `primaryKey`: a row with that key exists; `naturalKey`: a row with the same natural key exists under another key. */
-  kind: 'primaryKey' | 'naturalKey';
+  /**
+   * `primaryKey`: a row with that key exists; `naturalKey`: a row with the same natural key exists
+   * under another key; `unique`: another row holds the same value of a unique column (`constraint`).
+   */
+  kind: 'primaryKey' | 'naturalKey' | 'unique';
+  /** The unique constraint, for `unique` conflicts. */
+  constraint?: string;
   /** Primary key of the existing row. */
   existingKey: (string | null)[];
   /** Columns whose values differ between the document and the existing row. */
@@ -33,14 +38,19 @@ export class ImportError extends EntitySyncError {
   }
 
   static conflicts(conflicts: ImportConflict[]): ImportError {
+    const advice = conflicts.every((c) => c.kind === 'unique')
+      ? 'Another row already holds these unique values and no policy can give the imported rows other ones: ' +
+        "change or remove those rows in the target, or import with onConflict 'skip' / 'overwrite' keyed on the same rows."
+      : "Choose onConflict 'skip', 'overwrite' or 'remap' (CLI: --on-conflict), or matchBy 'naturalKey' for reference data.";
     const shown = conflicts.slice(0, 20).map((c) =>
-      `  - ${c.entity} ${JSON.stringify(c.key)}: ${c.kind === 'primaryKey' ? 'primary key exists' : `natural key exists as ${JSON.stringify(c.existingKey)}`}` +
+      `  - ${c.entity} ${JSON.stringify(c.key)}: ${c.kind === 'primaryKey' ? 'primary key exists'
+        : c.kind === 'naturalKey' ? `natural key exists as ${JSON.stringify(c.existingKey)}`
+          : `${c.constraint} value exists in ${JSON.stringify(c.existingKey)}`}` +
       (c.differingColumns.length ? ` (differs in ${c.differingColumns.join(', ')})` : ' (identical)'));
     const more = conflicts.length > shown.length ? `\n  ... and ${conflicts.length - shown.length} more` : '';
     return new ImportError(
       'IMPORT_CONFLICT',
-      `${conflicts.length} row(s) of the document already exist in the target; nothing was imported:\n${shown.join('\n')}${more}\n` +
-        "Choose onConflict 'skip', 'overwrite' or 'remap' (CLI: --on-conflict), or matchBy 'naturalKey' for reference data.",
+      `${conflicts.length} row(s) of the document already exist in the target; nothing was imported:\n${shown.join('\n')}${more}\n${advice}`,
       { details: { conflicts } },
     );
   }
@@ -61,6 +71,18 @@ export class ImportError extends EntitySyncError {
       `Cannot give ${entity} rows new keys: primary-key column '${column}' (${type}) has no sequence or default and is not an integer or uuid. ` +
         "Use onConflict 'skip' or 'overwrite' for this graph, or give the column a default.",
       { details: { entity, column, type } },
+    );
+  }
+
+  static rejected(cause: unknown): ImportError {
+    const full = (cause as Error)?.message ?? String(cause);
+    // driver messages start with the failed SQL; what matters follows its ' - '
+    const message = (full.includes(' - ') ? full.slice(full.indexOf(' - ') + 3) : full).replace(/\s*\n\s*-?\s*/g, '; ');
+    return new ImportError(
+      'IMPORT_REJECTED',
+      `The database refused the import (${message}); nothing was imported. ` +
+        'Check that the file was exported from a database with this schema and was not edited by hand.',
+      { cause },
     );
   }
 

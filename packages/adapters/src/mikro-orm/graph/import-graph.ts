@@ -142,8 +142,9 @@ export async function importGraph(source: ImportSource, options: ImportGraphOpti
     });
   } catch (error) {
     if (error instanceof DryRunRollback) return error.report;
-    if (signal?.aborted && !(error instanceof EntitySyncError)) throw ImportError.aborted();
-    throw error;
+    if (error instanceof EntitySyncError) throw error;
+    if (signal?.aborted) throw ImportError.aborted();
+    throw ImportError.rejected(error);
   }
 }
 
@@ -191,6 +192,7 @@ class GraphImporter {
       const staging = this.staged.get(entity)!;
       await this.translateKeys(staging, (fk) => !fk.selfReference && !deferredKeys.has(fk));
       await this.decide(staging);
+      await this.checkUniqueKeys(staging);
       await this.translateKeys(staging, (fk) => fk.selfReference);
       await this.checkReferences(staging, (fk) => !deferredKeys.has(fk));
       await this.write(staging, deferredKeys);
@@ -222,20 +224,38 @@ class GraphImporter {
     return properties.flatMap((property) => node.columns.filter((column) => column.property === property).map((column) => column.name));
   }
 
-  private async listConflicts(staging: StagingTable, kind: ImportConflict['kind'], join: string, condition: string): Promise<void> {
+  private async listConflicts(staging: StagingTable, kind: ImportConflict['kind'], join: string, condition: string, constraint?: string): Promise<ImportConflict[]> {
+    const found: ImportConflict[] = [];
     const table = staging.table;
     const rows = await this.session.query<Record<string, unknown>>(
       `SELECT ${staging.original().map((o, j) => `${o} AS k${j}`).join(', ')}, ` +
       `${table.primaryKey.map((column, j) => `t.${ident(column.name)}::text AS e${j}`).join(', ')}, ${staging.differing()} AS differing ` +
       `FROM ${staging.name} s JOIN ${table.qualified} t ON ${join} WHERE ${condition} ORDER BY ${staging.original().join(', ')}`);
     for (const row of rows) {
-      this.conflicts.push({
+      found.push({
         entity: table.entity,
         key: table.primaryKey.map((_, j) => row[`k${j}`] as CellValue),
         kind,
+        ...(constraint ? { constraint } : {}),
         existingKey: table.primaryKey.map((_, j) => row[`e${j}`] as CellValue),
-        differingColumns: (row.differing as string[]).filter((column) => !(kind === 'naturalKey' && table.primaryKey.some((c) => c.name === column))),
+        differingColumns: (row.differing as string[]).filter((column) => kind === 'primaryKey' || !table.primaryKey.some((c) => c.name === column)),
       });
+    }
+    this.conflicts.push(...found);
+    return found;
+  }
+
+  // A row to be inserted whose unique column values another row already holds: no policy resolves it.
+  private async checkUniqueKeys(staging: StagingTable): Promise<void> {
+    const table = staging.table;
+    for (const unique of this.tables.catalog.uniqueKeys(table.table)) {
+      const columns = unique.columns.map((name) => table.columns.find((column) => column.name === name)!);
+      if (columns.some((column) => !column)) continue;
+      const join = columns.map((column) => `t.${ident(column.name)} = ${staging.typed(column)}`).join(' AND ');
+      const found = await this.listConflicts(staging, 'unique', join, `s._action IN ('insert', 'remap')`, unique.name);
+      if (!found.length) continue;
+      this.unresolved.push(...found);
+      await this.session.run(`UPDATE ${staging.name} s SET _action = 'conflict' FROM ${table.qualified} t WHERE ${join} AND s._action IN ('insert', 'remap')`);
     }
   }
 
@@ -252,9 +272,8 @@ class GraphImporter {
         return `t.${ident(name)} ${column.nullable ? 'IS NOT DISTINCT FROM' : '='} ${staging.typed(column)}`;
       }).join(' AND ');
       const elsewhere = `NOT (${staging.matchTarget()})`;
-      const before = this.conflicts.length;
-      await this.listConflicts(staging, 'naturalKey', join, elsewhere);
-      if (onConflict === 'remap' && matchBy !== 'naturalKey') this.unresolved.push(...this.conflicts.slice(before));
+      const found = await this.listConflicts(staging, 'naturalKey', join, elsewhere);
+      if (onConflict === 'remap' && matchBy !== 'naturalKey') this.unresolved.push(...found);
       const action = matchBy === 'naturalKey' ? 'reuse'
         : onConflict === 'skip' ? 'skip' : onConflict === 'overwrite' ? 'update' : 'conflict';
       const changed = await this.session.run(`UPDATE ${staging.name} s SET _action = '${action}', ${setKey} FROM ${table.qualified} t ` +
@@ -301,6 +320,13 @@ class GraphImporter {
   private async checkReferences(staging: StagingTable, which: (fk: ForeignKeyEdge) => boolean): Promise<void> {
     for (const fk of this.tables.needs(staging.table)) {
       if (!which(fk)) continue;
+      const parent = this.staged.get(fk.parent.entity);
+      if (parent && fk.referencesPrimaryKey && !fk.selfReference) {
+        // rows below an unresolved conflict cannot be written either; the conflict is what gets reported
+        await this.session.run(`UPDATE ${staging.name} s SET _action = 'blocked' FROM ${parent.name} p ` +
+          `WHERE ${fk.columns.map((column, i) => `${staging.col(column)} = ${parent.col(fk.parent.primaryKey[i]!, 'p')}`).join(' AND ')} ` +
+          `AND p._action IN ('conflict', 'blocked') AND s._action IN ('insert', 'remap', 'update')`);
+      }
       const selfRows = fk.selfReference
         ? ` AND NOT EXISTS (SELECT 1 FROM ${staging.name} x WHERE ${fk.referenced.map((column, i) => `${staging.col(column, 'x')} = ${staging.col(fk.columns[i]!)}`).join(' AND ')} AND x._action IN ('insert', 'remap'))`
         : '';
@@ -365,6 +391,7 @@ class GraphImporter {
         else if (action === 'remap') counts.remapped += n;
         else if (action === 'update') counts.updated += n;
         else if (action === 'reuse') counts.reused += n;
+        else if (action === 'conflict' || action === 'blocked') continue;
         else counts.skipped += n;
       }
       entities[entity] = counts;

@@ -15,9 +15,19 @@ export interface CatalogColumn {
   text: boolean;
 }
 
+/** A unique constraint or index other than the primary key. */
+export interface UniqueKey {
+  name: string;
+  columns: string[];
+}
+
 /** The tables of one schema, read from the database's own catalog. */
 export class TableCatalog {
-  private constructor(readonly schema: string, private readonly tables: Map<string, CatalogColumn[]>) {}
+  private constructor(
+    readonly schema: string,
+    private readonly tables: Map<string, CatalogColumn[]>,
+    private readonly uniques: Map<string, UniqueKey[]>,
+  ) {}
 
   /** Reads every table of `schema` in one statement. */
   static async load(session: SqlSession, schema: string): Promise<TableCatalog> {
@@ -45,7 +55,25 @@ export class TableCatalog {
       });
       tables.set(row.table, columns);
     }
-    return new TableCatalog(schema, tables);
+    const uniqueRows = await session.query<{ table: string; name: string; columns: string[] }>(`
+      select c.relname as "table", i.relname as "name", array_agg(a.attname::text order by k.ord) as "columns"
+      from pg_index x
+        join pg_class c on c.oid = x.indrelid
+        join pg_class i on i.oid = x.indexrelid
+        join pg_namespace n on n.oid = c.relnamespace
+        cross join unnest(x.indkey) with ordinality as k(attnum, ord)
+        join pg_attribute a on a.attrelid = c.oid and a.attnum = k.attnum
+      where n.nspname = ? and x.indisunique and not x.indisprimary and x.indpred is null and x.indexprs is null
+      group by c.relname, i.relname
+      order by c.relname, i.relname`, [schema]);
+    const uniques = new Map<string, UniqueKey[]>();
+    for (const row of uniqueRows) uniques.set(row.table, [...(uniques.get(row.table) ?? []), { name: row.name, columns: row.columns }]);
+    return new TableCatalog(schema, tables, uniques);
+  }
+
+  /** Unique keys of `table` besides its primary key. */
+  uniqueKeys(table: string): UniqueKey[] {
+    return this.uniques.get(table) ?? [];
   }
 
   /** The columns of `table`, or undefined when the schema has no such table. */

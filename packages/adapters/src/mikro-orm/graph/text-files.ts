@@ -1,9 +1,9 @@
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
-import { parseJsonDocument, readNdjsonDocument, type DocumentSource, type TextSink } from '@entity-sync/core';
+import { EntitySyncError, parseJsonDocument, readNdjsonDocument, type DocumentSource, type TextSink } from '@entity-sync/core';
 
 /** A sink into a stream or a file; a file is written beside its path and renamed into place on commit. */
 export interface OpenSink {
@@ -42,6 +42,9 @@ export function openSink(target: string | Writable): OpenSink {
 
 /** Opens a document from a file path or a readable stream, JSON or NDJSON, told apart by its first line. */
 export async function openDocument(source: string | Readable, batchSize = 5000): Promise<DocumentSource> {
+  if (typeof source === 'string' && !existsSync(source)) {
+    throw new EntitySyncError('FILE_NOT_FOUND', `No file at ${source}. Check the path of the export file.`, { details: { path: source } });
+  }
   const input = typeof source === 'string' ? createReadStream(source, { encoding: 'utf8' }) : source.setEncoding('utf8');
   const lines = createInterface({ input, crlfDelay: Infinity })[Symbol.asyncIterator]();
   const first = await lines.next();

@@ -86,7 +86,4 @@ export class ImportError extends EntitySyncError {
     );
   }
 
-  static aborted(): ImportError {
-    return new ImportError('OPERATION_ABORTED', 'The operation was aborted; nothing was written.');
-  }
 }

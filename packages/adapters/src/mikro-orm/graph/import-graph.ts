@@ -143,7 +143,6 @@ export async function importGraph(source: ImportSource, options: ImportGraphOpti
   } catch (error) {
     if (error instanceof DryRunRollback) return error.report;
     if (error instanceof EntitySyncError) throw error;
-    if (signal?.aborted) throw ImportError.aborted();
     throw ImportError.rejected(error);
   }
 }

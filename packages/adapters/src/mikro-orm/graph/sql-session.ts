@@ -1,3 +1,4 @@
+import { EntitySyncError } from '@entity-sync/core';
 import type { EntityManager } from '@mikro-orm/core';
 import { executeSql } from '../compat.js';
 
@@ -52,6 +53,9 @@ export class SqlSession {
   }
 
   private checkAborted(): void {
-    if (this.signal?.aborted) throw this.signal.reason ?? new Error('aborted');
+    if (this.signal?.aborted) {
+      throw new EntitySyncError('OPERATION_ABORTED', 'The operation was aborted; the transaction was rolled back and nothing was written.',
+        { cause: this.signal.reason });
+    }
   }
 }

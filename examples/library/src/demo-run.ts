@@ -1,15 +1,30 @@
-import { EntitySync } from '@entity-sync/adapters/mikro-orm';
+import { deleteGraph, EntitySync, exportGraph, importGraph } from '@entity-sync/adapters/mikro-orm';
+import { PGlite } from '@electric-sql/pglite';
 import { MikroORM } from '@mikro-orm/core';
-import { CopyText, Language } from './entities/index.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Author, Book, CopyText, Country, Language, Tag } from './entities/index.js';
 import config from './mikro-orm.config.js';
 import { seedLibrary } from './seed.js';
+
+const counts = (entities: Record<string, number | { created: number; reused: number; remapped: number }>) =>
+  Object.entries(entities).map(([name, n]) => (typeof n === 'number' ? `${name} ${n}`
+    : `${name} ${[n.created && `${n.created} new`, n.reused && `${n.reused} reused`, n.remapped && `${n.remapped} remapped`].filter(Boolean).join('/') || '-'}`)).join(', ');
 
 /** Runs the library demo on an in-memory PGlite database and reports each step through `log`. */
 export async function runDemo(log: (line: string) => void = console.log): Promise<void> {
   const started = Date.now();
-  const orm = await MikroORM.init({ ...config, driverOptions: {} });
+  // One in-memory PGlite holds both sides: the app's schema and a 'staging' schema standing in for another database.
+  const pglite = await PGlite.create();
+  await pglite.exec('CREATE SCHEMA staging');
+  const shared = { driverOptions: { connection: { pglite: () => pglite } } };
+  const orm = await MikroORM.init({ ...config, ...shared });
+  const staging = await MikroORM.init({ ...config, ...shared, schema: 'staging' });
+  const dir = mkdtempSync(join(tmpdir(), 'entity-sync-demo-'));
   try {
     await orm.schema.createSchema();
+    await staging.schema.createSchema();
     const sync = EntitySync.of(orm);
     const { graph } = sync;
     log(`entity-sync demo: library app on embedded PGlite (no server)`);
@@ -23,7 +38,6 @@ export async function runDemo(log: (line: string) => void = console.log): Promis
     }
     const undeclared = graph.edges.filter((edge) => !edge.owner && edge.property === undefined && !graph.node(edge.to).pivot);
     log(`inverse relations found though the entity declares no collection: ${undeclared.map((edge) => edge.name).join(', ')}`);
-
     for (const name of names) {
       const roles = sync.registryEntry(name);
       if (roles?.syncModel?.naturalKey) log(`natural key of ${name}: ${sync.naturalKeyPaths(name).join(' + ')}`);
@@ -32,14 +46,45 @@ export async function runDemo(log: (line: string) => void = console.log): Promis
 
     const seeded = await seedLibrary(orm.em.fork());
     log(`seeded ${seeded.books.length} books by ${seeded.authors.length} authors, ${Object.keys(seeded.languages).length} languages in ${Object.keys(seeded.countries).length} countries`);
-
     const em = orm.em.fork();
     const greeting = await sync.findByNaturalKey<CopyText>(CopyText, { 'language.country.code': 'CA', 'language.code': 'fr', key: 'greeting' }, { em });
     log(`findByNaturalKey(CopyText, CA / fr / greeting) -> "${greeting?.text}"`);
     const language = await em.findOneOrFail(Language, { name: 'English' });
     log(`naturalKeyOf(Language "${language.name}") -> ${JSON.stringify(await sync.naturalKeyOf(language))}`);
+
+    // 1. export an author's graph: the author, what it owns (profile, books, tag links) and what those need
+    const hugo = await em.findOneOrFail(Author, { name: 'Victor Hugo' });
+    const file = join(dir, 'hugo.json');
+    const exported = await exportGraph(hugo, { em: orm.em.fork(), to: file });
+    log(`exportGraph(Author "${hugo.name}") -> ${exported.rows} rows in ${exported.statements} statements: ${counts(Object.fromEntries(exported.header.entities.map((e) => [e.name, e.rows])))}`);
+
+    // 2. import it into another database that already has the reference data under other ids
+    const sem = staging.em.fork();
+    sem.create(Tag, { name: 'poetry' });
+    sem.create(Country, { code: 'GB', name: 'United Kingdom' });
+    const france = sem.create(Country, { code: 'FR', name: 'France' });
+    sem.create(Language, { country: france, code: 'fr', name: 'Français' });
+    await sem.flush();
+    const dry = await importGraph(file, { em: staging.em.fork(), onConflict: 'remap', matchBy: 'naturalKey', dryRun: true });
+    const imported = await importGraph(file, { em: staging.em.fork(), onConflict: 'remap', matchBy: 'naturalKey' });
+    log(`importGraph into a second database (schema 'staging'; remap, match by natural key; the dry run reported the same): ${counts(imported.entities)}`);
+    if (JSON.stringify(dry.entities) !== JSON.stringify(imported.entities)) throw new Error('dry run and import differ');
+    const copied = await staging.em.fork().findOneOrFail(Book, { title: 'Les Misérables' }, { populate: ['language.country', 'tags'] });
+    log(`  there, "${copied.title}" has id ${copied.id}, language ${copied.language?.code}-${copied.language?.country.code} (reused) and tags ${copied.tags.getItems().map((t) => t.name).sort().join(', ')}`);
+
+    // 3. delete the author's graph with an archive first, then restore it from the archive
+    const plan = await deleteGraph(hugo, { em: orm.em.fork(), dryRun: true });
+    log(`deleteGraph plan: ${counts(plan.entities)}`);
+    for (const effect of plan.outside) log(`  note: ${effect.rows} ${effect.entity} row(s) also belong to ${effect.outside.map((o) => `${o.rows} ${o.entity}`).join(', ')} outside the graph`);
+    await deleteGraph(hugo, { em: orm.em.fork(), archiveTo: join(dir, 'hugo-archive.json') });
+    const remaining = await orm.em.fork().count(Book);
+    await importGraph(join(dir, 'hugo-archive.json'), { em: orm.em.fork() });
+    log(`deleted with an archive (${remaining} book left), restored from it: ${await orm.em.fork().count(Book)} books again`);
     log(`done in ${Date.now() - started} ms`);
   } finally {
     await orm.close();
+    await staging.close();
+    await pglite.close();
+    rmSync(dir, { recursive: true, force: true });
   }
 }

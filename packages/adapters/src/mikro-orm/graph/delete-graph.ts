@@ -153,9 +153,11 @@ async function deleteRows(session: SqlSession, tables: TableGraph, keySets: Map<
 }
 
 // Shared reference data (a natural key, or no required foreign key of its own) is what many rows
-// point at without belonging to it: losing a row that points at it surprises nobody.
-function isReferenceData(table: TableNode, tables: TableGraph, sync: EntitySync): boolean {
-  return !!sync.naturalKeyProperties(table.entity) || tables.needs(table).every((fk) => fk.nullable);
+// point at without belonging to it: losing a row that points at it surprises nobody. The other
+// side of a link table is different: without a natural key it is somebody's collection.
+function isReferenceData(table: TableNode, from: TableNode, tables: TableGraph, sync: EntitySync): boolean {
+  if (sync.naturalKeyProperties(table.entity)) return true;
+  return !from.pivot && tables.needs(table).every((fk) => fk.nullable);
 }
 
 async function outsideEffects(session: SqlSession, tables: TableGraph, sync: EntitySync,
@@ -163,7 +165,7 @@ async function outsideEffects(session: SqlSession, tables: TableGraph, sync: Ent
   const effects: OutsideEffect[] = [];
   for (const set of sets) {
     const table = set.table;
-    const keys = tables.needs(table).filter((fk) => table.pivot || !isReferenceData(fk.parent, tables, sync));
+    const keys = tables.needs(table).filter((fk) => !isReferenceData(fk.parent, table, tables, sync));
     const outsideOf = (fk: ForeignKeyEdge) => {
       const parent = keySets.get(fk.parent.entity);
       const notNull = fk.columns.map((column) => `e.${ident(column.name)} IS NOT NULL`).join(' AND ');

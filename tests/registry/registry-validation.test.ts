@@ -71,7 +71,7 @@ test('a natural-key path that does not exist fails with the entity, the path and
   assert.is(error.code, 'NATURAL_KEY_PATH_NOT_FOUND');
   assert.is(error.message,
     "@SyncModel on CityWithTypo: naturalKey path 'region.cod' does not exist: Region has no property 'cod'. Known properties of Region: id, code.");
-  assert.equal(error.details, { entity: 'CityWithTypo', option: 'naturalKey', path: 'region.cod', at: 'Region', segment: 'cod' });
+  assert.equal(error.info, { entity: 'CityWithTypo', option: 'naturalKey', path: 'region.cod', at: 'Region', segment: 'cod' });
 });
 
 test('a natural-key path that continues after a scalar fails', async () => {

@@ -23,7 +23,7 @@ export function findConfigPath(explicit: string | undefined, cwd: string): strin
   }
   throw new EntitySyncError('CONFIG_NOT_FOUND',
     `No MikroORM config found (looked at ${candidates.join(', ')}). Pass --config <file>, or list it in package.json under "mikro-orm": { "configPaths": [...] }.`,
-    { details: { candidates } });
+    { info: { candidates } });
 }
 
 /** Loads the config module (default export: options, or a function returning them) and opens the ORM with entity-sync attached. */
@@ -36,7 +36,7 @@ export async function openOrm(explicit: string | undefined, cwd = process.cwd())
     const hint = path.endsWith('.ts')
       ? ' A TypeScript config needs a loader: point --config at the compiled .js file, or run under one (node --import @swc-node/register/esm-register).'
       : '';
-    throw new EntitySyncError('CONFIG_INVALID', `Cannot load the MikroORM config ${path}: ${(error as Error).message}.${hint}`, { cause: error, details: { path } });
+    throw new EntitySyncError('CONFIG_INVALID', `Cannot load the MikroORM config ${path}: ${(error as Error).message}.${hint}`, { cause: error, info: { path } });
   }
   let config = (loaded.default ?? loaded.config ?? loaded) as unknown;
   if (typeof config === 'function') config = await (config as () => unknown)();

@@ -6,7 +6,7 @@ export class DocumentError extends EntitySyncError {
     return new DocumentError(
       'DOCUMENT_INVALID',
       `Not a valid entity-sync graph document${where ? ` (${where})` : ''}: ${why}. Export it again with entity-sync export.`,
-      { details: { why, where } },
+      { info: { why, where } },
     );
   }
 
@@ -14,7 +14,7 @@ export class DocumentError extends EntitySyncError {
     return new DocumentError(
       'DOCUMENT_TRUNCATED',
       `The graph document is incomplete: ${why}. The file was cut short; copy or export it again.`,
-      { details: { why } },
+      { info: { why } },
     );
   }
 
@@ -23,7 +23,7 @@ export class DocumentError extends EntitySyncError {
       'DOCUMENT_VERSION_UNSUPPORTED',
       `The document is ${JSON.stringify(format)} version ${JSON.stringify(version)}; this release reads entity-sync/graph version ${supported}. ` +
         'Upgrade entity-sync, or export the data again with this release.',
-      { details: { format, version, supported } },
+      { info: { format, version, supported } },
     );
   }
 }

@@ -5,7 +5,7 @@ export interface EntitySyncErrorOptions {
   /** The error that caused this one, kept for debugging. */
   cause?: unknown;
   /** Structured facts about the failure (entity, option, key...), for programs. */
-  details?: Record<string, unknown>;
+  info?: Record<string, unknown>;
 }
 
 /**
@@ -14,13 +14,13 @@ export interface EntitySyncErrorOptions {
  */
 export class EntitySyncError extends Error {
   readonly code: ErrorCode;
-  readonly details: Record<string, unknown>;
+  readonly info: Record<string, unknown>;
 
   constructor(code: ErrorCode, message: string, options: EntitySyncErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
-    this.details = options.details ?? {};
+    this.info = options.info ?? {};
   }
 }
 

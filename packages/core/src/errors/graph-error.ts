@@ -6,7 +6,7 @@ export class GraphError extends EntitySyncError {
     return new GraphError(
       'MAPPING_UNSUPPORTED',
       `${entity}.${property}: ${why}.`,
-      { details: { entity, property } },
+      { info: { entity, property } },
     );
   }
 
@@ -14,7 +14,7 @@ export class GraphError extends EntitySyncError {
     return new GraphError(
       'GRAPH_UNKNOWN_ENTITY',
       `The relation graph has no entity '${entity}'. Known entities: ${known.join(', ')}.`,
-      { details: { entity } },
+      { info: { entity } },
     );
   }
 
@@ -22,7 +22,7 @@ export class GraphError extends EntitySyncError {
     return new GraphError(
       'GRAPH_UNKNOWN_RELATION',
       `The relation graph has no relation '${relation}'. Relations of that entity: ${known.join(', ') || '(none)'}.`,
-      { details: { relation } },
+      { info: { relation } },
     );
   }
 
@@ -31,7 +31,7 @@ export class GraphError extends EntitySyncError {
       'GRAPH_TOO_LARGE',
       `The graph passed maxRows (${maxRows}): ${rows} rows so far, ${added} of them through ${relation}. ` +
         `Exclude that relation (exclude: ['${relation}'], CLI --exclude), lower maxDepth, or raise maxRows.`,
-      { details: { maxRows, rows, relation, added } },
+      { info: { maxRows, rows, relation, added } },
     );
   }
 
@@ -39,7 +39,7 @@ export class GraphError extends EntitySyncError {
     return new GraphError(
       'ROOT_NOT_FOUND',
       `No ${entity} row has the primary key ${keys.map((key) => JSON.stringify(key)).join(', ')}. Check the key (Entity:pk) and the database.`,
-      { details: { entity, keys } },
+      { info: { entity, keys } },
     );
   }
 
@@ -47,7 +47,7 @@ export class GraphError extends EntitySyncError {
     return new GraphError(
       'INVALID_ROOT',
       `Invalid root ${JSON.stringify(root)}: ${why}. Write roots as Entity:pk, e.g. Author:1, Tag:"a:b", Shelf:["W1","north",3].`,
-      { details: { root, why } },
+      { info: { root, why } },
     );
   }
 }

@@ -33,7 +33,7 @@ export class ImportError extends EntitySyncError {
       'SCHEMA_MISMATCH',
       `The document's schema differs from the target database:\n${lines.join('\n')}\n` +
         'Migrate the target to the schema the document was exported from (or export again from a database with the target\'s schema).',
-      { details: { differences } },
+      { info: { differences } },
     );
   }
 
@@ -51,7 +51,7 @@ export class ImportError extends EntitySyncError {
     return new ImportError(
       'IMPORT_CONFLICT',
       `${conflicts.length} row(s) of the document already exist in the target; nothing was imported:\n${shown.join('\n')}${more}\n${advice}`,
-      { details: { conflicts } },
+      { info: { conflicts } },
     );
   }
 
@@ -61,7 +61,7 @@ export class ImportError extends EntitySyncError {
       `${total} ${entity} row(s) reference a row that is neither in the document nor in the target through ${relation}, ` +
         `e.g. ${keys.slice(0, 5).map((k) => JSON.stringify(k)).join(', ')}; nothing was imported. ` +
         'Export the graph again without excluding that relation, or import the missing rows first.',
-      { details: { entity, relation, keys, total } },
+      { info: { entity, relation, keys, total } },
     );
   }
 
@@ -70,7 +70,7 @@ export class ImportError extends EntitySyncError {
       'REMAP_UNSUPPORTED',
       `Cannot give ${entity} rows new keys: primary-key column '${column}' (${type}) has no sequence or default and is not an integer or uuid. ` +
         "Use onConflict 'skip' or 'overwrite' for this graph, or give the column a default.",
-      { details: { entity, column, type } },
+      { info: { entity, column, type } },
     );
   }
 

@@ -6,7 +6,7 @@ export class NaturalKeyError extends EntitySyncError {
     return new NaturalKeyError(
       'NATURAL_KEY_UNDEFINED',
       `${entity} has no natural key. Declare one with @SyncModel({ naturalKey: [...] }) or registerSyncModel(${entity}, { naturalKey: [...] }).`,
-      { details: { entity } },
+      { info: { entity } },
     );
   }
 
@@ -14,7 +14,7 @@ export class NaturalKeyError extends EntitySyncError {
     return new NaturalKeyError(
       'NATURAL_KEY_INCOMPLETE',
       `${entity}: the natural key has no value for '${path}'. Pass every path of the key, or load the relation it goes through.`,
-      { details: { entity, path } },
+      { info: { entity, path } },
     );
   }
 
@@ -23,7 +23,7 @@ export class NaturalKeyError extends EntitySyncError {
       'NATURAL_KEY_AMBIGUOUS',
       `${entity}: natural key ${JSON.stringify(key)} matches more than one row. ` +
         `Add a unique constraint over the natural-key columns so that it names one row.`,
-      { details: { entity, key } },
+      { info: { entity, key } },
     );
   }
 }

@@ -6,7 +6,7 @@ export class RegistryError extends EntitySyncError {
     return new RegistryError(
       'REGISTRY_INVALID_OPTION',
       `${decorator} on ${entity}: option '${option}' ${why}.`,
-      { details: { entity, decorator, option } },
+      { info: { entity, decorator, option } },
     );
   }
 
@@ -15,7 +15,7 @@ export class RegistryError extends EntitySyncError {
       'REGISTRY_NOT_AN_ENTITY',
       `${decorator} on ${entity}: ${entity} is not a MikroORM entity. ` +
         `Decorate it with @Entity() (or define an EntitySchema) and list it in the ORM's 'entities', or remove ${decorator}.`,
-      { details: { entity, decorator } },
+      { info: { entity, decorator } },
     );
   }
 
@@ -24,7 +24,7 @@ export class RegistryError extends EntitySyncError {
       'REGISTRY_UNKNOWN_FIELD',
       `${decorator} on ${entity}: option '${option}' names '${field}', which is not a property of ${entity}. ` +
         `Known properties: ${known.join(', ')}.`,
-      { details: { entity, decorator, option, field } },
+      { info: { entity, decorator, option, field } },
     );
   }
 
@@ -33,7 +33,7 @@ export class RegistryError extends EntitySyncError {
       'REGISTRY_DUPLICATE_CQRS_ID',
       `@Master('${cqrsId}') is declared on ${entities.join(' and ')}: a CQRS id must have exactly one master. ` +
         `Give one of them another id.`,
-      { details: { cqrsId, entities, option: 'cqrsId' } },
+      { info: { cqrsId, entities, option: 'cqrsId' } },
     );
   }
 
@@ -42,7 +42,7 @@ export class RegistryError extends EntitySyncError {
       'NATURAL_KEY_PATH_NOT_FOUND',
       `@SyncModel on ${entity}: naturalKey path '${path}' does not exist: ${at} has no property '${segment}'. ` +
         `Known properties of ${at}: ${known.join(', ')}.`,
-      { details: { entity, option: 'naturalKey', path, at, segment } },
+      { info: { entity, option: 'naturalKey', path, at, segment } },
     );
   }
 
@@ -50,7 +50,7 @@ export class RegistryError extends EntitySyncError {
     return new RegistryError(
       'NATURAL_KEY_PATH_NOT_FOUND',
       `@SyncModel on ${entity}: naturalKey path '${path}' cannot be a key: '${segment}' ${why}.`,
-      { details: { entity, option: 'naturalKey', path, segment } },
+      { info: { entity, option: 'naturalKey', path, segment } },
     );
   }
 }

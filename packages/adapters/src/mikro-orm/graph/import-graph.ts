@@ -17,7 +17,7 @@ import { EntitySync } from '../entity-sync.js';
 import type { GraphProgress } from './key-walker.js';
 import { ident, SqlSession } from './sql-session.js';
 import { StagingTable } from './staging-table.js';
-import { TableCatalog } from './table-catalog.js';
+import { TableCatalog, type CatalogColumn } from './table-catalog.js';
 import { TableGraph, type ForeignKeyEdge, type TableNode } from './table-graph.js';
 import { openDocument } from './text-files.js';
 
@@ -280,10 +280,12 @@ class GraphImporter {
       if (changed > 0) await this.noteRekeyed(staging, keyChanged);
     }
     if (onConflict === 'remap') {
-      await this.allocateKeys(staging);
+      const allocated = await this.allocateKeys(staging);
       await this.noteRekeyed(staging, keyChanged);
-      // links whose both ends already exist (a pivot row between reused rows) are skipped, not duplicated
-      await this.session.run(`UPDATE ${staging.name} s SET _action = 'skip' FROM ${table.qualified} t WHERE ${staging.matchTarget()} AND s._action = 'remap'`);
+      if (!allocated) {
+        // a key made only of foreign keys (a link row) between rows that were reused already exists: skip, do not duplicate
+        await this.session.run(`UPDATE ${staging.name} s SET _action = 'skip' FROM ${table.qualified} t WHERE ${staging.matchTarget()} AND s._action = 'remap'`);
+      }
       return;
     }
     await this.listConflicts(staging, 'primaryKey', staging.matchTarget(), `s._action = 'insert'`);
@@ -298,14 +300,20 @@ class GraphImporter {
 
   // New keys for 'remap' rows: from the column's sequence, above the highest integer, or a new uuid.
   // Key columns that are foreign keys were already rewritten to their parents' new keys.
-  private async allocateKeys(staging: StagingTable): Promise<void> {
+  private async allocateKeys(staging: StagingTable): Promise<boolean> {
     const table = staging.table;
     await this.session.run(`UPDATE ${staging.name} s SET _action = 'remap' WHERE s._action = 'insert'`);
     const foreignKeyColumns = new Set(this.tables.needs(table).flatMap((fk) => fk.columns.map((c) => c.name)));
+    let allocated = false;
     for (const column of table.primaryKey) {
       if (foreignKeyColumns.has(column.name)) continue;
+      allocated = true;
       let value: string;
-      if (column.sequence) value = `nextval('${column.sequence.replace(/'/g, "''")}')::text`;
+      if (column.sequence) {
+        // rows inserted with explicit ids leave a sequence behind: move it past them before drawing from it
+        await this.advanceSequence(table, column);
+        value = `nextval('${column.sequence.replace(/'/g, "''")}')::text`;
+      }
       else if (column.integer) value = `((SELECT coalesce(max(${ident(column.name)}), 0) FROM ${table.qualified}) + row_number() OVER (ORDER BY ${staging.original('x').join(', ')}))::text`;
       else if (column.uuid) value = 'gen_random_uuid()::text';
       else throw ImportError.remapUnsupported(table.entity, column.name, column.type);
@@ -313,6 +321,7 @@ class GraphImporter {
       await this.session.run(`UPDATE ${staging.name} s SET ${target} = n.v FROM (SELECT ${staging.original('x').map((o, j) => `${o} AS o${j}`).join(', ')}, ${value} AS v ` +
         `FROM ${staging.name} x WHERE x._action = 'remap') n WHERE ${staging.original('s').map((o, j) => `${o} = n.o${j}`).join(' AND ')}`);
     }
+    return allocated;
   }
 
   // Every foreign key of a row to be written must point at a row of the target or of the document.
@@ -368,14 +377,18 @@ class GraphImporter {
     const advanced: string[] = [];
     for (const staging of this.staged.values()) {
       for (const column of staging.table.columns) {
-        if (!column.sequence || !column.integer) continue;
-        const [row] = await this.session.query<{ v: string | null }>(
-          `SELECT setval('${column.sequence.replace(/'/g, "''")}', m.v)::text AS v FROM (SELECT max(${ident(column.name)}) AS v FROM ${staging.table.qualified}) m ` +
-          `WHERE m.v IS NOT NULL AND m.v > (SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END FROM ${column.sequence})`);
-        if (row?.v) advanced.push(column.sequence);
+        if (column.sequence && column.integer && await this.advanceSequence(staging.table, column)) advanced.push(column.sequence);
       }
     }
     return advanced;
+  }
+
+  // Moves a column's sequence past the column's highest value; true when it was behind.
+  private async advanceSequence(table: TableNode, column: CatalogColumn): Promise<boolean> {
+    const [row] = await this.session.query<{ v: string | null }>(
+      `SELECT setval('${column.sequence!.replace(/'/g, "''")}', m.v)::text AS v FROM (SELECT max(${ident(column.name)}) AS v FROM ${table.qualified}) m ` +
+      `WHERE m.v IS NOT NULL AND m.v > (SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END FROM ${column.sequence})`);
+    return !!row?.v;
   }
 
   private async report(dryRun: boolean, sequences: string[]): Promise<ImportReport> {

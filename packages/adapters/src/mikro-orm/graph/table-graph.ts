@@ -47,7 +47,7 @@ export class TableGraph {
       if (!columns) {
         throw new EntitySyncError('SCHEMA_MISMATCH',
           `Table '${node.table}' of ${node.name} does not exist in schema '${catalog.schema}'. Create the schema (run your migrations) first.`,
-          { details: { entity: node.name, table: node.table } });
+          { info: { entity: node.name, table: node.table } });
       }
       this.tables.set(node.name, {
         entity: node.name,
@@ -102,7 +102,7 @@ export class TableGraph {
     const fk = this.aliases.get(relation);
     if (fk) return fk;
     this.graph.edge(relation);
-    throw new EntitySyncError('GRAPH_UNKNOWN_RELATION', `Relation '${relation}' has no foreign key to walk.`, { details: { relation } });
+    throw new EntitySyncError('GRAPH_UNKNOWN_RELATION', `Relation '${relation}' has no foreign key to walk.`, { info: { relation } });
   }
 
   /** Foreign keys held by `table`'s rows (what its rows need). */

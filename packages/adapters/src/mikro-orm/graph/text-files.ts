@@ -43,7 +43,7 @@ export function openSink(target: string | Writable): OpenSink {
 /** Opens a document from a file path or a readable stream, JSON or NDJSON, told apart by its first line. */
 export async function openDocument(source: string | Readable, batchSize = 5000): Promise<DocumentSource> {
   if (typeof source === 'string' && !existsSync(source)) {
-    throw new EntitySyncError('FILE_NOT_FOUND', `No file at ${source}. Check the path of the export file.`, { details: { path: source } });
+    throw new EntitySyncError('FILE_NOT_FOUND', `No file at ${source}. Check the path of the export file.`, { info: { path: source } });
   }
   const input = typeof source === 'string' ? createReadStream(source, { encoding: 'utf8' }) : source.setEncoding('utf8');
   const lines = createInterface({ input, crlfDelay: Infinity })[Symbol.asyncIterator]();

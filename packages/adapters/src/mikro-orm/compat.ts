@@ -199,3 +199,10 @@ export function defaultSchemaOf(em: EntityManager): string {
 export function extensionOfEntityManager<T>(em: EntityManager, name: string): T | undefined {
   return em.config.getExtension<T>(name);
 }
+
+/** The driver connection (a `pg` client or a PGlite instance) of the transaction `em` is in. */
+export async function transactionConnection(em: EntityManager): Promise<unknown> {
+  const trx = em.getTransactionContext<{ client: { acquireConnection(): Promise<unknown> } }>();
+  if (!trx) throw new Error('a transaction is required for raw statements');
+  return trx.client.acquireConnection();
+}

@@ -8,11 +8,15 @@ import {
   type GraphDocumentHeader,
 } from './graph-document.js';
 
-/** A document being read: its header, then its rows entity by entity, in batches. */
+/**
+ * A document being read: its header, then its rows entity by entity, in batches of row
+ * lines, each the JSON text of one row (`["1","AC/DC"]`). Rows stay text so that the database
+ * parses them in bulk; readers check structure and counts as they go.
+ */
 export interface DocumentSource {
   header: GraphDocumentHeader;
-  /** Yields each entity's rows in batches, in header order; validates as it goes. */
-  sections(): AsyncIterable<{ entity: DocumentEntity; batches: AsyncIterable<DocumentRow[]> }>;
+  /** Yields each entity's rows in batches, in header order. */
+  sections(): AsyncIterable<{ entity: DocumentEntity; batches: AsyncIterable<string[]> }>;
 }
 
 const isRecord = (value: unknown): value is Record<string, unknown> =>
@@ -81,7 +85,7 @@ export function documentFromObject(value: GraphDocument): DocumentSource {
     header,
     async *sections() {
       for (const entity of header.entities) {
-        const rows = value.data[entity.name]!.map((row, i) => checkRow(row, entity, i));
+        const rows = value.data[entity.name]!.map((row, i) => JSON.stringify(checkRow(row, entity, i)));
         yield { entity, batches: (async function* () { if (rows.length) yield rows; })() };
       }
     },
@@ -144,8 +148,8 @@ export async function readNdjsonDocument(lines: AsyncIterator<string>, batchSize
         if (!isRecord(parsed) || parsed.entity !== entity.name) {
           throw DocumentError.invalid(`expected the rows of ${entity.name} at line ${lineNo}`);
         }
-        const batches = async function* (): AsyncIterable<DocumentRow[]> {
-          let batch: DocumentRow[] = [];
+        const batches = async function* (): AsyncIterable<string[]> {
+          let batch: string[] = [];
           let count = 0;
           for (;;) {
             const line = await nextLine();
@@ -154,7 +158,7 @@ export async function readNdjsonDocument(lines: AsyncIterator<string>, batchSize
               pending = line;
               break;
             }
-            batch.push(checkRow(parseLine(line, `line ${lineNo}`), entity, count));
+            batch.push(line);
             count += 1;
             if (batch.length >= batchSize) {
               yield batch;

@@ -79,7 +79,7 @@ export async function deleteGraph(roots: GraphRoots, options: DeleteGraphOptions
   const archive: OpenSink | undefined = options.archiveTo !== undefined && !dryRun ? openSink(options.archiveTo) : undefined;
   try {
     const report = await inTransaction(em, async (tx) => {
-      const session = new SqlSession(tx, signal);
+      const session = await SqlSession.open(tx, signal);
       await session.useCanonicalText();
       const tables = new TableGraph(sync.graph, await TableCatalog.load(session, defaultSchemaOf(tx)));
       const walkRoots = resolveRoots(roots, tables);
@@ -97,7 +97,6 @@ export async function deleteGraph(roots: GraphRoots, options: DeleteGraphOptions
           exportedAt: new Date().toISOString(),
           encoding: options.archiveFormat ?? 'json',
           sink: archive.sink,
-          batchSize: 5000,
           onProgress,
         });
         archived = walker.rows;

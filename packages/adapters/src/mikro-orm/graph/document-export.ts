@@ -12,7 +12,11 @@ import type { GraphProgress, KeySet } from './key-walker.js';
 import { ident, type SqlSession } from './sql-session.js';
 import { joinOn, type TableGraph } from './table-graph.js';
 
-let cursorCounter = 0;
+function countLines(text: string): number {
+  let count = 0;
+  for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) count += 1;
+  return count;
+}
 
 /** What to write: the collected key sets, with the roots and time for the header. */
 export interface DocumentExportInput {
@@ -21,13 +25,12 @@ export interface DocumentExportInput {
   exportedAt: string | null;
   encoding: DocumentEncoding;
   sink: TextSink;
-  batchSize: number;
   onProgress?: (progress: GraphProgress) => void;
 }
 
 /**
  * Streams the full rows of every key set into a document, entity by entity in dependency
- * order, each through one server-side cursor ordered by primary key: memory holds one batch.
+ * order, each through one `COPY ... TO STDOUT` ordered by primary key: memory holds one chunk.
  */
 export async function writeKeySets(session: SqlSession, tables: TableGraph, input: DocumentExportInput): Promise<GraphDocumentHeader> {
   const sets = new Map([...input.keySets].filter((set) => set.rows > 0).map((set) => [set.table.entity, set]));
@@ -55,25 +58,25 @@ export async function writeKeySets(session: SqlSession, tables: TableGraph, inpu
     const set = sets.get(entity)!;
     const table = set.table;
     await writer.startEntity(entity);
-    const cursor = `es_cursor_${++cursorCounter}`;
-    const select = table.columns.map((column, i) => `t.${ident(column.name)}::text AS c${i}`).join(', ');
+    // The database encodes each row as a JSON array of column texts and COPY streams it out:
+    // no per-row work here but undoing COPY's backslash doubling (JSON text has no raw tabs or newlines).
+    const row = `array_to_json(ARRAY[${table.columns.map((column) => `t.${ident(column.name)}::text`).join(', ')}])`;
     const orderBy = table.primaryKey.map((column) => `t.${ident(column.name)}${column.text ? ' COLLATE "C"' : ''}`).join(', ');
-    await session.run(`DECLARE ${cursor} NO SCROLL CURSOR FOR SELECT ${select} FROM ${table.qualified} t ` +
-      `JOIN ${set.temp} k ON ${joinOn('t', table.primaryKey, 'k', table.primaryKey)} ORDER BY ${orderBy}`);
-    const width = table.columns.length;
-    for (;;) {
-      const batch = await session.query<Record<string, string | null>>(`FETCH FORWARD ${input.batchSize} FROM ${cursor}`);
-      const rows = batch.map((row) => {
-        const values = new Array<string | null>(width);
-        for (let i = 0; i < width; i++) values[i] = row[`c${i}`] ?? null;
-        return values;
-      });
-      await writer.writeRows(rows);
-      written += rows.length;
+    let carry = '';
+    for await (const chunk of session.copyOut(`COPY (SELECT ${row} FROM ${table.qualified} t ` +
+      `JOIN ${set.temp} k ON ${joinOn('t', table.primaryKey, 'k', table.primaryKey)} ORDER BY ${orderBy}) TO STDOUT`)) {
+      const text = carry + chunk;
+      const end = text.lastIndexOf('\n') + 1;
+      carry = text.slice(end);
+      if (end === 0) continue;
+      const complete = text.slice(0, end);
+      const lines = complete.includes('\\') ? complete.replaceAll('\\\\', '\\') : complete;
+      const rows = countLines(lines);
+      await writer.writeRowLines(lines, rows);
+      written += rows;
       input.onProgress?.({ phase: 'write', entity, rows: written });
-      if (batch.length < input.batchSize) break;
     }
-    await session.run(`CLOSE ${cursor}`);
+    if (carry !== '') throw new Error(`COPY output of ${entity} ended without a newline`);
   }
   await writer.end();
   return header;

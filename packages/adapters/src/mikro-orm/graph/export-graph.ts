@@ -21,8 +21,6 @@ export interface ExportGraphOptions extends WalkRules {
   to?: string | Writable | TextSink;
   /** Time recorded in the header; `null` for a document that depends on the data alone. Default: now. */
   exportedAt?: Date | null;
-  /** Rows fetched per round trip while writing. Default 5000. */
-  batchSize?: number;
   signal?: AbortSignal;
   onProgress?: (progress: GraphProgress) => void;
 }
@@ -50,7 +48,7 @@ export interface ExportResult {
  * ```
  */
 export async function exportGraph(roots: GraphRoots, options: ExportGraphOptions): Promise<ExportResult> {
-  const { em, format = 'json', batchSize = 5000, signal, onProgress } = options;
+  const { em, format = 'json', signal, onProgress } = options;
   const sync = EntitySync.forEntityManager(em);
   const chunks: string[] = [];
   const target = options.to === undefined ? undefined
@@ -60,7 +58,7 @@ export async function exportGraph(roots: GraphRoots, options: ExportGraphOptions
   const exportedAt = options.exportedAt === undefined ? new Date().toISOString() : options.exportedAt?.toISOString() ?? null;
   try {
     const { header, rows, statements } = await inTransaction(em, async (tx) => {
-      const session = new SqlSession(tx, signal);
+      const session = await SqlSession.open(tx, signal);
       await session.useCanonicalText();
       const tables = new TableGraph(sync.graph, await TableCatalog.load(session, defaultSchemaOf(tx)));
       const walkRoots = resolveRoots(roots, tables);
@@ -73,7 +71,6 @@ export async function exportGraph(roots: GraphRoots, options: ExportGraphOptions
         exportedAt,
         encoding: format,
         sink,
-        batchSize,
         onProgress,
       });
       return { header, rows: walker.rows, statements: session.statements };

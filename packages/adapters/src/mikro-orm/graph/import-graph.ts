@@ -129,7 +129,7 @@ export async function importGraph(source: ImportSource, options: ImportGraphOpti
   const document = await open(source, batchSize);
   try {
     return await inTransaction(em, async (tx) => {
-      const session = new SqlSession(tx, signal);
+      const session = await SqlSession.open(tx, signal);
       await session.useCanonicalText();
       const tables = new TableGraph(sync.graph, await TableCatalog.load(session, defaultSchemaOf(tx)));
       const differences = schemaDifferences(document, tables, sync);
@@ -171,8 +171,10 @@ class GraphImporter {
     for await (const { entity, batches } of document.sections()) {
       const staging = new StagingTable(entity, this.tables.table(entity.name));
       await staging.create(this.session);
+      let loaded = 0;
       for await (const batch of batches) {
-        await staging.load(this.session, batch);
+        await staging.load(this.session, batch, loaded + 1);
+        loaded += batch.length;
         this.rows += batch.length;
         this.rules.onProgress?.({ phase: 'load', entity: entity.name, rows: this.rows });
       }

@@ -196,7 +196,8 @@ export class KeyWalker {
       ? `FROM ${fk.child.qualified} c JOIN ${source.temp} k ON ${joinOn('c', fk.columns, 'k', fk.parent.primaryKey)}`
       : `FROM ${fk.child.qualified} c JOIN ${fk.parent.qualified} p ON ${joinOn('c', fk.columns, 'p', fk.referenced)} ` +
         `JOIN ${source.temp} k ON ${joinOn('p', fk.parent.primaryKey, 'k', fk.parent.primaryKey)}`;
-    const select = `SELECT DISTINCT ON (${columnList('c', fk.child.primaryKey)}) ${columnList('c', fk.child.primaryKey)}, 'o', k._depth + 1, ${round}, '${fk.inverseName}' ` +
+    // each child row joins exactly one parent key row, so the rows come out distinct already
+    const select = `SELECT ${columnList('c', fk.child.primaryKey)}, 'o', k._depth + 1, ${round}, '${fk.inverseName}' ` +
       `${from} WHERE ${conditions.join(' AND ')}`;
     const { changed } = await this.collect(target, select, [], fk.inverseName, true);
     return changed > 0;

@@ -1,6 +1,6 @@
 import { EntitySyncError } from '@entity-sync/core';
 import type { EntityManager } from '@mikro-orm/core';
-import { executeSql } from '../compat.js';
+import { rawConnection, type RawConnection } from './raw-connection.js';
 
 /** Quotes an SQL identifier. */
 export function ident(name: string): string {
@@ -19,28 +19,47 @@ export function arrayLiteral(values: readonly (string | null)[]): string {
 }
 
 /**
- * The SQL side of one graph operation: runs statements in the operation's transaction and
- * counts them, which is how tests prove that walks are set-based.
+ * The SQL side of one graph operation: runs statements on the driver connection of the
+ * operation's transaction, with bind parameters, and counts them, which is how tests prove
+ * that walks are set-based.
  */
 export class SqlSession {
   /** Statements run so far. */
   statements = 0;
 
-  constructor(readonly em: EntityManager, private readonly signal?: AbortSignal) {}
+  private constructor(private readonly connection: RawConnection, private readonly signal?: AbortSignal) {}
+
+  /** A session on the transaction `em` is in. */
+  static async open(em: EntityManager, signal?: AbortSignal): Promise<SqlSession> {
+    return new SqlSession(await rawConnection(em), signal);
+  }
 
   /** Rows of a query, as objects keyed by column alias. */
   async query<T = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<T[]> {
     this.checkAborted();
     this.statements += 1;
-    return executeSql<T[]>(this.em, sql, params, 'all');
+    return (await this.connection.query<T>(sql, params)).rows;
   }
 
   /** Runs a statement and returns how many rows it changed. */
   async run(sql: string, params: unknown[] = []): Promise<number> {
     this.checkAborted();
     this.statements += 1;
-    const result = await executeSql<{ affectedRows?: number }>(this.em, sql, params, 'run');
-    return result.affectedRows ?? 0;
+    return (await this.connection.query(sql, params)).affected;
+  }
+
+  /** Streams the text of `COPY (...) TO STDOUT`. */
+  copyOut(sql: string): AsyncIterable<string> {
+    this.checkAborted();
+    this.statements += 1;
+    return this.connection.copyOut(sql);
+  }
+
+  /** Feeds COPY text to `COPY ... FROM STDIN`. */
+  async copyIn(sql: string, text: string): Promise<void> {
+    this.checkAborted();
+    this.statements += 1;
+    await this.connection.copyIn(sql, text);
   }
 
   /** Session settings that make every value's text form exact and the same on every machine. */

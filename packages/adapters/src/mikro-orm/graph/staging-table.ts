@@ -1,9 +1,18 @@
-import type { CellValue, DocumentEntity, DocumentRow } from '@entity-sync/core';
-import { arrayLiteral, ident, type SqlSession } from './sql-session.js';
+import { DocumentError, type CellValue, type DocumentEntity } from '@entity-sync/core';
+import { ident, type SqlSession } from './sql-session.js';
 import type { CatalogColumn } from './table-catalog.js';
 import type { TableNode } from './table-graph.js';
 
 let stagingCounter = 0;
+
+// A value in COPY text format: \N for null; backslash, tab, newline and carriage return escaped.
+function copyText(value: unknown, entity: string, row: number): string {
+  if (value === null) return '\\N';
+  if (typeof value !== 'string') throw DocumentError.invalid(`row ${row} of ${entity} holds a ${typeof value}, not text or null`, entity);
+  return /[\\\t\n\r]/.test(value)
+    ? value.replace(/[\\\t\n\r]/g, (c) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r'))
+    : value;
+}
 
 /**
  * A document entity's rows loaded into a temporary table of text columns, where every
@@ -55,22 +64,46 @@ export class StagingTable {
       `_action text NOT NULL DEFAULT 'insert') ON COMMIT DROP`);
   }
 
-  async load(session: SqlSession, rows: DocumentRow[]): Promise<void> {
+  /**
+   * Appends a batch of row lines (JSON arrays of text or null) through COPY; `firstRow` numbers
+   * rows in error messages. Throws `DOCUMENT_INVALID` for a line that is not such an array.
+   */
+  async load(session: SqlSession, lines: string[], firstRow: number): Promise<void> {
     const width = this.entity.columns.length;
-    const params = Array.from({ length: width }, (_, i) => arrayLiteral(rows.map((row) => row[i] ?? null)));
-    const names = Array.from({ length: width }, (_, i) => `c${i}`);
     const keyPositions = this.table.primaryKey.map((column) => this.position.get(column.name)!);
-    await session.run(`INSERT INTO ${this.name} (${names.join(', ')}, ${keyPositions.map((_, j) => `o${j}`).join(', ')}) ` +
-      `SELECT ${names.map((n) => `u.${n}`).join(', ')}, ${keyPositions.map((i) => `u.c${i}`).join(', ')} ` +
-      `FROM unnest(${names.map(() => '?::text[]').join(', ')}) AS u(${names.join(', ')})`, params);
+    let text = '';
+    for (let r = 0; r < lines.length; r++) {
+      let row: unknown;
+      try {
+        row = JSON.parse(lines[r]!);
+      } catch {
+        row = undefined;
+      }
+      if (!Array.isArray(row) || row.length !== width) {
+        throw DocumentError.invalid(`row ${firstRow + r} of ${this.entity.name} is not a list of ${width} values`, this.entity.name);
+      }
+      for (let i = 0; i < width; i++) text += `${i ? '\t' : ''}${copyText(row[i], this.entity.name, firstRow + r)}`;
+      for (const i of keyPositions) text += `\t${copyText(row[i], this.entity.name, firstRow + r)}`;
+      text += '\n';
+    }
+    const names = [...this.entity.columns.map((_, i) => `c${i}`), ...keyPositions.map((_, j) => `o${j}`)];
+    await session.copyIn(`COPY ${this.name} (${names.join(', ')}) FROM STDIN`, text);
   }
 
   /** Adds the index every later join uses; returns keys that appear more than once. */
   async index(session: SqlSession): Promise<CellValue[][]> {
+    // the index build finds duplicates anyway; only when it fails are they looked up
+    await session.run('SAVEPOINT es_stage_index');
+    try {
+      await session.run(`CREATE UNIQUE INDEX ON ${this.name} (${this.table.primaryKey.map((_, j) => `o${j}`).join(', ')})`);
+      await session.run('RELEASE SAVEPOINT es_stage_index');
+      return [];
+    } catch {
+      await session.run('ROLLBACK TO SAVEPOINT es_stage_index');
+    }
     const originals = this.original('s');
     const duplicates = await session.query<Record<string, CellValue>>(
       `SELECT ${originals.map((o, j) => `${o} AS k${j}`).join(', ')} FROM ${this.name} s GROUP BY ${originals.join(', ')} HAVING count(*) > 1 LIMIT 5`);
-    if (duplicates.length === 0) await session.run(`CREATE UNIQUE INDEX ON ${this.name} (${this.original('').map((o) => o.slice(1)).join(', ')})`);
     return duplicates.map((row) => this.table.primaryKey.map((_, j) => row[`k${j}`] ?? null));
   }
 

@@ -1,0 +1,84 @@
+import { Readable } from 'node:stream';
+import { once } from 'node:events';
+import type { EntityManager } from '@mikro-orm/core';
+import { transactionConnection } from '../compat.js';
+
+/** What a statement returns on the raw driver connection. */
+export interface RawResult<T> {
+  rows: T[];
+  affected: number;
+}
+
+/**
+ * The driver connection under a MikroORM transaction: real bind parameters (nothing inlined
+ * into SQL text) and COPY, which is how bulk reads and writes reach the speed of the database.
+ * Works on node-postgres (`pg`) and on PGlite.
+ */
+export interface RawConnection {
+  query<T>(sql: string, params: unknown[]): Promise<RawResult<T>>;
+  /** Runs `COPY (...) TO STDOUT` and yields its text in chunks. */
+  copyOut(sql: string): AsyncIterable<string>;
+  /** Runs `COPY ... FROM STDIN` fed with `text` (COPY text format). */
+  copyIn(sql: string, text: string): Promise<void>;
+}
+
+interface PgClient {
+  query(config: unknown, values?: unknown[]): Promise<{ rows: unknown[]; rowCount: number | null }> | Readable;
+}
+
+interface PGliteLike {
+  query(sql: string, params?: unknown[], options?: { blob?: Blob }): Promise<{ rows: unknown[]; affectedRows?: number; blob?: Blob }>;
+  waitReady: Promise<void>;
+}
+
+// `?` placeholders (as the rest of the adapter writes them) become `$1`, `$2`... for the driver.
+function numbered(sql: string): string {
+  let n = 0;
+  return sql.replace(/\?/g, () => `$${++n}`);
+}
+
+function pgConnection(client: PgClient, copy: typeof import('pg-copy-streams')): RawConnection {
+  return {
+    async query<T>(sql: string, params: unknown[]) {
+      const result = await (client.query({ text: numbered(sql), values: params }) as Promise<{ rows: T[]; rowCount: number | null }>);
+      return { rows: result.rows, affected: result.rowCount ?? 0 };
+    },
+    async *copyOut(sql: string) {
+      const stream = client.query(copy.to(sql)) as Readable;
+      stream.setEncoding('utf8');
+      for await (const chunk of stream) yield chunk as string;
+    },
+    async copyIn(sql: string, text: string) {
+      const stream = client.query(copy.from(sql)) as unknown as NodeJS.WritableStream;
+      const done = Promise.race([once(stream, 'finish'), once(stream, 'error').then(([error]) => Promise.reject(error))]);
+      stream.end(text);
+      await done;
+    },
+  };
+}
+
+function pgliteConnection(pglite: PGliteLike): RawConnection {
+  return {
+    async query<T>(sql: string, params: unknown[]) {
+      const result = await pglite.query(numbered(sql), params);
+      return { rows: result.rows as T[], affected: result.affectedRows ?? 0 };
+    },
+    // PGlite runs COPY through an in-memory blob: one statement's output is held at once.
+    async *copyOut(sql: string) {
+      const result = await pglite.query(sql.replace(/TO STDOUT$/, "TO '/dev/blob'"));
+      if (result.blob) yield await result.blob.text();
+    },
+    async copyIn(sql: string, text: string) {
+      await pglite.query(sql.replace(/FROM STDIN$/, "FROM '/dev/blob'"), [], { blob: new Blob([text]) });
+    },
+  };
+}
+
+/** The raw connection of the transaction `em` is in. */
+export async function rawConnection(em: EntityManager): Promise<RawConnection> {
+  const connection = await transactionConnection(em);
+  if (typeof (connection as PGliteLike).waitReady === 'object' && typeof (connection as { exec?: unknown }).exec === 'function') {
+    return pgliteConnection(connection as PGliteLike);
+  }
+  return pgConnection(connection as PgClient, await import('pg-copy-streams'));
+}

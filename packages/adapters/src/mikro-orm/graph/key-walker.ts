@@ -59,7 +59,8 @@ export class KeyWalker {
   private readonly followDependents = new Set<ForeignKeyEdge>();
   private readonly excludeNeeds = new Set<ForeignKeyEdge>();
   private readonly excludeDependents = new Set<ForeignKeyEdge>();
-  private readonly addedBy = new Map<string, number>();
+  private readonly changedBy = new Map<string, number>();
+  private changed = 0;
   private total = 0;
 
   constructor(
@@ -79,7 +80,7 @@ export class KeyWalker {
     resolve(rules.follow, new Set(), this.followDependents);
   }
 
-  /** Rows collected so far. */
+  /** Rows collected, as of the last `count()` (which `walk()` runs at its end). */
   get rows(): number {
     return this.total;
   }
@@ -97,26 +98,37 @@ export class KeyWalker {
     return set;
   }
 
-  // Runs an INSERT ... SELECT into a key set and counts new rows apart from upgraded ones.
-  private async collect(target: KeySet, select: string, params: unknown[], via: string, upgrade: boolean): Promise<{ added: number; changed: number }> {
+  // Runs an INSERT ... SELECT into a key set. The count it returns includes rows upgraded from
+  // needed to owned (rare), so exact totals are taken by counting the key tables when it matters.
+  private async collect(target: KeySet, select: string, params: unknown[], via: string, upgrade: boolean): Promise<number> {
     const pk = target.table.primaryKey.map((c) => ident(c.name)).join(', ');
     const onConflict = upgrade
       ? `ON CONFLICT (${pk}) DO UPDATE SET _mode = 'o', _depth = EXCLUDED._depth, _round = EXCLUDED._round, _via = EXCLUDED._via WHERE ${target.temp}._mode = 'n'`
       : `ON CONFLICT (${pk}) DO NOTHING`;
-    const [result] = await this.session.query<{ added: string | number; changed: string | number }>(
-      `WITH changed AS (INSERT INTO ${target.temp} (${pk}, _mode, _depth, _round, _via) ${select} ${onConflict} RETURNING (xmax = 0) AS inserted) ` +
-      `SELECT count(*) FILTER (WHERE inserted) AS added, count(*) AS changed FROM changed`, params);
-    const added = Number(result?.added ?? 0);
-    const changed = Number(result?.changed ?? 0);
-    target.rows += added;
-    this.total += added;
-    this.addedBy.set(via, (this.addedBy.get(via) ?? 0) + added);
-    if (this.rules.maxRows !== undefined && this.total > this.rules.maxRows) {
-      const [relation, count] = [...this.addedBy].sort((a, b) => b[1] - a[1])[0]!;
-      throw GraphError.tooLarge(this.rules.maxRows, this.total, relation, count);
+    const changed = await this.session.run(`INSERT INTO ${target.temp} (${pk}, _mode, _depth, _round, _via) ${select} ${onConflict}`, params);
+    this.changed += changed;
+    this.changedBy.set(via, (this.changedBy.get(via) ?? 0) + changed);
+    if (this.rules.maxRows !== undefined && this.changed > this.rules.maxRows) {
+      const total = await this.count();
+      if (total > this.rules.maxRows) {
+        const [relation, count] = [...this.changedBy].sort((a, b) => b[1] - a[1])[0]!;
+        throw GraphError.tooLarge(this.rules.maxRows, total, relation, count);
+      }
     }
-    this.onProgress?.({ phase: 'walk', entity: target.table.entity, rows: this.total });
-    return { added, changed };
+    this.onProgress?.({ phase: 'walk', entity: target.table.entity, rows: this.changed });
+    return changed;
+  }
+
+  /** Counts the rows of every key set (exact, once the walk is over). */
+  async count(): Promise<number> {
+    let total = 0;
+    for (const set of this.keySets.values()) {
+      const [row] = await this.session.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${set.temp}`);
+      set.rows = row?.n ?? 0;
+      total += set.rows;
+    }
+    this.total = total;
+    return total;
   }
 
   /** Adds root rows; throws `ROOT_NOT_FOUND` naming the keys that match no row. */
@@ -127,13 +139,12 @@ export class KeyWalker {
       const aliases = table.primaryKey.map((_, i) => `r.k${i}`);
       const on = table.primaryKey.map((column, i) => `t.${ident(column.name)} = ${aliases[i]}::${column.type}`).join(' AND ');
       const params = table.primaryKey.map((_, i) => arrayLiteral(keys.map((key) => key[i] ?? null)));
-      const rowsBefore = set.rows;
-      await this.collect(set,
+      const added = await this.collect(set,
         `SELECT ${columnList('t', table.primaryKey)}, 'o', 0, 0, NULL FROM ${table.qualified} t ` +
         `JOIN unnest(${unnest}) AS r(${aliases.map((_, i) => `k${i}`).join(', ')}) ON ${on}`,
         params, `root ${table.entity}`, true);
       const distinct = new Set(keys.map((key) => JSON.stringify(key))).size;
-      if (set.rows - rowsBefore < distinct) {
+      if (added < distinct) {
         const found = await this.session.query<Record<string, unknown>>(
           `SELECT ${table.primaryKey.map((c, i) => `${ident(c.name)}::text AS k${i}`).join(', ')} FROM ${set.temp} WHERE _round = 0`);
         const have = new Set(found.map((row) => JSON.stringify(table.primaryKey.map((_, i) => row[`k${i}`]))));
@@ -170,6 +181,7 @@ export class KeyWalker {
       }
       frontier = next;
     }
+    await this.count();
   }
 
   private async followNeed(source: KeySet, fk: ForeignKeyEdge, round: number): Promise<boolean> {
@@ -181,8 +193,7 @@ export class KeyWalker {
       : `SELECT DISTINCT ${columnList('p', fk.parent.primaryKey)}, 'n', 0, ${round}, '${fk.name}' FROM ${fk.child.qualified} c ` +
         `JOIN ${source.temp} k ON ${joinOn('c', fk.child.primaryKey, 'k', fk.child.primaryKey)} ` +
         `JOIN ${fk.parent.qualified} p ON ${joinOn('p', fk.referenced, 'c', fk.columns)} WHERE k._round = ${round - 1}`;
-    const { changed } = await this.collect(target, select, [], fk.name, false);
-    return changed > 0;
+    return (await this.collect(target, select, [], fk.name, false)) > 0;
   }
 
   private async followDependent(source: KeySet, fk: ForeignKeyEdge, round: number): Promise<boolean> {
@@ -199,8 +210,7 @@ export class KeyWalker {
     // each child row joins exactly one parent key row, so the rows come out distinct already
     const select = `SELECT ${columnList('c', fk.child.primaryKey)}, 'o', k._depth + 1, ${round}, '${fk.inverseName}' ` +
       `${from} WHERE ${conditions.join(' AND ')}`;
-    const { changed } = await this.collect(target, select, [], fk.inverseName, true);
-    return changed > 0;
+    return (await this.collect(target, select, [], fk.inverseName, true)) > 0;
   }
 
   private async recordSetNull(fk: ForeignKeyEdge): Promise<void> {

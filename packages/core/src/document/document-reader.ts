@@ -25,12 +25,10 @@ const isRecord = (value: unknown): value is Record<string, unknown> =>
 /** Checks a parsed header and returns it typed; throws `DOCUMENT_*` errors naming the problem. */
 export function validateHeader(value: unknown): GraphDocumentHeader {
   if (!isRecord(value)) throw DocumentError.invalid('the document does not start with a header object');
-  if (value.format !== GRAPH_FORMAT || value.version !== GRAPH_FORMAT_VERSION) {
-    if (value.format === GRAPH_FORMAT || typeof value.version === 'number') {
-      throw DocumentError.unsupportedVersion(value.format, value.version, GRAPH_FORMAT_VERSION);
-    }
+  if (value.format !== GRAPH_FORMAT) {
     throw DocumentError.invalid(`the header names format ${JSON.stringify(value.format)}, not ${GRAPH_FORMAT}`);
   }
+  if (value.version !== GRAPH_FORMAT_VERSION) throw DocumentError.unsupportedVersion(value.format, value.version, GRAPH_FORMAT_VERSION);
   if (!Array.isArray(value.entities)) throw DocumentError.invalid('the header has no entities list');
   if (!Array.isArray(value.roots)) throw DocumentError.invalid('the header has no roots list');
   const names = new Set<string>();
@@ -153,11 +151,15 @@ export async function readNdjsonDocument(lines: AsyncIterator<string>, batchSize
           let count = 0;
           for (;;) {
             const line = await nextLine();
-            if (line === undefined) throw DocumentError.truncated(`${entity.name} ends after ${count} of ${entity.rows} rows`);
+            if (line === undefined) {
+              if (count === entity.rows) break;
+              throw DocumentError.truncated(`${entity.name} ends after ${count} of ${entity.rows} rows`);
+            }
             if (!line.startsWith('[')) {
               pending = line;
               break;
             }
+            if (!line.trimEnd().endsWith(']')) throw DocumentError.truncated(`line ${lineNo} (${entity.name}) ends in the middle of a row`);
             batch.push(line);
             count += 1;
             if (batch.length >= batchSize) {

@@ -80,7 +80,7 @@ export async function deleteGraph(roots: GraphRoots, options: DeleteGraphOptions
   try {
     const report = await inTransaction(em, async (tx) => {
       const session = await SqlSession.open(tx, signal);
-      await session.useCanonicalText();
+      await session.useCanonicalText(defaultSchemaOf(tx));
       const tables = new TableGraph(sync.graph, await TableCatalog.load(session, defaultSchemaOf(tx)));
       const walkRoots = resolveRoots(roots, tables);
       const walker = new KeyWalker(session, tables, 'delete', { exclude: options.exclude }, onProgress);

@@ -59,7 +59,7 @@ export async function exportGraph(roots: GraphRoots, options: ExportGraphOptions
   try {
     const { header, rows, statements } = await inTransaction(em, async (tx) => {
       const session = await SqlSession.open(tx, signal);
-      await session.useCanonicalText();
+      await session.useCanonicalText(defaultSchemaOf(tx));
       const tables = new TableGraph(sync.graph, await TableCatalog.load(session, defaultSchemaOf(tx)));
       const walkRoots = resolveRoots(roots, tables);
       const walker = new KeyWalker(session, tables, 'export', options, onProgress);

@@ -130,7 +130,7 @@ export async function importGraph(source: ImportSource, options: ImportGraphOpti
   try {
     return await inTransaction(em, async (tx) => {
       const session = await SqlSession.open(tx, signal);
-      await session.useCanonicalText();
+      await session.useCanonicalText(defaultSchemaOf(tx));
       const tables = new TableGraph(sync.graph, await TableCatalog.load(session, defaultSchemaOf(tx)));
       const differences = schemaDifferences(document, tables, sync);
       if (differences.length) throw ImportError.schemaMismatch(differences);

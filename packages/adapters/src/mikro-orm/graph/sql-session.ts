@@ -62,8 +62,12 @@ export class SqlSession {
     await this.connection.copyIn(sql, text);
   }
 
-  /** Session settings that make every value's text form exact and the same on every machine. */
-  async useCanonicalText(): Promise<void> {
+  /**
+   * Session settings that make every value's text form exact and the same on every machine,
+   * with `schema` first on the search path so that type names (enums) print unqualified.
+   */
+  async useCanonicalText(schema: string): Promise<void> {
+    await this.run(`SET LOCAL search_path TO ${ident(schema)}, public`);
     await this.run("SET LOCAL TimeZone = 'UTC'");
     await this.run("SET LOCAL DateStyle = 'ISO, YMD'");
     await this.run("SET LOCAL IntervalStyle = 'postgres'");

@@ -8,7 +8,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const pattern = process.argv[2] ?? '(^|/)test/.*\\.test\\.ts$|^tests/.*\\.test\\.ts$';
 const child = spawn(process.execPath, [
   '--import', '@swc-node/register/esm-register',
-  join(root, 'node_modules/uvu/bin.js'), '.', pattern, '-i', 'dist', '-i', 'fixtures', '-i', '\\.tmp',
+  join(root, 'node_modules/uvu/bin.js'), '.', pattern, '-i', 'dist', '-i', 'fixtures', '-i', '\\.tmp', '-i', '^bench',
 ], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, SWC_NODE_PROJECT: join(root, 'tsconfig.json') } });
 
 let output = '';

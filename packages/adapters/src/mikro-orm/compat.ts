@@ -167,12 +167,6 @@ export function findByFilter<T extends object>(em: EntityManager, entity: string
   return em.find<T>(entity, filter as never, { limit }) as Promise<T[]>;
 }
 
-/** Runs raw SQL with `?` placeholders in the entity manager's transaction, if it has one. */
-export async function executeSql<T>(em: EntityManager, sql: string, params: unknown[], method: 'all' | 'run'): Promise<T> {
-  const sqlEm = em as unknown as { execute(sql: string, params: unknown[], method: string): Promise<T> };
-  return sqlEm.execute(sql, params, method);
-}
-
 /** Runs `work` in a transaction on a fork of `em` (or joins the transaction `em` is in). */
 export function inTransaction<T>(em: EntityManager, work: (em: EntityManager) => Promise<T>, isolation?: 'repeatable read'): Promise<T> {
   return em.transactional((tx) => work(tx), isolation ? { isolationLevel: IsolationLevel.REPEATABLE_READ } : {});

@@ -24,6 +24,11 @@ import { validateRegistry, type RegistryWarning } from './registry-validator.js'
 
 const EXTENSION_NAME = '@entity-sync/mikro-orm';
 
+function notAttached(): never {
+  throw new EntitySyncError('EXTENSION_NOT_REGISTERED',
+    'entity-sync is not attached to this ORM. Add `extensions: [EntitySync]` to its config, or call EntitySync.attach(orm).');
+}
+
 /** Options of the MikroORM extension. */
 export interface EntitySyncOptions {
   /** Receives registry warnings (a natural key without a unique constraint). Default: MikroORM's logger. */
@@ -79,22 +84,12 @@ export class EntitySync {
 
   /** The instance attached to `orm`; throws `EXTENSION_NOT_REGISTERED` when there is none. */
   static of(orm: MikroORM): EntitySync {
-    const instance = getExtension<EntitySync>(orm, EXTENSION_NAME);
-    if (!instance) {
-      throw new EntitySyncError('EXTENSION_NOT_REGISTERED',
-        'entity-sync is not attached to this ORM. Add `extensions: [EntitySync]` to its config, or call EntitySync.attach(orm).');
-    }
-    return instance;
+    return getExtension<EntitySync>(orm, EXTENSION_NAME) ?? notAttached();
   }
 
   /** The instance attached to the ORM that `em` belongs to; throws `EXTENSION_NOT_REGISTERED` when there is none. */
   static forEntityManager(em: EntityManager): EntitySync {
-    const instance = extensionOfEntityManager<EntitySync>(em, EXTENSION_NAME);
-    if (!instance) {
-      throw new EntitySyncError('EXTENSION_NOT_REGISTERED',
-        'entity-sync is not attached to the ORM of this entity manager. Add `extensions: [EntitySync]` to its config, or call EntitySync.attach(orm).');
-    }
-    return instance;
+    return extensionOfEntityManager<EntitySync>(em, EXTENSION_NAME) ?? notAttached();
   }
 
   private constructor(private readonly orm: MikroORM, options: EntitySyncOptions) {

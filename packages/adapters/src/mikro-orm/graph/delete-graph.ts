@@ -88,7 +88,7 @@ export async function deleteGraph(roots: GraphRoots, options: DeleteGraphOptions
       await walker.walk();
       await walker.countSetNull();
       const sets = [...walker.keySets.values()].filter((set) => set.rows > 0);
-      const outside = await outsideEffects(session, tables, sync, walker.keySets, sets);
+      const outside = await outsideEffects(session, tables, sync, walker, sets);
       let archived: number | undefined;
       if (archive) {
         await writeKeySets(session, tables, {
@@ -160,7 +160,8 @@ function isReferenceData(table: TableNode, from: TableNode, tables: TableGraph, 
 }
 
 async function outsideEffects(session: SqlSession, tables: TableGraph, sync: EntitySync,
-  keySets: Map<string, KeySet>, sets: KeySet[]): Promise<OutsideEffect[]> {
+  walker: KeyWalker, sets: KeySet[]): Promise<OutsideEffect[]> {
+  const keySets = walker.keySets;
   const effects: OutsideEffect[] = [];
   for (const set of sets) {
     const table = set.table;
@@ -188,7 +189,7 @@ async function outsideEffects(session: SqlSession, tables: TableGraph, sync: Ent
       entity: table.entity,
       rows,
       sample: sample.map((row) => table.primaryKey.map((_, j) => row[`k${j}`] ?? null)),
-      via: String(summary!.via),
+      via: walker.relationName(Number(summary!.via)),
       outside: relevant
         .map((fk, i) => ({ relation: fk.name, entity: fk.parent.entity, rows: Number(summary![`p${i}`] ?? 0) }))
         .filter((entry) => entry.rows > 0),

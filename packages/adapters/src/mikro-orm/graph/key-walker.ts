@@ -60,6 +60,11 @@ export class KeyWalker {
   private readonly excludeNeeds = new Set<ForeignKeyEdge>();
   private readonly excludeDependents = new Set<ForeignKeyEdge>();
   private readonly changedBy = new Map<string, number>();
+  private readonly relations: string[] = [];
+  private readonly holdsNeeded = new Set<KeySet>();
+  private readonly nonEmpty = new Set<KeySet>();
+  // round -> table -> the relations through which the table got rows in that round
+  private readonly reachedVia = new Map<number, Map<string, Set<string>>>();
   private changed = 0;
   private total = 0;
 
@@ -90,29 +95,56 @@ export class KeyWalker {
     if (!set) {
       const temp = `es_keys_${++tempCounter}`;
       const columns = table.primaryKey.map((column) => `${ident(column.name)} ${column.type}`).join(', ');
-      await this.session.run(`CREATE TEMP TABLE ${temp} (${columns}, _mode char(1) NOT NULL, _depth int NOT NULL, ` +
-        `_round int NOT NULL, _via text, PRIMARY KEY (${table.primaryKey.map((c) => ident(c.name)).join(', ')})) ON COMMIT DROP`);
+      await this.session.run(`CREATE TEMP TABLE ${temp} (${columns}, _mode char(1) NOT NULL, _depth smallint NOT NULL, ` +
+        `_round smallint NOT NULL, _via smallint NOT NULL, PRIMARY KEY (${table.primaryKey.map((c) => ident(c.name)).join(', ')})) ON COMMIT DROP`);
       set = { table, temp, rows: 0 };
       this.keySets.set(table.entity, set);
     }
     return set;
   }
 
+  /** The relation a `_via` number stands for. */
+  relationName(via: number): string {
+    return this.relations[via] ?? 'root';
+  }
+
+  private viaNumber(relation: string): number {
+    let index = this.relations.indexOf(relation);
+    if (index === -1) index = this.relations.push(relation) - 1;
+    return index;
+  }
+
   // Runs an INSERT ... SELECT into a key set. The count it returns includes rows upgraded from
   // needed to owned (rare), so exact totals are taken by counting the key tables when it matters.
-  private async collect(target: KeySet, select: string, params: unknown[], via: string, upgrade: boolean): Promise<number> {
+  //
+  // Selects exclude rows already collected, so a plain INSERT is enough (ON CONFLICT costs a
+  // speculative insertion per row); only owned rows that may upgrade needed ones, and roots,
+  // which may repeat, go through ON CONFLICT.
+  private async collect(target: KeySet, select: (via: number) => string, params: unknown[], relation: string, round: number,
+    kind: 'root' | 'needs' | 'owns'): Promise<number> {
     const pk = target.table.primaryKey.map((c) => ident(c.name)).join(', ');
-    const onConflict = upgrade
-      ? `ON CONFLICT (${pk}) DO UPDATE SET _mode = 'o', _depth = EXCLUDED._depth, _round = EXCLUDED._round, _via = EXCLUDED._via WHERE ${target.temp}._mode = 'n'`
-      : `ON CONFLICT (${pk}) DO NOTHING`;
-    const changed = await this.session.run(`INSERT INTO ${target.temp} (${pk}, _mode, _depth, _round, _via) ${select} ${onConflict}`, params);
+    const onConflict = kind === 'root' ? `ON CONFLICT (${pk}) DO NOTHING`
+      : kind === 'owns' && this.holdsNeeded.has(target)
+        ? `ON CONFLICT (${pk}) DO UPDATE SET _mode = 'o', _depth = EXCLUDED._depth, _round = EXCLUDED._round, _via = EXCLUDED._via WHERE ${target.temp}._mode = 'n'`
+        : '';
+    const changed = await this.session.run(
+      `INSERT INTO ${target.temp} (${pk}, _mode, _depth, _round, _via) ${select(this.viaNumber(relation))} ${onConflict}`, params);
+    // temporary tables are never auto-analyzed: without statistics, later joins on a large key table plan badly
+    if (changed > 10_000) await this.session.run(`ANALYZE ${target.temp}`);
+    if (changed > 0 && kind === 'needs') this.holdsNeeded.add(target);
+    if (changed > 0) this.nonEmpty.add(target);
+    if (changed > 0) {
+      const reached = this.reachedVia.get(round) ?? new Map<string, Set<string>>();
+      reached.set(target.table.entity, (reached.get(target.table.entity) ?? new Set()).add(relation));
+      this.reachedVia.set(round, reached);
+    }
     this.changed += changed;
-    this.changedBy.set(via, (this.changedBy.get(via) ?? 0) + changed);
+    this.changedBy.set(relation, (this.changedBy.get(relation) ?? 0) + changed);
     if (this.rules.maxRows !== undefined && this.changed > this.rules.maxRows) {
       const total = await this.count();
       if (total > this.rules.maxRows) {
-        const [relation, count] = [...this.changedBy].sort((a, b) => b[1] - a[1])[0]!;
-        throw GraphError.tooLarge(this.rules.maxRows, total, relation, count);
+        const [name, count] = [...this.changedBy].sort((a, b) => b[1] - a[1])[0]!;
+        throw GraphError.tooLarge(this.rules.maxRows, total, name, count);
       }
     }
     this.onProgress?.({ phase: 'walk', entity: target.table.entity, rows: this.changed });
@@ -139,10 +171,10 @@ export class KeyWalker {
       const aliases = table.primaryKey.map((_, i) => `r.k${i}`);
       const on = table.primaryKey.map((column, i) => `t.${ident(column.name)} = ${aliases[i]}::${column.type}`).join(' AND ');
       const params = table.primaryKey.map((_, i) => arrayLiteral(keys.map((key) => key[i] ?? null)));
-      const added = await this.collect(set,
-        `SELECT ${columnList('t', table.primaryKey)}, 'o', 0, 0, NULL FROM ${table.qualified} t ` +
+      const added = await this.collect(set, (via) =>
+        `SELECT ${columnList('t', table.primaryKey)}, 'o', 0, 0, ${via} FROM ${table.qualified} t ` +
         `JOIN unnest(${unnest}) AS r(${aliases.map((_, i) => `k${i}`).join(', ')}) ON ${on}`,
-        params, `root ${table.entity}`, true);
+        params, 'root', 0, 'root');
       const distinct = new Set(keys.map((key) => JSON.stringify(key))).size;
       if (added < distinct) {
         const found = await this.session.query<Record<string, unknown>>(
@@ -162,8 +194,11 @@ export class KeyWalker {
       for (const entity of [...frontier].sort()) {
         const source = this.keySets.get(entity)!;
         if (this.mode === 'export') {
+          const reached = this.reachedVia.get(round - 1)?.get(entity);
           for (const fk of this.tables.needs(source.table)) {
             if (this.excludeNeeds.has(fk)) continue;
+            // rows that came in through this key's inverse were found by joining their parent: it is collected already
+            if (reached?.size === 1 && reached.has(fk.inverseName)) continue;
             if (await this.followNeed(source, fk, round)) next.add(fk.parent.entity);
           }
         }
@@ -187,18 +222,24 @@ export class KeyWalker {
   private async followNeed(source: KeySet, fk: ForeignKeyEdge, round: number): Promise<boolean> {
     const target = await this.keySet(fk.parent);
     const notNull = fk.columns.map((c) => `c.${ident(c.name)} IS NOT NULL`).join(' AND ');
+    // the anti-join keeps rows already collected away from ON CONFLICT, which is far costlier per row
     const select = fk.referencesPrimaryKey
-      ? `SELECT DISTINCT ${columnList('c', fk.columns)}, 'n', 0, ${round}, '${fk.name}' FROM ${fk.child.qualified} c ` +
-        `JOIN ${source.temp} k ON ${joinOn('c', fk.child.primaryKey, 'k', fk.child.primaryKey)} WHERE k._round = ${round - 1} AND ${notNull}`
-      : `SELECT DISTINCT ${columnList('p', fk.parent.primaryKey)}, 'n', 0, ${round}, '${fk.name}' FROM ${fk.child.qualified} c ` +
+      ? (via: number) => `SELECT DISTINCT ${columnList('c', fk.columns)}, 'n', 0, ${round}, ${via} FROM ${fk.child.qualified} c ` +
+        `JOIN ${source.temp} k ON ${joinOn('c', fk.child.primaryKey, 'k', fk.child.primaryKey)} WHERE k._round = ${round - 1} AND ${notNull} ` +
+        `AND NOT EXISTS (SELECT 1 FROM ${target.temp} x WHERE ${joinOn('x', fk.parent.primaryKey, 'c', fk.columns)})`
+      : (via: number) => `SELECT DISTINCT ${columnList('p', fk.parent.primaryKey)}, 'n', 0, ${round}, ${via} FROM ${fk.child.qualified} c ` +
         `JOIN ${source.temp} k ON ${joinOn('c', fk.child.primaryKey, 'k', fk.child.primaryKey)} ` +
-        `JOIN ${fk.parent.qualified} p ON ${joinOn('p', fk.referenced, 'c', fk.columns)} WHERE k._round = ${round - 1}`;
-    return (await this.collect(target, select, [], fk.name, false)) > 0;
+        `JOIN ${fk.parent.qualified} p ON ${joinOn('p', fk.referenced, 'c', fk.columns)} WHERE k._round = ${round - 1} ` +
+        `AND NOT EXISTS (SELECT 1 FROM ${target.temp} x WHERE ${joinOn('x', fk.parent.primaryKey, 'p', fk.parent.primaryKey)})`;
+    return (await this.collect(target, select, [], fk.name, round, 'needs')) > 0;
   }
 
   private async followDependent(source: KeySet, fk: ForeignKeyEdge, round: number): Promise<boolean> {
     const target = await this.keySet(fk.child);
     const conditions = [`k._round = ${round - 1}`];
+    if (this.nonEmpty.has(target)) {
+      conditions.push(`NOT EXISTS (SELECT 1 FROM ${target.temp} x WHERE ${joinOn('x', fk.child.primaryKey, 'c', fk.child.primaryKey)} AND x._mode = 'o')`);
+    }
     if (this.mode === 'export' && !this.followDependents.has(fk)) {
       conditions.push(`k._mode = 'o'`);
       if (this.rules.maxDepth !== undefined) conditions.push(`k._depth < ${this.rules.maxDepth}`);
@@ -208,9 +249,10 @@ export class KeyWalker {
       : `FROM ${fk.child.qualified} c JOIN ${fk.parent.qualified} p ON ${joinOn('c', fk.columns, 'p', fk.referenced)} ` +
         `JOIN ${source.temp} k ON ${joinOn('p', fk.parent.primaryKey, 'k', fk.parent.primaryKey)}`;
     // each child row joins exactly one parent key row, so the rows come out distinct already
-    const select = `SELECT ${columnList('c', fk.child.primaryKey)}, 'o', k._depth + 1, ${round}, '${fk.inverseName}' ` +
-      `${from} WHERE ${conditions.join(' AND ')}`;
-    return (await this.collect(target, select, [], fk.inverseName, true)) > 0;
+    // in key order, the key table's index grows at its end instead of splitting pages everywhere
+    const select = (via: number) => `SELECT ${columnList('c', fk.child.primaryKey)}, 'o', k._depth + 1, ${round}, ${via} ` +
+      `${from} WHERE ${conditions.join(' AND ')} ORDER BY ${columnList('c', fk.child.primaryKey)}`;
+    return (await this.collect(target, select, [], fk.inverseName, round, 'owns')) > 0;
   }
 
   private async recordSetNull(fk: ForeignKeyEdge): Promise<void> {

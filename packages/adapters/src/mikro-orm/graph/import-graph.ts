@@ -158,6 +158,8 @@ class GraphImporter {
   private readonly rekeyed = new Set<string>();
   private readonly conflicts: ImportConflict[] = [];
   private readonly unresolved: ImportConflict[] = [];
+  // staging tables with rows that will not be written (unresolved conflicts, or rows below them)
+  private readonly withConflicts = new Set<StagingTable>();
   private rows = 0;
 
   constructor(
@@ -195,8 +197,18 @@ class GraphImporter {
       await this.decide(staging);
       await this.checkUniqueKeys(staging);
       await this.translateKeys(staging, (fk) => fk.selfReference);
-      await this.checkReferences(staging, (fk) => !deferredKeys.has(fk));
-      await this.write(staging, deferredKeys);
+      await this.blockBelowConflicts(staging);
+      // The database checks every foreign key as rows go in; only when it refuses are the rows
+      // looked up again, to name the ones that point nowhere.
+      await this.session.run('SAVEPOINT es_write');
+      try {
+        await this.write(staging, deferredKeys);
+        await this.session.run('RELEASE SAVEPOINT es_write');
+      } catch (error) {
+        await this.session.run('ROLLBACK TO SAVEPOINT es_write');
+        await this.checkReferences(staging, (fk) => !deferredKeys.has(fk));
+        throw error;
+      }
       this.rules.onProgress?.({ phase: 'apply', entity, rows: this.rows });
     }
     for (const fk of deferredKeys) await this.setDeferred(fk);
@@ -256,6 +268,7 @@ class GraphImporter {
       const found = await this.listConflicts(staging, 'unique', join, `s._action IN ('insert', 'remap')`, unique.name);
       if (!found.length) continue;
       this.unresolved.push(...found);
+      this.withConflicts.add(staging);
       await this.session.run(`UPDATE ${staging.name} s SET _action = 'conflict' FROM ${table.qualified} t WHERE ${join} AND s._action IN ('insert', 'remap')`);
     }
   }
@@ -280,6 +293,7 @@ class GraphImporter {
       const changed = await this.session.run(`UPDATE ${staging.name} s SET _action = '${action}', ${setKey} FROM ${table.qualified} t ` +
         `WHERE ${join} AND s._action = 'insert'${matchBy === 'naturalKey' ? '' : ` AND ${elsewhere}`}`);
       if (changed > 0) await this.noteRekeyed(staging, keyChanged);
+      if (changed > 0 && action === 'conflict') this.withConflicts.add(staging);
     }
     if (onConflict === 'remap') {
       const allocated = await this.allocateKeys(staging);
@@ -292,7 +306,8 @@ class GraphImporter {
     }
     await this.listConflicts(staging, 'primaryKey', staging.matchTarget(), `s._action = 'insert'`);
     const action = onConflict === 'skip' ? 'skip' : onConflict === 'overwrite' ? 'update' : 'conflict';
-    await this.session.run(`UPDATE ${staging.name} s SET _action = '${action}' FROM ${table.qualified} t WHERE ${staging.matchTarget()} AND s._action = 'insert'`);
+    const marked = await this.session.run(`UPDATE ${staging.name} s SET _action = '${action}' FROM ${table.qualified} t WHERE ${staging.matchTarget()} AND s._action = 'insert'`);
+    if (marked > 0 && action === 'conflict') this.withConflicts.add(staging);
   }
 
   private async noteRekeyed(staging: StagingTable, keyChanged: string): Promise<void> {
@@ -326,17 +341,22 @@ class GraphImporter {
     return allocated;
   }
 
+  // Rows below an unresolved conflict cannot be written either; the conflict is what gets reported.
+  private async blockBelowConflicts(staging: StagingTable): Promise<void> {
+    for (const fk of this.tables.needs(staging.table)) {
+      const parent = this.staged.get(fk.parent.entity);
+      if (!parent || !fk.referencesPrimaryKey || fk.selfReference || !this.withConflicts.has(parent)) continue;
+      const blocked = await this.session.run(`UPDATE ${staging.name} s SET _action = 'blocked' FROM ${parent.name} p ` +
+        `WHERE ${fk.columns.map((column, i) => `${staging.col(column)} = ${parent.col(fk.parent.primaryKey[i]!, 'p')}`).join(' AND ')} ` +
+        `AND p._action IN ('conflict', 'blocked') AND s._action IN ('insert', 'remap', 'update')`);
+      if (blocked > 0) this.withConflicts.add(staging);
+    }
+  }
+
   // Every foreign key of a row to be written must point at a row of the target or of the document.
   private async checkReferences(staging: StagingTable, which: (fk: ForeignKeyEdge) => boolean): Promise<void> {
     for (const fk of this.tables.needs(staging.table)) {
       if (!which(fk)) continue;
-      const parent = this.staged.get(fk.parent.entity);
-      if (parent && fk.referencesPrimaryKey && !fk.selfReference) {
-        // rows below an unresolved conflict cannot be written either; the conflict is what gets reported
-        await this.session.run(`UPDATE ${staging.name} s SET _action = 'blocked' FROM ${parent.name} p ` +
-          `WHERE ${fk.columns.map((column, i) => `${staging.col(column)} = ${parent.col(fk.parent.primaryKey[i]!, 'p')}`).join(' AND ')} ` +
-          `AND p._action IN ('conflict', 'blocked') AND s._action IN ('insert', 'remap', 'update')`);
-      }
       const selfRows = fk.selfReference
         ? ` AND NOT EXISTS (SELECT 1 FROM ${staging.name} x WHERE ${fk.referenced.map((column, i) => `${staging.col(column, 'x')} = ${staging.col(fk.columns[i]!)}`).join(' AND ')} AND x._action IN ('insert', 'remap'))`
         : '';

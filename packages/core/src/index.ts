@@ -3,3 +3,4 @@ export * from './registry/index.js';
 export * from './graph/index.js';
 export * from './natural-key/index.js';
 export * from './document/index.js';
+export * from './cqrs/index.js';

@@ -200,3 +200,19 @@ export async function transactionConnection(em: EntityManager): Promise<unknown>
   if (!trx) throw new Error('a transaction is required for raw statements');
   return trx.client.acquireConnection();
 }
+
+/** Properties an insert of `entity` cannot do without: not nullable, no default, not generated, not a collection. */
+export function requiredProperties(em: EntityManager, entity: string): string[] {
+  const meta = em.getMetadata().find(entity);
+  if (!meta) return [];
+  return meta.props
+    .filter((prop) => (prop.kind === 'scalar' || prop.kind === 'm:1' || (prop.kind === '1:1' && prop.owner)) &&
+      !prop.nullable && prop.default === undefined && prop.defaultRaw === undefined && !prop.onCreate &&
+      !prop.autoincrement && prop.persist !== false && !prop.embedded && !prop.version)
+    .map((prop) => prop.name);
+}
+
+/** The class of an entity, where its static CQRS handlers live. */
+export function entityClassOf(em: EntityManager, entity: string): Function | undefined {
+  return em.getMetadata().find(entity)?.class;
+}

@@ -1,0 +1,128 @@
+import {
+  EntitySyncError,
+  judgeRevision,
+  parseCqrsMessage,
+  type CqrsMessage,
+  type ReplicaOptions,
+  type RevisionVerdict,
+} from '@entity-sync/core';
+import type { EntityManager } from '@mikro-orm/core';
+import { defaultSchemaOf, entityClassOf, inTransaction, requiredProperties } from '../compat.js';
+import { EntitySync } from '../entity-sync.js';
+import { ident, SqlSession } from '../graph/sql-session.js';
+
+/** Static hooks a replica class may define to apply messages itself. */
+export interface ReplicaHandlers {
+  onCqrsCreate?(data: Record<string, unknown>, message: CqrsMessage, em: EntityManager): Promise<void> | void;
+  onCqrsUpdate?(data: Record<string, unknown>, message: CqrsMessage, em: EntityManager): Promise<void> | void;
+  onCqrsDelete?(key: Record<string, unknown>, message: CqrsMessage, em: EntityManager): Promise<void> | void;
+}
+
+interface Replica {
+  entity: string;
+  options: ReplicaOptions;
+  keyProperties: string[];
+  properties: Set<string>;
+}
+
+/** Creates the table where a replica keeps the revision (and tombstone) of every row it applied. Idempotent. */
+export async function installReplica(em: EntityManager): Promise<void> {
+  await inTransaction(em, async (tx) => {
+    const session = await SqlSession.open(tx);
+    await session.run(`CREATE TABLE IF NOT EXISTS ${ident(defaultSchemaOf(tx))}.entity_sync_replica_state ` +
+      `(cqrs_id text NOT NULL, key jsonb NOT NULL, revision bigint NOT NULL, deleted boolean NOT NULL, PRIMARY KEY (cqrs_id, key))`);
+  });
+}
+
+function mapFields(state: Record<string, unknown>, replica: Replica): Record<string, unknown> {
+  const data: Record<string, unknown> = {};
+  for (const [field, value] of Object.entries(state)) {
+    const mapping = replica.options.fields?.[field];
+    if (mapping === null) continue;
+    const target = typeof mapping === 'string' ? mapping : mapping?.to ?? field;
+    if (!replica.properties.has(target)) continue;
+    data[target] = typeof mapping === 'object' && mapping?.transform ? mapping.transform(value) : value;
+  }
+  return data;
+}
+
+/**
+ * Applies CQRS messages to `@Replica` entities, each in its own transaction: the revision guard
+ * drops duplicates and late messages (deletes leave a tombstone), field mapping renames, drops
+ * and transforms, and a message that lacks a field the replica requires is refused whole.
+ */
+export class ReplicaApplier {
+  private readonly replicas = new Map<string, Replica>();
+
+  constructor(private readonly em: EntityManager) {
+    const sync = EntitySync.forEntityManager(em);
+    for (const node of sync.graph.nodes.values()) {
+      const replica = sync.registryEntry(node.name)?.replica;
+      if (!replica) continue;
+      const meta = em.getMetadata().find(node.name)!;
+      this.replicas.set(replica.cqrsId, {
+        entity: node.name,
+        options: replica.options,
+        keyProperties: node.primaryKeyProperties,
+        properties: new Set(meta.props.map((prop) => prop.name)),
+      });
+    }
+  }
+
+  /** The CQRS ids this applier has replicas for. */
+  get cqrsIds(): string[] {
+    return [...this.replicas.keys()];
+  }
+
+  /** Applies one message; resolves to what the revision guard decided. Throws typed errors for messages that cannot apply. */
+  async apply(received: unknown): Promise<RevisionVerdict> {
+    const message = parseCqrsMessage(received);
+    const replica = this.replicas.get(message.cqrsId);
+    if (!replica) {
+      throw new EntitySyncError('CQRS_UNKNOWN_ID', `No @Replica('${message.cqrsId}') entity in this ORM. Declare one or stop routing that id here.`,
+        { info: { cqrsId: message.cqrsId } });
+    }
+    if (message.expiresAt && Date.parse(message.expiresAt) < Date.now()) {
+      throw new EntitySyncError('CQRS_MESSAGE_EXPIRED', `Message ${message.id} expired at ${message.expiresAt} and was not applied.`, { info: { id: message.id } });
+    }
+    const key = Object.fromEntries(replica.keyProperties.map((property, i) => [property, message.key[i]]));
+    return inTransaction(this.em, async (tx) => {
+      const session = await SqlSession.open(tx);
+      const table = `${ident(defaultSchemaOf(tx))}.entity_sync_replica_state`;
+      const params = [message.cqrsId, JSON.stringify(message.key)];
+      // a placeholder row to lock, so that concurrent consumers of one row apply one at a time
+      await session.run(`INSERT INTO ${table} (cqrs_id, key, revision, deleted) VALUES (?, ?::jsonb, -1, false) ON CONFLICT DO NOTHING`, params);
+      const [stored] = await session.query<{ revision: string; deleted: boolean }>(
+        `SELECT revision::text, deleted FROM ${table} WHERE cqrs_id = ? AND key = ?::jsonb FOR UPDATE`, params);
+      const verdict = judgeRevision(stored && Number(stored.revision) >= 0
+        ? { revision: Number(stored.revision), deleted: stored.deleted } : undefined, message);
+      if (verdict === 'duplicate' || verdict === 'stale') return verdict;
+
+      const handlers = entityClassOf(tx, replica.entity) as ReplicaHandlers | undefined;
+      if (message.operation === 'delete') {
+        if (handlers?.onCqrsDelete) await handlers.onCqrsDelete(key, message, tx);
+        else await tx.nativeDelete(replica.entity, key);
+      } else {
+        const data = { ...mapFields(message.state!, replica), ...key };
+        const existing = await tx.findOne(replica.entity, key as never);
+        if (!existing) {
+          const missing = requiredProperties(tx, replica.entity).filter((property) => data[property] === undefined);
+          if (missing.length) {
+            throw new EntitySyncError('CQRS_FIELD_MISSING',
+              `Message ${message.id} lacks ${missing.join(', ')}, which ${replica.entity} requires; nothing was applied. ` +
+              'Publish the field from the master, give it a default on the replica, or map it with @Replica fields.',
+              { info: { id: message.id, entity: replica.entity, missing } });
+          }
+        }
+        if (existing && handlers?.onCqrsUpdate) await handlers.onCqrsUpdate(data, message, tx);
+        else if (!existing && handlers?.onCqrsCreate) await handlers.onCqrsCreate(data, message, tx);
+        else if (existing) tx.assign(existing, data);
+        else tx.create(replica.entity, data as never);
+        await tx.flush();
+      }
+      await session.run(`UPDATE ${table} SET revision = ?, deleted = ? WHERE cqrs_id = ? AND key = ?::jsonb`,
+        [message.revision, message.operation === 'delete', ...params]);
+      return verdict;
+    });
+  }
+}

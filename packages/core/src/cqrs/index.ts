@@ -1,0 +1,3 @@
+export * from './cqrs-message.js';
+export * from './revision-guard.js';
+export * from './transport.js';

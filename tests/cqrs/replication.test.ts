@@ -1,0 +1,149 @@
+import 'reflect-metadata';
+import { EntitySync, installOutbox, installReplica, relayOutbox, ReplicaApplier } from '@entity-sync/adapters/mikro-orm';
+import { MemoryTransport } from '@entity-sync/adapters/memory';
+import { judgeRevision, Replica, type RevisionVerdict } from '@entity-sync/core';
+import { testBackends } from '@entity-sync/testing';
+import { Entity, PrimaryKey, Property } from '@mikro-orm/core';
+import type { MikroORM } from '@mikro-orm/core';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { Author, libraryEntities } from '../../examples/library/src/index.js';
+
+@Entity({ tableName: 'author_copy' })
+@Replica('author', { fields: { email: { to: 'contact', transform: (value) => String(value).toLowerCase() } } })
+class AuthorCopy {
+  @PrimaryKey({ autoincrement: false }) id!: number;
+  @Property() name!: string;
+  @Property({ nullable: true }) contact?: string;
+}
+
+async function outboxRows(orm: MikroORM): Promise<{ key: number[]; operation: string; revision: string }[]> {
+  return orm.em.getConnection().execute(`select key, operation, revision::text from "${orm.config.get('schema') ?? 'public'}".entity_sync_outbox order by id`);
+}
+
+async function relayAll(master: MikroORM, transport: MemoryTransport): Promise<void> {
+  while (await relayOutbox(master.em.fork(), transport, { batchSize: 7 }) > 0);
+  await transport.drain();
+}
+
+async function snapshot(master: MikroORM, replica: MikroORM) {
+  const authors = (await master.em.fork().find(Author, {}, { orderBy: { id: 'asc' } })).map((a) => `${a.id}:${a.name}:${a.email.toLowerCase()}`);
+  const copies = (await replica.em.fork().find(AuthorCopy, {}, { orderBy: { id: 'asc' } })).map((c) => `${c.id}:${c.name}:${c.contact}`);
+  return { authors, copies };
+}
+
+const unit = suite('revision guard');
+
+unit('applies newer revisions, drops duplicates and late ones, lets sync repair an equal one', () => {
+  assert.is(judgeRevision(undefined, { revision: 3, operation: 'save' }), 'apply');
+  assert.is(judgeRevision({ revision: 3, deleted: false }, { revision: 4, operation: 'save' }), 'apply');
+  assert.is(judgeRevision({ revision: 3, deleted: false }, { revision: 6, operation: 'save' }), 'gap');
+  assert.is(judgeRevision({ revision: 3, deleted: false }, { revision: 3, operation: 'save' }), 'duplicate');
+  assert.is(judgeRevision({ revision: 3, deleted: false }, { revision: 3, operation: 'sync' }), 'apply');
+  assert.is(judgeRevision({ revision: 5, deleted: true }, { revision: 4, operation: 'save' }), 'stale');
+});
+
+unit.run();
+
+for (const backend of testBackends()) {
+  const test = suite(`transactional outbox to replica over the memory transport [${backend.name}]`);
+
+  test('a burst of creates, updates and deletes reaches the replica once in effect, whatever the delivery order', async () => {
+    const master = await backend.createOrm({ entities: libraryEntities, extensions: [EntitySync] });
+    const replica = await backend.createOrm({ entities: [AuthorCopy], extensions: [EntitySync] });
+    try {
+      assert.equal(await installOutbox(master.em.fork()), ['author']);
+      await installReplica(replica.em.fork());
+      const applier = new ReplicaApplier(replica.em.fork());
+      const transport = new MemoryTransport({ faults: { duplicate: true, reverse: true } });
+      const verdicts: RevisionVerdict[] = [];
+      await transport.subscribe('library-replica', applier.cqrsIds, async (message) => void verdicts.push(await applier.apply(message)));
+
+      const em = master.em.fork();
+      const authors = Array.from({ length: 12 }, (_, i) => em.create(Author, { name: `Author ${i}`, email: `A${i}@Example.org` }));
+      await em.flush();
+      // several saves of one row in one transaction: one outbox entry, one revision
+      await master.em.fork().transactional(async (tx) => {
+        const first = await tx.findOneOrFail(Author, authors[0]!.id);
+        first.name = 'First draft';
+        await tx.flush();
+        first.name = 'First final';
+        await tx.flush();
+      });
+      // a rolled-back transaction and a rolled-back savepoint publish nothing
+      await master.em.fork().transactional(async (tx) => {
+        (await tx.findOneOrFail(Author, authors[1]!.id)).name = 'never committed';
+        await tx.flush();
+        throw new Error('roll back');
+      }).catch(() => undefined);
+      await master.em.fork().transactional(async (tx) => {
+        (await tx.findOneOrFail(Author, authors[2]!.id)).name = 'kept';
+        await tx.flush();
+        await tx.transactional(async (inner) => {
+          (await inner.findOneOrFail(Author, authors[3]!.id)).name = 'savepoint rolled back';
+          await inner.flush();
+          throw new Error('roll back the savepoint');
+        }).catch(() => undefined);
+      });
+      // a bulk write that bypasses the unit of work is captured too
+      await master.em.fork().nativeUpdate(Author, { id: { $in: [authors[4]!.id, authors[5]!.id] } }, { name: 'bulk renamed' });
+      const del = master.em.fork();
+      await del.nativeDelete(Author, { id: authors[6]!.id });
+
+      const rows = await outboxRows(master);
+      assert.is(rows.filter((row) => row.key[0] === authors[0]!.id).map((row) => row.revision).join(), '1,2', 'create, then one entry for the two saves');
+      assert.not.ok(rows.some((row) => row.key[0] === authors[1]!.id && row.revision === '2'), 'the rolled-back change left nothing');
+      assert.not.ok(rows.some((row) => row.key[0] === authors[3]!.id && row.revision === '2'), 'the rolled-back savepoint left nothing');
+      assert.ok(rows.some((row) => row.key[0] === authors[6]!.id && row.operation === 'delete'));
+
+      await relayAll(master, transport);
+      const { authors: inMaster, copies } = await snapshot(master, replica);
+      assert.equal(copies, inMaster);
+      assert.ok(verdicts.includes('duplicate'), 'duplicates were delivered and dropped');
+      assert.ok(verdicts.includes('stale'), 'late revisions were delivered and dropped');
+      assert.equal(transport.deadLetters, []);
+
+      // a late save of a deleted row does not bring it back
+      const late = { version: 1 as const, id: 'late', cqrsId: 'author', operation: 'save' as const, key: [authors[6]!.id], revision: 1,
+        state: { id: authors[6]!.id, name: 'zombie', email: 'z@example.org' }, createdAt: new Date().toISOString() };
+      assert.is(await applier.apply(late), 'stale');
+      assert.is(await replica.em.fork().count(AuthorCopy, { id: authors[6]!.id }), 0);
+      // nothing left to relay, and a second relay run publishes nothing again
+      assert.is(await relayOutbox(master.em.fork(), transport), 0);
+    } finally {
+      await master.close();
+      await replica.close();
+    }
+  });
+
+  test('a message missing a required field is refused whole and dead-lettered, then replayed after the fix', async () => {
+    const replica = await backend.createOrm({ entities: [AuthorCopy], extensions: [EntitySync] });
+    try {
+      await installReplica(replica.em.fork());
+      const applier = new ReplicaApplier(replica.em.fork());
+      const transport = new MemoryTransport({ maxAttempts: 2 });
+      let fixed = false;
+      await transport.subscribe('q', ['author'], async (message) => {
+        await applier.apply(fixed ? { ...message, state: { ...message.state, name: 'repaired' } } : message);
+      });
+      const poison = { version: 1 as const, id: 'p1', cqrsId: 'author', operation: 'save' as const, key: [41], revision: 1,
+        state: { id: 41, email: 'x@example.org' }, createdAt: new Date().toISOString() };
+      await transport.publish([poison]);
+      await transport.drain();
+      assert.is(transport.deadLetters.length, 1);
+      assert.is(transport.deadLetters[0]!.attempts, 2);
+      assert.is((transport.deadLetters[0]!.error as Error & { code: string }).code, 'CQRS_FIELD_MISSING');
+      assert.match(transport.deadLetters[0]!.error.message, 'Message p1 lacks name, which AuthorCopy requires; nothing was applied.');
+      assert.is(await replica.em.fork().count(AuthorCopy), 0);
+      fixed = true;
+      assert.is(await transport.retryDeadLetters(), 1);
+      await transport.drain();
+      assert.equal(transport.deadLetters, []);
+      assert.is((await replica.em.fork().findOneOrFail(AuthorCopy, 41)).name, 'repaired');
+    } finally {
+      await replica.close();
+    }
+  });
+
+  test.run();
+}

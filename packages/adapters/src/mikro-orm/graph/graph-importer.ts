@@ -87,7 +87,7 @@ export class GraphImporter {
     if (this.rules.onConflict === 'fail' && this.conflicts.length) throw ImportError.conflicts(this.conflicts);
     // remap cannot give a row a new natural key: a natural key that exists is a conflict unless matchBy reuses it
     if (this.unresolved.length) throw ImportError.conflicts(this.unresolved);
-    const sequences = await this.advanceSequences();
+    const sequences = await this.advanceSequences(dryRun);
     return this.report(dryRun, sequences);
   }
 
@@ -199,9 +199,11 @@ export class GraphImporter {
       allocated = true;
       let value: string;
       if (column.sequence) {
-        // rows inserted with explicit ids leave a sequence behind: move it past them before drawing from it
-        await this.advanceSequence(table, column);
-        value = `nextval('${column.sequence.replace(/'/g, "''")}')::text`;
+        // Above both the sequence and the highest id (explicit ids leave a sequence behind), without drawing
+        // from the sequence: a dry run then moves nothing and reports the very keys the real run gives.
+        value = `(GREATEST((SELECT coalesce(max(${ident(column.name)}), 0) FROM ${table.qualified}), ` +
+          `(SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END FROM ${column.sequence})) ` +
+          `+ row_number() OVER (ORDER BY ${staging.original('x').join(', ')}))::text`;
       }
       else if (column.integer) value = `((SELECT coalesce(max(${ident(column.name)}), 0) FROM ${table.qualified}) + row_number() OVER (ORDER BY ${staging.original('x').join(', ')}))::text`;
       else if (column.uuid) value = 'gen_random_uuid()::text';
@@ -267,20 +269,22 @@ export class GraphImporter {
       `FROM ${staging.name} s WHERE ${staging.matchTarget()} AND s._action IN ('insert', 'remap', 'update')`);
   }
 
-  private async advanceSequences(): Promise<string[]> {
+  // Moves each sequence past its column's highest value (sequences ignore rollbacks, so a dry run only reports them).
+  private async advanceSequences(dryRun: boolean): Promise<string[]> {
     const advanced: string[] = [];
     for (const staging of this.staged.values()) {
       for (const column of staging.table.columns) {
-        if (column.sequence && column.integer && await this.advanceSequence(staging.table, column)) advanced.push(column.sequence);
+        if (column.sequence && column.integer && await this.advanceSequence(staging.table, column, dryRun)) advanced.push(column.sequence);
       }
     }
     return advanced;
   }
 
-  // Moves a column's sequence past the column's highest value; true when it was behind.
-  private async advanceSequence(table: TableNode, column: CatalogColumn): Promise<boolean> {
+  // True when the sequence was (or, in a dry run, would be) behind the column's highest value.
+  private async advanceSequence(table: TableNode, column: CatalogColumn, dryRun: boolean): Promise<boolean> {
     const [row] = await this.session.query<{ v: string | null }>(
-      `SELECT setval('${column.sequence!.replace(/'/g, "''")}', m.v)::text AS v FROM (SELECT max(${ident(column.name)}) AS v FROM ${table.qualified}) m ` +
+      `SELECT ${dryRun ? 'm.v' : `setval('${column.sequence!.replace(/'/g, "''")}', m.v)`}::text AS v ` +
+      `FROM (SELECT max(${ident(column.name)}) AS v FROM ${table.qualified}) m ` +
       `WHERE m.v IS NOT NULL AND m.v > (SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END FROM ${column.sequence})`);
     return !!row?.v;
   }

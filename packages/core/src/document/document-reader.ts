@@ -1,4 +1,5 @@
 import { DocumentError } from '../errors/document-error.js';
+import { isCutShort } from './json-prefix.js';
 import {
   GRAPH_FORMAT,
   GRAPH_FORMAT_VERSION,
@@ -96,8 +97,7 @@ export function parseJsonDocument(text: string): DocumentSource {
   try {
     value = JSON.parse(text);
   } catch (error) {
-    const trimmed = text.trimEnd();
-    if (trimmed.startsWith('{') && !trimmed.endsWith('}')) throw DocumentError.truncated('the JSON ends in the middle');
+    if (text.trimStart().startsWith('{') && isCutShort(text)) throw DocumentError.truncated('the JSON ends in the middle');
     throw DocumentError.invalid(`it is not JSON (${(error as Error).message})`);
   }
   return documentFromObject(value as GraphDocument);
@@ -111,8 +111,9 @@ export async function readNdjsonDocument(lines: AsyncIterator<string>, batchSize
   const parseLine = (line: string, where: string): unknown => {
     try {
       return JSON.parse(line);
-    } catch {
-      throw DocumentError.truncated(`${where} is not complete JSON`);
+    } catch (error) {
+      if (isCutShort(line)) throw DocumentError.truncated(`${where} ends in the middle`);
+      throw DocumentError.invalid(`${where} is not JSON (${(error as Error).message})`);
     }
   };
   const first = await lines.next();
@@ -159,7 +160,7 @@ export async function readNdjsonDocument(lines: AsyncIterator<string>, batchSize
               pending = line;
               break;
             }
-            if (!line.trimEnd().endsWith(']')) throw DocumentError.truncated(`line ${lineNo} (${entity.name}) ends in the middle of a row`);
+            if (isCutShort(line)) throw DocumentError.truncated(`line ${lineNo} (${entity.name}) ends in the middle of a row`);
             batch.push(line);
             count += 1;
             if (batch.length >= batchSize) {

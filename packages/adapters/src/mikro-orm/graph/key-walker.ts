@@ -129,8 +129,9 @@ export class KeyWalker {
         : '';
     const changed = await this.session.run(
       `INSERT INTO ${target.temp} (${pk}, _mode, _depth, _round, _via) ${select(this.viaNumber(relation))} ${onConflict}`, params);
-    // temporary tables are never auto-analyzed: without statistics, later joins on a large key table plan badly
-    if (changed > 10_000) await this.session.run(`ANALYZE ${target.temp}`);
+    // Temporary tables are never auto-analyzed: without statistics, later joins on a large key table plan
+    // badly. Analyzed after every insert that adds rows, so the statement count still depends on relations only.
+    if (changed > 0) await this.session.run(`ANALYZE ${target.temp}`);
     if (changed > 0 && kind === 'needs') this.holdsNeeded.add(target);
     if (changed > 0) this.nonEmpty.add(target);
     if (changed > 0) {

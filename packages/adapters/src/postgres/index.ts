@@ -1,0 +1,2 @@
+export * from './postgres-transport.js';
+export * from './sql-client.js';

@@ -1,0 +1,144 @@
+import type { CqrsMessage, MessageHandler, Subscription, Transport } from '@entity-sync/core';
+import type { SqlClient } from './sql-client.js';
+
+/** Options of the PostgreSQL transport. */
+export interface PostgresTransportOptions {
+  /** Schema of the message tables. Default `public`. */
+  schema?: string;
+  /** Attempts before a message goes to the dead letters. Default 5. */
+  maxAttempts?: number;
+  /** Delay before retry n is `retryDelayMs * 2^(n-1)`. Default 200. */
+  retryDelayMs?: number;
+  /** How long a claimed message stays hidden from other consumers; a crashed consumer's message comes back after it. Default 30 s. */
+  claimSeconds?: number;
+  /** Polling interval when no NOTIFY arrives. Default 1000 ms. */
+  pollMs?: number;
+}
+
+/** A message that failed every attempt. */
+export interface StoredDeadLetter {
+  id: string;
+  queue: string;
+  message: CqrsMessage;
+  error: string;
+  attempts: number;
+}
+
+const CHANNEL = 'entity_sync_messages';
+
+/**
+ * A transport on a PostgreSQL database (real or embedded PGlite): a message table with one
+ * row per message and queue, NOTIFY to wake consumers, claims with an expiry so that a
+ * consumer that dies mid-apply returns its message, retries with backoff, and dead letters.
+ */
+export class PostgresTransport implements Transport {
+  private readonly schema: string;
+  private readonly maxAttempts: number;
+
+  constructor(private readonly client: SqlClient, private readonly options: PostgresTransportOptions = {}) {
+    this.schema = `"${(options.schema ?? 'public').replace(/"/g, '""')}"`;
+    this.maxAttempts = options.maxAttempts ?? 5;
+  }
+
+  /** Creates the message and queue tables (idempotent). */
+  async install(): Promise<void> {
+    await this.client.query(`CREATE TABLE IF NOT EXISTS ${this.schema}.entity_sync_queues (queue text PRIMARY KEY, cqrs_ids text[] NOT NULL)`);
+    await this.client.query(`CREATE TABLE IF NOT EXISTS ${this.schema}.entity_sync_messages (id bigserial PRIMARY KEY, queue text NOT NULL, ` +
+      `cqrs_id text NOT NULL, body jsonb NOT NULL, attempts int NOT NULL DEFAULT 0, available_at timestamptz NOT NULL DEFAULT clock_timestamp(), ` +
+      `dead boolean NOT NULL DEFAULT false, error text)`);
+    await this.client.query(`CREATE INDEX IF NOT EXISTS entity_sync_messages_next ON ${this.schema}.entity_sync_messages (queue, id) WHERE NOT dead`);
+  }
+
+  async publish(messages: CqrsMessage[], options: { queue?: string } = {}): Promise<void> {
+    if (messages.length === 0) return;
+    // one statement fans every message out to the queues that want its CQRS id, in publish order
+    await this.client.query(`INSERT INTO ${this.schema}.entity_sync_messages (queue, cqrs_id, body) ` +
+      `SELECT q.queue, m.body->>'cqrsId', m.body FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS m(body, n) ` +
+      `JOIN ${this.schema}.entity_sync_queues q ON (m.body->>'cqrsId') = ANY(q.cqrs_ids) AND ($2::text IS NULL OR q.queue = $2) ORDER BY m.n, q.queue`,
+    [JSON.stringify(messages), options.queue ?? null]);
+    await this.client.query(`NOTIFY ${CHANNEL}`);
+  }
+
+  async subscribe(queue: string, cqrsIds: string[], handler: MessageHandler): Promise<Subscription> {
+    await this.client.query(`INSERT INTO ${this.schema}.entity_sync_queues (queue, cqrs_ids) VALUES ($1, $2) ` +
+      `ON CONFLICT (queue) DO UPDATE SET cqrs_ids = EXCLUDED.cqrs_ids`, [queue, cqrsIds]);
+    let running = true;
+    let wake: (() => void) | undefined;
+    const unlisten = await this.client.listen(CHANNEL, () => wake?.());
+    const loop = (async () => {
+      while (running) {
+        if (await this.deliverNext(queue, handler)) continue;
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, this.options.pollMs ?? 1000);
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        wake = undefined;
+      }
+    })();
+    return {
+      stop: async () => {
+        running = false;
+        wake?.();
+        await loop;
+        await unlisten();
+      },
+    };
+  }
+
+  // Claims the oldest available message of the queue, hands it over, and deletes it once handled.
+  private async deliverNext(queue: string, handler: MessageHandler): Promise<boolean> {
+    const [claimed] = await this.client.query<{ id: string; body: CqrsMessage; attempts: number }>(
+      `UPDATE ${this.schema}.entity_sync_messages SET attempts = attempts + 1, ` +
+      `available_at = clock_timestamp() + make_interval(secs => $2) WHERE id = (SELECT id FROM ${this.schema}.entity_sync_messages ` +
+      `WHERE queue = $1 AND NOT dead AND available_at <= clock_timestamp() ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED) ` +
+      `RETURNING id::text, body, attempts`, [queue, this.options.claimSeconds ?? 30]);
+    if (!claimed) return false;
+    try {
+      await handler(claimed.body);
+      await this.client.query(`DELETE FROM ${this.schema}.entity_sync_messages WHERE id = $1`, [claimed.id]);
+    } catch (error) {
+      const dead = claimed.attempts >= this.maxAttempts;
+      const delay = ((this.options.retryDelayMs ?? 200) * 2 ** (claimed.attempts - 1)) / 1000;
+      await this.client.query(`UPDATE ${this.schema}.entity_sync_messages SET dead = $2, error = $3, ` +
+        `available_at = clock_timestamp() + make_interval(secs => $4) WHERE id = $1`,
+      [claimed.id, dead, (error as Error).message ?? String(error), delay]);
+    }
+    return true;
+  }
+
+  /** Dead letters of a queue (or all), oldest first. */
+  async deadLetters(queue?: string): Promise<StoredDeadLetter[]> {
+    const rows = await this.client.query<{ id: string; queue: string; body: CqrsMessage; error: string; attempts: number }>(
+      `SELECT id::text, queue, body, error, attempts FROM ${this.schema}.entity_sync_messages WHERE dead AND ($1::text IS NULL OR queue = $1) ORDER BY id`,
+      [queue ?? null]);
+    return rows.map((row) => ({ id: row.id, queue: row.queue, message: row.body, error: row.error, attempts: row.attempts }));
+  }
+
+  /** Puts dead letters back in their queues with fresh attempts; returns how many. */
+  async retryDeadLetters(queue?: string): Promise<number> {
+    const rows = await this.client.query(`UPDATE ${this.schema}.entity_sync_messages SET dead = false, attempts = 0, error = NULL, ` +
+      `available_at = clock_timestamp() WHERE dead AND ($1::text IS NULL OR queue = $1) RETURNING id`, [queue ?? null]);
+    await this.client.query(`NOTIFY ${CHANNEL}`);
+    return rows.length;
+  }
+
+  /** Deletes dead letters; returns how many. */
+  async purgeDeadLetters(queue?: string): Promise<number> {
+    return (await this.client.query(`DELETE FROM ${this.schema}.entity_sync_messages WHERE dead AND ($1::text IS NULL OR queue = $1) RETURNING id`,
+      [queue ?? null])).length;
+  }
+
+  /** Messages not yet handled (dead letters aside). */
+  async pending(queue?: string): Promise<number> {
+    const [row] = await this.client.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${this.schema}.entity_sync_messages ` +
+      `WHERE NOT dead AND ($1::text IS NULL OR queue = $1)`, [queue ?? null]);
+    return row?.n ?? 0;
+  }
+
+  async close(): Promise<void> {
+    await this.client.close();
+  }
+}

@@ -1,10 +1,11 @@
-import { deleteGraph, EntitySync, exportGraph, importGraph } from '@entity-sync/adapters/mikro-orm';
+import { MemoryTransport } from '@entity-sync/adapters/memory';
+import { deleteGraph, EntitySync, exportGraph, importGraph, installOutbox, installReplica, relayOutbox, ReplicaApplier } from '@entity-sync/adapters/mikro-orm';
 import { PGlite } from '@electric-sql/pglite';
 import { MikroORM } from '@mikro-orm/core';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Author, Book, CopyText, Country, Language, Tag } from './entities/index.js';
+import { Author, AuthorRef, Book, CopyText, Country, Language, replicaEntities, Tag } from './entities/index.js';
 import config from './mikro-orm.config.js';
 import { seedLibrary } from './seed.js';
 
@@ -17,10 +18,11 @@ export async function runDemo(log: (line: string) => void = console.log): Promis
   const started = Date.now();
   // One in-memory PGlite holds both sides: the app's schema and a 'staging' schema standing in for another database.
   const pglite = await PGlite.create();
-  await pglite.exec('CREATE SCHEMA staging');
+  await pglite.exec('CREATE SCHEMA staging; CREATE SCHEMA replica');
   const shared = { driverOptions: { connection: { pglite: () => pglite } } };
   const orm = await MikroORM.init({ ...config, ...shared });
   const staging = await MikroORM.init({ ...config, ...shared, schema: 'staging' });
+  const replica = await MikroORM.init({ ...config, ...shared, schema: 'replica', entities: replicaEntities });
   const dir = mkdtempSync(join(tmpdir(), 'entity-sync-demo-'));
   try {
     await orm.schema.createSchema();
@@ -80,10 +82,31 @@ export async function runDemo(log: (line: string) => void = console.log): Promis
     const remaining = await orm.em.fork().count(Book);
     await importGraph(join(dir, 'hugo-archive.json'), { em: orm.em.fork() });
     log(`deleted with an archive (${remaining} book left), restored from it: ${await orm.em.fork().count(Book)} books again`);
+
+    // 4. CQRS: Author is the master of 'author'; a replica service keeps AuthorRef rows
+    await replica.schema.createSchema();
+    await installOutbox(orm.em.fork());
+    await installReplica(replica.em.fork());
+    const applier = new ReplicaApplier(replica.em.fork());
+    const transport = new MemoryTransport({ faults: { duplicate: true, reverse: true } });
+    await transport.subscribe('library-replica', applier.cqrsIds, async (message) => void await applier.apply(message));
+    const writes = orm.em.fork();
+    writes.create(Author, { name: 'Mary Shelley', email: 'shelley@example.org' });
+    const austen = await writes.findOneOrFail(Author, { name: 'Jane Austen' });
+    austen.name = 'Jane Austen (1775-1817)';
+    await writes.flush();
+    await orm.em.fork().nativeUpdate(Author, { name: 'Victor Hugo' }, { email: 'victor.hugo@example.org' });
+    let relayed = 0;
+    for (let n = await relayOutbox(orm.em.fork(), transport); n > 0; n = await relayOutbox(orm.em.fork(), transport)) relayed += n;
+    await transport.drain();
+    const copies = await replica.em.fork().find(AuthorRef, {}, { orderBy: { id: 'asc' } });
+    log(`CQRS: ${relayed} outbox entries relayed (delivered twice and in reverse order on purpose); the replica holds ` +
+      copies.map((copy) => `${copy.name} <${copy.contact}>`).join(', '));
     log(`done in ${Date.now() - started} ms`);
   } finally {
     await orm.close();
     await staging.close();
+    await replica.close();
     await pglite.close();
     rmSync(dir, { recursive: true, force: true });
   }

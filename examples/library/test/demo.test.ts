@@ -18,6 +18,9 @@ test('the demo runs on embedded PGlite and reports the graph, the keys, export, 
   assert.match(output, 'deleteGraph plan: Author 1, AuthorProfile 1, Book 2, book_tags 3');
   assert.not.match(output, 'also belong to');
   assert.match(output, 'deleted with an archive (1 book left), restored from it: 3 books again');
+  assert.match(output, /CQRS: \d+ outbox entries relayed \(delivered twice and in reverse order on purpose\); the replica holds /);
+  assert.match(output, 'Jane Austen (1775-1817) <austen@example.org>');
+  assert.match(output, 'Victor Hugo <victor.hugo@example.org>, Mary Shelley <shelley@example.org>');
 });
 
 test.run();

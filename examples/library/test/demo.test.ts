@@ -19,8 +19,7 @@ test('the demo runs on embedded PGlite and reports the graph, the keys, export, 
   assert.not.match(output, 'also belong to');
   assert.match(output, 'deleted with an archive (1 book left), restored from it: 3 books again');
   assert.match(output, /CQRS: \d+ outbox entries relayed \(delivered twice and in reverse order on purpose\); the replica holds /);
-  assert.match(output, 'Jane Austen (1775-1817) <austen@example.org>');
-  assert.match(output, 'Victor Hugo <victor.hugo@example.org>, Mary Shelley <shelley@example.org>');
+  assert.match(output, 'the replica holds Victor Hugo <victor.hugo@example.org>, Jane Austen (1775-1817) <austen@example.org>, Mary Shelley <shelley@example.org>');
 });
 
 test.run();

@@ -1,93 +1,150 @@
-// Graph export / import benchmark: figures as ratios against PostgreSQL COPY measured in the
-// same run, and against the naive ways (a per-object walk, MikroORM persist/flush).
-// BENCH_ROWS sets the data set size (default 1,000,000).
-import { EntitySync, exportGraph, importGraph } from '@entity-sync/adapters/mikro-orm';
+// Graph export / import benchmark. Every figure is a ratio to a limit measured in the same run
+// on the same rows: PostgreSQL's COPY, a per-object walk through MikroORM, MikroORM's
+// persist/flush. BENCH_ROWS sets the data set size (default 1,000,000); BENCH_RUNS how many
+// times the export and the import (each with its COPY limit) are repeated, the fastest counting.
 import { PostgresCluster } from '@entity-sync/testing';
-import { MikroORM } from '@mikro-orm/core';
-import { PostgreSqlDriver } from '@mikro-orm/postgresql';
-import { execFileSync } from 'node:child_process';
+import type { MikroORM } from '@mikro-orm/core';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { copyIn, copyOut, naiveWalk, persistFlush, since } from './baselines.js';
-import { Region, shopEntities } from './entities.js';
-import { generateShop } from './generate.js';
+import { runSibling } from './child.js';
+import { copyIn, copyOut, type CopyDump } from './copy-limits.js';
+import { Store } from './entities.js';
+import { generateShop, shopShape, shopTables, STORES } from './generate.js';
+import { timedExport, timedImport, type PhasedRun } from './instrumented.js';
+import { describe, fastest, int, perSecond, runsNote, since, type Throughput } from './measure.js';
+import { naiveWalk } from './naive-walk.js';
+import { persistFlush } from './persist-flush.js';
+import { percent, printSummary, times } from './report.js';
+import { createShop } from './shop-orm.js';
+import { differences, digest } from './verify.js';
 
 const total = Number(process.env.BENCH_ROWS ?? 1_000_000);
+const exportRuns = Number(process.env.BENCH_RUNS ?? 3);
+const importRuns = Number(process.env.BENCH_RUNS ?? 2);
+const NAIVE_BUDGET_SECONDS = 180;
+const MEMORY_LIMIT_MB = 300;
+
+const say = (line = '') => console.log(line);
+const label = (text: string) => `  ${text.padEnd(27)}`;
+const phases = (run: PhasedRun, first: string, second: string) =>
+  `${label('')}  ${first} ${run.first.toFixed(2)} s + ${second} ${(run.seconds - run.first).toFixed(2)} s, ${run.statements} statements`;
+
 const dir = mkdtempSync(join(tmpdir(), 'entity-sync-bench-'));
 const cluster = await PostgresCluster.start();
-const open = async (database: string, create: boolean) => {
-  await cluster.createDatabase(database);
-  const orm = await MikroORM.init({ driver: PostgreSqlDriver, clientUrl: cluster.url(database), entities: shopEntities, extensions: [EntitySync] });
-  if (create) await orm.schema.createSchema();
+const orms: MikroORM[] = [];
+// an empty database with the shop schema; every ORM is closed with the cluster at the end
+const database = async (name: string) => {
+  await cluster.createDatabase(name);
+  const orm = await createShop(cluster.url(name));
+  orms.push(orm);
   return orm;
 };
-const rate = (rows: number, seconds: number) => Math.round(rows / seconds);
-const fmt = (n: number) => n.toLocaleString('en-US');
-const log = (line: string) => console.log(line);
+const check = async (what: string, name: string, expected: Map<string, string>) => {
+  const wrong = differences(expected, await digest(cluster.url(name), shopTables));
+  if (wrong.length) say(`  CHECK FAILED: ${what} differs from what it was loaded from in ${wrong.join(', ')}`);
+};
 
 try {
-  const source = await open('source', true);
-  let start = performance.now();
-  const rows = await generateShop(source, total);
-  log(`data set: ${fmt(rows)} rows in 12 tables + 1 pivot, generated in ${since(start).toFixed(1)} s`);
-  const roots = Array.from({ length: 10 }, (_, i) => ({ entity: Region, key: i + 1 }));
+  say(`graph bench: ${int(total)} rows asked, Node ${process.version}, ${cpus().length} CPUs, PostgreSQL from @entity-sync/testing`);
+  const source = await database('source');
+  const shape = shopShape(total);
+  const generating = performance.now();
+  await generateShop(source, shape);
+  const rows = Object.values(shape.rows).reduce((a, b) => a + b, 0);
+  say(`data set: ${int(rows)} rows in ${shopTables.length} tables, owned by ${STORES} stores, generated in ${since(generating).toFixed(1)} s`);
+  say(`  ${Object.entries(shape.rows).map(([table, n]) => `${table} ${int(n)}`).join(', ')}`);
+  const sourceDigest = await digest(cluster.url('source'), shopTables);
 
-  // warm caches once, then measure
-  await exportGraph(roots, { em: source.em.fork(), format: 'ndjson', to: join(dir, 'warm.ndjson') });
-  const copy = await copyOut(cluster.url('source'));
-  const file = join(dir, 'graph.ndjson');
-  start = performance.now();
-  const exported = await exportGraph(roots, { em: source.em.fork(), format: 'ndjson', to: file });
-  const exportSeconds = since(start);
-  log(`export:  ${fmt(exported.rows)} rows in ${exportSeconds.toFixed(2)} s = ${fmt(rate(exported.rows, exportSeconds))} rows/s, ` +
-    `${exported.statements} statements, ${(statSync(file).size / 1e6).toFixed(0)} MB NDJSON`);
-  log(`COPY TO: ${fmt(copy.rows)} rows in ${copy.seconds.toFixed(2)} s = ${fmt(rate(copy.rows, copy.seconds))} rows/s`);
+  say();
+  say(`EXPORT of the whole graph (${STORES} store roots), NDJSON to a file; one warm-up run each, then alternating runs`);
+  const allStores = Array.from({ length: STORES }, (_, i) => ({ entity: Store, key: i + 1 }));
+  const file = join(dir, 'shop.ndjson');
+  await copyOut(cluster.url('source'), shopTables);
+  await timedExport(allStores, source.em.fork(), file);
+  const copyOuts: CopyDump[] = [];
+  const exports: PhasedRun[] = [];
+  for (let run = 0; run < exportRuns; run++) {
+    copyOuts.push(await copyOut(cluster.url('source'), shopTables));
+    exports.push(await timedExport(allStores, source.em.fork(), file));
+  }
+  const copy = fastest(copyOuts);
+  const exported = fastest(exports);
+  say(`${label('COPY (SELECT *) TO STDOUT')}${describe(copy)}, ${(copy.bytes / 1e6).toFixed(0)} MB, ${runsNote(copyOuts)}`);
+  say(`${label('exportGraph')}${describe(exported)}, ${(statSync(file).size / 1e6).toFixed(0)} MB, ${runsNote(exports)}`);
+  say(phases(exported, 'walk', 'write'));
+  if (exported.rows !== copy.rows) say(`  NOTE: the export has ${int(exported.rows)} rows, COPY ${int(copy.rows)}`);
 
-  const naive = await naiveWalk(source, EntitySync.of(source).graph, { entity: 'Region', id: 1 }, 15);
-  log(`naive walk: ${fmt(naive.rows)} rows in ${naive.seconds.toFixed(1)} s (${fmt(naive.queries)} queries) = ${fmt(rate(naive.rows, naive.seconds))} rows/s`);
+  say();
+  say('NAIVE per-object walk through MikroORM (find / findOne / collection init, one call at a time), one store');
+  const storeFile = join(dir, 'store-1.ndjson');
+  const storeExport = await timedExport({ entity: Store, key: 1 }, source.em.fork(), storeFile);
+  const naive = await naiveWalk(source, { entity: 'Store', id: 1 }, NAIVE_BUDGET_SECONDS);
+  say(`${label('naive walk')}${describe(naive)}, ${int(naive.calls)} ORM calls` +
+    `${naive.complete ? '' : `, STOPPED after ${NAIVE_BUDGET_SECONDS} s`}`);
+  say(`${label('exportGraph, same store')}${describe(storeExport)}, ${storeExport.statements} statements`);
+  if (naive.complete && naive.rows !== storeExport.rows) say(`  NOTE: the naive walk reached ${int(naive.rows)} rows, the export ${int(storeExport.rows)}`);
 
-  const target = await open('target', true);
-  start = performance.now();
-  const imported = await importGraph(file, { em: target.em.fork() });
-  const importSeconds = since(start);
-  log(`import:  ${fmt(imported.rows)} rows in ${importSeconds.toFixed(2)} s = ${fmt(rate(imported.rows, importSeconds))} rows/s, ${imported.statements} statements`);
-  await target.close();
+  say();
+  say('IMPORT of the NDJSON file into an empty database; a warm-up import of one store, then alternating runs');
+  const warm = await database('warm_target');
+  await timedImport(storeFile, warm.em.fork());
+  const copyIns: Throughput[] = [];
+  const imports: PhasedRun[] = [];
+  for (let run = 0; run < importRuns; run++) {
+    await database(`copy_target_${run}`);
+    copyIns.push({ rows: copy.rows, seconds: await copyIn(cluster.url(`copy_target_${run}`), copy) });
+    await check('the COPY target', `copy_target_${run}`, sourceDigest);
+    const target = await database(`import_target_${run}`);
+    imports.push(await timedImport(file, target.em.fork()));
+    await check('the import target', `import_target_${run}`, sourceDigest);
+  }
+  const copyLoad = fastest(copyIns);
+  const imported = fastest(imports);
+  say(`${label('COPY FROM STDIN')}${describe(copyLoad)}, ${runsNote(copyIns)}`);
+  say(`${label('importGraph')}${describe(imported)}, ${runsNote(imports)}`);
+  say(phases(imported, 'load', 'check and insert'));
+  const storeDigest = await digest(cluster.url('warm_target'), shopTables);
+  const persisted = await persistFlush(await database('persist_target'), storeFile);
+  await check('the persist/flush target', 'persist_target', storeDigest);
+  const storeImport = await timedImport(storeFile, (await database('store_target')).em.fork());
+  await check('the one-store import target', 'store_target', storeDigest);
+  say(`${label('persist/flush, one store')}${describe(persisted)} (em.create, em.flush every 1,000 rows, one transaction)`);
+  say(`${label('importGraph, same store')}${describe(storeImport)}, ${storeImport.statements} statements`);
+  say('  every target was compared with what it was loaded from (row count and row hash per table)');
 
-  const copyTarget = await open('copy_target', true);
-  await copyTarget.close();
-  const copyInSeconds = await copyIn(cluster.url('copy_target'), copy.dump);
-  log(`COPY FROM: ${fmt(copy.rows)} rows in ${copyInSeconds.toFixed(2)} s = ${fmt(rate(copy.rows, copyInSeconds))} rows/s`);
+  say();
+  say('PEAK MEMORY of an NDJSON export and import of the whole graph, each in a child process (its own peak RSS, VmHWM)');
+  type ChildRun = Throughput & { peakRssMb: number };
+  const idle = await runSibling<ChildRun>('memory-worker', ['idle', cluster.url('source'), '']);
+  const exportMemory = await runSibling<ChildRun>('memory-worker', ['export', cluster.url('source'), join(dir, 'child.ndjson')]);
+  await database('memory_target');
+  const importMemory = await runSibling<ChildRun>('memory-worker', ['import', cluster.url('memory_target'), join(dir, 'child.ndjson')]);
+  say(`${label('ORM started, nothing run')}${idle.peakRssMb.toFixed(0)} MB`);
+  say(`${label('exportGraph')}${exportMemory.peakRssMb.toFixed(0)} MB (${describe(exportMemory)})`);
+  say(`${label('importGraph')}${importMemory.peakRssMb.toFixed(0)} MB (${describe(importMemory)})`);
 
-  const persistRows = Math.min(20_000, Math.round(total / 50));
-  const persistSeconds = await persistFlush(source, persistRows, 10_000_000);
-  log(`persist/flush: ${fmt(persistRows)} rows in ${persistSeconds.toFixed(2)} s = ${fmt(rate(persistRows, persistSeconds))} rows/s`);
-  await source.close();
-
-  const worker = fileURLToPath(new URL('./worker.js', import.meta.url));
-  const inChild = (args: string[]) => JSON.parse(execFileSync(process.execPath,
-    [worker, ...args], { encoding: 'utf8', maxBuffer: 1 << 20 }).trim().split('\n').pop()!) as
-    { rows: number; seconds: number; maxRssMb: number };
-  const exportMemory = inChild(['export', cluster.url('source'), join(dir, 'child.ndjson')]);
-  await (await open('memory_target', true)).close();
-  const importMemory = inChild(['import', cluster.url('memory_target'), join(dir, 'child.ndjson')]);
-  log(`peak memory (own process, max RSS): export ${exportMemory.maxRssMb.toFixed(0)} MB, import ${importMemory.maxRssMb.toFixed(0)} MB`);
-
-  const exportRate = rate(exported.rows, exportSeconds);
-  const importRate = rate(imported.rows, importSeconds);
-  const results: [string, string, string, boolean][] = [
-    ['export vs COPY TO', `${((exportRate / rate(copy.rows, copy.seconds)) * 100).toFixed(0)}%`, '>= 40%', exportRate / rate(copy.rows, copy.seconds) >= 0.4],
-    ['export vs naive walk', `${(exportRate / rate(naive.rows, naive.seconds)).toFixed(0)}x`, '>= 20x', exportRate / rate(naive.rows, naive.seconds) >= 20],
-    ['import vs COPY FROM', `${((importRate / rate(copy.rows, copyInSeconds)) * 100).toFixed(0)}%`, '>= 25%', importRate / rate(copy.rows, copyInSeconds) >= 0.25],
-    ['import vs persist/flush', `${(importRate / rate(persistRows, persistSeconds)).toFixed(0)}x`, '>= 5x', importRate / rate(persistRows, persistSeconds) >= 5],
-    ['peak memory, NDJSON export', `${exportMemory.maxRssMb.toFixed(0)} MB`, '< 300 MB', exportMemory.maxRssMb < 300],
-    ['peak memory, NDJSON import', `${importMemory.maxRssMb.toFixed(0)} MB`, '< 300 MB', importMemory.maxRssMb < 300],
-  ];
-  log('');
-  log(`${'figure'.padEnd(28)} ${'measured'.padStart(9)}  ${'target'.padEnd(9)} met`);
-  for (const [name, value, goal, met] of results) log(`${name.padEnd(28)} ${value.padStart(9)}  ${goal.padEnd(9)} ${met ? 'yes' : 'NO'}`);
+  const rate = (t: Throughput) => `${int(perSecond(t))} rows/s`;
+  const exportVsCopy = perSecond(exported) / perSecond(copy);
+  const exportVsNaive = perSecond(exported) / perSecond(naive);
+  const storeVsNaive = perSecond(storeExport) / perSecond(naive);
+  const importVsCopy = perSecond(imported) / perSecond(copyLoad);
+  const importVsPersist = perSecond(imported) / perSecond(persisted);
+  const storeVsPersist = perSecond(storeImport) / perSecond(persisted);
+  say();
+  say(`SUMMARY at ${int(rows)} rows`);
+  printSummary([
+    { figure: 'export vs COPY TO', measured: rate(exported), baseline: rate(copy), ratio: percent(exportVsCopy), target: '>= 40%', met: exportVsCopy >= 0.4 },
+    { figure: 'export vs naive walk', measured: rate(exported), baseline: rate(naive), ratio: times(exportVsNaive), target: '>= 20x', met: exportVsNaive >= 20 },
+    { figure: 'export vs naive walk, same store', measured: rate(storeExport), baseline: rate(naive), ratio: times(storeVsNaive), target: '>= 20x', met: storeVsNaive >= 20 },
+    { figure: 'import vs COPY FROM', measured: rate(imported), baseline: rate(copyLoad), ratio: percent(importVsCopy), target: '>= 25%', met: importVsCopy >= 0.25 },
+    { figure: 'import vs persist/flush', measured: rate(imported), baseline: rate(persisted), ratio: times(importVsPersist), target: '>= 5x', met: importVsPersist >= 5 },
+    { figure: 'import vs persist/flush, same store', measured: rate(storeImport), baseline: rate(persisted), ratio: times(storeVsPersist), target: '>= 5x', met: storeVsPersist >= 5 },
+    { figure: 'export peak RSS', measured: `${exportMemory.peakRssMb.toFixed(0)} MB`, baseline: '', ratio: '', target: `< ${MEMORY_LIMIT_MB} MB`, met: exportMemory.peakRssMb < MEMORY_LIMIT_MB },
+    { figure: 'import peak RSS', measured: `${importMemory.peakRssMb.toFixed(0)} MB`, baseline: '', ratio: '', target: `< ${MEMORY_LIMIT_MB} MB`, met: importMemory.peakRssMb < MEMORY_LIMIT_MB },
+  ]);
 } finally {
+  await Promise.allSettled(orms.map((orm) => orm.close()));
   cluster.stop();
   rmSync(dir, { recursive: true, force: true });
 }

@@ -4,3 +4,4 @@ export * from './postgres-backend.js';
 export * from './postgres-cluster.js';
 export * from './backends.js';
 export * from './sql-file.js';
+export * from './rabbitmq-broker.js';

@@ -6,6 +6,7 @@ import { exportGraph } from '../mikro-orm/graph/export-graph.js';
 import { importGraph, type ConflictPolicy } from '../mikro-orm/graph/import-graph.js';
 import type { RootRef } from '../mikro-orm/graph/roots.js';
 import { openOrm } from './config-loader.js';
+import { cqrsCommand } from './cqrs-commands.js';
 import { progressDisplay } from './progress.js';
 import { describeDelete, describeExport, describeImport } from './summaries.js';
 
@@ -96,6 +97,8 @@ export function createProgram(io: CliIo): Command {
       })).finally(() => progress.stop());
       io.out(opts.json ? JSON.stringify(report) : describeDelete(report));
     });
+
+  program.addCommand(cqrsCommand(io, withOrm));
 
   return program;
 }

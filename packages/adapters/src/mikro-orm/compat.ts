@@ -216,3 +216,20 @@ export function requiredProperties(em: EntityManager, entity: string): string[] 
 export function entityClassOf(em: EntityManager, entity: string): Function | undefined {
   return em.getMetadata().find(entity)?.class;
 }
+
+/** A managed entity built from a database row (column names), without a query; relations become references. */
+export function entityFromRow<T extends object>(em: EntityManager, entity: string, row: Record<string, unknown>): T {
+  return em.map<T>(entity, row as never) as T;
+}
+
+/** A plain object of an entity's properties (relations as primary keys, loaded relations embedded). */
+export function plainOfEntity(entity: object): Record<string, unknown> {
+  return wrap(entity, true).toObject() as Record<string, unknown>;
+}
+
+/** Takes a driver connection (a `pg` client or the PGlite instance) out of the ORM's pool, outside any transaction. */
+export async function acquireDriverConnection(em: EntityManager): Promise<{ connection: unknown; release(): Promise<void> }> {
+  const client = (em.getConnection() as unknown as { getKnex(): { client: { acquireConnection(): Promise<unknown>; releaseConnection(c: unknown): Promise<void> } } }).getKnex().client;
+  const connection = await client.acquireConnection();
+  return { connection, release: () => client.releaseConnection(connection) };
+}

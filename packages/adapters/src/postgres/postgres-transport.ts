@@ -59,9 +59,14 @@ export class PostgresTransport implements Transport {
     await this.client.query(`NOTIFY ${CHANNEL}`);
   }
 
-  async subscribe(queue: string, cqrsIds: string[], handler: MessageHandler): Promise<Subscription> {
+  /** Registers the queue of a replica service for `cqrsIds`, so that it receives what is published from now on. Idempotent. */
+  async declareQueue(queue: string, cqrsIds: string[]): Promise<void> {
     await this.client.query(`INSERT INTO ${this.schema}.entity_sync_queues (queue, cqrs_ids) VALUES ($1, $2) ` +
       `ON CONFLICT (queue) DO UPDATE SET cqrs_ids = EXCLUDED.cqrs_ids`, [queue, cqrsIds]);
+  }
+
+  async subscribe(queue: string, cqrsIds: string[], handler: MessageHandler): Promise<Subscription> {
+    await this.declareQueue(queue, cqrsIds);
     let running = true;
     let wake: (() => void) | undefined;
     const unlisten = await this.client.listen(CHANNEL, () => wake?.());

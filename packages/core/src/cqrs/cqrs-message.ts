@@ -17,7 +17,7 @@ export interface CqrsMessage {
   key: unknown[];
   /** Grows by one on every committed change of the row. */
   revision: number;
-  /** The row's state after the change (null for a delete). */
+  /** The row's state after the change; null for a delete, and for a `sync` of a row the master no longer has (the replica deletes it). */
   state: Record<string, unknown> | null;
   /** The state before the change, where known. */
   previous?: Record<string, unknown> | null;
@@ -46,7 +46,7 @@ export function parseCqrsMessage(value: unknown): CqrsMessage {
   if (!['save', 'delete', 'sync'].includes(value.operation as string)) throw invalid(`operation ${JSON.stringify(value.operation)} is unknown`);
   if (!Array.isArray(value.key) || value.key.length === 0) throw invalid('it has no primary key');
   if (!Number.isSafeInteger(value.revision) || (value.revision as number) < 0) throw invalid('its revision is not a whole number');
-  if (value.operation === 'delete' ? value.state !== null : !isRecord(value.state)) {
+  if (value.operation === 'delete' ? value.state !== null : value.operation === 'save' ? !isRecord(value.state) : value.state !== null && !isRecord(value.state)) {
     throw invalid(value.operation === 'delete' ? 'a delete carries a state' : 'it carries no state');
   }
   if (typeof value.createdAt !== 'string') throw invalid('it has no createdAt');

@@ -36,6 +36,8 @@ export type ErrorCode =
   | 'CQRS_UNKNOWN_ID'
   | 'CQRS_FIELD_MISSING'
   | 'CQRS_MESSAGE_EXPIRED'
+  | 'CQRS_DUMP_INVALID'
+  | 'TRANSPORT_UNAVAILABLE'
   // command line
   | 'CONFIG_NOT_FOUND'
   | 'CONFIG_INVALID'

@@ -1,3 +1,5 @@
 export { installOutbox } from './outbox.js';
-export { relayOutbox, type RelayOptions } from './outbox-relay.js';
+export { relayOutbox, OutboxRelay, OUTBOX_CHANNEL, type RelayOptions, type OutboxRelayOptions } from './outbox-relay.js';
+export { MasterMessages, type MasterEntity, type CapturedChange } from './master-messages.js';
 export { installReplica, ReplicaApplier, type ReplicaHandlers } from './replica-applier.js';
+export { ReplicaConsumer, type ReplicaConsumerOptions, type ConsumerStats } from './replica-consumer.js';

@@ -1,13 +1,19 @@
-import { CQRS_MESSAGE_VERSION, EntitySyncError, type CqrsMessage, type MasterOptions, type Transport } from '@entity-sync/core';
+import type { CqrsMessage, Transport } from '@entity-sync/core';
 import type { EntityManager } from '@mikro-orm/core';
 import { defaultSchemaOf, inTransaction } from '../compat.js';
-import { EntitySync } from '../entity-sync.js';
+import { listenOn } from '../graph/raw-connection.js';
 import { ident, SqlSession } from '../graph/sql-session.js';
+import { MasterMessages } from './master-messages.js';
 
-/** Options of `relayOutbox`. */
+/** Options of `relayOutbox` and `OutboxRelay`. */
 export interface RelayOptions {
   /** Outbox entries per batch. Default 500. */
   batchSize?: number;
+  /**
+   * Called after the transport confirmed a batch and before the batch is marked sent. A crash
+   * here (the window every relay has) publishes the batch again on the next run.
+   */
+  onPublished?: (messages: CqrsMessage[]) => void | Promise<void>;
 }
 
 interface OutboxRow {
@@ -21,53 +27,10 @@ interface OutboxRow {
   created_at: string;
 }
 
-interface Master {
-  entity: string;
-  options: MasterOptions;
-  /** Column name -> property name. */
-  properties: Map<string, string>;
-}
+/** The NOTIFY channel the capture trigger wakes relays on. */
+export const OUTBOX_CHANNEL = 'entity_sync_outbox';
 
-function isClass(value: unknown): boolean {
-  return typeof value === 'function' && /^class[\s{]/.test(Function.prototype.toString.call(value));
-}
-
-function mastersOf(sync: EntitySync): Map<string, Master> {
-  const masters = new Map<string, Master>();
-  for (const node of sync.graph.nodes.values()) {
-    const master = sync.registryEntry(node.name)?.master;
-    if (!master) continue;
-    masters.set(master.cqrsId, {
-      entity: node.name,
-      options: master.options,
-      properties: new Map(node.columns.map((column) => [column.name, column.property])),
-    });
-  }
-  return masters;
-}
-
-function stateOf(master: Master, row: Record<string, unknown> | null): Record<string, unknown> | null {
-  if (!row) return null;
-  const { include, exclude } = master.options;
-  const state: Record<string, unknown> = {};
-  for (const [column, value] of Object.entries(row)) {
-    const property = master.properties.get(column) ?? column;
-    if (include && !include.includes(property)) continue;
-    if (exclude?.includes(property)) continue;
-    state[property] = value;
-  }
-  return state;
-}
-
-/**
- * Publishes committed outbox entries in order, in batches, and marks them sent only once the
- * transport confirmed them. A crash between publishing and marking publishes the batch again
- * on the next run: replicas drop the duplicates by revision, so each change applies once.
- * Returns how many entries it handled (0 when the outbox is empty).
- */
-export async function relayOutbox(em: EntityManager, transport: Transport, options: RelayOptions = {}): Promise<number> {
-  const sync = EntitySync.forEntityManager(em);
-  const masters = mastersOf(sync);
+async function relayBatch(em: EntityManager, transport: Transport, messages: MasterMessages, options: RelayOptions): Promise<number> {
   return inTransaction(em, async (tx) => {
     const session = await SqlSession.open(tx);
     const outbox = `${ident(defaultSchemaOf(tx))}.entity_sync_outbox`;
@@ -76,31 +39,114 @@ export async function relayOutbox(em: EntityManager, transport: Transport, optio
       `SELECT id::text, cqrs_id, key, operation, revision::text, state, previous, created_at::text FROM ${outbox} ` +
       `WHERE sent_at IS NULL ORDER BY id LIMIT ${options.batchSize ?? 500} FOR UPDATE SKIP LOCKED`);
     if (rows.length === 0) return 0;
-    const messages: CqrsMessage[] = [];
+    const batch: CqrsMessage[] = [];
     for (const row of rows) {
-      const master = masters.get(row.cqrs_id);
-      if (!master || master.options.produce === false) continue;
-      const state = stateOf(master, row.state);
-      if (state && master.options.shouldSync && !master.options.shouldSync(state)) continue;
-      const serialize = master.options.serializer;
-      if (serialize && isClass(serialize)) {
-        throw new EntitySyncError('REGISTRY_INVALID_OPTION',
-          `@Master('${row.cqrs_id}'): class serializers are not supported yet; pass a function (state) => object.`);
-      }
-      messages.push({
-        version: CQRS_MESSAGE_VERSION,
-        id: `${row.cqrs_id}/${JSON.stringify(row.key)}/${row.revision}`,
+      const message = await messages.toMessage({
         cqrsId: row.cqrs_id,
-        operation: row.operation,
         key: row.key,
+        operation: row.operation,
         revision: Number(row.revision),
-        state: state && serialize ? await (serialize as (s: unknown) => Record<string, unknown>)(state) : state,
-        previous: stateOf(master, row.previous),
+        state: row.state,
+        previous: row.previous,
         createdAt: new Date(row.created_at).toISOString(),
-      });
+      }, tx);
+      if (message) batch.push(message);
     }
-    if (messages.length) await transport.publish(messages);
+    if (batch.length) await transport.publish(batch);
+    await options.onPublished?.(batch);
     await session.run(`UPDATE ${outbox} SET sent_at = clock_timestamp() WHERE id = ANY(?::bigint[])`, [`{${rows.map((row) => row.id).join(',')}}`]);
     return rows.length;
   });
+}
+
+/**
+ * Publishes committed outbox entries in order, in batches, and marks them sent only once the
+ * transport confirmed them. A crash between publishing and marking publishes the batch again
+ * on the next run: replicas drop the duplicates by revision, so each change applies once.
+ * Runs until the outbox is empty; returns how many entries it handled.
+ */
+export async function relayOutbox(em: EntityManager, transport: Transport, options: RelayOptions = {}): Promise<number> {
+  const messages = new MasterMessages(em);
+  let total = 0;
+  for (let handled = -1; handled !== 0; total += handled) handled = await relayBatch(em, transport, messages, options);
+  return total;
+}
+
+/** Options of a long-running `OutboxRelay`. */
+export interface OutboxRelayOptions extends RelayOptions {
+  /** How often to look at the outbox when no NOTIFY arrives (and after a failure). Default 1000 ms. */
+  pollMs?: number;
+  /** Called when a batch fails (the transport is down, say); the relay retries with backoff. */
+  onError?: (error: unknown) => void;
+}
+
+/**
+ * The outbox relay as a long-running process: woken by the capture trigger's NOTIFY on commit,
+ * it publishes until the outbox is empty, then waits; a poll catches what a missed
+ * notification would leave behind. Failures (broker down) are retried with backoff, in order.
+ */
+export class OutboxRelay {
+  /** Entries handled since start. */
+  relayed = 0;
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private wake: (() => void) | undefined;
+  private woken = false;
+  private unlisten: (() => Promise<void>) | undefined;
+
+  constructor(private readonly em: EntityManager, private readonly transport: Transport, private readonly options: OutboxRelayOptions = {}) {}
+
+  /** Starts listening and relaying; resolves once listening. */
+  async start(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    this.unlisten = await listenOn(this.em, OUTBOX_CHANNEL, () => this.poke());
+    const messages = new MasterMessages(this.em);
+    this.loop = (async () => {
+      let failures = 0;
+      while (this.running) {
+        this.woken = false;
+        try {
+          const handled = await relayBatch(this.em.fork(), this.transport, messages, this.options);
+          this.relayed += handled;
+          failures = 0;
+          if (handled > 0) continue;
+        } catch (error) {
+          failures += 1;
+          this.options.onError?.(error);
+          await this.sleep(Math.min(30_000, (this.options.pollMs ?? 1000) * 2 ** (failures - 1)));
+          continue;
+        }
+        if (!this.woken) await this.sleep(this.options.pollMs ?? 1000);
+      }
+    })();
+  }
+
+  private poke(): void {
+    this.woken = true;
+    this.wake?.();
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wake = () => {
+        this.wake = undefined;
+        done();
+      };
+    });
+  }
+
+  /** Stops after the batch in flight (which is published and marked, or left for the next run). */
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    this.wake?.();
+    await this.loop;
+    await this.unlisten?.();
+  }
 }

@@ -32,6 +32,8 @@ BEGIN
       RETURNING revision INTO next_revision;
     INSERT INTO entity_sync_outbox (tx, cqrs_id, key, operation, revision, state, previous)
       VALUES (txid_current(), TG_ARGV[0], row_key, CASE WHEN new_state IS NULL THEN 'delete' ELSE 'save' END, next_revision, new_state, old_state);
+    -- a wake-up for relays, delivered at commit (repeats within a transaction are folded into one)
+    PERFORM pg_notify('entity_sync_outbox', '');
   END IF;
   RETURN NULL;
 END $$`;

@@ -99,7 +99,8 @@ export class ReplicaApplier {
       if (verdict === 'duplicate' || verdict === 'stale') return verdict;
 
       const handlers = entityClassOf(tx, replica.entity) as ReplicaHandlers | undefined;
-      if (message.operation === 'delete') {
+      const deleting = message.state === null;
+      if (deleting) {
         if (handlers?.onCqrsDelete) await handlers.onCqrsDelete(key, message, tx);
         else await tx.nativeDelete(replica.entity, key);
       } else {
@@ -121,7 +122,7 @@ export class ReplicaApplier {
         await tx.flush();
       }
       await session.run(`UPDATE ${table} SET revision = ?, deleted = ? WHERE cqrs_id = ? AND key = ?::jsonb`,
-        [message.revision, message.operation === 'delete', ...params]);
+        [message.revision, deleting, ...params]);
       return verdict;
     });
   }

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { once } from 'node:events';
 import type { EntityManager } from '@mikro-orm/core';
-import { transactionConnection } from '../compat.js';
+import { acquireDriverConnection, transactionConnection } from '../compat.js';
 
 /** What a statement returns on the raw driver connection. */
 export interface RawResult<T> {
@@ -81,4 +81,30 @@ export async function rawConnection(em: EntityManager): Promise<RawConnection> {
     return pgliteConnection(connection as PGliteLike);
   }
   return pgConnection(connection as PgClient, await import('pg-copy-streams'));
+}
+
+/**
+ * Calls `onNotify` on every NOTIFY of `channel` until the returned function is called. On
+ * node-postgres it holds one pool connection for LISTEN; PGlite listens on its single instance.
+ */
+export async function listenOn(em: EntityManager, channel: string, onNotify: () => void): Promise<() => Promise<void>> {
+  const { connection, release } = await acquireDriverConnection(em);
+  const pglite = connection as { listen?: (channel: string, callback: () => void) => Promise<() => Promise<void>>; waitReady?: unknown };
+  if (typeof pglite.listen === 'function' && pglite.waitReady) {
+    const unlisten = await pglite.listen(channel, onNotify);
+    await release();
+    return unlisten;
+  }
+  const client = connection as { query(sql: string): Promise<unknown>; on(event: 'notification', listener: (message: { channel: string }) => void): void;
+    removeListener(event: 'notification', listener: (message: { channel: string }) => void): void };
+  const listener = (message: { channel: string }) => {
+    if (message.channel === channel) onNotify();
+  };
+  client.on('notification', listener);
+  await client.query(`LISTEN "${channel}"`);
+  return async () => {
+    client.removeListener('notification', listener);
+    await client.query(`UNLISTEN "${channel}"`).catch(() => undefined);
+    await release();
+  };
 }

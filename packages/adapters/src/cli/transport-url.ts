@@ -1,0 +1,46 @@
+import { EntitySyncError, type Transport } from '@entity-sync/core';
+
+/** What the cqrs commands can do with a transport beyond the `Transport` interface. */
+export interface OpenedTransport {
+  transport: Transport;
+  /** Declares a replica service's queue bound to these CQRS ids (so nothing published before its first consume is lost). */
+  declareQueue(queue: string, cqrsIds: string[]): Promise<void>;
+  deadLetters(queue: string): Promise<{ message: { id: string; cqrsId: string; key: unknown[]; revision: number }; error: string; attempts: number }[]>;
+  retryDeadLetters(queue: string): Promise<number>;
+  purgeDeadLetters(queue: string): Promise<number>;
+}
+
+/**
+ * Opens the transport a URL names: `amqp://` / `amqps://` for RabbitMQ, `postgres://` /
+ * `postgresql://` for the PostgreSQL message table (installed on first use).
+ */
+export async function openTransport(url: string | undefined): Promise<OpenedTransport> {
+  if (!url) {
+    throw new EntitySyncError('USAGE', 'No transport: pass --transport <url> (amqp://... or postgres://...) or set ENTITY_SYNC_TRANSPORT.');
+  }
+  if (/^amqps?:\/\//.test(url)) {
+    const { RabbitMqTransport } = await import('../rabbitmq/rabbitmq-transport.js');
+    const transport = new RabbitMqTransport({ url, onError: (error) => process.stderr.write(`transport: ${(error as Error).message}\n`) });
+    return {
+      transport,
+      declareQueue: (queue, cqrsIds) => transport.declareQueue(queue, cqrsIds),
+      deadLetters: (queue) => transport.deadLetters(queue),
+      retryDeadLetters: (queue) => transport.retryDeadLetters(queue),
+      purgeDeadLetters: (queue) => transport.purgeDeadLetters(queue),
+    };
+  }
+  if (/^postgres(ql)?:\/\//.test(url)) {
+    const [{ default: pg }, { PostgresTransport }, { pgClient }] = await Promise.all([
+      import('pg'), import('../postgres/postgres-transport.js'), import('../postgres/sql-client.js')]);
+    const transport = new PostgresTransport(pgClient(new pg.Pool({ connectionString: url, max: 8 }), true));
+    await transport.install();
+    return {
+      transport,
+      declareQueue: (queue, cqrsIds) => transport.declareQueue(queue, cqrsIds),
+      deadLetters: (queue) => transport.deadLetters(queue),
+      retryDeadLetters: (queue) => transport.retryDeadLetters(queue),
+      purgeDeadLetters: (queue) => transport.purgeDeadLetters(queue),
+    };
+  }
+  throw new EntitySyncError('USAGE', `Unknown transport URL '${url.replace(/\/\/[^@/]*@/, '//***@')}': use amqp://... (RabbitMQ) or postgres://... (PostgreSQL).`);
+}

@@ -1,0 +1,121 @@
+import { CQRS_MESSAGE_VERSION, EntitySyncError, type CqrsMessage, type CqrsOperation, type MasterOptions } from '@entity-sync/core';
+import type { EntityManager } from '@mikro-orm/core';
+import { entityFromRow, plainOfEntity } from '../compat.js';
+import { EntitySync } from '../entity-sync.js';
+import type { GraphNode } from '@entity-sync/core';
+
+/** One master entity as the relay and the repair tools see it. */
+export interface MasterEntity {
+  cqrsId: string;
+  entity: string;
+  options: MasterOptions;
+  node: GraphNode;
+  /** Primary-key column names, in key order. */
+  keyColumns: string[];
+  /** Column name -> property name. */
+  properties: Map<string, string>;
+}
+
+/** A captured change: the row's columns as `to_jsonb` gives them. */
+export interface CapturedChange {
+  cqrsId: string;
+  key: unknown[];
+  operation: CqrsOperation;
+  revision: number;
+  state: Record<string, unknown> | null;
+  previous?: Record<string, unknown> | null;
+  createdAt: string;
+  correlationId?: string;
+}
+
+type ClassTransformer = {
+  plainToInstance(cls: new () => unknown, plain: object): object;
+  instanceToPlain(instance: object): Record<string, unknown>;
+};
+
+let classTransformer: Promise<ClassTransformer> | undefined;
+
+function isClass(value: unknown): value is new () => unknown {
+  return typeof value === 'function' && /^class[\s{]/.test(Function.prototype.toString.call(value));
+}
+
+/**
+ * Turns captured rows of `@Master` entities into CQRS messages: applies `produce`, `include` /
+ * `exclude`, `shouldSync` and the serializer (a function, or a class-transformer class). When
+ * `shouldSync` or a serializer is set, they receive a managed entity built from the captured
+ * row (the state as committed); its relations are references the serializer may load.
+ */
+export class MasterMessages {
+  readonly masters = new Map<string, MasterEntity>();
+
+  constructor(private readonly em: EntityManager) {
+    const sync = EntitySync.forEntityManager(em);
+    for (const node of sync.graph.nodes.values()) {
+      const master = sync.registryEntry(node.name)?.master;
+      if (!master) continue;
+      const keyColumns = node.primaryKeyProperties.flatMap((property) => node.columns.filter((column) => column.property === property).map((column) => column.name));
+      const properties = new Map(node.columns.map((column) => [column.name, column.property]));
+      this.masters.set(master.cqrsId, { cqrsId: master.cqrsId, entity: node.name, options: master.options, node, keyColumns, properties });
+    }
+  }
+
+  /** The master entity of a CQRS id; CQRS_UNKNOWN_ID when this ORM has none. */
+  master(cqrsId: string): MasterEntity {
+    const master = this.masters.get(cqrsId);
+    if (!master) {
+      throw new EntitySyncError('CQRS_UNKNOWN_ID', `No @Master('${cqrsId}') entity in this ORM. Known ids: ${[...this.masters.keys()].join(', ') || 'none'}.`,
+        { info: { cqrsId } });
+    }
+    return master;
+  }
+
+  /** The message of a captured change, or undefined when the master does not publish it (produce: false, shouldSync). */
+  async toMessage(change: CapturedChange, em: EntityManager = this.em): Promise<CqrsMessage | undefined> {
+    const master = this.masters.get(change.cqrsId);
+    if (!master || master.options.produce === false) return undefined;
+    let state = change.state && this.filtered(master, change.state);
+    const { serializer, shouldSync } = master.options;
+    if (change.state && (serializer || shouldSync)) {
+      const entity = entityFromRow<object>(em, master.entity, change.state);
+      if (shouldSync && !shouldSync(entity)) return undefined;
+      if (serializer) state = this.filtered(master, await this.serialize(master, serializer, entity), true);
+    }
+    return {
+      version: CQRS_MESSAGE_VERSION,
+      id: `${change.cqrsId}/${JSON.stringify(change.key)}/${change.revision}${change.operation === 'sync' ? `/sync/${Date.now()}` : ''}`,
+      cqrsId: change.cqrsId,
+      operation: change.operation,
+      key: change.key,
+      revision: change.revision,
+      state,
+      previous: change.previous === undefined ? undefined : change.previous && this.filtered(master, change.previous),
+      correlationId: change.correlationId,
+      createdAt: change.createdAt,
+    };
+  }
+
+  private async serialize(master: MasterEntity, serializer: NonNullable<MasterOptions['serializer']>, entity: object): Promise<Record<string, unknown>> {
+    if (!isClass(serializer)) return (serializer as (entity: object, context: { em: EntityManager }) => Record<string, unknown>)(entity, { em: this.em });
+    classTransformer ??= import('class-transformer' as string).catch(() => {
+      classTransformer = undefined;
+      throw new EntitySyncError('REGISTRY_INVALID_OPTION',
+        `@Master('${master.cqrsId}') names a serializer class, which needs class-transformer: npm install class-transformer.`);
+    }) as Promise<ClassTransformer>;
+    const { plainToInstance, instanceToPlain } = await classTransformer;
+    return instanceToPlain(plainToInstance(serializer as new () => unknown, plainOfEntity(entity)));
+  }
+
+  // Column names become property names; include/exclude apply (a serializer's output is already by property).
+  private filtered(master: MasterEntity, row: Record<string, unknown>, byProperty = false): Record<string, unknown> {
+    const { include, exclude } = master.options;
+    const keyProperties = new Set(master.node.primaryKeyProperties);
+    const state: Record<string, unknown> = {};
+    for (const [name, value] of Object.entries(row)) {
+      const property = byProperty ? name : master.properties.get(name) ?? name;
+      if (include && !include.includes(property) && !keyProperties.has(property)) continue;
+      if (exclude?.includes(property)) continue;
+      state[property] = value;
+    }
+    return state;
+  }
+}

@@ -1,0 +1,1 @@
+export { RabbitMqTransport, type RabbitMqTransportOptions, type RabbitMqDeadLetter } from './rabbitmq-transport.js';

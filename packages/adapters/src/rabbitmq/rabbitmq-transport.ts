@@ -1,0 +1,311 @@
+import { EntitySyncError, parseCqrsMessage, type CqrsMessage, type MessageHandler, type Subscription, type Transport } from '@entity-sync/core';
+import amqp, { type Channel, type ChannelModel, type ConfirmChannel, type ConsumeMessage } from 'amqplib';
+
+/** Options of the RabbitMQ transport. */
+export interface RabbitMqTransportOptions {
+  /** `amqp://user:password@host:port/vhost`. */
+  url: string;
+  /** The topic exchange messages are published to, routed by CQRS id. Default `entity_sync`. */
+  exchange?: string;
+  /** Unacknowledged messages a consumer holds at once. Default 100. */
+  prefetch?: number;
+  /** Messages handled at once per subscription (a higher prefetch keeps them fed). Default 1. */
+  concurrency?: number;
+  /** Attempts before a message goes to the queue's dead letters. Default 5. */
+  maxAttempts?: number;
+  /** Retry n waits `retryDelayMs * 2^(n-1)` in a delay queue. Default 200. */
+  retryDelayMs?: number;
+  /** First reconnect delay; doubles up to 30 s. Default 250 ms. */
+  reconnectDelayMs?: number;
+  /** Called on connection loss and failed reconnects (the transport keeps trying). */
+  onError?: (error: unknown) => void;
+}
+
+/** A message that failed every attempt, as the dead-letter queue holds it. */
+export interface RabbitMqDeadLetter {
+  queue: string;
+  message: CqrsMessage;
+  error: string;
+  attempts: number;
+}
+
+const ATTEMPTS = 'x-entity-sync-attempts';
+const ERROR = 'x-entity-sync-error';
+
+interface Consumer {
+  queue: string;
+  cqrsIds: string[];
+  handler: MessageHandler;
+  channel?: ConfirmChannel;
+  tag?: string;
+  inFlight: Set<Promise<void>>;
+  stopped: boolean;
+}
+
+const transportError = (message: string, cause?: unknown) =>
+  new EntitySyncError('TRANSPORT_UNAVAILABLE', message, { cause, info: { cause: (cause as Error | undefined)?.message } });
+
+/**
+ * A transport on RabbitMQ (amqplib): a durable topic exchange routed by CQRS id, one durable
+ * queue per replica service, persistent messages with publisher confirms, prefetch, delayed
+ * retries through per-attempt delay queues that dead-letter back into the queue, and a
+ * dead-letter queue per service (`<queue>.dead`) that can be listed, replayed and purged.
+ * A lost connection is re-established with backoff; unacknowledged deliveries return to their
+ * queue, and the revision guard on the replica makes their second delivery harmless.
+ */
+export class RabbitMqTransport implements Transport {
+  private readonly exchange: string;
+  private readonly maxAttempts: number;
+  private connection: Promise<{ model: ChannelModel; publisher: ConfirmChannel }> | undefined;
+  private readonly consumers = new Set<Consumer>();
+  private closed = false;
+  private reconnecting: Promise<void> | undefined;
+
+  constructor(private readonly options: RabbitMqTransportOptions) {
+    this.exchange = options.exchange ?? 'entity_sync';
+    this.maxAttempts = options.maxAttempts ?? 5;
+  }
+
+  private connect(): Promise<{ model: ChannelModel; publisher: ConfirmChannel }> {
+    if (this.closed) return Promise.reject(transportError('The RabbitMQ transport is closed.'));
+    this.connection ??= (async () => {
+      let model: ChannelModel;
+      try {
+        model = await amqp.connect(this.options.url);
+      } catch (error) {
+        this.connection = undefined;
+        throw transportError(`Cannot reach RabbitMQ at ${redact(this.options.url)}: ${(error as Error).message}. Check that the broker runs and the URL is right.`, error);
+      }
+      model.on('error', (error) => this.options.onError?.(error));
+      model.on('close', () => this.lost());
+      const publisher = await model.createConfirmChannel();
+      publisher.on('error', (error) => this.options.onError?.(error));
+      await publisher.assertExchange(this.exchange, 'topic', { durable: true });
+      return { model, publisher };
+    })();
+    return this.connection;
+  }
+
+  // The connection went away: drop it and bring every consumer back once it can be reached again.
+  private lost(): void {
+    this.connection = undefined;
+    if (this.closed || this.reconnecting) return;
+    this.reconnecting = (async () => {
+      for (let delay = this.options.reconnectDelayMs ?? 250; !this.closed; delay = Math.min(delay * 2, 30_000)) {
+        await new Promise((resolve) => setTimeout(resolve, delay));
+        try {
+          await this.connect();
+          for (const consumer of this.consumers) if (!consumer.stopped) await this.startConsumer(consumer);
+          break;
+        } catch (error) {
+          this.connection = undefined;
+          this.options.onError?.(error);
+        }
+      }
+      this.reconnecting = undefined;
+    })();
+  }
+
+  /** Declares the queue of a replica service, its delay queues and dead-letter queue, bound to `cqrsIds`. Idempotent. */
+  async declareQueue(queue: string, cqrsIds: string[]): Promise<void> {
+    const { publisher } = await this.connect();
+    await this.declare(publisher, queue, cqrsIds);
+  }
+
+  private async declare(channel: Channel, queue: string, cqrsIds: string[]): Promise<void> {
+    await channel.assertExchange(this.exchange, 'topic', { durable: true });
+    await channel.assertQueue(queue, { durable: true });
+    for (const cqrsId of cqrsIds) await channel.bindQueue(queue, this.exchange, cqrsId);
+    await channel.assertQueue(`${queue}.dead`, { durable: true });
+    for (let attempt = 1; attempt < this.maxAttempts; attempt++) {
+      await channel.assertQueue(this.delayQueue(queue, attempt), {
+        durable: true,
+        arguments: {
+          'x-message-ttl': (this.options.retryDelayMs ?? 200) * 2 ** (attempt - 1),
+          'x-dead-letter-exchange': '',
+          'x-dead-letter-routing-key': queue,
+        },
+      });
+    }
+  }
+
+  private delayQueue(queue: string, attempt: number): string {
+    return `${queue}.retry.${attempt}`;
+  }
+
+  async publish(messages: CqrsMessage[], options: { queue?: string } = {}): Promise<void> {
+    if (messages.length === 0) return;
+    let publisher: ConfirmChannel;
+    try {
+      ({ publisher } = await this.connect());
+    } catch (error) {
+      throw error instanceof EntitySyncError ? error : transportError(`RabbitMQ publish failed: ${(error as Error).message}`, error);
+    }
+    try {
+      for (const message of messages) {
+        const body = Buffer.from(JSON.stringify(message));
+        const properties = { persistent: true, contentType: 'application/json', messageId: message.id, correlationId: message.correlationId, type: message.cqrsId };
+        const room = options.queue !== undefined
+          ? publisher.sendToQueue(options.queue, body, properties)
+          : publisher.publish(this.exchange, message.cqrsId, body, properties);
+        if (!room) await new Promise((resolve) => publisher.once('drain', resolve));
+      }
+      await publisher.waitForConfirms();
+    } catch (error) {
+      throw transportError(`RabbitMQ did not confirm ${messages.length} message(s): ${(error as Error).message}. They were not marked sent and will be published again.`, error);
+    }
+  }
+
+  async subscribe(queue: string, cqrsIds: string[], handler: MessageHandler): Promise<Subscription> {
+    const consumer: Consumer = { queue, cqrsIds, handler, inFlight: new Set(), stopped: false };
+    this.consumers.add(consumer);
+    await this.startConsumer(consumer);
+    return {
+      stop: async () => {
+        consumer.stopped = true;
+        this.consumers.delete(consumer);
+        const { channel, tag } = consumer;
+        if (channel && tag) await channel.cancel(tag).catch(() => undefined);
+        await Promise.allSettled([...consumer.inFlight]);
+        // closing the channel returns whatever was prefetched and not handled to the queue
+        await channel?.close().catch(() => undefined);
+      },
+    };
+  }
+
+  private async startConsumer(consumer: Consumer): Promise<void> {
+    const { model } = await this.connect();
+    const channel = await model.createConfirmChannel();
+    channel.on('error', (error) => this.options.onError?.(error));
+    await this.declare(channel, consumer.queue, consumer.cqrsIds);
+    await channel.prefetch(this.options.prefetch ?? 100);
+    consumer.channel = channel;
+    const concurrency = Math.max(1, this.options.concurrency ?? 1);
+    const waiting: ConsumeMessage[] = [];
+    let active = 0;
+    const next = () => {
+      while (active < concurrency && waiting.length && !consumer.stopped) {
+        const delivery = waiting.shift()!;
+        active += 1;
+        const work = this.handle(consumer, channel, delivery).finally(() => {
+          active -= 1;
+          consumer.inFlight.delete(work);
+          next();
+        });
+        consumer.inFlight.add(work);
+      }
+    };
+    const { consumerTag } = await channel.consume(consumer.queue, (delivery) => {
+      if (!delivery) return; // cancelled by the broker (queue deleted); the reconnect brings it back
+      waiting.push(delivery);
+      next();
+    }, { noAck: false });
+    consumer.tag = consumerTag;
+  }
+
+  // Handles one delivery: ack on success; on failure move it to the next delay queue, or to the
+  // dead letters after the last attempt, confirmed before the original is acked (nothing is lost).
+  private async handle(consumer: Consumer, channel: ConfirmChannel, delivery: ConsumeMessage): Promise<void> {
+    const attempts = Number(delivery.properties.headers?.[ATTEMPTS] ?? 0) + 1;
+    let failure: unknown;
+    try {
+      const message = parseCqrsMessage(JSON.parse(delivery.content.toString('utf8')));
+      await consumer.handler(message);
+    } catch (error) {
+      failure = error;
+    }
+    try {
+      if (failure !== undefined) {
+        const permanent = failure instanceof SyntaxError || (failure instanceof EntitySyncError && ['CQRS_MESSAGE_INVALID', 'CQRS_MESSAGE_VERSION', 'CQRS_MESSAGE_EXPIRED'].includes(failure.code));
+        const target = permanent || attempts >= this.maxAttempts ? `${consumer.queue}.dead` : this.delayQueue(consumer.queue, attempts);
+        channel.sendToQueue(target, delivery.content, {
+          ...delivery.properties,
+          persistent: true,
+          expiration: undefined,
+          headers: { ...delivery.properties.headers, [ATTEMPTS]: attempts, [ERROR]: errorText(failure) },
+        });
+        await channel.waitForConfirms();
+      }
+      channel.ack(delivery);
+    } catch (error) {
+      // the channel is gone: the broker returns the delivery to the queue, to be handled again
+      this.options.onError?.(error);
+    }
+  }
+
+  private async withChannel<T>(work: (channel: Channel) => Promise<T>): Promise<T> {
+    const { model } = await this.connect();
+    const channel = await model.createChannel();
+    try {
+      return await work(channel);
+    } finally {
+      await channel.close().catch(() => undefined);
+    }
+  }
+
+  /** The dead letters of a replica service's queue, oldest first (they stay in the queue). */
+  async deadLetters(queue: string): Promise<RabbitMqDeadLetter[]> {
+    return this.withChannel(async (channel) => {
+      const letters: RabbitMqDeadLetter[] = [];
+      // fetched unacknowledged: closing the channel puts every one back, in order
+      for (let delivery = await channel.get(`${queue}.dead`, { noAck: false }); delivery; delivery = await channel.get(`${queue}.dead`, { noAck: false })) {
+        letters.push({
+          queue,
+          message: JSON.parse(delivery.content.toString('utf8')) as CqrsMessage,
+          error: String(delivery.properties.headers?.[ERROR] ?? ''),
+          attempts: Number(delivery.properties.headers?.[ATTEMPTS] ?? 0),
+        });
+      }
+      return letters;
+    });
+  }
+
+  /** Moves the dead letters back into their queue with fresh attempts; returns how many. */
+  async retryDeadLetters(queue: string): Promise<number> {
+    const { model } = await this.connect();
+    const channel = await model.createConfirmChannel();
+    let moved = 0;
+    try {
+      for (let delivery = await channel.get(`${queue}.dead`, { noAck: false }); delivery; delivery = await channel.get(`${queue}.dead`, { noAck: false })) {
+        const headers = { ...delivery.properties.headers };
+        delete headers[ATTEMPTS];
+        delete headers[ERROR];
+        channel.sendToQueue(queue, delivery.content, { ...delivery.properties, headers, persistent: true });
+        await channel.waitForConfirms();
+        channel.ack(delivery);
+        moved += 1;
+      }
+    } finally {
+      await channel.close().catch(() => undefined);
+    }
+    return moved;
+  }
+
+  /** Drops the dead letters of a queue; returns how many. */
+  async purgeDeadLetters(queue: string): Promise<number> {
+    return this.withChannel(async (channel) => (await channel.purgeQueue(`${queue}.dead`)).messageCount);
+  }
+
+  /** Messages waiting in a queue (not counting those delivered and not yet acknowledged, nor delayed retries). */
+  async pending(queue: string): Promise<number> {
+    return this.withChannel(async (channel) => (await channel.checkQueue(queue)).messageCount);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const connection = this.connection;
+    this.connection = undefined;
+    if (!connection) return;
+    const { model } = await connection.catch(() => ({ model: undefined }));
+    await model?.close().catch(() => undefined);
+  }
+}
+
+function errorText(error: unknown): string {
+  if (error instanceof EntitySyncError) return `[${error.code}] ${error.message}`;
+  return error instanceof Error ? error.message : String(error);
+}
+
+function redact(url: string): string {
+  return url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
+}

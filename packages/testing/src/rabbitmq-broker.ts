@@ -1,0 +1,167 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir, userInfo } from 'node:os';
+import { join } from 'node:path';
+import { freePort } from './postgres-cluster.js';
+
+const SERVER = '/usr/lib/rabbitmq/bin/rabbitmq-server';
+const CTL = '/usr/lib/rabbitmq/bin/rabbitmqctl';
+
+/** Whether this machine has the RabbitMQ server (`apt-get install -y rabbitmq-server`). */
+export function hasRabbitMq(): boolean {
+  return existsSync(SERVER) && existsSync(CTL);
+}
+
+/**
+ * A throwaway RabbitMQ node on 127.0.0.1 for tests: its own node name, ports and directories
+ * (so that several never collide), started as the rabbitmq user, stopped and removed when the
+ * process exits. `stop()` and `start()` keep the data directory, so a test can take the broker
+ * away and bring it back with its durable queues.
+ */
+export class RabbitMqBroker {
+  private server: ChildProcess | undefined;
+  private removed = false;
+  private readonly exitHandler = () => this.remove();
+  private readonly signalHandler = (signal: NodeJS.Signals) => {
+    this.remove();
+    process.kill(process.pid, signal);
+  };
+
+  private constructor(readonly dir: string, readonly port: number, private readonly distPort: number, readonly nodeName: string) {
+    process.once('exit', this.exitHandler);
+    process.once('SIGINT', this.signalHandler);
+    process.once('SIGTERM', this.signalHandler);
+  }
+
+  /** Starts a new node; ready in about 5-8 s. */
+  static async start(): Promise<RabbitMqBroker> {
+    if (!hasRabbitMq()) {
+      throw new Error('RabbitMQ is not installed (looked for /usr/lib/rabbitmq/bin/rabbitmq-server). Install it: apt-get install -y rabbitmq-server');
+    }
+    const dir = mkdtempSync(join(tmpdir(), 'entity-sync-rabbitmq-'));
+    const port = await freePort();
+    const distPort = await freePort();
+    const broker = new RabbitMqBroker(dir, port, distPort, `es${port}@localhost`);
+    try {
+      for (const sub of ['mnesia', 'log']) mkdirSync(join(dir, sub));
+      writeFileSync(join(dir, 'enabled_plugins'), '[].\n');
+      if (userInfo().uid === 0) {
+        const uid = Number(spawnSync('id', ['-u', 'rabbitmq'], { encoding: 'utf8' }).stdout.trim());
+        const gid = Number(spawnSync('id', ['-g', 'rabbitmq'], { encoding: 'utf8' }).stdout.trim());
+        for (const path of [dir, join(dir, 'mnesia'), join(dir, 'log'), join(dir, 'enabled_plugins')]) chownSync(path, uid, gid);
+      }
+      await broker.resume();
+    } catch (error) {
+      broker.remove();
+      throw error;
+    }
+    return broker;
+  }
+
+  /** The AMQP URL of the node (guest/guest may connect from loopback). */
+  get url(): string {
+    return `amqp://guest:guest@127.0.0.1:${this.port}`;
+  }
+
+  private env(): NodeJS.ProcessEnv {
+    return {
+      ...process.env,
+      HOME: this.dir,
+      RABBITMQ_NODENAME: this.nodeName,
+      RABBITMQ_NODE_IP_ADDRESS: '127.0.0.1',
+      RABBITMQ_NODE_PORT: String(this.port),
+      RABBITMQ_DIST_PORT: String(this.distPort),
+      ERL_EPMD_ADDRESS: '127.0.0.1',
+      RABBITMQ_MNESIA_BASE: join(this.dir, 'mnesia'),
+      RABBITMQ_LOG_BASE: join(this.dir, 'log'),
+      RABBITMQ_PID_FILE: join(this.dir, 'pid'),
+      RABBITMQ_ENABLED_PLUGINS_FILE: join(this.dir, 'enabled_plugins'),
+      RABBITMQ_ERLANG_COOKIE: undefined,
+    };
+  }
+
+  private command(binary: string, args: string[]): [string, string[]] {
+    return userInfo().uid === 0 ? ['runuser', ['-u', 'rabbitmq', '--', binary, ...args]] : [binary, args];
+  }
+
+  private ctl(args: string[], timeoutMs = 30_000): { ok: boolean; output: string } {
+    const [command, argv] = this.command(CTL, ['-n', this.nodeName, ...args]);
+    const result = spawnSync(command, argv, { env: this.env(), encoding: 'utf8', timeout: timeoutMs, cwd: this.dir });
+    return { ok: result.status === 0, output: `${result.stdout ?? ''}${result.stderr ?? ''}` };
+  }
+
+  /** Starts the node again after `stop()` (same ports, same data); resolves once it accepts connections. */
+  async resume(): Promise<void> {
+    if (this.server) return;
+    const [command, argv] = this.command(SERVER, []);
+    this.server = spawn(command, argv, { env: this.env(), stdio: 'ignore', cwd: this.dir, detached: true });
+    const server = this.server;
+    server.once('exit', () => {
+      if (this.server === server) this.server = undefined;
+    });
+    const deadline = Date.now() + 60_000;
+    while (!this.ctl(['-q', 'status'], 10_000).ok) {
+      if (!this.server || Date.now() > deadline) {
+        const logs = existsSync(join(this.dir, 'log')) ? this.logTail() : '';
+        throw new Error(`RabbitMQ node ${this.nodeName} did not start within 60 s.${logs}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    const ready = this.ctl(['await_startup'], 60_000);
+    if (!ready.ok) throw new Error(`RabbitMQ node ${this.nodeName} did not finish starting: ${ready.output}`);
+  }
+
+  private logTail(): string {
+    try {
+      return `\n${readFileSync(join(this.dir, 'log', `${this.nodeName}.log`), 'utf8').slice(-2000)}`;
+    } catch {
+      return '';
+    }
+  }
+
+  /** Stops the node, keeping its data, as a broker outage would; `resume()` brings it back. */
+  async stop(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    const exited = new Promise<void>((resolve) => server.once('exit', () => resolve()));
+    if (!this.ctl(['stop'], 60_000).ok) server.kill('SIGKILL');
+    await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 30_000))]);
+    this.server = undefined;
+  }
+
+  /** Stops the node and its epmd and removes its directory. Safe to call twice. */
+  remove(): void {
+    if (this.removed) return;
+    this.removed = true;
+    process.removeListener('exit', this.exitHandler);
+    process.removeListener('SIGINT', this.signalHandler);
+    process.removeListener('SIGTERM', this.signalHandler);
+    if (this.server) {
+      this.ctl(['stop'], 30_000);
+      try {
+        if (this.server.pid) process.kill(-this.server.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+let shared: Promise<RabbitMqBroker> | undefined;
+
+/**
+ * Whether RabbitMQ suites should run: when the server is installed, and always under CI (where
+ * a missing server must fail the run, not skip it).
+ */
+export function rabbitMqAvailable(): boolean {
+  if (hasRabbitMq() || process.env.CI === 'true') return true;
+  console.warn('entity-sync/testing: RabbitMQ not installed; RabbitMQ suites do not run (apt-get install -y rabbitmq-server)');
+  return false;
+}
+
+/** The process-wide RabbitMQ node, started on first use. */
+export function rabbitMqBroker(): Promise<RabbitMqBroker> {
+  shared ??= RabbitMqBroker.start();
+  return shared;
+}

@@ -18,7 +18,11 @@ export interface SyncModelOptions {
 }
 
 /** Turns an entity into the state a message carries. */
-export type SerializeFn<T = any> = (entity: T) => Record<string, unknown> | Promise<Record<string, unknown>>;
+/**
+ * Builds a message's state from the entity as committed. `context.em` is the relay's entity
+ * manager: load related entities through it to embed them.
+ */
+export type SerializeFn<T = any> = (entity: T, context: { em: any }) => Record<string, unknown> | Promise<Record<string, unknown>>;
 
 /** Options of `@Master` / `registerMaster`. */
 export interface MasterOptions<T = any> {

@@ -78,7 +78,7 @@ export class MasterMessages {
     if (change.state && (serializer || shouldSync)) {
       const entity = entityFromRow<object>(em, master.entity, change.state);
       if (shouldSync && !shouldSync(entity)) return undefined;
-      if (serializer) state = this.filtered(master, await this.serialize(master, serializer, entity), true);
+      if (serializer) state = this.filtered(master, await this.serialize(master, serializer, entity, em), true);
     }
     return {
       version: CQRS_MESSAGE_VERSION,
@@ -94,8 +94,8 @@ export class MasterMessages {
     };
   }
 
-  private async serialize(master: MasterEntity, serializer: NonNullable<MasterOptions['serializer']>, entity: object): Promise<Record<string, unknown>> {
-    if (!isClass(serializer)) return (serializer as (entity: object, context: { em: EntityManager }) => Record<string, unknown>)(entity, { em: this.em });
+  private async serialize(master: MasterEntity, serializer: NonNullable<MasterOptions['serializer']>, entity: object, em: EntityManager): Promise<Record<string, unknown>> {
+    if (!isClass(serializer)) return (serializer as (entity: object, context: { em: EntityManager }) => Record<string, unknown>)(entity, { em });
     classTransformer ??= import('class-transformer' as string).catch(() => {
       classTransformer = undefined;
       throw new EntitySyncError('REGISTRY_INVALID_OPTION',

@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { EntitySync, installOutbox, installReplica, relayOutbox, ReplicaApplier } from '@entity-sync/adapters/mikro-orm';
+import { EntitySync, installOutbox, installReplica, OutboxRelay, relayOutbox, ReplicaApplier } from '@entity-sync/adapters/mikro-orm';
 import { MemoryTransport } from '@entity-sync/adapters/memory';
 import { judgeRevision, Replica, type RevisionVerdict } from '@entity-sync/core';
 import { testBackends } from '@entity-sync/testing';
@@ -142,6 +142,31 @@ for (const backend of testBackends()) {
       assert.is((await replica.em.fork().findOneOrFail(AuthorCopy, 41)).name, 'repaired');
     } finally {
       await replica.close();
+    }
+  });
+
+  test('a running relay is woken by the commit itself (NOTIFY), not by its poll, and stops cleanly', async () => {
+    const master = await backend.createOrm({ entities: libraryEntities, extensions: [EntitySync] });
+    try {
+      await installOutbox(master.em.fork());
+      const transport = new MemoryTransport();
+      const received: number[] = [];
+      await transport.subscribe('wake', ['author'], async (message) => void received.push(Date.now()));
+      const relay = new OutboxRelay(master.em.fork(), transport, { pollMs: 60_000 });
+      await relay.start();
+      await new Promise((resolve) => setTimeout(resolve, 300)); // past the first (empty) look at the outbox
+      const em = master.em.fork();
+      em.create(Author, { name: 'Woken', email: 'woken@example.org' });
+      await em.flush();
+      const committed = Date.now();
+      const deadline = committed + 10_000;
+      while (received.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+      assert.is(received.length, 1, 'the relay did not wake on commit');
+      assert.ok(received[0]! - committed < 5_000);
+      await relay.stop();
+      assert.is(relay.relayed, 1);
+    } finally {
+      await master.close();
     }
   });
 

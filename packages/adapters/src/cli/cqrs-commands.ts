@@ -82,7 +82,7 @@ export function cqrsCommand(io: CliIo, withOrm: WithOrm): Command {
   cqrs.command('relay')
     .description('publish committed outbox entries; runs until SIGTERM, woken by NOTIFY on commit')
     .option('--once', 'publish what is in the outbox now, then exit')
-    .option('--batch-size <n>', 'outbox entries per batch', positive, 500)
+    .option('--batch-size <n>', 'outbox entries per batch', positive, 1000)
     .option('--poll <ms>', 'look at the outbox this often when no NOTIFY arrives', positive, 1000)
     .action(async (opts: { once?: boolean; batchSize: number; poll: number }) => {
       await withOrm((orm) => withTransport(async ({ transport }) => {

@@ -233,3 +233,8 @@ export async function acquireDriverConnection(em: EntityManager): Promise<{ conn
   const connection = await client.acquireConnection();
   return { connection, release: () => client.releaseConnection(connection) };
 }
+
+/** `em` itself when it is in a transaction (to join it), else a fresh fork of it. */
+export function forkOutsideTransaction(em: EntityManager): EntityManager {
+  return em.isInTransaction() ? em : em.fork();
+}

@@ -7,7 +7,7 @@ import { MasterMessages } from './master-messages.js';
 
 /** Options of `relayOutbox` and `OutboxRelay`. */
 export interface RelayOptions {
-  /** Outbox entries per batch. Default 500. */
+  /** Outbox entries per batch. Default 1000. */
   batchSize?: number;
   /**
    * Called after the transport confirmed a batch and before the batch is marked sent. A crash
@@ -36,8 +36,9 @@ async function relayBatch(em: EntityManager, transport: Transport, messages: Mas
     const outbox = `${ident(defaultSchemaOf(tx))}.entity_sync_outbox`;
     // SKIP LOCKED lets several relays share the outbox without publishing an entry twice at once.
     const rows = await session.query<OutboxRow>(
-      `SELECT id::text, cqrs_id, key, operation, revision::text, state, previous, created_at::text FROM ${outbox} ` +
-      `WHERE sent_at IS NULL ORDER BY id LIMIT ${options.batchSize ?? 500} FOR UPDATE SKIP LOCKED`);
+      // ORDER BY o.id, the bigint: a bare `id` would name the text output column and sort '10' before '9'
+      `SELECT o.id::text AS id, o.cqrs_id, o.key, o.operation, o.revision::text AS revision, o.state, o.previous, o.created_at::text AS created_at ` +
+      `FROM ${outbox} o WHERE o.sent_at IS NULL ORDER BY o.id LIMIT ${options.batchSize ?? 1000} FOR UPDATE SKIP LOCKED`);
     if (rows.length === 0) return 0;
     const batch: CqrsMessage[] = [];
     for (const row of rows) {

@@ -1,4 +1,4 @@
-import { EntitySyncError } from '@entity-sync/core';
+import { createHash } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/core';
 import { defaultSchemaOf, inTransaction } from '../compat.js';
 import { EntitySync } from '../entity-sync.js';
@@ -11,32 +11,49 @@ import { TableGraph } from '../graph/table-graph.js';
 // message with it, and bulk writes that bypass the unit of work (nativeUpdate, insertMany, raw
 // SQL) are captured too. Within one transaction a row keeps one outbox entry (its final state)
 // and its revision grows once.
-const captureFunction = (schema: string) => `
-CREATE OR REPLACE FUNCTION ${schema}.entity_sync_capture() RETURNS trigger LANGUAGE plpgsql SET search_path = ${schema}, pg_catalog AS $$
+// One capture function per master table, with its key expression written in (no per-row
+// parsing of key column lists), a lookup of the transaction's earlier entry for the row through
+// an index, and one NOTIFY per transaction.
+const captureFunction = (schema: string, name: string, cqrsId: string, keyColumns: string[]) => {
+  const keyOf = (row: string) => `jsonb_build_array(${keyColumns.map((column) => `${row}.${ident(column)}`).join(', ')})`;
+  const id = `'${cqrsId.replace(/'/g, "''")}'`;
+  return `
+CREATE OR REPLACE FUNCTION ${schema}.${name}() RETURNS trigger LANGUAGE plpgsql SET search_path = ${schema}, pg_catalog AS $$
 DECLARE
-  new_state jsonb := CASE WHEN TG_OP = 'DELETE' THEN NULL ELSE to_jsonb(NEW) END;
-  old_state jsonb := CASE WHEN TG_OP = 'INSERT' THEN NULL ELSE to_jsonb(OLD) END;
+  new_state jsonb;
+  old_state jsonb;
   row_key jsonb;
+  this_tx bigint := txid_current();
   entry bigint;
   next_revision bigint;
 BEGIN
-  SELECT jsonb_agg(coalesce(new_state, old_state) -> c ORDER BY n) INTO row_key
-    FROM unnest(string_to_array(TG_ARGV[1], ',')) WITH ORDINALITY AS k(c, n);
-  SELECT id INTO entry FROM entity_sync_outbox WHERE tx = txid_current() AND cqrs_id = TG_ARGV[0] AND key = row_key;
+  IF TG_OP = 'DELETE' THEN
+    old_state := to_jsonb(OLD);
+    row_key := ${keyOf('OLD')};
+  ELSE
+    new_state := to_jsonb(NEW);
+    row_key := ${keyOf('NEW')};
+    IF TG_OP = 'UPDATE' THEN old_state := to_jsonb(OLD); END IF;
+  END IF;
+  SELECT id INTO entry FROM entity_sync_outbox WHERE tx = this_tx AND cqrs_id = ${id} AND key = row_key;
   IF entry IS NOT NULL THEN
     UPDATE entity_sync_outbox SET operation = CASE WHEN new_state IS NULL THEN 'delete' ELSE 'save' END, state = new_state
       WHERE id = entry;
-  ELSE
-    INSERT INTO entity_sync_revision AS r (cqrs_id, key, revision) VALUES (TG_ARGV[0], row_key, 1)
-      ON CONFLICT (cqrs_id, key) DO UPDATE SET revision = r.revision + 1
-      RETURNING revision INTO next_revision;
-    INSERT INTO entity_sync_outbox (tx, cqrs_id, key, operation, revision, state, previous)
-      VALUES (txid_current(), TG_ARGV[0], row_key, CASE WHEN new_state IS NULL THEN 'delete' ELSE 'save' END, next_revision, new_state, old_state);
-    -- a wake-up for relays, delivered at commit (repeats within a transaction are folded into one)
+    RETURN NULL;
+  END IF;
+  INSERT INTO entity_sync_revision AS r (cqrs_id, key, revision) VALUES (${id}, row_key, 1)
+    ON CONFLICT (cqrs_id, key) DO UPDATE SET revision = r.revision + 1
+    RETURNING revision INTO next_revision;
+  INSERT INTO entity_sync_outbox (tx, cqrs_id, key, operation, revision, state, previous)
+    VALUES (this_tx, ${id}, row_key, CASE WHEN new_state IS NULL THEN 'delete' ELSE 'save' END, next_revision, new_state, old_state);
+  -- a wake-up for relays, delivered at commit; once per transaction
+  IF current_setting('entity_sync.notified', true) IS DISTINCT FROM '1' THEN
     PERFORM pg_notify('entity_sync_outbox', '');
+    PERFORM set_config('entity_sync.notified', '1', true);
   END IF;
   RETURN NULL;
 END $$`;
+};
 
 /**
  * Creates the outbox and revision tables and a capture trigger on the table of every `@Master`
@@ -53,19 +70,19 @@ export async function installOutbox(em: EntityManager): Promise<string[]> {
       `key jsonb NOT NULL, operation text NOT NULL, revision bigint NOT NULL, state jsonb, previous jsonb, ` +
       `created_at timestamptz NOT NULL DEFAULT clock_timestamp(), sent_at timestamptz)`);
     await session.run(`CREATE INDEX IF NOT EXISTS entity_sync_outbox_unsent ON entity_sync_outbox (id) WHERE sent_at IS NULL`);
-    await session.run(`CREATE INDEX IF NOT EXISTS entity_sync_outbox_tx ON entity_sync_outbox (tx, cqrs_id)`);
-    await session.run(captureFunction(ident(schema)));
+    await session.run(`DROP INDEX IF EXISTS entity_sync_outbox_tx`);
+    await session.run(`CREATE INDEX IF NOT EXISTS entity_sync_outbox_tx_key ON entity_sync_outbox (tx, cqrs_id, key)`);
     const tables = new TableGraph(sync.graph, await TableCatalog.load(session, schema));
     const installed: string[] = [];
     for (const name of sync.graph.nodes.keys()) {
       const master = sync.registryEntry(name)?.master;
       if (!master) continue;
       const table = tables.table(name);
-      const keys = table.primaryKey.map((column) => column.name).join(',');
-      if (keys.includes("'")) throw new EntitySyncError('MAPPING_UNSUPPORTED', `${name}: primary-key column names with quotes cannot be captured.`);
+      const fn = `entity_sync_capture_${createHash('sha1').update(table.qualified).digest('hex').slice(0, 12)}`;
+      await session.run(captureFunction(ident(schema), fn, master.cqrsId, table.primaryKey.map((column) => column.name)));
       await session.run(`DROP TRIGGER IF EXISTS entity_sync_capture ON ${table.qualified}`);
       await session.run(`CREATE TRIGGER entity_sync_capture AFTER INSERT OR UPDATE OR DELETE ON ${table.qualified} ` +
-        `FOR EACH ROW EXECUTE FUNCTION ${ident(schema)}.entity_sync_capture('${master.cqrsId.replace(/'/g, "''")}', '${keys}')`);
+        `FOR EACH ROW EXECUTE FUNCTION ${ident(schema)}.${fn}()`);
       installed.push(master.cqrsId);
     }
     return installed;

@@ -7,7 +7,7 @@ import {
   type RevisionVerdict,
 } from '@entity-sync/core';
 import type { EntityManager } from '@mikro-orm/core';
-import { defaultSchemaOf, entityClassOf, inTransaction, requiredProperties } from '../compat.js';
+import { defaultSchemaOf, entityClassOf, forkOutsideTransaction, inTransaction, requiredProperties } from '../compat.js';
 import { EntitySync } from '../entity-sync.js';
 import { ident, SqlSession } from '../graph/sql-session.js';
 
@@ -86,7 +86,9 @@ export class ReplicaApplier {
       throw new EntitySyncError('CQRS_MESSAGE_EXPIRED', `Message ${message.id} expired at ${message.expiresAt} and was not applied.`, { info: { id: message.id } });
     }
     const key = Object.fromEntries(replica.keyProperties.map((property, i) => [property, message.key[i]]));
-    return inTransaction(this.em, async (tx) => {
+    // a fork per message unless the caller's transaction is to be joined: MikroORM merges what a
+    // transaction loaded into the entity manager it ran on, which would grow without end
+    return inTransaction(forkOutsideTransaction(this.em), async (tx) => {
       const session = await SqlSession.open(tx);
       const table = `${ident(defaultSchemaOf(tx))}.entity_sync_replica_state`;
       const params = [message.cqrsId, JSON.stringify(message.key)];

@@ -1,0 +1,189 @@
+// CQRS benchmark, on a real PostgreSQL cluster and a real RabbitMQ node started for the run:
+// 1. master writes through MikroORM with the outbox's capture trigger vs without it;
+// 2. the outbox relay vs raw amqplib publishing the same messages with confirms;
+// 3. commit-to-applied latency at a steady write rate, relay and replica running.
+// Every figure is checked (rows, queue depths, replica equals master) and compared with a
+// limit measured in the same run. BENCH_RUNS sets the rounds of parts 1 and 2 (default 3 and
+// 2), BENCH_CHANGES the outbox size of part 2 (20,000), BENCH_RATE and BENCH_SECONDS part 3
+// (1,000 changes/s for 15 s), BENCH_LOW_RATE its reference run (250 changes/s for 12 s),
+// BENCH_REPLICAS its replica processes (1).
+import { installOutbox } from '@entity-sync/adapters/mikro-orm';
+import { PostgresCluster, RabbitMqBroker } from '@entity-sync/testing';
+import { fastest, int, perSecond, runsNote, type Throughput } from '../graph/measure.js';
+import { percent, printSummary, type Verdict } from '../graph/report.js';
+import { accountMessages, applyQueue, longLivedApplier } from './apply-throughput.js';
+import { measureLatency, percentile } from './latency.js';
+import { load, machineFacts } from './machine-facts.js';
+import { openMaster, openReplica, type Orm } from './orm.js';
+import { fillOutbox } from './outbox-fill.js';
+import { deleteServiceQueues } from './queues.js';
+import { compareRelay, RELAY_QUEUE } from './relay-throughput.js';
+import { tableDigest } from './table-digest.js';
+import { triggerCost } from './trigger-cost.js';
+import { compareWrites, writeTargets, type WriteComparison } from './write-throughput.js';
+import { writePlan, type WritePlan } from './write-plan.js';
+
+const writeRounds = Number(process.env.BENCH_RUNS ?? 3);
+const relayRounds = Number(process.env.BENCH_RUNS ?? 2);
+const changes = Number(process.env.BENCH_CHANGES ?? 20_000);
+const rate = Number(process.env.BENCH_RATE ?? 1000);
+const seconds = Number(process.env.BENCH_SECONDS ?? 15);
+const replicas = Number(process.env.BENCH_REPLICAS ?? 1);
+const lowRate = Number(process.env.BENCH_LOW_RATE ?? 250);
+const lowSeconds = 12;
+const RELAY_BATCH_SIZES = [200, 1000, 5000];
+const RAW_WINDOWS = [200, 1000, 5000];
+const APPLY = { prefetch: 200, concurrency: 8 };
+const P99_TARGET_MS = 50;
+
+const say = (line = '') => console.log(line);
+const label = (text: string) => `  ${text.padEnd(30)}`;
+const ms = (value: number) => `${value.toFixed(1)} ms`;
+const rateOf = (t: Throughput, unit = 'changes/s') => `${int(perSecond(t))} ${unit}`;
+/** `20,000 messages in 1.25 s = 16,005 messages/s` */
+const describe = (t: Throughput, unit: string) => `${int(t.rows)} ${unit} in ${t.seconds.toFixed(2)} s = ${int(perSecond(t))} ${unit}/s`;
+const started = performance.now();
+const failed = (what: string, problems: string[]) => {
+  for (const problem of problems) say(`  CHECK FAILED (${what}): ${problem}`);
+  return problems.length > 0;
+};
+
+const [cluster, broker] = await Promise.all([PostgresCluster.start(), RabbitMqBroker.start()]);
+const orms: Orm[] = [];
+const database = async (name: string, open: typeof openMaster) => {
+  await cluster.createDatabase(name);
+  const orm = await open(cluster.url(name));
+  orms.push(orm);
+  return orm;
+};
+
+try {
+  say(`cqrs bench: ${await machineFacts(cluster.url(), broker.url)}`);
+  say(`  PostgreSQL from @entity-sync/testing (fsync off, synchronous_commit off), RabbitMQ node from @entity-sync/testing; ${load()}`);
+
+  say();
+  say('MASTER WRITES through MikroORM (one fork and one flush per transaction; updates and deletes by reference),');
+  say(`into a database with the outbox's capture trigger and into one without; runs alternate, fastest of ${writeRounds}`);
+  const targets = await writeTargets(cluster);
+  orms.push(targets.outbox.orm, targets.plain.orm);
+  failed('warm-up writes', (await compareWrites(targets, writePlan({ flushes: 200, perFlush: [1, 10], seed: 7 }), 1)).problems);
+  const writes: [string, WritePlan, WriteComparison][] = [];
+  for (const [name, plan] of [
+    ['1-10 changes per flush', writePlan({ flushes: 1500, perFlush: [1, 10], seed: 1 })],
+    ['bulk, 100-500 per flush', writePlan({ flushes: 40, perFlush: [100, 500], seed: 2 })],
+  ] as const) {
+    const result = await compareWrites(targets, plan, writeRounds);
+    writes.push([name, plan, result]);
+    const [withOutbox, without] = [fastest(result.withOutbox), fastest(result.without)];
+    say(`  ${name}: ${int(plan.flushes.length)} flushes, ${int(plan.changes)} changes (${int(plan.creates)} creates, ${int(plan.updates)} updates, ${int(plan.deletes)} deletes)`);
+    say(`${label('  with the outbox')}${describe(withOutbox, 'changes')}, ${runsNote(result.withOutbox)}`);
+    say(`${label('  without')}${describe(without, 'changes')}, ${runsNote(result.without)}`);
+    say(`${label('')}the trigger adds ${((withOutbox.seconds - without.seconds) * 1e6 / plan.changes).toFixed(0)} µs per change`);
+    failed(name, result.problems);
+  }
+  say('  after every pair both tables held the same rows, and the outbox one entry per change');
+  const costs = await triggerCost(targets, [1, 10, 100, 500, 2000]);
+  say('  where it goes: plain INSERT ... SELECT, one statement per transaction; µs per row with / without the trigger, by rows per statement:');
+  say(`    ${costs.map((c) => `${int(c.rowsPerTransaction)}: ${c.withTrigger.toFixed(0)} / ${c.without.toFixed(0)}`).join(';  ')}`);
+
+  say();
+  say(`RELAY: relayOutbox publishing ${int(changes)} committed changes through RabbitMqTransport to one durable queue,`);
+  say(`vs raw amqplib (confirm channel, persistent, topic exchange to a durable queue) publishing the same bodies; ${relayRounds} rounds`);
+  const relayDb = await database('relay_master', openMaster);
+  await installOutbox(relayDb.em.fork());
+  const { live } = await fillOutbox(cluster.url('relay_master'), changes);
+  const relay = await compareRelay({
+    orm: relayDb, url: cluster.url('relay_master'), amqpUrl: broker.url, changes, batchSizes: RELAY_BATCH_SIZES, windows: RAW_WINDOWS, rounds: relayRounds,
+  });
+  say(`  messages of ${int(relay.messageBytes)} bytes on average (75% inserts, 20% updates with the previous state, 5% deletes)`);
+  for (const batchSize of RELAY_BATCH_SIZES) {
+    const runs = relay.relay.filter((run) => run.batchSize === batchSize);
+    const best = fastest(runs);
+    say(`${label(`relayOutbox, batchSize ${int(batchSize)}`)}${describe(best, 'messages')}, ${runsNote(runs)}`);
+    say(`${label('')}${best.batches} batches; publish and confirm ${best.publishSeconds.toFixed(2)} s, ` +
+      `reading and marking the outbox ${(best.seconds - best.publishSeconds).toFixed(2)} s (${((best.seconds - best.publishSeconds) * 1000 / best.batches).toFixed(1)} ms per batch)`);
+  }
+  for (const window of RAW_WINDOWS) {
+    const runs = relay.raw.filter((run) => run.window === window);
+    say(`${label(`raw amqplib, ${int(window)} in flight`)}${describe(fastest(runs), 'messages')}, ${runsNote(runs)}`);
+  }
+  if (!failed('relay', relay.problems)) say('  every run left the outbox all sent and the queue holding every message');
+  if (relay.outOfOrder) {
+    say(`  CHECK FAILED (relay order): ${int(relay.outOfOrder)} times a message was published right after one committed later than it, and ` +
+      `${int(relay.rowsReordered)} rows had a later revision published before an earlier one (a replica drops the earlier one as stale)`);
+  } else {
+    say('  the relay published in commit (outbox) order');
+  }
+
+  say();
+  say(`CONSUMER alone: RabbitMqTransport.subscribe (prefetch ${APPLY.prefetch}, ${APPLY.concurrency} at once) + ReplicaApplier.apply, one transaction per message,`);
+  say(`draining the ${int(changes)} messages of the last relay run into an empty replica database`);
+  const applyReplica = await database('apply_replica', openReplica);
+  const applied = await applyQueue(applyReplica, { amqpUrl: broker.url, queue: RELAY_QUEUE, expected: changes, ...APPLY });
+  await deleteServiceQueues(broker.url, RELAY_QUEUE);
+  say(`${label('apply')}${describe(applied, 'messages')}; verdicts ${JSON.stringify(applied.verdicts)}`);
+  const [masterRows, replicaRows] = await Promise.all([tableDigest(cluster.url('relay_master'), 'account'), tableDigest(cluster.url('apply_replica'), 'account_copy')]);
+  const applyProblems: string[] = [];
+  if (applied.rows !== changes) applyProblems.push(`${int(applied.rows)} of ${int(changes)} messages applied`);
+  if (applied.failures) applyProblems.push(`${applied.failures} applies failed, the first with: ${String(applied.firstError)}`);
+  if (masterRows.rows !== live || replicaRows.rows !== masterRows.rows || replicaRows.hash !== masterRows.hash) {
+    applyProblems.push(`the replica has ${int(replicaRows.rows)} rows, the master ${int(masterRows.rows)}; contents ${replicaRows.hash === masterRows.hash ? 'equal' : 'differ'}`);
+  }
+  if (!failed('apply', applyProblems)) say(`  the replica equals the master (${int(live)} rows)`);
+  const steps = await longLivedApplier(await database('applier_kept', openReplica), accountMessages(1200), 400);
+  say(`  NOTE: one ReplicaApplier kept for the consumer's life slows down as it applies: 400 creates took ${steps.map((s) => `${s.toFixed(2)} s`).join(', ')} in turn`);
+  say('  (em.transactional merges what each apply loaded into the applier\'s own fork, whose every later flush then checks it all);');
+  say('  the consumer above makes an applier per message');
+
+  say();
+  say(`STEADY WRITES, one change per transaction: 2 MikroORM writers -> OutboxRelay (LISTEN wake-ups, batchSize 500) -> RabbitMQ`);
+  say(`-> ${replicas} replica process(es) (subscribe with prefetch ${APPLY.prefetch}, ${APPLY.concurrency} at once, ReplicaApplier.apply); latency = replica apply`);
+  say('committed - master commit, both on the machine\'s monotonic clock. The replica runs in a child process because the');
+  say('consumer alone needs about a core at 1,000 messages/s (see above), which the writers\' process cannot also give.');
+  const steadyRun = async (runRate: number, runSeconds: number, note: string) => {
+    say(`  at ${int(runRate)} changes/s for ${runSeconds} s${note}`);
+    const run = await measureLatency(cluster, { amqpUrl: broker.url, rate: runRate, seconds: runSeconds, writers: 2, relayBatchSize: 500, replicas, ...APPLY });
+    const lat = run.latencies;
+    say(`${label('  committed')}${int(run.committed)} changes at ${int(run.rate)} changes/s (worst start ${ms(run.worstLateMs)} behind schedule)`);
+    say(`${label('  relayed and applied')}${int(run.relayBatches)} relay batches; ${int(run.applied)} applied, verdicts ${JSON.stringify(run.verdicts)}`);
+    say(`${label('  commit -> applied')}p50 ${ms(percentile(lat, 0.5))}, p95 ${ms(percentile(lat, 0.95))}, p99 ${ms(percentile(lat, 0.99))}, max ${ms(lat[lat.length - 1] ?? NaN)}`);
+    say(`${label('    commit -> published')}p50 ${ms(percentile(run.toPublished, 0.5))}, p99 ${ms(percentile(run.toPublished, 0.99))} (relay: wake-up, read, publish, confirm)`);
+    say(`${label('    published -> applied')}p50 ${ms(percentile(run.toApplied, 0.5))}, p99 ${ms(percentile(run.toApplied, 0.99))} (queue wait, delivery, apply)`);
+    say(`${label(`  by ${run.windowSeconds}-s window of commit`)}${run.windows.map((w, i) => `${i * run.windowSeconds}-${(i + 1) * run.windowSeconds} s: p50 ${ms(w.p50)}, p99 ${ms(w.p99)}`).join(';  ')}`);
+    say(`${label('  CPU while writing')}${run.cpu}`);
+    if (!failed(`steady writes at ${runRate}/s`, run.problems)) say(`${label('')}the replica equals the master; every commit was applied once`);
+    return run;
+  };
+  const steady = await steadyRun(rate, seconds, '');
+  const gentle = await steadyRun(lowRate, lowSeconds, ' (a rate this machine keeps up with: for reference, no target)');
+  const lat = steady.latencies;
+
+  const verdicts: Verdict[] = writes.map(([name, , result]) => {
+    const [withOutbox, without] = [fastest(result.withOutbox), fastest(result.without)];
+    const ratio = perSecond(withOutbox) / perSecond(without);
+    return { figure: `writes with outbox, ${name}`, measured: rateOf(withOutbox), baseline: rateOf(without), ratio: percent(ratio), target: '>= 90%', met: ratio >= 0.9 && result.problems.length === 0 };
+  });
+  const bestRelay = fastest(relay.relay);
+  const bestRaw = fastest(relay.raw);
+  const relayRatio = perSecond(bestRelay) / perSecond(bestRaw);
+  verdicts.push({
+    figure: `relay (batch ${int(bestRelay.batchSize)}) vs raw amqplib (${int(bestRaw.window)} in flight)`, measured: rateOf(bestRelay, 'msg/s'), baseline: rateOf(bestRaw, 'msg/s'),
+    ratio: percent(relayRatio), target: '>= 60%', met: relayRatio >= 0.6 && relay.problems.length === 0,
+  });
+  verdicts.push({
+    figure: 'CHECK: relay publishes in commit order', measured: `${int(relay.rowsReordered)} rows reordered`, baseline: '', ratio: '', target: '0 rows', met: relay.rowsReordered === 0 && relay.outOfOrder === 0,
+  });
+  const p99 = percentile(lat, 0.99);
+  verdicts.push({
+    figure: `commit -> applied p99 at ${int(rate)}/s`, measured: ms(p99), baseline: '', ratio: '', target: `< ${P99_TARGET_MS} ms`, met: p99 < P99_TARGET_MS && steady.problems.length === 0,
+  });
+  say();
+  say(`SUMMARY (${((performance.now() - started) / 1000).toFixed(0)} s, ${load()})`);
+  say(`  extra figures, no target: consumer apply throughput ${rateOf(applied, 'messages/s')} (${APPLY.concurrency} at once); ` +
+    `commit -> applied p99 at ${int(lowRate)}/s ${ms(percentile(gentle.latencies, 0.99))}`);
+  printSummary(verdicts);
+} finally {
+  await Promise.allSettled(orms.map((orm) => orm.close()));
+  broker.remove();
+  cluster.stop();
+}

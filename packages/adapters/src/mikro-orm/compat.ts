@@ -238,3 +238,22 @@ export async function acquireDriverConnection(em: EntityManager): Promise<{ conn
 export function forkOutsideTransaction(em: EntityManager): EntityManager {
   return em.isInTransaction() ? em : em.fork();
 }
+
+/** One page of a filtered entity's primary keys (column values in key order), in primary-key order. */
+export async function findKeysByCursor(em: EntityManager, entity: string, filter: object, properties: string[], size: number, after?: string):
+  Promise<{ keys: unknown[][]; next?: string }> {
+  const cursor = await em.findByCursor(entity, filter as never, {
+    first: size,
+    after,
+    orderBy: Object.fromEntries(properties.map((property) => [property, 'asc'])) as never,
+    fields: properties as never,
+    includeCount: false,
+  });
+  const keys = cursor.items.map((item) => primaryKeyValuesOf(item as object));
+  return { keys, next: cursor.hasNextPage ? cursor.endCursor ?? undefined : undefined };
+}
+
+/** Property names of an entity (what a replica's field mapping may write). */
+export function propertyNames(em: EntityManager, entity: string): Set<string> {
+  return new Set(em.getMetadata().find(entity)?.props.map((prop) => prop.name) ?? []);
+}

@@ -3,3 +3,8 @@ export { relayOutbox, OutboxRelay, OUTBOX_CHANNEL, type RelayOptions, type Outbo
 export { MasterMessages, type MasterEntity, type CapturedChange } from './master-messages.js';
 export { installReplica, ReplicaApplier, type ReplicaHandlers } from './replica-applier.js';
 export { ReplicaConsumer, type ReplicaConsumerOptions, type ConsumerStats } from './replica-consumer.js';
+export {
+  dumpMaster, loadReplica, syncMaster, diffMaster, diffReplica, diffSync,
+  type RepairOptions, type DumpMasterOptions, type LoadReplicaOptions, type LoadReplicaResult, type SyncMasterOptions,
+  type DiffMasterOptions, type DiffSyncOptions, type DiffSyncResult, type DiffKind,
+} from './repair.js';

@@ -7,7 +7,7 @@ import {
   type RevisionVerdict,
 } from '@entity-sync/core';
 import type { EntityManager } from '@mikro-orm/core';
-import { defaultSchemaOf, entityClassOf, forkOutsideTransaction, inTransaction, requiredProperties } from '../compat.js';
+import { defaultSchemaOf, entityClassOf, forkOutsideTransaction, inTransaction, propertyNames, requiredProperties } from '../compat.js';
 import { EntitySync } from '../entity-sync.js';
 import { ident, SqlSession } from '../graph/sql-session.js';
 
@@ -34,7 +34,8 @@ export async function installReplica(em: EntityManager): Promise<void> {
   });
 }
 
-function mapFields(state: Record<string, unknown>, replica: Replica): Record<string, unknown> {
+/** Incoming state as replica properties: `@Replica` `fields` rename, drop (`null`) and transform; unknown fields are left out. */
+export function mapFields(state: Record<string, unknown>, replica: { options: ReplicaOptions; properties: Set<string> }): Record<string, unknown> {
   const data: Record<string, unknown> = {};
   for (const [field, value] of Object.entries(state)) {
     const mapping = replica.options.fields?.[field];
@@ -59,12 +60,11 @@ export class ReplicaApplier {
     for (const node of sync.graph.nodes.values()) {
       const replica = sync.registryEntry(node.name)?.replica;
       if (!replica) continue;
-      const meta = em.getMetadata().find(node.name)!;
       this.replicas.set(replica.cqrsId, {
         entity: node.name,
         options: replica.options,
         keyProperties: node.primaryKeyProperties,
-        properties: new Set(meta.props.map((prop) => prop.name)),
+        properties: propertyNames(em, node.name),
       });
     }
   }

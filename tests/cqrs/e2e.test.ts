@@ -8,6 +8,8 @@ import type { CqrsMessage } from '@entity-sync/core';
 import { getBackend, rabbitMqAvailable, rabbitMqBroker, testBackends, type RabbitMqBroker } from '@entity-sync/testing';
 import type { MikroORM } from '@mikro-orm/core';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
@@ -29,8 +31,16 @@ interface Proc {
 const running = new Set<ChildProcess>();
 
 function start(script: string, args: string[], env: Record<string, string>): Proc {
-  const child = spawn(process.execPath, ['--import', '@swc-node/register/esm-register', script, ...args],
-    { cwd: root, env: { ...process.env, SWC_NODE_PROJECT: join(root, 'tsconfig.json'), ...env } });
+  return track(spawn(process.execPath, ['--import', '@swc-node/register/esm-register', script, ...args],
+    { cwd: root, env: { ...process.env, SWC_NODE_PROJECT: join(root, 'tsconfig.json'), ...env } }));
+}
+
+// A shell pipeline, as a user would type it across two machines' terminals.
+function shell(command: string, env: Record<string, string>): Proc {
+  return track(spawn('/bin/sh', ['-c', command], { cwd: root, env: { ...process.env, SWC_NODE_PROJECT: join(root, 'tsconfig.json'), ...env } }));
+}
+
+function track(child: ChildProcess): Proc {
   running.add(child);
   let stdout = '';
   let stderr = '';
@@ -326,6 +336,67 @@ if (testBackends().some((backend) => backend.name === 'postgres') && rabbitMqAva
     assert.equal(await letters(), []);
     await stopConsumer();
     assert.equal(await auditViolations(replica), []);
+  });
+
+  test('repair across processes: dump | load into a new replica, sync by filter, and diff-master | diff-replica | diff-sync after drift', async () => {
+    // drift: the replica loses a row, keeps a stale copy of another, gains one the master never had,
+    // and misses a delete (the master's outbox entry is marked sent without being published)
+    const em = master.em.fork();
+    const [lost, stale, gone] = [0, 1, 2].map((i) => em.create(Author, { name: `drift-${i}`, email: `drift-${i}@example.org` }));
+    await em.flush();
+    await relayOnce();
+    startConsumer();
+    await converged();
+    await stopConsumer();
+    await rows(replica, `delete from author_replica where id = ${lost!.id}`);
+    await rows(replica, `delete from entity_sync_replica_state where key = '[${lost!.id}]'`);
+    await rows(replica, `update author_replica set name = 'outdated' where id = ${stale!.id}`);
+    await rows(replica, `update entity_sync_replica_state set revision = 0 where key = '[${stale!.id}]'`);
+    await rows(replica, `insert into author_replica (id, name, contact) values (999999, 'extra', 'extra@example.org')`);
+    em.remove(gone!);
+    await em.flush();
+    await rows(master, `update entity_sync_outbox set sent_at = now() where sent_at is null`);
+    assert.not.equal(await replicaRows(replica), await masterRows(master));
+
+    const node = `'${process.execPath}' --import @swc-node/register/esm-register '${join(root, 'packages/adapters/dist/cli/main.js')}'`;
+    const side = (config: string) => `${node} --config '${join(fixtures, config)}' cqrs`;
+    const pipeline = `${side('master.config.ts')} diff-master --id author | ${side('replica.config.ts')} diff-replica | ${side('master.config.ts')} diff-sync --json`;
+    const diff = shell(pipeline, env);
+    assert.is((await finished(diff)).code, 0, diff.stderr());
+    assert.equal(JSON.parse(diff.stdout()), { republished: 2, deleted: 2 }, diff.stderr());
+
+    startConsumer();
+    await converged();
+    await stopConsumer();
+    const again = shell(`${side('master.config.ts')} diff-master --id author | ${side('replica.config.ts')} diff-replica`, env);
+    await finished(again);
+    const report = again.stdout().trim().split('\n');
+    assert.is(report.length, 2, `the second diff found differences: ${again.stdout()}`);
+    assert.match(report[1]!, '"missing":0');
+
+    // a bulk copy without the transport, into a replica database of its own
+    const fresh = await getBackend('postgres').createOrm({ entities: [AuthorReplica], extensions: [EntitySync] });
+    try {
+      const file = join(tmpdir(), `entity-sync-e2e-${process.pid}.ndjson`);
+      const dump = cli('master.config.ts', ['dump', '--id', 'author', '-o', file], env);
+      assert.is((await finished(dump)).code, 0, dump.stderr());
+      const load = cli('replica.config.ts', ['load', '-i', file, '--json'], { ...env, ES_REPLICA_URL: fresh.config.get('clientUrl')! });
+      assert.is((await finished(load)).code, 0, load.stderr());
+      assert.is(JSON.parse(load.stdout()).applied, (await masterRows(master)).length);
+      assert.equal(await replicaRows(fresh), await masterRows(master));
+
+      // sync by filter to one queue: the consumer re-applies exactly that row (sync applies at an equal revision)
+      const sync = cli('master.config.ts', ['sync', '--id', 'author', '--filter', JSON.stringify({ id: { $in: [stale!.id] } }), '--queue', QUEUE], env);
+      assert.is((await finished(sync)).code, 0, sync.stderr());
+      assert.match(sync.stdout(), `published 1 sync message(s) to ${QUEUE}`);
+      startConsumer();
+      await waitFor('the sync message to be applied', async () => handled(consumer!) === 1);
+      const { stats } = (await stopConsumer())!;
+      assert.is(stats.applied, 1);
+    } finally {
+      await fresh.close();
+      rmSync(join(tmpdir(), `entity-sync-e2e-${process.pid}.ndjson`), { force: true });
+    }
   });
 
   test.run();

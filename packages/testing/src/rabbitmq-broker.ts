@@ -96,6 +96,8 @@ export class RabbitMqBroker {
     const [command, argv] = this.command(SERVER, []);
     this.server = spawn(command, argv, { env: this.env(), stdio: 'ignore', cwd: this.dir, detached: true });
     const server = this.server;
+    // the node lives as long as this process wants it (stop(), remove() or exit), without keeping it alive
+    server.unref();
     server.once('exit', () => {
       if (this.server === server) this.server = undefined;
     });

@@ -1,3 +1,6 @@
+import { createReadStream, existsSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { isAbsolute, resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { EntitySyncError } from '@entity-sync/core';
 import type { MikroORM } from '@mikro-orm/core';
@@ -5,7 +8,9 @@ import { installOutbox } from '../mikro-orm/cqrs/outbox.js';
 import { OutboxRelay, relayOutbox } from '../mikro-orm/cqrs/outbox-relay.js';
 import { installReplica } from '../mikro-orm/cqrs/replica-applier.js';
 import { ReplicaConsumer, type ConsumerStats } from '../mikro-orm/cqrs/replica-consumer.js';
+import { diffMaster, diffReplica, diffSync, dumpMaster, loadReplica, syncMaster } from '../mikro-orm/cqrs/repair.js';
 import { EntitySync } from '../mikro-orm/entity-sync.js';
+import { openSink } from '../mikro-orm/graph/text-files.js';
 import { openTransport, type OpenedTransport } from './transport-url.js';
 import type { CliIo } from './program.js';
 
@@ -38,6 +43,50 @@ function replicaQueue(orm: MikroORM, explicit: string | undefined): string {
   throw new EntitySyncError('USAGE', queues.size
     ? `Replicas of this ORM name several queues (${[...queues].join(', ')}): pass --queue.`
     : 'Pass --queue <name>: the replica service\'s queue (or set queue in @Replica options).');
+}
+
+const jsonFilter = (value: string) => {
+  try {
+    const filter = JSON.parse(value) as unknown;
+    if (typeof filter === 'object' && filter !== null && !Array.isArray(filter)) return filter as object;
+  } catch {
+    // reported below
+  }
+  throw new InvalidArgumentError(`expected a JSON object (a MikroORM filter such as '{"id":{"$in":[1,2]}}'), got '${value}'`);
+};
+
+/** Lines of a file, or of standard input for `-` or no file. */
+function inputLines(cwd: string, file: string | undefined): AsyncIterable<string> {
+  if (file && file !== '-') {
+    const path = isAbsolute(file) ? file : resolve(cwd, file);
+    if (!existsSync(path)) throw new EntitySyncError('FILE_NOT_FOUND', `No file at ${path}. Check the path of the dump.`, { info: { path } });
+    return createInterface({ input: createReadStream(path, { encoding: 'utf8' }), crlfDelay: Infinity });
+  }
+  return createInterface({ input: process.stdin, crlfDelay: Infinity });
+}
+
+/** Writes lines to a file (atomically, renamed into place when complete) or to standard output. */
+async function writeLines(cwd: string, file: string | undefined, lines: AsyncIterable<string>): Promise<number> {
+  const target = file && file !== '-' ? (isAbsolute(file) ? file : resolve(cwd, file)) : process.stdout;
+  const { sink, commit, abort } = openSink(target);
+  let count = 0;
+  try {
+    let buffer = '';
+    for await (const line of lines) {
+      buffer += `${line}\n`;
+      count += 1;
+      if (buffer.length >= 64 * 1024) {
+        await sink(buffer);
+        buffer = '';
+      }
+    }
+    if (buffer) await sink(buffer);
+    await commit();
+  } catch (error) {
+    await abort();
+    throw error;
+  }
+  return count;
 }
 
 function describeStats(stats: ConsumerStats): string {
@@ -149,6 +198,59 @@ export function cqrsCommand(io: CliIo, withOrm: WithOrm): Command {
           : letters.length === 0 ? `no dead letters in ${opts.queue}`
             : letters.map((l) => `${l.message.id} (${l.attempts} attempt(s)): ${l.error}`).join('\n'));
       });
+    });
+
+  cqrs.command('dump')
+    .description('stream the rows of a @Master as sync messages (bulk copy without the transport)')
+    .requiredOption('--id <cqrsId>', 'the CQRS id')
+    .option('-o, --output <file>', 'file to write (default: standard output)')
+    .option('--filter <json>', 'only rows matching this MikroORM filter', jsonFilter)
+    .action(async (opts: { id: string; output?: string; filter?: object }) => {
+      const lines = await withOrm((orm) => writeLines(io.cwd, opts.output, dumpMaster(orm.em.fork(), { cqrsId: opts.id, filter: opts.filter })));
+      if (opts.output && opts.output !== '-') io.out(`dumped ${lines - 2} ${opts.id} row(s) to ${opts.output}`);
+    });
+
+  cqrs.command('load')
+    .description('apply a dump to this ORM\'s @Replica in one transaction, behind the revision guard')
+    .option('-i, --input <file>', 'the dump (default: standard input)')
+    .option('--json', 'print the result as JSON')
+    .action(async (opts: { input?: string; json?: boolean }) => {
+      const result = await withOrm((orm) => loadReplica(orm.em.fork(), inputLines(io.cwd, opts.input)));
+      io.out(opts.json ? JSON.stringify(result) : `loaded: ${result.applied} applied, ${result.skipped} skipped (the replica had them at that revision or newer)`);
+    });
+
+  cqrs.command('sync')
+    .description('re-publish chosen master rows (sync messages) to every replica, or to one queue')
+    .requiredOption('--id <cqrsId>', 'the CQRS id')
+    .option('--filter <json>', 'only rows matching this MikroORM filter', jsonFilter)
+    .option('--queue <name>', 'publish to this replica queue only')
+    .action(async (opts: { id: string; filter?: object; queue?: string }) => {
+      const count = await withOrm((orm) => withTransport(({ transport }) =>
+        syncMaster(orm.em.fork(), transport, { cqrsId: opts.id, filter: opts.filter, queue: opts.queue })));
+      io.out(`published ${count} sync message(s)${opts.queue ? ` to ${opts.queue}` : ''}`);
+    });
+
+  cqrs.command('diff-master')
+    .description('on the master: stream the keys and revisions of a @Master (pipe into diff-replica)')
+    .requiredOption('--id <cqrsId>', 'the CQRS id')
+    .action(async (opts: { id: string }) => {
+      await withOrm((orm) => writeLines(io.cwd, undefined, diffMaster(orm.em.fork(), { cqrsId: opts.id })));
+    });
+
+  cqrs.command('diff-replica')
+    .description('on the replica: read diff-master from standard input, write what is missing, stale or extra (pipe into diff-sync)')
+    .action(async () => {
+      await withOrm((orm) => writeLines(io.cwd, undefined, diffReplica(orm.em.fork(), inputLines(io.cwd, undefined))));
+    });
+
+  cqrs.command('diff-sync')
+    .description('on the master: read diff-replica from standard input, re-publish missing and stale rows, delete extra ones on the replica')
+    .option('--queue <name>', 'publish to this replica queue only (default: every replica)')
+    .option('--json', 'print the result as JSON')
+    .action(async (opts: { queue?: string; json?: boolean }) => {
+      const result = await withOrm((orm) => withTransport(({ transport }) =>
+        diffSync(orm.em.fork(), transport, inputLines(io.cwd, undefined), { queue: opts.queue })));
+      io.out(opts.json ? JSON.stringify(result) : `re-published ${result.republished} row(s), deleted ${result.deleted} replica row(s) the master no longer has`);
     });
 
   return cqrs;

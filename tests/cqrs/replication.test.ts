@@ -146,6 +146,37 @@ for (const backend of testBackends()) {
     }
   });
 
+  test('applyMany applies a batch in one transaction with the same verdicts as one by one, and all or nothing', async () => {
+    const replica = await backend.createOrm({ entities: [AuthorCopy], extensions: [EntitySync] });
+    try {
+      await installReplica(replica.em.fork());
+      const applier = new ReplicaApplier(replica.em.fork());
+      const at = new Date().toISOString();
+      const save = (id: number, revision: number, name: string) => ({ version: 1 as const, id: `${id}/${revision}`, cqrsId: 'author', operation: 'save' as const,
+        key: [id], revision, state: { id, name, email: `${name}@Example.org` }, createdAt: at });
+      const remove = (id: number, revision: number) => ({ version: 1 as const, id: `${id}/${revision}/d`, cqrsId: 'author', operation: 'delete' as const,
+        key: [id], revision, state: null, createdAt: at });
+      assert.equal(await applier.applyMany([save(1, 2, 'one-b'), save(1, 1, 'one-a'), save(2, 1, 'two'), save(2, 1, 'two'), save(3, 4, 'three')]),
+        ['apply', 'stale', 'apply', 'duplicate', 'apply']);
+      assert.equal(await applier.applyMany([save(1, 2, 'one-b'), remove(2, 2), save(2, 1, 'two'), save(3, 7, 'three-b')]),
+        ['duplicate', 'apply', 'stale', 'gap']);
+      const names = async () => (await replica.em.fork().find(AuthorCopy, {}, { orderBy: { id: 'asc' } })).map((c) => `${c.id}:${c.name}:${c.contact}`);
+      assert.equal(await names(), ['1:one-b:one-b@example.org', '3:three-b:three-b@example.org']);
+      // a message the replica cannot take fails the whole batch: nothing of it is applied
+      const broken = { ...save(4, 1, 'four'), state: { id: 4, email: 'x@example.org' } };
+      try {
+        await applier.applyMany([save(1, 3, 'one-c'), broken]);
+        assert.unreachable('the batch applied');
+      } catch (error) {
+        assert.is((error as { code?: string }).code, 'CQRS_FIELD_MISSING');
+      }
+      assert.equal(await names(), ['1:one-b:one-b@example.org', '3:three-b:three-b@example.org']);
+      assert.is(await applier.apply(save(1, 3, 'one-c')), 'apply');
+    } finally {
+      await replica.close();
+    }
+  });
+
   test('the relay publishes in commit order, past the tenth entry too', async () => {
     const master = await backend.createOrm({ entities: libraryEntities, extensions: [EntitySync] });
     try {

@@ -20,7 +20,8 @@ export async function openTransport(url: string | undefined): Promise<OpenedTran
   }
   if (/^amqps?:\/\//.test(url)) {
     const { RabbitMqTransport } = await import('../rabbitmq/rabbitmq-transport.js');
-    const transport = new RabbitMqTransport({ url, onError: (error) => process.stderr.write(`transport: ${(error as Error).message}\n`) });
+    // many deliveries in flight, so that a busy consumer applies what is waiting in one transaction
+    const transport = new RabbitMqTransport({ url, prefetch: 400, concurrency: 200, onError: (error) => process.stderr.write(`transport: ${(error as Error).message}\n`) });
     return {
       transport,
       declareQueue: (queue, cqrsIds) => transport.declareQueue(queue, cqrsIds),

@@ -11,7 +11,8 @@ import { defaultSchemaOf, entityClassOf, findKeysByCursor, inTransaction, proper
 import { EntitySync } from '../entity-sync.js';
 import { ident, SqlSession } from '../graph/sql-session.js';
 import { MasterMessages, type MasterEntity } from './master-messages.js';
-import { installReplica, mapFields, type ReplicaHandlers } from './replica-applier.js';
+import { installReplica } from './replica-applier.js';
+import { applyBatch, joinOn, keyRecord, replicaTarget } from './replica-batch.js';
 
 // The repair tools of CQRS replication. They talk across processes through NDJSON line streams
 // (one string per line, without its newline): a dump (`dumpMaster` -> `loadReplica`) and a
@@ -242,12 +243,6 @@ const keyArray = (alias: string, columns: string[]) => `jsonb_build_array(${colu
 const keyObject = (alias: string, columns: string[]) =>
   `jsonb_build_object(${columns.map((c) => `'${c.replace(/'/g, "''")}', ${alias}.${ident(c)}`).join(', ')})`;
 const keyTuple = (alias: string, columns: string[]) => columns.map((c) => `${alias}.${ident(c)}`).join(', ');
-const joinOn = (left: string, right: string, columns: string[]) => columns.map((c) => `${left}.${ident(c)} = ${right}.${ident(c)}`).join(' AND ');
-// A key array (`["a", 1]`) as a record of the table's row type, so that it compares with the
-// table's own column types (and its primary-key index), whatever those types are.
-const keyRecord = (table: string, key: string, columns: string[]) =>
-  `jsonb_populate_record(null::${table}, jsonb_build_object(${columns.map((c, i) => `'${c.replace(/'/g, "''")}', ${key}->${i}`).join(', ')}))`;
-
 interface Relation {
   sql: string;
   params: unknown[];
@@ -335,121 +330,6 @@ function publishOptions(queue: string | undefined): { queue: string } | undefine
 // ---------------------------------------------------------------------------------------------
 // Replica side
 
-interface ReplicaTarget {
-  cqrsId: string;
-  entity: string;
-  options: ReplicaOptions;
-  qualified: string;
-  keyProperties: string[];
-  keyColumns: string[];
-  properties: Set<string>;
-  stateTable: string;
-}
-
-function replicaTarget(tx: EntityManager, cqrsId: string): ReplicaTarget {
-  const sync = EntitySync.forEntityManager(tx);
-  const schema = defaultSchemaOf(tx);
-  for (const node of sync.graph.nodes.values()) {
-    const replica = sync.registryEntry(node.name)?.replica;
-    if (replica?.cqrsId !== cqrsId) continue;
-    return {
-      cqrsId,
-      entity: node.name,
-      options: replica.options,
-      qualified: `${ident(node.schema ?? schema)}.${ident(node.table)}`,
-      keyProperties: node.primaryKeyProperties,
-      keyColumns: node.primaryKey,
-      properties: propertyNames(tx, node.name),
-      stateTable: `${ident(schema)}.entity_sync_replica_state`,
-    };
-  }
-  throw new EntitySyncError('CQRS_UNKNOWN_ID', `No @Replica('${cqrsId}') entity in this ORM. Run this on the replica service that declares it.`,
-    { info: { cqrsId } });
-}
-
-function keyFilter(replica: ReplicaTarget, keys: Record<string, unknown>[]): object {
-  if (replica.keyProperties.length === 1) {
-    const [property] = replica.keyProperties;
-    return { [property!]: { $in: keys.map((key) => key[property!]) } };
-  }
-  return { $or: keys };
-}
-
-/**
- * Applies one batch of sync messages with ReplicaApplier's semantics, set-based: one statement
- * locks and reads the stored revisions of the whole batch, one finds the rows that exist, one
- * flush writes them and one statement records the new revisions.
- */
-async function applyBatch(tx: EntityManager, session: SqlSession, replica: ReplicaTarget, batch: CqrsMessage[]): Promise<LoadReplicaResult> {
-  // the last line of a key wins, so that no statement touches a row twice
-  const byKey = new Map<string, CqrsMessage>();
-  for (const message of batch) byKey.set(JSON.stringify(message.key), message);
-  const messages = [...byKey.values()];
-  const keys = JSON.stringify(messages.map((message) => message.key));
-  // placeholder rows to lock, as ReplicaApplier does, so that a concurrent consumer waits for this load
-  await session.run(`INSERT INTO ${replica.stateTable} (cqrs_id, key, revision, deleted) ` +
-    'SELECT ?, k.value, -1, false FROM jsonb_array_elements(?::jsonb) k ON CONFLICT DO NOTHING', [replica.cqrsId, keys]);
-  const stored = await session.query<{ i: number; revision: string; deleted: boolean }>(
-    `SELECT k.i::int AS i, s.revision::text AS revision, s.deleted FROM jsonb_array_elements(?::jsonb) WITH ORDINALITY AS k(value, i) ` +
-    `JOIN ${replica.stateTable} s ON s.cqrs_id = ? AND s.key = k.value FOR UPDATE OF s`, [keys, replica.cqrsId]);
-  const storedAt = new Map(stored.map((row) => [row.i - 1, row]));
-  const applying: CqrsMessage[] = [];
-  messages.forEach((message, i) => {
-    const row = storedAt.get(i);
-    const previous = row && Number(row.revision) >= 0 ? { revision: Number(row.revision), deleted: row.deleted } : undefined;
-    const verdict = judgeRevision(previous, message);
-    if (verdict !== 'stale' && verdict !== 'duplicate') applying.push(message);
-  });
-  const result = { applied: applying.length, skipped: batch.length - applying.length };
-  if (applying.length === 0) return result;
-
-  const keyOf = (message: CqrsMessage) => Object.fromEntries(replica.keyProperties.map((property, i) => [property, message.key[i]]));
-  const saving = applying.filter((message) => message.state !== null);
-  const existing = new Set<number>();
-  if (saving.length) {
-    const found = await session.query<{ i: number }>(
-      `SELECT k.i::int AS i FROM jsonb_array_elements(?::jsonb) WITH ORDINALITY AS k(value, i) ` +
-      `WHERE EXISTS (SELECT 1 FROM ${replica.qualified} t, ${keyRecord(replica.qualified, 'k.value', replica.keyColumns)} p ` +
-      `WHERE ${joinOn('t', 'p', replica.keyColumns)})`, [JSON.stringify(saving.map((message) => message.key))]);
-    for (const row of found) existing.add(row.i - 1);
-    // one query loads every existing row; the findOne calls below are then answered from the identity map
-    if (existing.size) await tx.find(replica.entity, keyFilter(replica, saving.filter((_, i) => existing.has(i)).map(keyOf)) as never);
-  }
-  const handlers = entityClassOf(tx, replica.entity) as ReplicaHandlers | undefined;
-  const required = requiredProperties(tx, replica.entity);
-  for (const [i, message] of saving.entries()) {
-    const key = keyOf(message);
-    const data = { ...mapFields(message.state!, replica), ...key };
-    const entity = existing.has(i) ? await tx.findOne(replica.entity, key as never) : null;
-    if (!entity) {
-      const missing = required.filter((property) => data[property] === undefined);
-      if (missing.length) {
-        throw new EntitySyncError('CQRS_FIELD_MISSING',
-          `Message ${message.id} lacks ${missing.join(', ')}, which ${replica.entity} requires; nothing was loaded. ` +
-          'Publish the field from the master, give it a default on the replica, or map it with @Replica fields.',
-          { info: { id: message.id, entity: replica.entity, missing } });
-      }
-    }
-    if (entity && handlers?.onCqrsUpdate) await handlers.onCqrsUpdate(data, message, tx);
-    else if (!entity && handlers?.onCqrsCreate) await handlers.onCqrsCreate(data, message, tx);
-    else if (entity) tx.assign(entity, data);
-    else tx.create(replica.entity, data as never);
-  }
-  await tx.flush();
-  const deleting = applying.filter((message) => message.state === null);
-  if (deleting.length && handlers?.onCqrsDelete) {
-    for (const message of deleting) await handlers.onCqrsDelete(keyOf(message), message, tx);
-    await tx.flush();
-  } else if (deleting.length) {
-    await tx.nativeDelete(replica.entity, keyFilter(replica, deleting.map(keyOf)) as never);
-  }
-  tx.clear();
-  await session.run(`UPDATE ${replica.stateTable} s SET revision = (e.value->>'revision')::bigint, deleted = (e.value->>'deleted')::boolean ` +
-    `FROM jsonb_array_elements(?::jsonb) e WHERE s.cqrs_id = ? AND s.key = e.value->'key'`,
-  [JSON.stringify(applying.map((message) => ({ key: message.key, revision: message.revision, deleted: message.state === null }))), replica.cqrsId]);
-  return result;
-}
-
 function dumpMessage(value: Record<string, unknown>, cqrsId: string, keyLength: number, line: number): CqrsMessage {
   let message: CqrsMessage;
   try {
@@ -522,9 +402,10 @@ export async function loadReplica(em: EntityManager, lines: AsyncIterable<string
     let batch: CqrsMessage[] = [];
     let read = 0;
     const flush = async () => {
-      const result = await applyBatch(tx, session, replica, batch);
-      total.applied += result.applied;
-      total.skipped += result.skipped;
+      for (const verdict of await applyBatch(tx, session, replica, batch)) {
+        if (verdict === 'apply' || verdict === 'gap') total.applied += 1;
+        else total.skipped += 1;
+      }
       batch = [];
       options.onProgress?.(read);
     };

@@ -10,6 +10,7 @@ import type { EntityManager } from '@mikro-orm/core';
 import { defaultSchemaOf, entityClassOf, forkOutsideTransaction, inTransaction, propertyNames, requiredProperties } from '../compat.js';
 import { EntitySync } from '../entity-sync.js';
 import { ident, SqlSession } from '../graph/sql-session.js';
+import { applyBatch, replicaTarget } from './replica-batch.js';
 
 /** Static hooks a replica class may define to apply messages itself. */
 export interface ReplicaHandlers {
@@ -74,17 +75,43 @@ export class ReplicaApplier {
     return [...this.replicas.keys()];
   }
 
-  /** Applies one message; resolves to what the revision guard decided. Throws typed errors for messages that cannot apply. */
-  async apply(received: unknown): Promise<RevisionVerdict> {
-    const message = parseCqrsMessage(received);
-    const replica = this.replicas.get(message.cqrsId);
-    if (!replica) {
+  /**
+   * Applies several messages in one transaction, set-based (what a busy consumer does with the
+   * messages already waiting); resolves to the revision guard's verdict for each. All or
+   * nothing: when one cannot apply, the error is thrown and nothing is applied, so that the
+   * caller can apply them one by one and fail only that one.
+   */
+  async applyMany(received: unknown[]): Promise<RevisionVerdict[]> {
+    const messages = received.map((value) => this.check(parseCqrsMessage(value)));
+    return inTransaction(forkOutsideTransaction(this.em), async (tx) => {
+      const session = await SqlSession.open(tx);
+      const verdicts: RevisionVerdict[] = new Array(messages.length);
+      const byId = new Map<string, number[]>();
+      messages.forEach((message, i) => byId.set(message.cqrsId, [...(byId.get(message.cqrsId) ?? []), i]));
+      for (const [cqrsId, indexes] of byId) {
+        const target = replicaTarget(tx, cqrsId);
+        const result = await applyBatch(tx, session, target, indexes.map((i) => messages[i]!));
+        indexes.forEach((i, n) => (verdicts[i] = result[n]!));
+      }
+      return verdicts;
+    });
+  }
+
+  private check(message: CqrsMessage): CqrsMessage {
+    if (!this.replicas.has(message.cqrsId)) {
       throw new EntitySyncError('CQRS_UNKNOWN_ID', `No @Replica('${message.cqrsId}') entity in this ORM. Declare one or stop routing that id here.`,
         { info: { cqrsId: message.cqrsId } });
     }
     if (message.expiresAt && Date.parse(message.expiresAt) < Date.now()) {
       throw new EntitySyncError('CQRS_MESSAGE_EXPIRED', `Message ${message.id} expired at ${message.expiresAt} and was not applied.`, { info: { id: message.id } });
     }
+    return message;
+  }
+
+  /** Applies one message; resolves to what the revision guard decided. Throws typed errors for messages that cannot apply. */
+  async apply(received: unknown): Promise<RevisionVerdict> {
+    const message = this.check(parseCqrsMessage(received));
+    const replica = this.replicas.get(message.cqrsId)!;
     const key = Object.fromEntries(replica.keyProperties.map((property, i) => [property, message.key[i]]));
     // a fork per message unless the caller's transaction is to be joined: MikroORM merges what a
     // transaction loaded into the entity manager it ran on, which would grow without end

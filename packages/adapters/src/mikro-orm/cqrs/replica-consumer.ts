@@ -8,6 +8,11 @@ export interface ReplicaConsumerOptions {
   queue: string;
   /** Competing consumers on the queue. Default 1. */
   workers?: number;
+  /**
+   * Most messages one transaction applies when several are waiting (they arrive together when
+   * the transport hands over several at once, e.g. RabbitMQ with `concurrency`). Default 200.
+   */
+  maxBatch?: number;
   /** Called after each message with what the revision guard decided (or the error it failed with). */
   onMessage?: (message: CqrsMessage, outcome: RevisionVerdict | Error) => void;
 }
@@ -52,25 +57,64 @@ export class ReplicaConsumer {
   async start(): Promise<void> {
     this.startedAt = performance.now();
     for (let worker = 0; worker < Math.max(1, this.options.workers ?? 1); worker++) {
-      this.subscriptions.push(await this.transport.subscribe(this.options.queue, this.applier.cqrsIds, (message) => this.handle(message)));
+      this.subscriptions.push(await this.transport.subscribe(this.options.queue, this.applier.cqrsIds, this.batcher()));
     }
   }
 
-  private async handle(message: CqrsMessage): Promise<void> {
-    try {
-      const verdict = await this.applier.apply(message);
-      if (verdict === 'duplicate' || verdict === 'stale') this.counts[verdict === 'duplicate' ? 'duplicates' : 'stale'] += 1;
-      else {
-        this.counts.applied += 1;
-        if (verdict === 'gap') this.counts.gaps += 1;
+  // Group commit: while one transaction applies, the messages that arrive wait and then go
+  // together in the next one; one message alone takes the single-message path. When a batch
+  // fails, its messages are applied one by one, so that only the failing one is retried.
+  private batcher(): (message: CqrsMessage) => Promise<void> {
+    type Waiting = { message: CqrsMessage; resolve: () => void; reject: (error: unknown) => void };
+    const waiting: Waiting[] = [];
+    let busy = false;
+    const one = async ({ message, resolve, reject }: Waiting) => {
+      try {
+        this.record(message, await this.applier.apply(message));
+        resolve();
+      } catch (error) {
+        this.record(message, error as Error);
+        reject(error);
       }
+    };
+    const run = async () => {
+      if (busy || waiting.length === 0) return;
+      busy = true;
+      const batch = waiting.splice(0, this.options.maxBatch ?? 200);
+      try {
+        if (batch.length === 1) await one(batch[0]!);
+        else {
+          let verdicts: RevisionVerdict[] | undefined;
+          try {
+            verdicts = await this.applier.applyMany(batch.map((entry) => entry.message));
+          } catch {
+            for (const entry of batch) await one(entry);
+          }
+          verdicts?.forEach((verdict, i) => {
+            this.record(batch[i]!.message, verdict);
+            batch[i]!.resolve();
+          });
+        }
+      } finally {
+        busy = false;
+        void run();
+      }
+    };
+    return (message) => new Promise<void>((resolve, reject) => {
+      waiting.push({ message, resolve, reject });
+      void run();
+    });
+  }
+
+  private record(message: CqrsMessage, outcome: RevisionVerdict | Error): void {
+    if (outcome instanceof Error) this.counts.failed += 1;
+    else if (outcome === 'duplicate' || outcome === 'stale') this.counts[outcome === 'duplicate' ? 'duplicates' : 'stale'] += 1;
+    else {
+      this.counts.applied += 1;
+      if (outcome === 'gap') this.counts.gaps += 1;
       this.lags.push(Date.now() - Date.parse(message.createdAt));
-      this.options.onMessage?.(message, verdict);
-    } catch (error) {
-      this.counts.failed += 1;
-      this.options.onMessage?.(message, error as Error);
-      throw error;
     }
+    this.options.onMessage?.(message, outcome);
   }
 
   /** Counters since start; the lag figures cover the messages since the previous call. */

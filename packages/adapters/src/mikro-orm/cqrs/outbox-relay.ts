@@ -10,7 +10,7 @@ export interface RelayOptions {
   /** Outbox entries per batch. Default 1000. */
   batchSize?: number;
   /**
-   * Called after the transport confirmed a batch and before the batch is marked sent. A crash
+   * Called after the transport confirmed a batch and before the batch is deleted from the outbox. A crash
    * here (the window every relay has) publishes the batch again on the next run.
    */
   onPublished?: (messages: CqrsMessage[]) => void | Promise<void>;
@@ -55,14 +55,14 @@ async function relayBatch(em: EntityManager, transport: Transport, messages: Mas
     }
     if (batch.length) await transport.publish(batch);
     await options.onPublished?.(batch);
-    await session.run(`UPDATE ${outbox} SET sent_at = clock_timestamp() WHERE id = ANY(?::bigint[])`, [`{${rows.map((row) => row.id).join(',')}}`]);
+    await session.run(`DELETE FROM ${outbox} WHERE id = ANY(?::bigint[])`, [`{${rows.map((row) => row.id).join(',')}}`]);
     return rows.length;
   });
 }
 
 /**
- * Publishes committed outbox entries in order, in batches, and marks them sent only once the
- * transport confirmed them. A crash between publishing and marking publishes the batch again
+ * Publishes committed outbox entries in order, in batches, and deletes them only once the
+ * transport confirmed them. A crash between publishing and deleting publishes the batch again
  * on the next run: replicas drop the duplicates by revision, so each change applies once.
  * Runs until the outbox is empty; returns how many entries it handled.
  */
@@ -142,7 +142,7 @@ export class OutboxRelay {
     });
   }
 
-  /** Stops after the batch in flight (which is published and marked, or left for the next run). */
+  /** Stops after the batch in flight (which is published and deleted, or left for the next run). */
   async stop(): Promise<void> {
     if (!this.running) return;
     this.running = false;

@@ -11,9 +11,10 @@ import { TableGraph } from '../graph/table-graph.js';
 // message with it, and bulk writes that bypass the unit of work (nativeUpdate, insertMany, raw
 // SQL) are captured too. Within one transaction a row keeps one outbox entry (its final state)
 // and its revision grows once.
-// One capture function per master table, with its key expression written in (no per-row
-// parsing of key column lists), a lookup of the transaction's earlier entry for the row through
-// an index, and one NOTIFY per transaction.
+// One capture function per master table, with its key expression written in. The revision row
+// remembers the transaction that last changed the row and its outbox entry, so that one upsert
+// both counts the revision and tells whether this transaction already has an entry to update:
+// the outbox needs no index but its primary key. Relays are woken once per transaction.
 const captureFunction = (schema: string, name: string, cqrsId: string, keyColumns: string[]) => {
   const keyOf = (row: string) => `jsonb_build_array(${keyColumns.map((column) => `${row}.${ident(column)}`).join(', ')})`;
   const id = `'${cqrsId.replace(/'/g, "''")}'`;
@@ -24,6 +25,7 @@ DECLARE
   old_state jsonb;
   row_key jsonb;
   this_tx bigint := txid_current();
+  fresh_entry bigint := nextval('entity_sync_outbox_id_seq');
   entry bigint;
   next_revision bigint;
 BEGIN
@@ -35,18 +37,20 @@ BEGIN
     row_key := ${keyOf('NEW')};
     IF TG_OP = 'UPDATE' THEN old_state := to_jsonb(OLD); END IF;
   END IF;
-  SELECT id INTO entry FROM entity_sync_outbox WHERE tx = this_tx AND cqrs_id = ${id} AND key = row_key;
-  IF entry IS NOT NULL THEN
+  INSERT INTO entity_sync_revision AS r (cqrs_id, key, revision, tx, outbox_id) VALUES (${id}, row_key, 1, this_tx, fresh_entry)
+    ON CONFLICT (cqrs_id, key) DO UPDATE SET
+      revision = CASE WHEN r.tx = this_tx THEN r.revision ELSE r.revision + 1 END,
+      outbox_id = CASE WHEN r.tx = this_tx THEN r.outbox_id ELSE fresh_entry END,
+      tx = this_tx
+    RETURNING revision, outbox_id INTO next_revision, entry;
+  IF entry <> fresh_entry THEN
+    -- a later change of the row in the same transaction: one message, with the final state
     UPDATE entity_sync_outbox SET operation = CASE WHEN new_state IS NULL THEN 'delete' ELSE 'save' END, state = new_state
       WHERE id = entry;
     RETURN NULL;
   END IF;
-  INSERT INTO entity_sync_revision AS r (cqrs_id, key, revision) VALUES (${id}, row_key, 1)
-    ON CONFLICT (cqrs_id, key) DO UPDATE SET revision = r.revision + 1
-    RETURNING revision INTO next_revision;
-  INSERT INTO entity_sync_outbox (tx, cqrs_id, key, operation, revision, state, previous)
-    VALUES (this_tx, ${id}, row_key, CASE WHEN new_state IS NULL THEN 'delete' ELSE 'save' END, next_revision, new_state, old_state);
-  -- a wake-up for relays, delivered at commit; once per transaction
+  INSERT INTO entity_sync_outbox (id, tx, cqrs_id, key, operation, revision, state, previous)
+    VALUES (fresh_entry, this_tx, ${id}, row_key, CASE WHEN new_state IS NULL THEN 'delete' ELSE 'save' END, next_revision, new_state, old_state);
   IF current_setting('entity_sync.notified', true) IS DISTINCT FROM '1' THEN
     PERFORM pg_notify('entity_sync_outbox', '');
     PERFORM set_config('entity_sync.notified', '1', true);
@@ -65,13 +69,14 @@ export async function installOutbox(em: EntityManager): Promise<string[]> {
     const session = await SqlSession.open(tx);
     const schema = defaultSchemaOf(tx);
     await session.run(`SET LOCAL search_path TO ${ident(schema)}`);
-    await session.run(`CREATE TABLE IF NOT EXISTS entity_sync_revision (cqrs_id text NOT NULL, key jsonb NOT NULL, revision bigint NOT NULL, PRIMARY KEY (cqrs_id, key))`);
+    await session.run(`CREATE TABLE IF NOT EXISTS entity_sync_revision (cqrs_id text NOT NULL, key jsonb NOT NULL, revision bigint NOT NULL, ` +
+      `tx bigint, outbox_id bigint, PRIMARY KEY (cqrs_id, key))`);
+    await session.run(`ALTER TABLE entity_sync_revision ADD COLUMN IF NOT EXISTS tx bigint, ADD COLUMN IF NOT EXISTS outbox_id bigint`);
     await session.run(`CREATE TABLE IF NOT EXISTS entity_sync_outbox (id bigserial PRIMARY KEY, tx bigint NOT NULL, cqrs_id text NOT NULL, ` +
       `key jsonb NOT NULL, operation text NOT NULL, revision bigint NOT NULL, state jsonb, previous jsonb, ` +
       `created_at timestamptz NOT NULL DEFAULT clock_timestamp(), sent_at timestamptz)`);
-    await session.run(`CREATE INDEX IF NOT EXISTS entity_sync_outbox_unsent ON entity_sync_outbox (id) WHERE sent_at IS NULL`);
-    await session.run(`DROP INDEX IF EXISTS entity_sync_outbox_tx`);
-    await session.run(`CREATE INDEX IF NOT EXISTS entity_sync_outbox_tx_key ON entity_sync_outbox (tx, cqrs_id, key)`);
+    // the relay deletes what it published: the outbox holds only unsent entries and needs no other index
+    for (const index of ['entity_sync_outbox_unsent', 'entity_sync_outbox_tx', 'entity_sync_outbox_tx_key']) await session.run(`DROP INDEX IF EXISTS ${index}`);
     const tables = new TableGraph(sync.graph, await TableCatalog.load(session, schema));
     const installed: string[] = [];
     for (const name of sync.graph.nodes.keys()) {

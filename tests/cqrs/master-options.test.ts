@@ -1,7 +1,7 @@
 // What a master publishes: serializers (a function that embeds related entities, a
 // class-transformer class), shouldSync on the entity as committed, include/exclude, produce: false.
 import 'reflect-metadata';
-import { EntitySync, installOutbox, relayOutbox } from '@entity-sync/adapters/mikro-orm';
+import { EntitySync, installOutbox, relayOutbox, setCorrelationId } from '@entity-sync/adapters/mikro-orm';
 import { MemoryTransport } from '@entity-sync/adapters/memory';
 import { Master, type CqrsMessage } from '@entity-sync/core';
 import { testBackends } from '@entity-sync/testing';
@@ -55,7 +55,7 @@ class OptNote {
 }
 
 @Entity({ tableName: 'opt_card' })
-@Master('opt-card', { include: ['label'] })
+@Master('opt-card', { include: ['label'], expiresAfterSeconds: 90 })
 class OptCard {
   @PrimaryKey() id!: number;
   @Property() label!: string;
@@ -135,6 +135,24 @@ for (const backend of testBackends()) {
     assert.is(revision!.revision, '2');
     const [card] = messages.filter((m) => m.cqrsId === 'opt-card');
     assert.equal(card!.state, { id: card!.key[0], label: 'L' });
+  });
+
+  test('messages carry the transaction\'s correlation id and the master\'s expiry', async () => {
+    let cardId = 0;
+    await orm.em.fork().transactional(async (tx) => {
+      await setCorrelationId(tx, 'request-42');
+      const card = tx.create(OptCard, { label: 'tagged', internal: 'x' });
+      await tx.flush();
+      cardId = card.id;
+    });
+    const em = orm.em.fork();
+    em.create(OptCard, { label: 'untagged', internal: 'y' });
+    await em.flush();
+    const cards = (await relay()).filter((m) => m.cqrsId === 'opt-card');
+    assert.equal(cards.map((m) => [m.state!.label, m.correlationId]), [['tagged', 'request-42'], ['untagged', undefined]]);
+    assert.is(cards[0]!.key[0], cardId);
+    for (const card of cards) assert.is(Date.parse(card.expiresAt!) - Date.parse(card.createdAt), 90_000);
+    assert.is((await relay()).length, 0);
   });
 
   test.run();

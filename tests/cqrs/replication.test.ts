@@ -172,6 +172,18 @@ for (const backend of testBackends()) {
       }
       assert.equal(await names(), ['1:one-b:one-b@example.org', '3:three-b:three-b@example.org']);
       assert.is(await applier.apply(save(1, 3, 'one-c')), 'apply');
+      // an expired message is refused unapplied, alone or in a batch
+      const expired = { ...save(1, 4, 'one-late'), expiresAt: new Date(Date.now() - 1000).toISOString() };
+      for (const attempt of [() => applier.apply(expired), () => applier.applyMany([save(5, 1, 'five'), expired])]) {
+        try {
+          await attempt();
+          assert.unreachable('an expired message applied');
+        } catch (error) {
+          assert.is((error as { code?: string }).code, 'CQRS_MESSAGE_EXPIRED');
+        }
+      }
+      assert.equal((await names()).slice(0, 1), ['1:one-c:one-c@example.org']);
+      assert.is(await replica.em.fork().count(AuthorCopy, { id: 5 }), 0);
     } finally {
       await replica.close();
     }

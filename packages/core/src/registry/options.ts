@@ -36,6 +36,8 @@ export interface MasterOptions<T = any> {
   include?: string[];
   /** These properties are never published. */
   exclude?: string[];
+  /** Messages expire this many seconds after the change: a replica that gets one later dead-letters it unapplied. */
+  expiresAfterSeconds?: number;
 }
 
 /** How one incoming field becomes a replica property. */

@@ -1,4 +1,4 @@
-export { installOutbox } from './outbox.js';
+export { installOutbox, setCorrelationId } from './outbox.js';
 export { relayOutbox, OutboxRelay, OUTBOX_CHANNEL, type RelayOptions, type OutboxRelayOptions } from './outbox-relay.js';
 export { MasterMessages, type MasterEntity, type CapturedChange } from './master-messages.js';
 export { installReplica, ReplicaApplier, type ReplicaHandlers } from './replica-applier.js';

@@ -25,7 +25,7 @@ export interface CapturedChange {
   state: Record<string, unknown> | null;
   previous?: Record<string, unknown> | null;
   createdAt: string;
-  correlationId?: string;
+  correlationId?: string | null;
 }
 
 type ClassTransformer = {
@@ -89,8 +89,10 @@ export class MasterMessages {
       revision: change.revision,
       state,
       previous: change.previous === undefined ? undefined : change.previous && this.filtered(master, change.previous),
-      correlationId: change.correlationId,
+      correlationId: change.correlationId ?? undefined,
       createdAt: change.createdAt,
+      expiresAt: master.options.expiresAfterSeconds === undefined ? undefined
+        : new Date(Date.parse(change.createdAt) + master.options.expiresAfterSeconds * 1000).toISOString(),
     };
   }
 

@@ -24,6 +24,7 @@ interface OutboxRow {
   revision: string;
   state: Record<string, unknown> | null;
   previous: Record<string, unknown> | null;
+  correlation_id: string | null;
   created_at: string;
 }
 
@@ -37,7 +38,7 @@ async function relayBatch(em: EntityManager, transport: Transport, messages: Mas
     // SKIP LOCKED lets several relays share the outbox without publishing an entry twice at once.
     const rows = await session.query<OutboxRow>(
       // ORDER BY o.id, the bigint: a bare `id` would name the text output column and sort '10' before '9'
-      `SELECT o.id::text AS id, o.cqrs_id, o.key, o.operation, o.revision::text AS revision, o.state, o.previous, o.created_at::text AS created_at ` +
+      `SELECT o.id::text AS id, o.cqrs_id, o.key, o.operation, o.revision::text AS revision, o.state, o.previous, o.correlation_id, o.created_at::text AS created_at ` +
       `FROM ${outbox} o WHERE o.sent_at IS NULL ORDER BY o.id LIMIT ${options.batchSize ?? 1000} FOR UPDATE SKIP LOCKED`);
     if (rows.length === 0) return 0;
     const batch: CqrsMessage[] = [];
@@ -49,6 +50,7 @@ async function relayBatch(em: EntityManager, transport: Transport, messages: Mas
         revision: Number(row.revision),
         state: row.state,
         previous: row.previous,
+        correlationId: row.correlation_id,
         createdAt: new Date(row.created_at).toISOString(),
       }, tx);
       if (message) batch.push(message);

@@ -49,8 +49,9 @@ BEGIN
       WHERE id = entry;
     RETURN NULL;
   END IF;
-  INSERT INTO entity_sync_outbox (id, tx, cqrs_id, key, operation, revision, state, previous)
-    VALUES (fresh_entry, this_tx, ${id}, row_key, CASE WHEN new_state IS NULL THEN 'delete' ELSE 'save' END, next_revision, new_state, old_state);
+  INSERT INTO entity_sync_outbox (id, tx, cqrs_id, key, operation, revision, state, previous, correlation_id)
+    VALUES (fresh_entry, this_tx, ${id}, row_key, CASE WHEN new_state IS NULL THEN 'delete' ELSE 'save' END, next_revision, new_state, old_state,
+      nullif(current_setting('entity_sync.correlation_id', true), ''));
   IF current_setting('entity_sync.notified', true) IS DISTINCT FROM '1' THEN
     PERFORM pg_notify('entity_sync_outbox', '');
     PERFORM set_config('entity_sync.notified', '1', true);
@@ -75,6 +76,7 @@ export async function installOutbox(em: EntityManager): Promise<string[]> {
     await session.run(`CREATE TABLE IF NOT EXISTS entity_sync_outbox (id bigserial PRIMARY KEY, tx bigint NOT NULL, cqrs_id text NOT NULL, ` +
       `key jsonb NOT NULL, operation text NOT NULL, revision bigint NOT NULL, state jsonb, previous jsonb, ` +
       `created_at timestamptz NOT NULL DEFAULT clock_timestamp(), sent_at timestamptz)`);
+    await session.run(`ALTER TABLE entity_sync_outbox ADD COLUMN IF NOT EXISTS correlation_id text`);
     // the relay deletes what it published: the outbox holds only unsent entries and needs no other index
     for (const index of ['entity_sync_outbox_unsent', 'entity_sync_outbox_tx', 'entity_sync_outbox_tx_key']) await session.run(`DROP INDEX IF EXISTS ${index}`);
     const tables = new TableGraph(sync.graph, await TableCatalog.load(session, schema));
@@ -92,4 +94,13 @@ export async function installOutbox(em: EntityManager): Promise<string[]> {
     }
     return installed;
   });
+}
+
+/**
+ * Tags the changes the transaction `em` is in makes to master entities with a correlation id,
+ * which their CQRS messages carry (a request id, say). Call it inside `em.transactional`.
+ */
+export async function setCorrelationId(em: EntityManager, correlationId: string): Promise<void> {
+  const session = await SqlSession.open(em);
+  await session.query(`SELECT set_config('entity_sync.correlation_id', ?, true)`, [correlationId]);
 }

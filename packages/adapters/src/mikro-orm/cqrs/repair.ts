@@ -1,14 +1,6 @@
-import {
-  EntitySyncError,
-  judgeRevision,
-  parseCqrsMessage,
-  type CqrsMessage,
-  type ReplicaOptions,
-  type Transport,
-} from '@entity-sync/core';
+import { EntitySyncError, parseCqrsMessage, type CqrsMessage, type Transport } from '@entity-sync/core';
 import type { EntityManager } from '@mikro-orm/core';
-import { defaultSchemaOf, entityClassOf, findKeysByCursor, inTransaction, propertyNames, requiredProperties } from '../compat.js';
-import { EntitySync } from '../entity-sync.js';
+import { defaultSchemaOf, findKeysByCursor, inTransaction } from '../compat.js';
 import { ident, SqlSession } from '../graph/sql-session.js';
 import { MasterMessages, type MasterEntity } from './master-messages.js';
 import { installReplica } from './replica-applier.js';

@@ -1,29 +1,15 @@
-import {
-  EntitySyncError,
-  judgeRevision,
-  parseCqrsMessage,
-  type CqrsMessage,
-  type ReplicaOptions,
-  type RevisionVerdict,
-} from '@entity-sync/core';
+import { EntitySyncError, parseCqrsMessage, type CqrsMessage, type ReplicaOptions, type RevisionVerdict } from '@entity-sync/core';
 import type { EntityManager } from '@mikro-orm/core';
-import { defaultSchemaOf, entityClassOf, forkOutsideTransaction, inTransaction, propertyNames, requiredProperties } from '../compat.js';
+import { defaultSchemaOf, forkOutsideTransaction, inTransaction } from '../compat.js';
 import { EntitySync } from '../entity-sync.js';
 import { ident, SqlSession } from '../graph/sql-session.js';
-import { applyBatch, replicaTarget } from './replica-batch.js';
+import { applyBatch, replicaTarget, type ReplicaTarget } from './replica-batch.js';
 
 /** Static hooks a replica class may define to apply messages itself. */
 export interface ReplicaHandlers {
   onCqrsCreate?(data: Record<string, unknown>, message: CqrsMessage, em: EntityManager): Promise<void> | void;
   onCqrsUpdate?(data: Record<string, unknown>, message: CqrsMessage, em: EntityManager): Promise<void> | void;
   onCqrsDelete?(key: Record<string, unknown>, message: CqrsMessage, em: EntityManager): Promise<void> | void;
-}
-
-interface Replica {
-  entity: string;
-  options: ReplicaOptions;
-  keyProperties: string[];
-  properties: Set<string>;
 }
 
 /** Creates the table where a replica keeps the revision (and tombstone) of every row it applied. Idempotent. */
@@ -49,30 +35,25 @@ export function mapFields(state: Record<string, unknown>, replica: { options: Re
 }
 
 /**
- * Applies CQRS messages to `@Replica` entities, each in its own transaction: the revision guard
+ * Applies CQRS messages to `@Replica` entities in a transaction (one, or a batch): the revision guard
  * drops duplicates and late messages (deletes leave a tombstone), field mapping renames, drops
  * and transforms, and a message that lacks a field the replica requires is refused whole.
  */
 export class ReplicaApplier {
-  private readonly replicas = new Map<string, Replica>();
+  private readonly replicas = new Set<string>();
+  private readonly targets = new Map<string, ReplicaTarget>();
 
   constructor(private readonly em: EntityManager) {
     const sync = EntitySync.forEntityManager(em);
     for (const node of sync.graph.nodes.values()) {
       const replica = sync.registryEntry(node.name)?.replica;
-      if (!replica) continue;
-      this.replicas.set(replica.cqrsId, {
-        entity: node.name,
-        options: replica.options,
-        keyProperties: node.primaryKeyProperties,
-        properties: propertyNames(em, node.name),
-      });
+      if (replica) this.replicas.add(replica.cqrsId);
     }
   }
 
   /** The CQRS ids this applier has replicas for. */
   get cqrsIds(): string[] {
-    return [...this.replicas.keys()];
+    return [...this.replicas];
   }
 
   /**
@@ -89,7 +70,8 @@ export class ReplicaApplier {
       const byId = new Map<string, number[]>();
       messages.forEach((message, i) => byId.set(message.cqrsId, [...(byId.get(message.cqrsId) ?? []), i]));
       for (const [cqrsId, indexes] of byId) {
-        const target = replicaTarget(tx, cqrsId);
+        let target = this.targets.get(cqrsId);
+        if (!target) this.targets.set(cqrsId, (target = replicaTarget(tx, cqrsId)));
         const result = await applyBatch(tx, session, target, indexes.map((i) => messages[i]!));
         indexes.forEach((i, n) => (verdicts[i] = result[n]!));
       }
@@ -110,49 +92,6 @@ export class ReplicaApplier {
 
   /** Applies one message; resolves to what the revision guard decided. Throws typed errors for messages that cannot apply. */
   async apply(received: unknown): Promise<RevisionVerdict> {
-    const message = this.check(parseCqrsMessage(received));
-    const replica = this.replicas.get(message.cqrsId)!;
-    const key = Object.fromEntries(replica.keyProperties.map((property, i) => [property, message.key[i]]));
-    // a fork per message unless the caller's transaction is to be joined: MikroORM merges what a
-    // transaction loaded into the entity manager it ran on, which would grow without end
-    return inTransaction(forkOutsideTransaction(this.em), async (tx) => {
-      const session = await SqlSession.open(tx);
-      const table = `${ident(defaultSchemaOf(tx))}.entity_sync_replica_state`;
-      const params = [message.cqrsId, JSON.stringify(message.key)];
-      // a placeholder row to lock, so that concurrent consumers of one row apply one at a time
-      await session.run(`INSERT INTO ${table} (cqrs_id, key, revision, deleted) VALUES (?, ?::jsonb, -1, false) ON CONFLICT DO NOTHING`, params);
-      const [stored] = await session.query<{ revision: string; deleted: boolean }>(
-        `SELECT revision::text, deleted FROM ${table} WHERE cqrs_id = ? AND key = ?::jsonb FOR UPDATE`, params);
-      const verdict = judgeRevision(stored && Number(stored.revision) >= 0
-        ? { revision: Number(stored.revision), deleted: stored.deleted } : undefined, message);
-      if (verdict === 'duplicate' || verdict === 'stale') return verdict;
-
-      const handlers = entityClassOf(tx, replica.entity) as ReplicaHandlers | undefined;
-      const deleting = message.state === null;
-      if (deleting) {
-        if (handlers?.onCqrsDelete) await handlers.onCqrsDelete(key, message, tx);
-        else await tx.nativeDelete(replica.entity, key);
-      } else {
-        const data = { ...mapFields(message.state!, replica), ...key };
-        const existing = await tx.findOne(replica.entity, key as never);
-        if (!existing) {
-          const missing = requiredProperties(tx, replica.entity).filter((property) => data[property] === undefined);
-          if (missing.length) {
-            throw new EntitySyncError('CQRS_FIELD_MISSING',
-              `Message ${message.id} lacks ${missing.join(', ')}, which ${replica.entity} requires; nothing was applied. ` +
-              'Publish the field from the master, give it a default on the replica, or map it with @Replica fields.',
-              { info: { id: message.id, entity: replica.entity, missing } });
-          }
-        }
-        if (existing && handlers?.onCqrsUpdate) await handlers.onCqrsUpdate(data, message, tx);
-        else if (!existing && handlers?.onCqrsCreate) await handlers.onCqrsCreate(data, message, tx);
-        else if (existing) tx.assign(existing, data);
-        else tx.create(replica.entity, data as never);
-        await tx.flush();
-      }
-      await session.run(`UPDATE ${table} SET revision = ?, deleted = ? WHERE cqrs_id = ? AND key = ?::jsonb`,
-        [message.revision, deleting, ...params]);
-      return verdict;
-    });
+    return (await this.applyMany([received]))[0]!;
   }
 }

@@ -13,7 +13,7 @@ const QUEUE = 'bench_raw';
 /**
  * The broker's limit for the relay: amqplib on a confirm channel, persistent messages to a
  * durable topic exchange bound to one durable queue, `window` messages in flight, then
- * `waitForConfirms`. What the relay does on top of this is reading and marking the outbox.
+ * `waitForConfirms`. What the relay does on top of this is reading and deleting the outbox entries.
  */
 export class RawPublisher {
   private constructor(private readonly model: amqp.ChannelModel, private readonly channel: amqp.ConfirmChannel) {}

@@ -101,7 +101,7 @@ try {
     const best = fastest(runs);
     say(`${label(`relayOutbox, batchSize ${int(batchSize)}`)}${describe(best, 'messages')}, ${runsNote(runs)}`);
     say(`${label('')}${best.batches} batches; publish and confirm ${best.publishSeconds.toFixed(2)} s, ` +
-      `reading and marking the outbox ${(best.seconds - best.publishSeconds).toFixed(2)} s (${((best.seconds - best.publishSeconds) * 1000 / best.batches).toFixed(1)} ms per batch)`);
+      `reading and deleting the outbox entries ${(best.seconds - best.publishSeconds).toFixed(2)} s (${((best.seconds - best.publishSeconds) * 1000 / best.batches).toFixed(1)} ms per batch)`);
   }
   for (const window of RAW_WINDOWS) {
     const runs = relay.raw.filter((run) => run.window === window);

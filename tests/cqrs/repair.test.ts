@@ -37,6 +37,24 @@ async function* from(lines: string[]): AsyncIterable<string> {
 
 const schemaOf = (orm: MikroORM) => `"${orm.config.get('schema') ?? 'public'}"`;
 
+/** A library master (outbox installed, `count` authors written through `em`) and an AuthorRef replica (installed); both closed after `work`. */
+async function withLibrary(backend: TestBackend, count: number,
+  work: (master: MikroORM, replica: MikroORM, authors: Author[], em: EntityManager) => Promise<void>): Promise<void> {
+  const master = await backend.createOrm({ entities: libraryEntities, extensions: [EntitySync] });
+  const replica = await backend.createOrm({ entities: [AuthorRef], extensions: [EntitySync] });
+  try {
+    await installOutbox(master.em.fork());
+    await installReplica(replica.em.fork());
+    const em = master.em.fork();
+    const authors = Array.from({ length: count }, (_, i) => em.create(Author, { name: `Author ${i}`, email: `a${i}@example.org` }));
+    await em.flush();
+    await work(master, replica, authors, em);
+  } finally {
+    await master.close();
+    await replica.close();
+  }
+}
+
 async function rejection(promise: Promise<unknown>): Promise<Error & { code?: string }> {
   try {
     await promise;
@@ -333,17 +351,10 @@ for (const backend of testBackends()) {
   });
 
   dump('a truncated dump, a bad line, a wrong header or count applies nothing and throws CQRS_DUMP_INVALID', async () => {
-    const master = await open(backend, libraryEntities);
-    const replica = await open(backend, [AuthorRef]);
-    try {
-      await installOutbox(master.em.fork());
-      const em = master.em.fork();
-      for (let i = 0; i < 7; i++) em.create(Author, { name: `Author ${i}`, email: `a${i}@example.org` });
-      await em.flush();
+    await withLibrary(backend, 7, async (master, replica) => {
       const lines = await collect(dumpMaster(master.em.fork(), { cqrsId: 'author' }));
       assert.is(lines.length, 9);
       // the replica already holds one row, which must survive every failed load untouched
-      await installReplica(replica.em.fork());
       await loadReplica(replica.em.fork(), from([lines[0]!, lines[3]!, JSON.stringify({ end: true, count: 1 })]));
       const before = { rows: await authorRefView(replica.em.fork()), states: await replicaStates(replica, 'author') };
       assert.is(before.rows.length, 1);
@@ -373,22 +384,12 @@ for (const backend of testBackends()) {
       const unknown = await rejection(loadReplica(replica.em.fork(), from([JSON.stringify({ ...JSON.parse(lines[0]!), cqrsId: 'repair-nobody' }), ...lines.slice(1)])));
       assert.is(unknown.code, 'CQRS_UNKNOWN_ID');
       assert.equal(await authorRefView(replica.em.fork()), before.rows);
-    } finally {
-      await master.close();
-      await replica.close();
-    }
+    });
   });
 
   dump('a load keeps a replica row whose revision is newer than the dump\'s', async () => {
-    const master = await open(backend, libraryEntities);
-    const replica = await open(backend, [AuthorRef]);
-    try {
-      await installOutbox(master.em.fork());
-      const em = master.em.fork();
-      for (let i = 0; i < 4; i++) em.create(Author, { name: `Author ${i}`, email: `a${i}@example.org` });
-      await em.flush();
+    await withLibrary(backend, 4, async (master, replica) => {
       const lines = await collect(dumpMaster(master.em.fork(), { cqrsId: 'author' }));
-      await installReplica(replica.em.fork());
       const applier = new ReplicaApplier(replica.em.fork());
       const newer = { version: 1 as const, id: 'newer', cqrsId: 'author', operation: 'save' as const, key: [2], revision: 50,
         state: { id: 2, name: 'Newer on the replica', email: 'n@example.org' }, createdAt: new Date().toISOString() };
@@ -401,10 +402,7 @@ for (const backend of testBackends()) {
       await replica.em.fork().nativeUpdate(AuthorRef, { id: 1 }, { name: 'drifted' });
       assert.equal(await loadReplica(replica.em.fork(), from(lines)), { applied: 3, skipped: 1 });
       assert.is((await replica.em.fork().findOneOrFail(AuthorRef, 1)).name, 'Author 0');
-    } finally {
-      await master.close();
-      await replica.close();
-    }
+    });
   });
 
   dump.run();
@@ -412,14 +410,7 @@ for (const backend of testBackends()) {
   const sync = suite(`CQRS syncMaster [${backend.name}]`);
 
   sync('publishes exactly the filtered rows, to every replica or to one queue', async () => {
-    const master = await open(backend, libraryEntities);
-    const replica = await open(backend, [AuthorRef]);
-    try {
-      await installOutbox(master.em.fork());
-      await installReplica(replica.em.fork());
-      const em = master.em.fork();
-      const authors = Array.from({ length: 6 }, (_, i) => em.create(Author, { name: `Author ${i}`, email: `a${i}@example.org` }));
-      await em.flush();
+    await withLibrary(backend, 6, async (master, replica, authors, em) => {
       authors[3]!.name = 'Author 3, edited';
       await em.flush();
       const applier = new ReplicaApplier(replica.em.fork());
@@ -450,10 +441,7 @@ for (const backend of testBackends()) {
       await gated.release();
       assert.equal(await authorRefView(replica.em.fork()), masterRows);
       assert.is(other.length, 4);
-    } finally {
-      await master.close();
-      await replica.close();
-    }
+    });
   });
 
   sync.run();
@@ -539,14 +527,7 @@ for (const backend of testBackends()) {
   }
 
   diff('diff streams are checked: truncated or mismatched streams and unknown CQRS ids are refused, and nothing is published', async () => {
-    const master = await open(backend, libraryEntities);
-    const replica = await open(backend, [AuthorRef]);
-    try {
-      await installOutbox(master.em.fork());
-      await installReplica(replica.em.fork());
-      const em = master.em.fork();
-      for (let i = 0; i < 3; i++) em.create(Author, { name: `Author ${i}`, email: `a${i}@example.org` });
-      await em.flush();
+    await withLibrary(backend, 3, async (master, replica) => {
       const masterLines = await collect(diffMaster(master.em.fork(), { cqrsId: 'author' }));
       const report = await collect(diffReplica(replica.em.fork(), from(masterLines)));
       assert.is(report.length, 5, 'three missing rows');
@@ -575,10 +556,7 @@ for (const backend of testBackends()) {
       // stopping early rolls the listing's transaction back and leaves the ORM usable
       for await (const line of diffMaster(master.em.fork(), { cqrsId: 'author' })) if (line) break;
       assert.is(await master.em.fork().count(Author), 3);
-    } finally {
-      await master.close();
-      await replica.close();
-    }
+    });
   });
 
   diff.run();

@@ -106,7 +106,7 @@ export function cqrsCommand(io: CliIo, withOrm: WithOrm): Command {
     try {
       return await work(opened);
     } finally {
-      await opened.transport.close();
+      await opened.close();
     }
   };
 
@@ -134,7 +134,7 @@ export function cqrsCommand(io: CliIo, withOrm: WithOrm): Command {
     .option('--batch-size <n>', 'outbox entries per batch', positive, 1000)
     .option('--poll <ms>', 'look at the outbox this often when no NOTIFY arrives', positive, 1000)
     .action(async (opts: { once?: boolean; batchSize: number; poll: number }) => {
-      await withOrm((orm) => withTransport(async ({ transport }) => {
+      await withOrm((orm) => withTransport(async (transport) => {
         if (opts.once) {
           io.out(`relayed ${await relayOutbox(orm.em.fork(), transport, { batchSize: opts.batchSize })} outbox entries`);
           return;
@@ -158,7 +158,7 @@ export function cqrsCommand(io: CliIo, withOrm: WithOrm): Command {
     .option('--report-every <seconds>', 'print throughput and lag this often', positive, 10)
     .option('--json', 'print the final counters as JSON')
     .action(async (opts: { queue?: string; workers: number; reportEvery: number; json?: boolean }) => {
-      await withOrm((orm) => withTransport(async ({ transport }) => {
+      await withOrm((orm) => withTransport(async (transport) => {
         await installReplica(orm.em.fork());
         const consumer = new ReplicaConsumer(orm.em.fork(), transport, {
           queue: replicaQueue(orm, opts.queue),
@@ -225,7 +225,7 @@ export function cqrsCommand(io: CliIo, withOrm: WithOrm): Command {
     .option('--filter <json>', 'only rows matching this MikroORM filter', jsonFilter)
     .option('--queue <name>', 'publish to this replica queue only')
     .action(async (opts: { id: string; filter?: object; queue?: string }) => {
-      const count = await withOrm((orm) => withTransport(({ transport }) =>
+      const count = await withOrm((orm) => withTransport((transport) =>
         syncMaster(orm.em.fork(), transport, { cqrsId: opts.id, filter: opts.filter, queue: opts.queue })));
       io.out(`published ${count} sync message(s)${opts.queue ? ` to ${opts.queue}` : ''}`);
     });
@@ -248,7 +248,7 @@ export function cqrsCommand(io: CliIo, withOrm: WithOrm): Command {
     .option('--queue <name>', 'publish to this replica queue only (default: every replica)')
     .option('--json', 'print the result as JSON')
     .action(async (opts: { queue?: string; json?: boolean }) => {
-      const result = await withOrm((orm) => withTransport(({ transport }) =>
+      const result = await withOrm((orm) => withTransport((transport) =>
         diffSync(orm.em.fork(), transport, inputLines(io.cwd, undefined), { queue: opts.queue })));
       io.out(opts.json ? JSON.stringify(result) : `re-published ${result.republished} row(s), deleted ${result.deleted} replica row(s) the master no longer has`);
     });

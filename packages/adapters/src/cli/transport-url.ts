@@ -1,8 +1,7 @@
 import { EntitySyncError, type Transport } from '@entity-sync/core';
 
-/** What the cqrs commands can do with a transport beyond the `Transport` interface. */
-export interface OpenedTransport {
-  transport: Transport;
+/** What the cqrs commands can do with a built-in transport beyond the `Transport` interface. */
+export interface OpenedTransport extends Transport {
   /** Declares a replica service's queue bound to these CQRS ids (so nothing published before its first consume is lost). */
   declareQueue(queue: string, cqrsIds: string[]): Promise<void>;
   deadLetters(queue: string): Promise<{ message: { id: string; cqrsId: string; key: unknown[]; revision: number }; error: string; attempts: number }[]>;
@@ -21,27 +20,14 @@ export async function openTransport(url: string | undefined): Promise<OpenedTran
   if (/^amqps?:\/\//.test(url)) {
     const { RabbitMqTransport } = await import('../rabbitmq/rabbitmq-transport.js');
     // many deliveries in flight, so that a busy consumer applies what is waiting in one transaction
-    const transport = new RabbitMqTransport({ url, prefetch: 400, concurrency: 200, onError: (error) => process.stderr.write(`transport: ${(error as Error).message}\n`) });
-    return {
-      transport,
-      declareQueue: (queue, cqrsIds) => transport.declareQueue(queue, cqrsIds),
-      deadLetters: (queue) => transport.deadLetters(queue),
-      retryDeadLetters: (queue) => transport.retryDeadLetters(queue),
-      purgeDeadLetters: (queue) => transport.purgeDeadLetters(queue),
-    };
+    return new RabbitMqTransport({ url, prefetch: 400, concurrency: 200, onError: (error) => process.stderr.write(`transport: ${(error as Error).message}\n`) });
   }
   if (/^postgres(ql)?:\/\//.test(url)) {
     const [{ default: pg }, { PostgresTransport }, { pgClient }] = await Promise.all([
       import('pg'), import('../postgres/postgres-transport.js'), import('../postgres/sql-client.js')]);
     const transport = new PostgresTransport(pgClient(new pg.Pool({ connectionString: url, max: 8 }), true));
     await transport.install();
-    return {
-      transport,
-      declareQueue: (queue, cqrsIds) => transport.declareQueue(queue, cqrsIds),
-      deadLetters: (queue) => transport.deadLetters(queue),
-      retryDeadLetters: (queue) => transport.retryDeadLetters(queue),
-      purgeDeadLetters: (queue) => transport.purgeDeadLetters(queue),
-    };
+    return transport;
   }
   throw new EntitySyncError('USAGE', `Unknown transport URL '${url.replace(/\/\/[^@/]*@/, '//***@')}': use amqp://... (RabbitMQ) or postgres://... (PostgreSQL).`);
 }

@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { EntitySync, installOutbox, installReplica, relayOutbox, ReplicaApplier } from '@entity-sync/adapters/mikro-orm';
+import { EntitySync, installOutbox, installReplica, relayOutbox, ReplicaApplier, ReplicaConsumer } from '@entity-sync/adapters/mikro-orm';
 import { PostgresTransport, pgClient, pgliteClient, type SqlClient } from '@entity-sync/adapters/postgres';
 import { Replica } from '@entity-sync/core';
 import { PostgresBackend, testBackends, type TestBackend } from '@entity-sync/testing';
@@ -105,6 +105,56 @@ for (const backend of testBackends()) {
       await subscription.stop();
     } finally {
       await transport.close();
+      await replica.close();
+    }
+  });
+
+  test('with concurrency, a subscription claims several messages at once and a ReplicaConsumer applies them together', async () => {
+    const master = await backend.createOrm({ entities: libraryEntities, extensions: [EntitySync] });
+    const replica = await backend.createOrm({ entities: [Writer], extensions: [EntitySync] });
+    const transport = new PostgresTransport(await openBus(backend), { pollMs: 100, concurrency: 50 });
+    try {
+      await installOutbox(master.em.fork());
+      await installReplica(replica.em.fork());
+      await transport.install();
+      // a plain handler sees the claimed messages in flight together
+      let inFlight = 0;
+      let most = 0;
+      const order: string[] = [];
+      await transport.declareQueue('peek', ['author']);
+      await transport.declareQueue('library-writers', ['author']);
+      const em = master.em.fork();
+      const authors = Array.from({ length: 30 }, (_, i) => em.create(Author, { name: `C${i}`, email: `c${i}@example.org` }));
+      await em.flush();
+      for (const author of authors.slice(0, 10)) author.name = `${author.name} (edited)`;
+      await em.flush();
+      em.remove(authors.slice(20, 25));
+      await em.flush();
+      await relayOutbox(master.em.fork(), transport);
+      const peek = await transport.subscribe('peek', ['author'], async (message) => {
+        order.push(message.id);
+        most = Math.max(most, ++inFlight);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        inFlight -= 1;
+      });
+      await until(async () => (await transport.pending('peek')) === 0, 'the peek queue to drain');
+      await peek.stop();
+      assert.ok(most > 1, `one message at a time (${most})`);
+      assert.is(order.length, 45);
+
+      const consumer = new ReplicaConsumer(replica.em.fork(), transport, { queue: 'library-writers' });
+      await consumer.start();
+      await until(async () => (await transport.pending('library-writers')) === 0, 'the queue to drain');
+      await consumer.stop();
+      const stats = consumer.stats();
+      assert.is(stats.failed, 0);
+      assert.is(stats.applied + stats.stale + stats.duplicates, 45);
+      const inMaster = (await master.em.fork().find(Author, {}, { orderBy: { id: 'asc' } })).map((a) => `${a.id}:${a.name}:${a.email}`);
+      const inReplica = (await replica.em.fork().find(Writer, {}, { orderBy: { id: 'asc' } })).map((w) => `${w.id}:${w.name}:${w.email}`);
+      assert.equal(inReplica, inMaster);
+    } finally {
+      await transport.close();
+      await master.close();
       await replica.close();
     }
   });

@@ -25,7 +25,7 @@ export async function openTransport(url: string | undefined): Promise<OpenedTran
   if (/^postgres(ql)?:\/\//.test(url)) {
     const [{ default: pg }, { PostgresTransport }, { pgClient }] = await Promise.all([
       import('pg'), import('../postgres/postgres-transport.js'), import('../postgres/sql-client.js')]);
-    const transport = new PostgresTransport(pgClient(new pg.Pool({ connectionString: url, max: 8 }), true));
+    const transport = new PostgresTransport(pgClient(new pg.Pool({ connectionString: url, max: 8 }), true), { concurrency: 200 });
     await transport.install();
     return transport;
   }

@@ -13,6 +13,11 @@ export interface PostgresTransportOptions {
   claimSeconds?: number;
   /** Polling interval when no NOTIFY arrives. Default 1000 ms. */
   pollMs?: number;
+  /**
+   * Messages a subscription claims at once and hands to its handler together (so that a
+   * `ReplicaConsumer` applies them in one transaction). Default 1: one at a time, in order.
+   */
+  concurrency?: number;
 }
 
 /** A message that failed every attempt. */
@@ -93,23 +98,28 @@ export class PostgresTransport implements Transport {
     };
   }
 
-  // Claims the oldest available message of the queue, hands it over, and deletes it once handled.
+  // Claims the oldest available messages of the queue (up to `concurrency`), hands them over
+  // together, deletes those handled and schedules a retry (or the dead letters) for the others.
   private async deliverNext(queue: string, handler: MessageHandler): Promise<boolean> {
-    const [claimed] = await this.client.query<{ id: string; body: CqrsMessage; attempts: number }>(
+    const claimed = await this.client.query<{ id: string; body: CqrsMessage; attempts: number }>(
       `UPDATE ${this.schema}.entity_sync_messages SET attempts = attempts + 1, ` +
-      `available_at = clock_timestamp() + make_interval(secs => $2) WHERE id = (SELECT id FROM ${this.schema}.entity_sync_messages ` +
-      `WHERE queue = $1 AND NOT dead AND available_at <= clock_timestamp() ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED) ` +
-      `RETURNING id::text, body, attempts`, [queue, this.options.claimSeconds ?? 30]);
-    if (!claimed) return false;
-    try {
-      await handler(claimed.body);
-      await this.client.query(`DELETE FROM ${this.schema}.entity_sync_messages WHERE id = $1`, [claimed.id]);
-    } catch (error) {
-      const dead = claimed.attempts >= this.maxAttempts;
-      const delay = ((this.options.retryDelayMs ?? 200) * 2 ** (claimed.attempts - 1)) / 1000;
+      `available_at = clock_timestamp() + make_interval(secs => $2) WHERE id IN (SELECT id FROM ${this.schema}.entity_sync_messages ` +
+      `WHERE queue = $1 AND NOT dead AND available_at <= clock_timestamp() ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED) ` +
+      `RETURNING id::text, body, attempts`, [queue, this.options.claimSeconds ?? 30, Math.max(1, this.options.concurrency ?? 1)]);
+    if (claimed.length === 0) return false;
+    claimed.sort((a, b) => Number(a.id) - Number(b.id));
+    const outcomes = await Promise.allSettled(claimed.map((message) => handler(message.body)));
+    const done = claimed.filter((_, i) => outcomes[i]!.status === 'fulfilled').map((message) => message.id);
+    if (done.length) await this.client.query(`DELETE FROM ${this.schema}.entity_sync_messages WHERE id = ANY($1::bigint[])`, [`{${done.join(',')}}`]);
+    for (const [i, outcome] of outcomes.entries()) {
+      if (outcome.status === 'fulfilled') continue;
+      const message = claimed[i]!;
+      const error = outcome.reason as Error;
+      const dead = message.attempts >= this.maxAttempts;
+      const delay = ((this.options.retryDelayMs ?? 200) * 2 ** (message.attempts - 1)) / 1000;
       await this.client.query(`UPDATE ${this.schema}.entity_sync_messages SET dead = $2, error = $3, ` +
         `available_at = clock_timestamp() + make_interval(secs => $4) WHERE id = $1`,
-      [claimed.id, dead, (error as Error).message ?? String(error), delay]);
+      [message.id, dead, error?.message ?? String(error), delay]);
     }
     return true;
   }

@@ -8,7 +8,7 @@ import { installOutbox } from '../mikro-orm/cqrs/outbox.js';
 import { OutboxRelay, relayOutbox } from '../mikro-orm/cqrs/outbox-relay.js';
 import { installReplica } from '../mikro-orm/cqrs/replica-applier.js';
 import { ReplicaConsumer, type ConsumerStats } from '../mikro-orm/cqrs/replica-consumer.js';
-import { diffMaster, diffReplica, diffSync, dumpMaster, loadReplica, syncMaster } from '../mikro-orm/cqrs/repair.js';
+import { diffMaster, diffReplica, diffSync, dumpMaster, loadReplica, syncMaster } from '../mikro-orm/cqrs/repair/index.js';
 import { EntitySync } from '../mikro-orm/entity-sync.js';
 import { openSink } from '../mikro-orm/graph/text-files.js';
 import { openTransport, type OpenedTransport } from './transport-url.js';

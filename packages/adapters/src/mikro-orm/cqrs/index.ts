@@ -7,4 +7,4 @@ export {
   dumpMaster, loadReplica, syncMaster, diffMaster, diffReplica, diffSync,
   type RepairOptions, type DumpMasterOptions, type LoadReplicaOptions, type LoadReplicaResult, type SyncMasterOptions,
   type DiffMasterOptions, type DiffSyncOptions, type DiffSyncResult, type DiffKind,
-} from './repair.js';
+} from './repair/index.js';

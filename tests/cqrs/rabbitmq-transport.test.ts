@@ -130,5 +130,27 @@ if (rabbitMqAvailable()) {
     await sub.stop();
   });
 
+  test('a broker that blocks publishers (memory alarm) fails the publish at once, typed, and publishing resumes when it clears', async () => {
+    const transport = open();
+    await transport.declareQueue('rt-alarm', ['author']);
+    await transport.publish([message('author', 1)]);
+    broker.setMemoryAlarm(true);
+    try {
+      const refused = await Promise.race([
+        transport.publish([message('author', 2)]).then(() => 'published', (error: unknown) => error),
+        new Promise((resolve) => setTimeout(() => resolve('still waiting after 10 s'), 10_000)),
+      ]);
+      assert.ok(isEntitySyncError(refused, 'TRANSPORT_UNAVAILABLE'), String(refused));
+      assert.match((refused as Error).message, 'blocking publishers');
+    } finally {
+      broker.setMemoryAlarm(false);
+    }
+    await until('publishing to work again', () => transport.publish([message('author', 3)]).then(() => true, () => false));
+    const got: number[] = [];
+    const sub = await transport.subscribe('rt-alarm', ['author'], async (m) => void got.push(m.key[0] as number));
+    await until('the messages', () => got.includes(1) && got.includes(3));
+    await sub.stop();
+  });
+
   test.run();
 }

@@ -121,6 +121,12 @@ export class RabbitMqBroker {
     }
   }
 
+  /** Raises or clears a memory alarm: while it is raised the broker blocks every publishing connection. */
+  setMemoryAlarm(raised: boolean): void {
+    const result = this.ctl(['set_vm_memory_high_watermark', raised ? '0.0000001' : '0.4']);
+    if (!result.ok) throw new Error(`rabbitmqctl set_vm_memory_high_watermark failed: ${result.output}`);
+  }
+
   /** Stops the node, keeping its data, as a broker outage would; `resume()` brings it back. */
   async stop(): Promise<void> {
     const server = this.server;

@@ -60,6 +60,9 @@ export class RabbitMqTransport implements Transport {
   private readonly consumers = new Set<Consumer>();
   private closed = false;
   private reconnecting: Promise<void> | undefined;
+  // set while the broker blocks this connection's publishers (a memory or disk alarm)
+  private blocked: string | undefined;
+  private readonly onBlocked = new Set<(reason: string) => void>();
 
   constructor(private readonly options: RabbitMqTransportOptions) {
     this.exchange = options.exchange ?? 'entity_sync';
@@ -78,6 +81,11 @@ export class RabbitMqTransport implements Transport {
       }
       model.on('error', (error) => this.options.onError?.(error));
       model.on('close', () => this.lost());
+      model.on('blocked', (reason: string) => {
+        this.blocked = reason;
+        for (const listener of this.onBlocked) listener(reason);
+      });
+      model.on('unblocked', () => (this.blocked = undefined));
       const publisher = await model.createConfirmChannel();
       publisher.on('error', (error) => this.options.onError?.(error));
       await publisher.assertExchange(this.exchange, 'topic', { durable: true });
@@ -89,6 +97,7 @@ export class RabbitMqTransport implements Transport {
   // The connection went away: drop it and bring every consumer back once it can be reached again.
   private lost(): void {
     this.connection = undefined;
+    this.blocked = undefined;
     if (this.closed || this.reconnecting) return;
     this.reconnecting = (async () => {
       for (let delay = this.options.reconnectDelayMs ?? 250; !this.closed; delay = Math.min(delay * 2, 30_000)) {
@@ -141,6 +150,15 @@ export class RabbitMqTransport implements Transport {
     } catch (error) {
       throw error instanceof EntitySyncError ? error : transportError(`RabbitMQ publish failed: ${(error as Error).message}`, error);
     }
+    const blockedMessage = (reason: string) =>
+      `RabbitMQ is blocking publishers (${reason}): clear the broker's alarm. Nothing was marked sent; the relay publishes again.`;
+    if (this.blocked) throw transportError(blockedMessage(this.blocked));
+    // a broker that blocks publishers never confirms: give up at once instead of waiting forever
+    let onBlocked!: (reason: string) => void;
+    const blocked = new Promise<never>((_, reject) => {
+      onBlocked = (reason) => reject(transportError(blockedMessage(reason)));
+    });
+    this.onBlocked.add(onBlocked);
     try {
       for (const message of messages) {
         const body = Buffer.from(JSON.stringify(message));
@@ -148,11 +166,15 @@ export class RabbitMqTransport implements Transport {
         const room = options.queue !== undefined
           ? publisher.sendToQueue(options.queue, body, properties)
           : publisher.publish(this.exchange, message.cqrsId, body, properties);
-        if (!room) await new Promise((resolve) => publisher.once('drain', resolve));
+        if (!room) await Promise.race([new Promise((resolve) => publisher.once('drain', resolve)), blocked]);
       }
-      await publisher.waitForConfirms();
+      await Promise.race([publisher.waitForConfirms(), blocked]);
     } catch (error) {
+      if (error instanceof EntitySyncError) throw error;
       throw transportError(`RabbitMQ did not confirm ${messages.length} message(s): ${(error as Error).message}. They were not marked sent and will be published again.`, error);
+    } finally {
+      this.onBlocked.delete(onBlocked);
+      blocked.catch(() => undefined);
     }
   }
 

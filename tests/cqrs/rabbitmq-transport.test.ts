@@ -85,6 +85,12 @@ if (rabbitMqAvailable()) {
     assert.is(applied[2], 'author/7');
     assert.equal(await transport.deadLetters('rt-retry'), []);
 
+    // another deployment with other retry delays declares the same queue without a clash
+    const redeployed = open({ retryDelayMs: 30 });
+    await redeployed.declareQueue('rt-retry', ['author']);
+    await redeployed.publish([message('author', 9)]);
+    await until('the redeployed publish', () => applied.includes('author/9'));
+
     broken = true;
     await transport.publish([message('author', 7, { id: 'author/7/again' })]);
     await until('the second dead letter', async () => (await transport.deadLetters('rt-retry')).length === 1);

@@ -86,10 +86,21 @@ export class RabbitMqTransport implements Transport {
         for (const listener of this.onBlocked) listener(reason);
       });
       model.on('unblocked', () => (this.blocked = undefined));
-      const publisher = await model.createConfirmChannel();
-      publisher.on('error', (error) => this.options.onError?.(error));
-      await publisher.assertExchange(this.exchange, 'topic', { durable: true });
-      return { model, publisher };
+      try {
+        const publisher = await model.createConfirmChannel();
+        publisher.on('error', (error) => this.options.onError?.(error));
+        // a publishing channel the broker closed (a refused declaration, say) takes the connection
+        // with it, so that the next call starts afresh rather than failing on a dead channel
+        publisher.on('close', () => {
+          if (!this.closed) void model.close().catch(() => undefined);
+        });
+        await publisher.assertExchange(this.exchange, 'topic', { durable: true });
+        return { model, publisher };
+      } catch (error) {
+        this.connection = undefined;
+        await model.close().catch(() => undefined);
+        throw transportError(`RabbitMQ refused the setup of the publishing channel: ${(error as Error).message}.`, error);
+      }
     })();
     return this.connection;
   }
@@ -130,7 +141,7 @@ export class RabbitMqTransport implements Transport {
       await channel.assertQueue(this.delayQueue(queue, attempt), {
         durable: true,
         arguments: {
-          'x-message-ttl': (this.options.retryDelayMs ?? 200) * 2 ** (attempt - 1),
+          'x-message-ttl': this.delayMs(attempt),
           'x-dead-letter-exchange': '',
           'x-dead-letter-routing-key': queue,
         },
@@ -138,8 +149,14 @@ export class RabbitMqTransport implements Transport {
     }
   }
 
+  // Named by their delay, so that a changed retryDelayMs declares new queues instead of clashing
+  // with the arguments of the old ones (whose messages still flow back to the queue).
   private delayQueue(queue: string, attempt: number): string {
-    return `${queue}.retry.${attempt}`;
+    return `${queue}.retry.${this.delayMs(attempt)}ms`;
+  }
+
+  private delayMs(attempt: number): number {
+    return (this.options.retryDelayMs ?? 200) * 2 ** (attempt - 1);
   }
 
   async publish(messages: CqrsMessage[], options: { queue?: string } = {}): Promise<void> {

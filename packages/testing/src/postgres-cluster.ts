@@ -3,6 +3,7 @@ import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:f
 import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
+import { cleanUpAtExit } from './at-exit.js';
 import pg from 'pg';
 
 /** Options of `PostgresCluster.start`. */
@@ -39,23 +40,14 @@ export function freePort(): Promise<number> {
  */
 export class PostgresCluster {
   private stopped = false;
-  private readonly exitHandler = () => this.stop();
-  // A signal ends the process without an 'exit' event: stop the server, then die of the same signal.
-  private readonly signalHandler = (signal: NodeJS.Signals) => {
-    this.stop();
-    process.kill(process.pid, signal);
-  };
+  private readonly stopListening = cleanUpAtExit(() => this.stop());
 
   private constructor(
     readonly binDir: string,
     readonly dir: string,
     readonly port: number,
     private readonly runAs: string | undefined,
-  ) {
-    process.once('exit', this.exitHandler);
-    process.once('SIGINT', this.signalHandler);
-    process.once('SIGTERM', this.signalHandler);
-  }
+  ) {}
 
   /** Initializes and starts a cluster; about two seconds. */
   static async start(options: PostgresClusterOptions = {}): Promise<PostgresCluster> {
@@ -120,9 +112,7 @@ export class PostgresCluster {
   stop(): void {
     if (this.stopped) return;
     this.stopped = true;
-    process.removeListener('exit', this.exitHandler);
-    process.removeListener('SIGINT', this.signalHandler);
-    process.removeListener('SIGTERM', this.signalHandler);
+    this.stopListening();
     if (existsSync(join(this.dir, 'data', 'postmaster.pid'))) {
       try {
         this.run('pg_ctl', ['-D', join(this.dir, 'data'), '-m', 'immediate', '-w', 'stop']);

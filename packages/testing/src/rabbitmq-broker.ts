@@ -2,6 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
+import { cleanUpAtExit } from './at-exit.js';
 import { freePort } from './postgres-cluster.js';
 
 const SERVER = '/usr/lib/rabbitmq/bin/rabbitmq-server';
@@ -21,17 +22,9 @@ export function hasRabbitMq(): boolean {
 export class RabbitMqBroker {
   private server: ChildProcess | undefined;
   private removed = false;
-  private readonly exitHandler = () => this.remove();
-  private readonly signalHandler = (signal: NodeJS.Signals) => {
-    this.remove();
-    process.kill(process.pid, signal);
-  };
+  private readonly stopListening = cleanUpAtExit(() => this.remove());
 
-  private constructor(readonly dir: string, readonly port: number, private readonly distPort: number, readonly nodeName: string) {
-    process.once('exit', this.exitHandler);
-    process.once('SIGINT', this.signalHandler);
-    process.once('SIGTERM', this.signalHandler);
-  }
+  private constructor(readonly dir: string, readonly port: number, private readonly distPort: number, readonly nodeName: string) {}
 
   /** Starts a new node; ready in about 5-8 s. */
   static async start(): Promise<RabbitMqBroker> {
@@ -141,9 +134,7 @@ export class RabbitMqBroker {
   remove(): void {
     if (this.removed) return;
     this.removed = true;
-    process.removeListener('exit', this.exitHandler);
-    process.removeListener('SIGINT', this.signalHandler);
-    process.removeListener('SIGTERM', this.signalHandler);
+    this.stopListening();
     if (this.server) {
       this.ctl(['stop'], 30_000);
       try {

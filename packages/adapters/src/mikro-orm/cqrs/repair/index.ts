@@ -7,7 +7,7 @@ import { installReplica } from '../replica-applier.js';
 import { applyBatch, joinOn, keyRecord, replicaTarget } from '../replica-batch.js';
 import { keyArray, masterSource, publishOptions, readMasterPage, revisionsOf, syncChange } from './master-rows.js';
 import {
-  checkKey, copyText, DEFAULT_BATCH, DIFF_FORMAT, DUMP_FORMAT, invalid, isRevision, LineReader, linesFromTransaction, readHeader, streamHeader,
+  checkKey, DEFAULT_BATCH, DIFF_FORMAT, DUMP_FORMAT, invalid, isRevision, lineCopy, LineReader, linesFromTransaction, readHeader, streamHeader,
 } from './streams.js';
 
 // The repair tools of CQRS replication. They talk across processes through NDJSON line streams
@@ -263,7 +263,7 @@ export function diffReplica(em: EntityManager, lines: AsyncIterable<string>, opt
     const master = tempName('diff_master');
     await session.run(`CREATE TEMPORARY TABLE ${master} (line jsonb NOT NULL) ON COMMIT DROP`);
     let count = 0;
-    let copy = '';
+    const copy = lineCopy(session, master, size);
     for (;;) {
       const { text, value } = await reader.object('a key line or the end line');
       if (value.end === true) {
@@ -274,14 +274,10 @@ export function diffReplica(em: EntityManager, lines: AsyncIterable<string>, opt
       checkKey('diff', value.key, replica.keyColumns.length, reader.line);
       if (!isRevision(value.revision)) throw invalid('diff', `revision ${JSON.stringify(value.revision)} is not a whole number`, reader.line);
       count += 1;
-      copy += `${copyText(text)}\n`;
-      if (count % size === 0) {
-        await session.copyIn(`COPY ${master} (line) FROM STDIN`, copy);
-        copy = '';
-      }
+      await copy.add(text);
     }
     await reader.finish();
-    if (copy) await session.copyIn(`COPY ${master} (line) FROM STDIN`, copy);
+    await copy.finish();
     const [twice] = await session.query<{ key: string }>(`SELECT (line->'key')::text AS key FROM ${master} GROUP BY line->'key' HAVING count(*) > 1 LIMIT 1`);
     if (twice) throw invalid('diff', `key ${twice.key} is listed twice`);
 
@@ -330,7 +326,7 @@ export async function diffSync(em: EntityManager, transport: Transport, lines: A
     const report = tempName('diff_report');
     await session.run(`CREATE TEMPORARY TABLE ${report} (n bigserial PRIMARY KEY, line jsonb NOT NULL) ON COMMIT DROP`);
     const counts: Record<DiffKind, number> = { missing: 0, stale: 0, extra: 0 };
-    let copy = '';
+    const copy = lineCopy(session, report, size);
     let read = 0;
     for (;;) {
       const { text, value } = await reader.object('a difference or the end line');
@@ -346,14 +342,10 @@ export async function diffSync(em: EntityManager, transport: Transport, lines: A
       if (value.revision !== null && !isRevision(value.revision)) throw invalid('diff', `revision ${JSON.stringify(value.revision)} is not a whole number or null`, reader.line);
       counts[value.kind as DiffKind] += 1;
       read += 1;
-      copy += `${copyText(text)}\n`;
-      if (read % size === 0) {
-        await session.copyIn(`COPY ${report} (line) FROM STDIN`, copy);
-        copy = '';
-      }
+      await copy.add(text);
     }
     await reader.finish();
-    if (copy) await session.copyIn(`COPY ${report} (line) FROM STDIN`, copy);
+    await copy.finish();
     if (source.master.options.produce === false) return { republished: 0, deleted: 0 };
 
     // A replica that holds a revision the master never reached (a tombstone of a row the master

@@ -1,6 +1,7 @@
 import { EntitySyncError } from '@entity-sync/core';
 import type { EntityManager } from '@mikro-orm/core';
 import { inTransaction } from '../../compat.js';
+import type { SqlSession } from '../../graph/sql-session.js';
 
 // The line streams of the repair tools: NDJSON, one string per line without its newline, a
 // header line first and an end line last, so that a stream cut short is refused.
@@ -97,7 +98,7 @@ export function checkKey(kind: StreamKind, key: unknown, length: number, line: n
 export const isRevision = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 0;
 
 // COPY text format: backslash, tab, newline and carriage return are escaped.
-export function copyText(value: string): string {
+function copyText(value: string): string {
   return value.replace(/[\\\t\n\r]/g, (c) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r'));
 }
 
@@ -156,3 +157,20 @@ export function linesFromTransaction(em: EntityManager, isolation: 'repeatable r
   };
 }
 
+/** Sends lines into a one-column (`line jsonb`) table with COPY, `size` lines at a time. */
+export function lineCopy(session: SqlSession, table: string, size: number): { add(text: string): Promise<void>; finish(): Promise<void> } {
+  let buffer = '';
+  let buffered = 0;
+  const send = async () => {
+    if (buffered) await session.copyIn(`COPY ${table} (line) FROM STDIN`, buffer);
+    buffer = '';
+    buffered = 0;
+  };
+  return {
+    async add(text) {
+      buffer += `${copyText(text)}\n`;
+      if (++buffered >= size) await send();
+    },
+    finish: send,
+  };
+}

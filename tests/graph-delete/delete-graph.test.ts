@@ -74,7 +74,7 @@ for (const backend of testBackends()) {
   test('excluded nullable relations keep their rows with the key set to NULL', async () => {
     const before = await tableChecksums(orm);
     const plan = await deleteGraph({ entity: Employee, key: 2 }, {
-      em: orm.em.fork(), dryRun: true, exclude: ['Employee.reports', 'Employee<-Customer.supportRep'],
+      em: orm.em.fork(), dryRun: true, excludeRelations: ['Employee.reports', 'Employee<-Customer.supportRep'],
     });
     assert.equal(plan.entities, { Employee: 1 });
     const reports = Number((await sql<{ n: number }>(`select count(*)::int as n from $s.employee where reports_to = 2`))[0]!.n);

@@ -156,11 +156,11 @@ for (const backend of testBackends()) {
   });
 
   test('exclude by many-to-many name in either direction, and by undeclared inverse', async () => {
-    const bare = await exportGraph({ entity: Playlist, key: 3 }, { em: em(), exclude: ['Playlist.tracks'] });
+    const bare = await exportGraph({ entity: Playlist, key: 3 }, { em: em(), excludeRelations: ['Playlist.tracks'] });
     assert.equal(bare.header.entities.map((e) => `${e.name}:${e.rows}`), ['Playlist:1']);
-    const track = await exportGraph({ entity: 'Track', key: 1 }, { em: em(), exclude: ['Track<-Playlist.tracks', 'Track<-InvoiceLine.track'] });
+    const track = await exportGraph({ entity: 'Track', key: 1 }, { em: em(), excludeRelations: ['Track<-Playlist.tracks', 'Track<-InvoiceLine.track'] });
     assert.equal(track.header.entities.map((e) => `${e.name}:${e.rows}`), ['Artist:1', 'Album:1', 'Genre:1', 'MediaType:1', 'Track:1']);
-    const sales = await exportGraph({ entity: Artist, key: 1 }, { em: em(), exclude: ['Track<-InvoiceLine.track'] });
+    const sales = await exportGraph({ entity: Artist, key: 1 }, { em: em(), excludeRelations: ['Track<-InvoiceLine.track'] });
     assert.not.ok(sales.header.entities.some((e) => ['InvoiceLine', 'Invoice', 'Customer', 'Employee'].includes(e.name)));
     assert.ok(sales.header.entities.some((e) => e.name === 'playlist_track'), 'only the excluded relation is cut');
   });

@@ -162,25 +162,25 @@ for (const backend of testBackends()) {
     const em = () => source.em.fork();
     const artist = await exportGraph({ entity: 'Artist', key: 1 }, { em: em() });
     assert.ok(artist.header.entities.some((e) => e.name === 'InvoiceLine'));
-    const withoutSales = await exportGraph({ entity: 'Artist', key: 1 }, { em: em(), exclude: ['Track<-InvoiceLine.track'] });
+    const withoutSales = await exportGraph({ entity: 'Artist', key: 1 }, { em: em(), excludeRelations: ['Track<-InvoiceLine.track'] });
     assert.not.ok(withoutSales.header.entities.some((e) => ['InvoiceLine', 'Invoice', 'Customer'].includes(e.name)));
     const albumsOnly = await exportGraph({ entity: 'Artist', key: 1 }, { em: em(), maxDepth: 1 });
     assert.equal(albumsOnly.header.entities.map((e) => e.name), ['Artist', 'Album']);
-    const album = await exportGraph({ entity: 'Album', key: 1 }, { em: em(), exclude: ['Album<-Track.album'] });
+    const album = await exportGraph({ entity: 'Album', key: 1 }, { em: em(), excludeRelations: ['Album<-Track.album'] });
     assert.equal(album.header.entities.map((e) => `${e.name}:${e.rows}`), ['Artist:1', 'Album:1']);
     // a needed artist does not bring its other albums, unless the relation is followed
-    const track = await exportGraph({ entity: 'Track', key: 1 }, { em: em(), exclude: ['Track<-InvoiceLine.track', 'Track<-playlist_track.Track_inverse'] });
+    const track = await exportGraph({ entity: 'Track', key: 1 }, { em: em(), excludeRelations: ['Track<-InvoiceLine.track', 'Track<-playlist_track.Track_inverse'] });
     assert.is(track.header.entities.find((e) => e.name === 'Album')!.rows, 1);
-    const followed = await exportGraph({ entity: 'Track', key: 1 }, { em: em(), exclude: ['Track<-InvoiceLine.track', 'Track<-playlist_track.Track_inverse'], follow: ['Artist<-Album.artist'] });
+    const followed = await exportGraph({ entity: 'Track', key: 1 }, { em: em(), excludeRelations: ['Track<-InvoiceLine.track', 'Track<-playlist_track.Track_inverse'], follow: ['Artist<-Album.artist'] });
     assert.ok(followed.header.entities.find((e) => e.name === 'Album')!.rows > 1);
 
     const tooLarge = await exportGraph({ entity: Playlist, key: 1 }, { em: em(), maxRows: 500 }).catch((e) => e);
     assert.is(tooLarge.code, 'GRAPH_TOO_LARGE');
     assert.match(tooLarge.message, /The graph passed maxRows \(500\): \d+ rows so far, \d+ of them through Playlist<-playlist_track\.Playlist_owner\./);
-    assert.match(tooLarge.message, "exclude: ['Playlist<-playlist_track.Playlist_owner']");
+    assert.match(tooLarge.message, "excludeRelations: ['Playlist<-playlist_track.Playlist_owner']");
     const missing = await exportGraph({ entity: Customer, key: 4242 }, { em: em() }).catch((e) => e);
     assert.is(missing.code, 'ROOT_NOT_FOUND');
-    const unknown = await exportGraph({ entity: 'Artist', key: 1 }, { em: em(), exclude: ['Artist.songs'] }).catch((e) => e);
+    const unknown = await exportGraph({ entity: 'Artist', key: 1 }, { em: em(), excludeRelations: ['Artist.songs'] }).catch((e) => e);
     assert.is(unknown.code, 'GRAPH_UNKNOWN_RELATION');
   });
 

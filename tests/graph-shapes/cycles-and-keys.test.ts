@@ -121,7 +121,7 @@ for (const backend of testBackends()) {
       // a uuid primary key is remapped to a new uuid
       await importGraph(byUuid.document!, { em: target.em.fork() });
       const documentOnly = await exportGraph({ entity: 'Document', key: '6f1c2a52-8d1e-4b7a-9a59-1d3b7e0c4f10' },
-        { em: source.em.fork(), exclude: ['Document<-Label.document'] });
+        { em: source.em.fork(), excludeRelations: ['Document<-Label.document'] });
       assert.equal(documentOnly.header.entities.map((e) => e.name), ['Document']);
       const remap = await importGraph(documentOnly.document!, { em: target.em.fork(), onConflict: 'remap', dryRun: true });
       assert.is(remap.entities.Document!.remapped, 1);

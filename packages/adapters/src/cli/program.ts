@@ -54,14 +54,14 @@ export function createProgram(io: CliIo): Command {
     .requiredOption('-o, --output <file>', 'file to write')
     .addOption(new Option('--format <format>', 'json or ndjson').choices(['json', 'ndjson']).default('json'))
     .option('--follow <relation>', 'also follow this relation (repeatable)', collect)
-    .option('--exclude <relation>', 'never follow this relation (repeatable)', collect)
+    .option('--exclude-relation <relation>', 'never follow this relation (repeatable)', collect)
     .option('--max-rows <n>', 'stop when the graph passes n rows', positiveInt)
     .option('--max-depth <n>', 'collect owned rows at most n levels below a root', positiveInt)
     .option('--json', 'print the result as JSON')
-    .action(async (specs: string[], opts: { output: string; format: DocumentEncoding; follow?: string[]; exclude?: string[]; maxRows?: number; maxDepth?: number; json?: boolean }) => {
+    .action(async (specs: string[], opts: { output: string; format: DocumentEncoding; follow?: string[]; excludeRelation?: string[]; maxRows?: number; maxDepth?: number; json?: boolean }) => {
       const progress = progressDisplay(!opts.json);
       const result = await withOrm((orm) => exportGraph(roots(specs), {
-        em: orm.em.fork(), to: opts.output, format: opts.format, follow: opts.follow, exclude: opts.exclude,
+        em: orm.em.fork(), to: opts.output, format: opts.format, follow: opts.follow, excludeRelations: opts.excludeRelation,
         maxRows: opts.maxRows, maxDepth: opts.maxDepth, onProgress: (p) => progress.update(p),
       })).finally(() => progress.stop());
       io.out(opts.json ? JSON.stringify({ rows: result.rows, statements: result.statements, entities: result.header.entities.map((e) => ({ name: e.name, rows: e.rows })) }) : describeExport(result, opts.output));
@@ -88,12 +88,12 @@ export function createProgram(io: CliIo): Command {
     .argument('<roots...>', 'roots as Entity:pk')
     .option('--dry-run', 'plan and report, change nothing')
     .option('--archive <file>', 'export exactly the deleted rows to this file first (import restores them)')
-    .option('--exclude <relation>', 'a nullable relation whose rows are kept with the key set to NULL (repeatable)', collect)
+    .option('--exclude-relation <relation>', 'a nullable relation whose rows are kept with the key set to NULL (repeatable)', collect)
     .option('--json', 'print the report as JSON')
-    .action(async (specs: string[], opts: { dryRun?: boolean; archive?: string; exclude?: string[]; json?: boolean }) => {
+    .action(async (specs: string[], opts: { dryRun?: boolean; archive?: string; excludeRelation?: string[]; json?: boolean }) => {
       const progress = progressDisplay(!opts.json);
       const report = await withOrm((orm) => deleteGraph(roots(specs), {
-        em: orm.em.fork(), dryRun: !!opts.dryRun, archiveTo: opts.archive, exclude: opts.exclude, onProgress: (p) => progress.update(p),
+        em: orm.em.fork(), dryRun: !!opts.dryRun, archiveTo: opts.archive, excludeRelations: opts.excludeRelation, onProgress: (p) => progress.update(p),
       })).finally(() => progress.stop());
       io.out(opts.json ? JSON.stringify(report) : describeDelete(report));
     });

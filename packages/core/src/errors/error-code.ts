@@ -14,6 +14,9 @@ export type ErrorCode =
   | 'GRAPH_TOO_LARGE'
   | 'ROOT_NOT_FOUND'
   | 'INVALID_ROOT'
+  | 'TABLE_WITHOUT_KEY'
+  | 'GRAPH_CYCLE_UNBREAKABLE'
+  | 'DELETE_REJECTED'
   // export documents
   | 'DOCUMENT_INVALID'
   | 'DOCUMENT_TRUNCATED'
@@ -25,6 +28,7 @@ export type ErrorCode =
   | 'REMAP_UNSUPPORTED'
   | 'IMPORT_REJECTED'
   | 'FILE_NOT_FOUND'
+  | 'FILE_NOT_WRITABLE'
   | 'OPERATION_ABORTED'
   // natural-key lookups
   | 'NATURAL_KEY_UNDEFINED'
@@ -42,5 +46,7 @@ export type ErrorCode =
   | 'CONFIG_NOT_FOUND'
   | 'CONFIG_INVALID'
   | 'USAGE'
+  // options passed to a public function
+  | 'INVALID_OPTION'
   // extension lifecycle
   | 'EXTENSION_NOT_REGISTERED';

@@ -30,7 +30,7 @@ export class GraphError extends EntitySyncError {
     return new GraphError(
       'GRAPH_TOO_LARGE',
       `The graph passed maxRows (${maxRows}): ${rows} rows so far, ${added} of them through ${relation}. ` +
-        `Exclude that relation (exclude: ['${relation}'], CLI --exclude), lower maxDepth, or raise maxRows.`,
+        `Exclude that relation (excludeRelations: ['${relation}'], CLI --exclude-relation), lower maxDepth, or raise maxRows.`,
       { info: { maxRows, rows, relation, added } },
     );
   }

@@ -1,14 +1,15 @@
-import { dependencyOrder, type CellValue, type DocumentEncoding } from '@entity-sync/core';
+import type { CellValue, DocumentEncoding } from '@entity-sync/core';
 import type { EntityManager } from '@mikro-orm/core';
 import type { Writable } from 'node:stream';
 import { defaultSchemaOf, inTransaction } from '../compat.js';
 import { EntitySync } from '../entity-sync.js';
 import { writeKeySets } from './document-export.js';
-import { KeyWalker, type GraphProgress, type KeySet } from './key-walker.js';
+import { deleteRows, outsideEffects } from './graph-deleter.js';
+import { KeyWalker, type GraphProgress } from './key-walker.js';
 import { resolveRoots, type GraphRoots } from './roots.js';
 import { ident, SqlSession } from './sql-session.js';
 import { TableCatalog } from './table-catalog.js';
-import { joinOn, TableGraph, type ForeignKeyEdge, type TableNode } from './table-graph.js';
+import { joinOn, TableGraph } from './table-graph.js';
 import { openSink, type OpenSink } from './text-files.js';
 
 /** Options of `deleteGraph`. */
@@ -22,7 +23,7 @@ export interface DeleteGraphOptions {
   /** Encoding of the archive. Default `json`. */
   archiveFormat?: DocumentEncoding;
   /** Nullable relations whose rows are kept with the key set to NULL instead of deleted (`'Customer.supportRep'`). */
-  exclude?: string[];
+  excludeRelations?: string[];
   signal?: AbortSignal;
   onProgress?: (progress: GraphProgress) => void;
 }
@@ -63,7 +64,7 @@ class DryRunRollback extends Error {
 
 /**
  * Deletes the roots, the rows they own, and every row that references a deleted row
- * (or sets the reference to NULL for nullable relations in `exclude`), in one transaction.
+ * (or sets the reference to NULL for nullable relations in `excludeRelations`), in one transaction.
  * Rows the graph merely needs (shared reference data) are never deleted.
  *
  * @example
@@ -83,7 +84,7 @@ export async function deleteGraph(roots: GraphRoots, options: DeleteGraphOptions
       await session.useCanonicalText(defaultSchemaOf(tx));
       const tables = new TableGraph(sync.graph, await TableCatalog.load(session, defaultSchemaOf(tx)));
       const walkRoots = resolveRoots(roots, tables);
-      const walker = new KeyWalker(session, tables, 'delete', { exclude: options.exclude }, onProgress);
+      const walker = new KeyWalker(session, tables, 'delete', { excludeRelations: options.excludeRelations }, onProgress);
       await walker.addRoots(walkRoots);
       await walker.walk();
       await walker.countSetNull();
@@ -127,73 +128,4 @@ export async function deleteGraph(roots: GraphRoots, options: DeleteGraphOptions
     if (error instanceof DryRunRollback) return error.report;
     throw error;
   }
-}
-
-// Children first; a cycle between deleted tables is opened by clearing its nullable key first.
-async function deleteRows(session: SqlSession, tables: TableGraph, keySets: Map<string, KeySet>,
-  onProgress?: (progress: GraphProgress) => void): Promise<Record<string, number>> {
-  const present = [...keySets.values()].filter((set) => set.rows > 0);
-  const { order, deferred } = dependencyOrder(tables.graph, present.map((set) => set.table.entity));
-  for (const edge of deferred) {
-    const fk = tables.foreignKey(edge.name);
-    const set = keySets.get(fk.child.entity)!;
-    await session.run(`UPDATE ${fk.child.qualified} t SET ${fk.columns.map((column) => `${ident(column.name)} = NULL`).join(', ')} ` +
-      `FROM ${set.temp} k WHERE ${joinOn('t', fk.child.primaryKey, 'k', fk.child.primaryKey)}`);
-  }
-  const counts: Record<string, number> = {};
-  let deleted = 0;
-  for (const entity of [...order].reverse()) {
-    const set = keySets.get(entity)!;
-    counts[entity] = await session.run(`DELETE FROM ${set.table.qualified} t USING ${set.temp} k WHERE ${joinOn('t', set.table.primaryKey, 'k', set.table.primaryKey)}`);
-    deleted += counts[entity]!;
-    onProgress?.({ phase: 'delete', entity, rows: deleted });
-  }
-  return Object.fromEntries(order.map((entity) => [entity, counts[entity]!]));
-}
-
-// Shared reference data (a natural key, or no required foreign key of its own) is what many rows
-// point at without belonging to it: losing a row that points at it surprises nobody. The other
-// side of a link table is different: without a natural key it is somebody's collection.
-function isReferenceData(table: TableNode, from: TableNode, tables: TableGraph, sync: EntitySync): boolean {
-  if (sync.naturalKeyProperties(table.entity)) return true;
-  return !from.pivot && tables.needs(table).every((fk) => fk.nullable);
-}
-
-async function outsideEffects(session: SqlSession, tables: TableGraph, sync: EntitySync,
-  walker: KeyWalker, sets: KeySet[]): Promise<OutsideEffect[]> {
-  const keySets = walker.keySets;
-  const effects: OutsideEffect[] = [];
-  for (const set of sets) {
-    const table = set.table;
-    const keys = tables.needs(table).filter((fk) => !isReferenceData(fk.parent, table, tables, sync));
-    const outsideOf = (fk: ForeignKeyEdge) => {
-      const parent = keySets.get(fk.parent.entity);
-      const notNull = fk.columns.map((column) => `e.${ident(column.name)} IS NOT NULL`).join(' AND ');
-      return parent
-        ? `(${notNull} AND NOT EXISTS (SELECT 1 FROM ${parent.temp} p WHERE ${joinOn('p', fk.parent.primaryKey, 'e', fk.columns)}))`
-        : `(${notNull})`;
-    };
-    const relevant = keys.filter((fk) => fk.referencesPrimaryKey);
-    if (!relevant.length) continue;
-    const from = `FROM ${table.qualified} e JOIN ${set.temp} k ON ${joinOn('e', table.primaryKey, 'k', table.primaryKey)} WHERE k._depth > 0`;
-    const [summary] = await session.query<Record<string, unknown>>(
-      `SELECT count(*)::int AS rows, mode() WITHIN GROUP (ORDER BY k._via) AS via, ` +
-      `${relevant.map((fk, i) => `count(DISTINCT (${fk.columns.map((c) => `e.${ident(c.name)}`).join(', ')})) FILTER (WHERE ${outsideOf(fk)})::int AS p${i}`).join(', ')} ` +
-      `${from} AND (${relevant.map(outsideOf).join(' OR ')})`);
-    const rows = Number(summary?.rows ?? 0);
-    if (rows === 0) continue;
-    const sample = await session.query<Record<string, CellValue>>(
-      `SELECT ${table.primaryKey.map((column, j) => `e.${ident(column.name)}::text AS k${j}`).join(', ')} ${from} ` +
-      `AND (${relevant.map(outsideOf).join(' OR ')}) ORDER BY ${table.primaryKey.map((column) => `e.${ident(column.name)}`).join(', ')} LIMIT 20`);
-    effects.push({
-      entity: table.entity,
-      rows,
-      sample: sample.map((row) => table.primaryKey.map((_, j) => row[`k${j}`] ?? null)),
-      via: walker.relationName(Number(summary!.via)),
-      outside: relevant
-        .map((fk, i) => ({ relation: fk.name, entity: fk.parent.entity, rows: Number(summary![`p${i}`] ?? 0) }))
-        .filter((entry) => entry.rows > 0),
-    });
-  }
-  return effects;
 }

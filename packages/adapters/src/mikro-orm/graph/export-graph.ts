@@ -44,7 +44,7 @@ export interface ExportResult {
  * @example
  * ```ts
  * await exportGraph(customer, { em, to: 'customer-7.json' });
- * const { document } = await exportGraph({ entity: Playlist, key: 1 }, { em, exclude: ['Track<-InvoiceLine.track'] });
+ * const { document } = await exportGraph({ entity: Playlist, key: 1 }, { em, excludeRelations: ['Track<-InvoiceLine.track'] });
  * ```
  */
 export async function exportGraph(roots: GraphRoots, options: ExportGraphOptions): Promise<ExportResult> {

@@ -7,7 +7,7 @@ export interface WalkRules {
   /** Relations to follow beyond the defaults, by name in either direction (`'Publisher.books'`). */
   follow?: string[];
   /** Relations never to follow (`'Track<-InvoiceLine.track'`, or a many-to-many name). */
-  exclude?: string[];
+  excludeRelations?: string[];
   /** How many levels of owned rows below a root to collect (default: all). */
   maxDepth?: number;
   /** Stop with `GRAPH_TOO_LARGE` once the graph passes this many rows. */
@@ -81,7 +81,7 @@ export class KeyWalker {
         (name === fk.name ? needs : dependents).add(fk);
       }
     };
-    resolve(rules.exclude, this.excludeNeeds, this.excludeDependents);
+    resolve(rules.excludeRelations, this.excludeNeeds, this.excludeDependents);
     resolve(rules.follow, new Set(), this.followDependents);
   }
 

@@ -17,7 +17,7 @@ export interface TableNode {
 /** A foreign key between two tables, named after its owning relation (`InvoiceLine.track`). */
 export interface ForeignKeyEdge {
   name: string;
-  /** Name of the inverse relation (`Track<-InvoiceLine.track`), what `follow` / `exclude` also accept. */
+  /** Name of the inverse relation (`Track<-InvoiceLine.track`), what `follow` / `excludeRelations` also accept. */
   inverseName: string;
   child: TableNode;
   parent: TableNode;

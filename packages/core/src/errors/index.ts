@@ -5,3 +5,4 @@ export * from './graph-error.js';
 export * from './natural-key-error.js';
 export * from './document-error.js';
 export * from './import-error.js';
+export * from './schema-error.js';

@@ -3,7 +3,6 @@ import type { EntityManager } from '@mikro-orm/core';
 import { defaultSchemaOf, inTransaction } from '../compat.js';
 import { EntitySync } from '../entity-sync.js';
 import { ident, SqlSession } from '../graph/sql-session.js';
-import { TableCatalog } from '../graph/table-catalog.js';
 import { TableGraph } from '../graph/table-graph.js';
 
 // The outbox is written by a trigger on every master table, in the transaction that changes the
@@ -79,7 +78,7 @@ export async function installOutbox(em: EntityManager): Promise<string[]> {
     await session.run(`ALTER TABLE entity_sync_outbox ADD COLUMN IF NOT EXISTS correlation_id text`);
     // the relay deletes what it published: the outbox holds only unsent entries and needs no other index
     for (const index of ['entity_sync_outbox_unsent', 'entity_sync_outbox_tx', 'entity_sync_outbox_tx_key']) await session.run(`DROP INDEX IF EXISTS ${index}`);
-    const tables = new TableGraph(sync.graph, await TableCatalog.load(session, schema));
+    const tables = await TableGraph.load(session, sync.graph, schema);
     const installed: string[] = [];
     for (const name of sync.graph.nodes.keys()) {
       const master = sync.registryEntry(name)?.master;

@@ -8,7 +8,6 @@ import { deleteRows, outsideEffects } from './graph-deleter.js';
 import { KeyWalker, type GraphProgress } from './key-walker.js';
 import { resolveRoots, type GraphRoots } from './roots.js';
 import { ident, SqlSession } from './sql-session.js';
-import { TableCatalog } from './table-catalog.js';
 import { joinOn, TableGraph } from './table-graph.js';
 import { openSink, type OpenSink } from './text-files.js';
 
@@ -82,7 +81,7 @@ export async function deleteGraph(roots: GraphRoots, options: DeleteGraphOptions
     const report = await inTransaction(em, async (tx) => {
       const session = await SqlSession.open(tx, signal);
       await session.useCanonicalText(defaultSchemaOf(tx));
-      const tables = new TableGraph(sync.graph, await TableCatalog.load(session, defaultSchemaOf(tx)));
+      const tables = await TableGraph.load(session, sync.graph, defaultSchemaOf(tx), (entity) => sync.registryEntry(entity));
       const walkRoots = resolveRoots(roots, tables);
       const walker = new KeyWalker(session, tables, 'delete', { excludeRelations: options.excludeRelations }, onProgress);
       await walker.addRoots(walkRoots);
@@ -97,6 +96,7 @@ export async function deleteGraph(roots: GraphRoots, options: DeleteGraphOptions
           roots: walkRoots.flatMap((root) => root.keys.map((key) => ({ entity: root.table.entity, key }))),
           exportedAt: new Date().toISOString(),
           encoding: options.archiveFormat ?? 'json',
+          columns: 'all',
           sink: archive.sink,
           onProgress,
         });

@@ -10,7 +10,7 @@ import {
 } from '@entity-sync/core';
 import type { GraphProgress, KeySet } from './key-walker.js';
 import { ident, type SqlSession } from './sql-session.js';
-import { joinOn, type TableGraph } from './table-graph.js';
+import { joinOn, type TableGraph, type TableNode } from './table-graph.js';
 
 function countLines(text: string): number {
   let count = 0;
@@ -25,6 +25,8 @@ export interface DocumentExportInput {
   exportedAt: string | null;
   encoding: DocumentEncoding;
   sink: TextSink;
+  /** `exported` (default): the columns `@SyncModel` lets out; `all`: every column, for an archive that restores the rows as they were. */
+  columns?: 'exported' | 'all';
   onProgress?: (progress: GraphProgress) => void;
 }
 
@@ -34,6 +36,7 @@ export interface DocumentExportInput {
  */
 export async function writeKeySets(session: SqlSession, tables: TableGraph, input: DocumentExportInput): Promise<GraphDocumentHeader> {
   const sets = new Map([...input.keySets].filter((set) => set.rows > 0).map((set) => [set.table.entity, set]));
+  const columnsOf = (table: TableNode) => (input.columns === 'all' ? table.allColumns : table.columns);
   const { order } = dependencyOrder(tables.graph, sets.keys());
   const header: GraphDocumentHeader = {
     format: GRAPH_FORMAT,
@@ -46,7 +49,7 @@ export async function writeKeySets(session: SqlSession, tables: TableGraph, inpu
         name: entity,
         table: set.table.table,
         primaryKey: set.table.primaryKey.map((column) => column.name),
-        columns: set.table.columns.map((column) => ({ name: column.name, type: column.type, nullable: column.nullable })),
+        columns: columnsOf(set.table).map((column) => ({ name: column.name, type: column.type, nullable: column.nullable })),
         rows: set.rows,
       };
     }),
@@ -60,7 +63,7 @@ export async function writeKeySets(session: SqlSession, tables: TableGraph, inpu
     await writer.startEntity(entity);
     // The database encodes each row as a JSON array of column texts and COPY streams it out:
     // no per-row work here but undoing COPY's backslash doubling (JSON text has no raw tabs or newlines).
-    const row = `array_to_json(ARRAY[${table.columns.map((column) => `t.${ident(column.name)}::text`).join(', ')}])`;
+    const row = `array_to_json(ARRAY[${columnsOf(table).map((column) => `t.${ident(column.name)}::text`).join(', ')}])`;
     const orderBy = table.primaryKey.map((column) => `t.${ident(column.name)}${column.text ? ' COLLATE "C"' : ''}`).join(', ');
     let carry = '';
     for await (const chunk of session.copyOut(`COPY (SELECT ${row} FROM ${table.qualified} t ` +

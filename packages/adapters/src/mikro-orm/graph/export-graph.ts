@@ -7,7 +7,6 @@ import { writeKeySets } from './document-export.js';
 import { KeyWalker, type GraphProgress, type WalkRules } from './key-walker.js';
 import { resolveRoots, type GraphRoots } from './roots.js';
 import { SqlSession } from './sql-session.js';
-import { TableCatalog } from './table-catalog.js';
 import { TableGraph } from './table-graph.js';
 import { openSink } from './text-files.js';
 
@@ -60,7 +59,7 @@ export async function exportGraph(roots: GraphRoots, options: ExportGraphOptions
     const { header, rows, statements } = await inTransaction(em, async (tx) => {
       const session = await SqlSession.open(tx, signal);
       await session.useCanonicalText(defaultSchemaOf(tx));
-      const tables = new TableGraph(sync.graph, await TableCatalog.load(session, defaultSchemaOf(tx)));
+      const tables = await TableGraph.load(session, sync.graph, defaultSchemaOf(tx), (entity) => sync.registryEntry(entity));
       const walkRoots = resolveRoots(roots, tables);
       const walker = new KeyWalker(session, tables, 'export', options, onProgress);
       await walker.addRoots(walkRoots);

@@ -1,28 +1,40 @@
-import { dependencyOrder, type CellValue } from '@entity-sync/core';
+import { dependencyOrder, SchemaError, type CellValue } from '@entity-sync/core';
 import type { EntitySync } from '../entity-sync.js';
 import type { OutsideEffect } from './delete-graph.js';
 import type { GraphProgress, KeySet, KeyWalker } from './key-walker.js';
 import { ident, type SqlSession } from './sql-session.js';
 import { joinOn, type ForeignKeyEdge, type TableGraph, type TableNode } from './table-graph.js';
 
-// Children first; a cycle between deleted tables is opened by clearing its nullable key first.
-/** Deletes every collected row, children first. */
+// Children first. The tables of a cycle go in one statement: PostgreSQL checks non-deferrable keys at
+// the end of each statement, so no key is set to NULL first (which NOT NULL keys refuse, and which
+// would fire UPDATE triggers on rows about to go).
 export async function deleteRows(session: SqlSession, tables: TableGraph, keySets: Map<string, KeySet>,
   onProgress?: (progress: GraphProgress) => void): Promise<Record<string, number>> {
   const present = [...keySets.values()].filter((set) => set.rows > 0);
-  const { order, deferred } = dependencyOrder(tables.graph, present.map((set) => set.table.entity));
-  for (const edge of deferred) {
-    const fk = tables.foreignKey(edge.name);
-    const set = keySets.get(fk.child.entity)!;
-    await session.run(`UPDATE ${fk.child.qualified} t SET ${fk.columns.map((column) => `${ident(column.name)} = NULL`).join(', ')} ` +
-      `FROM ${set.temp} k WHERE ${joinOn('t', fk.child.primaryKey, 'k', fk.child.primaryKey)}`);
-  }
+  const { order, cycles } = dependencyOrder(tables.graph, present.map((set) => set.table.entity));
+  const cycleOf = new Map(cycles.flatMap((cycle) => cycle.map((entity) => [entity, cycle] as const)));
+  const statement = (set: KeySet) => `DELETE FROM ${set.table.qualified} t USING ${set.temp} k WHERE ${joinOn('t', set.table.primaryKey, 'k', set.table.primaryKey)}`;
   const counts: Record<string, number> = {};
   let deleted = 0;
   for (const entity of [...order].reverse()) {
-    const set = keySets.get(entity)!;
-    counts[entity] = await session.run(`DELETE FROM ${set.table.qualified} t USING ${set.temp} k WHERE ${joinOn('t', set.table.primaryKey, 'k', set.table.primaryKey)}`);
-    deleted += counts[entity]!;
+    if (counts[entity] !== undefined) continue;
+    const group = cycleOf.get(entity);
+    if (!group) {
+      counts[entity] = await session.run(statement(keySets.get(entity)!));
+    } else {
+      const sets = group.map((name) => keySets.get(name)!);
+      await session.run('SAVEPOINT es_delete_cycle');
+      try {
+        const [row] = await session.query<Record<string, number>>(`WITH ${sets.map((set, i) => `d${i} AS (${statement(set)} RETURNING 1)`).join(', ')} ` +
+          `SELECT ${sets.map((_, i) => `(SELECT count(*) FROM d${i})::int AS n${i}`).join(', ')}`);
+        sets.forEach((set, i) => void (counts[set.table.entity] = Number(row?.[`n${i}`] ?? 0)));
+        await session.run('RELEASE SAVEPOINT es_delete_cycle');
+      } catch (error) {
+        await session.run('ROLLBACK TO SAVEPOINT es_delete_cycle');
+        throw SchemaError.cycleUnbreakable(group, error);
+      }
+    }
+    deleted += group ? group.reduce((sum, name) => sum + counts[name]!, 0) : counts[entity]!;
     onProgress?.({ phase: 'delete', entity, rows: deleted });
   }
   return Object.fromEntries(order.map((entity) => [entity, counts[entity]!]));

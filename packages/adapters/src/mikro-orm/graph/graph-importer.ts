@@ -2,17 +2,23 @@ import {
   dependencyOrder,
   DocumentError,
   ImportError,
+  SchemaError,
   type CellValue,
   type DocumentSource,
   type ImportConflict,
 } from '@entity-sync/core';
 import type { EntitySync } from '../entity-sync.js';
-import type { ConflictPolicy, EntityImportCounts, ImportReport } from './import-graph.js';
+import type { ConflictPolicy, EntityImportCounts, ImportReport, RewrittenValues } from './import-graph.js';
 import type { GraphProgress } from './key-walker.js';
-import { ident, type SqlSession } from './sql-session.js';
+import { ident, literal, type SqlSession } from './sql-session.js';
 import { StagingTable } from './staging-table.js';
 import type { CatalogColumn } from './table-catalog.js';
 import type { ForeignKeyEdge, TableGraph, TableNode } from './table-graph.js';
+
+// The last value a sequence gave (0 before its first), without drawing from it.
+function lastValue(sequence: string): string {
+  return `(SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END FROM ${sequence})`;
+}
 
 /** How conflicts are resolved. */
 export interface ImporterRules {
@@ -28,6 +34,9 @@ export interface ImporterRules {
 export class GraphImporter {
   private readonly staged = new Map<string, StagingTable>();
   private readonly rekeyed = new Set<string>();
+  private readonly translated = new Set<ForeignKeyEdge>();
+  private readonly rewritten: RewrittenValues[] = [];
+  private readonly drawn = new Set<string>();
   private readonly conflicts: ImportConflict[] = [];
   private readonly unresolved: ImportConflict[] = [];
   // staging tables with rows that will not be written (unresolved conflicts, or rows below them)
@@ -43,7 +52,7 @@ export class GraphImporter {
 
   async stage(document: DocumentSource): Promise<void> {
     for await (const { entity, batches } of document.sections()) {
-      const staging = new StagingTable(entity, this.tables.table(entity.name));
+      const staging = new StagingTable(entity, this.tables.keyedTable(entity.name));
       await staging.create(this.session);
       let loaded = 0;
       for await (const batch of batches) {
@@ -61,29 +70,39 @@ export class GraphImporter {
   }
 
   async apply(dryRun: boolean): Promise<ImportReport> {
-    const { order, deferred } = dependencyOrder(this.tables.graph, this.staged.keys());
-    const deferredKeys = new Set(deferred.map((edge) => this.tables.foreignKey(edge.name)));
+    const { order, cycles } = dependencyOrder(this.tables.graph, this.staged.keys(),
+      { deferrable: (edge) => !!edge.foreignKey && this.tables.foreignKey(edge.name).deferrable });
+    const cycleOf = new Map(cycles.flatMap((cycle) => cycle.map((entity) => [entity, cycle] as const)));
+    const decided = new Set<string>();
     for (const entity of order) {
-      const staging = this.staged.get(entity)!;
-      await this.translateKeys(staging, (fk) => !fk.selfReference && !deferredKeys.has(fk));
-      await this.decide(staging);
-      await this.checkUniqueKeys(staging);
-      await this.translateKeys(staging, (fk) => fk.selfReference);
-      await this.blockBelowConflicts(staging);
+      if (decided.has(entity)) continue;
+      // The tables of a cycle are decided one after another and written by one statement, whose end is
+      // when PostgreSQL checks their non-deferrable foreign keys: no NULL first, no UPDATE after.
+      const group = (cycleOf.get(entity) ?? [entity]).map((name) => this.staged.get(name)!);
+      for (const staging of group) {
+        await this.translateKeys(staging, (fk) => !fk.selfReference && (decided.has(fk.parent.entity) || !this.staged.has(fk.parent.entity)));
+        await this.decide(staging, dryRun);
+        await this.checkUniqueKeys(staging);
+        decided.add(staging.table.entity);
+        await this.translateKeys(staging, (fk) => fk.selfReference);
+      }
+      for (const staging of group) await this.translateKeys(staging, (fk) => !fk.selfReference);
+      for (const staging of group) await this.blockBelowConflicts(staging);
       // The database checks every foreign key as rows go in; only when it refuses are the rows
       // looked up again, to name the ones that point nowhere.
       await this.session.run('SAVEPOINT es_write');
       try {
-        await this.write(staging, deferredKeys);
+        await this.write(group);
         await this.session.run('RELEASE SAVEPOINT es_write');
       } catch (error) {
         await this.session.run('ROLLBACK TO SAVEPOINT es_write');
-        await this.checkReferences(staging, (fk) => !deferredKeys.has(fk));
+        for (const staging of group) await this.checkReferences(staging, group);
+        if (group.length > 1) throw SchemaError.cycleUnbreakable(group.map((staging) => staging.table.entity), error);
         throw error;
       }
+      for (const staging of group) await this.verifyWritten(staging);
       this.rules.onProgress?.({ phase: 'apply', entity, rows: this.rows });
     }
-    for (const fk of deferredKeys) await this.setDeferred(fk);
     if (this.rules.onConflict === 'fail' && this.conflicts.length) throw ImportError.conflicts(this.conflicts);
     // remap cannot give a row a new natural key: a natural key that exists is a conflict unless matchBy reuses it
     if (this.unresolved.length) throw ImportError.conflicts(this.unresolved);
@@ -92,10 +111,13 @@ export class GraphImporter {
   }
 
   // Rewrites foreign keys that point at staged rows whose key the import changed.
+  // Runs once per foreign key (a second run would rewrite keys already rewritten), after its parent's keys are decided.
   private async translateKeys(staging: StagingTable, which: (fk: ForeignKeyEdge) => boolean): Promise<void> {
     for (const fk of this.tables.needs(staging.table)) {
+      if (this.translated.has(fk) || !which(fk)) continue;
+      this.translated.add(fk);
       const parent = this.staged.get(fk.parent.entity);
-      if (!which(fk) || !parent || !this.rekeyed.has(fk.parent.entity) || !fk.referencesPrimaryKey) continue;
+      if (!parent || !this.rekeyed.has(fk.parent.entity) || !fk.referencesPrimaryKey || !staging.column(fk.columns[0]!.name)) continue;
       const sets = fk.columns.map((column, i) => `${staging.colName(column)} = p.${parent.colName(fk.parent.primaryKey[i]!)}`);
       const match = fk.columns.map((column, i) => `${staging.col(column)} = p.o${i}`).join(' AND ');
       await this.session.run(`UPDATE ${staging.name} s SET ${sets.join(', ')} FROM ${parent.name} p WHERE ${match}`);
@@ -133,10 +155,10 @@ export class GraphImporter {
   // A row to be inserted whose unique column values another row already holds: no policy resolves it.
   private async checkUniqueKeys(staging: StagingTable): Promise<void> {
     const table = staging.table;
-    for (const unique of this.tables.catalog.uniqueKeys(table.table)) {
-      const columns = unique.columns.map((name) => table.columns.find((column) => column.name === name)!);
+    for (const unique of table.catalog.uniques) {
+      const columns = unique.columns.map((name) => staging.column(name));
       if (columns.some((column) => !column)) continue;
-      const join = columns.map((column) => `t.${ident(column.name)} = ${staging.typed(column)}`).join(' AND ');
+      const join = columns.map((column) => `t.${ident(column!.name)} = ${staging.typed(column!)}`).join(' AND ');
       const found = await this.listConflicts(staging, 'unique', join, `s._action IN ('insert', 'remap')`, unique.name);
       if (!found.length) continue;
       this.unresolved.push(...found);
@@ -146,15 +168,15 @@ export class GraphImporter {
   }
 
   // Decides each staged row's action and final key.
-  private async decide(staging: StagingTable): Promise<void> {
+  private async decide(staging: StagingTable, dryRun: boolean): Promise<void> {
     const { onConflict, matchBy } = this.rules;
     const table = staging.table;
     const setKey = table.primaryKey.map((column) => `${staging.colName(column)} = t.${ident(column.name)}::text`).join(', ');
     const keyChanged = `(${staging.key().join(', ')}) IS DISTINCT FROM (${staging.original().join(', ')})`;
     const natural = this.naturalKeyColumns(table);
-    if (natural?.length) {
+    if (natural?.length && natural.every((name) => staging.column(name))) {
       const join = natural.map((name) => {
-        const column = table.columns.find((c) => c.name === name)!;
+        const column = staging.column(name)!;
         return `t.${ident(name)} ${column.nullable ? 'IS NOT DISTINCT FROM' : '='} ${staging.typed(column)}`;
       }).join(' AND ');
       const elsewhere = `NOT (${staging.matchTarget()})`;
@@ -168,7 +190,7 @@ export class GraphImporter {
       if (changed > 0 && action === 'conflict') this.withConflicts.add(staging);
     }
     if (onConflict === 'remap') {
-      const allocated = await this.allocateKeys(staging);
+      const allocated = await this.allocateKeys(staging, dryRun);
       await this.noteRekeyed(staging, keyChanged);
       if (!allocated) {
         // a key made only of foreign keys (a link row) between rows that were reused already exists: skip, do not duplicate
@@ -189,28 +211,38 @@ export class GraphImporter {
 
   // New keys for 'remap' rows: from the column's sequence, above the highest integer, or a new uuid.
   // Key columns that are foreign keys were already rewritten to their parents' new keys.
-  private async allocateKeys(staging: StagingTable): Promise<boolean> {
+  private async allocateKeys(staging: StagingTable, dryRun: boolean): Promise<boolean> {
     const table = staging.table;
     await this.session.run(`UPDATE ${staging.name} s SET _action = 'remap' WHERE s._action = 'insert'`);
     const foreignKeyColumns = new Set(this.tables.needs(table).flatMap((fk) => fk.columns.map((c) => c.name)));
+    const ordered = staging.original('x').join(', ');
     let allocated = false;
     for (const column of table.primaryKey) {
       if (foreignKeyColumns.has(column.name)) continue;
       allocated = true;
       let value: string;
-      if (column.sequence) {
-        // Above both the sequence and the highest id (explicit ids leave a sequence behind), without drawing
-        // from the sequence: a dry run then moves nothing and reports the very keys the real run gives.
-        value = `(GREATEST((SELECT coalesce(max(${ident(column.name)}), 0) FROM ${table.qualified}), ` +
-          `(SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END FROM ${column.sequence})) ` +
-          `+ row_number() OVER (ORDER BY ${staging.original('x').join(', ')}))::text`;
+      const highest = `(SELECT coalesce(max(${ident(column.name)}), 0) FROM ${table.qualified})`;
+      if (column.sequence && column.integer && !dryRun) {
+        // Drawn from the sequence (an identity's too), so that the app's concurrent inserts never get the same
+        // keys; first moved past the highest id, which explicit ids may have left it behind.
+        await this.session.query(`SELECT setval(${literal(column.sequence)}, m.v) FROM (SELECT ${highest} AS v) m ` +
+          `WHERE m.v > ${lastValue(column.sequence)}`);
+        this.drawn.add(column.sequence);
+        value = `nextval(${literal(column.sequence)})::text`;
+      } else if (column.sequence && column.integer) {
+        // A dry run draws nothing: it computes the keys the real run's draws give.
+        value = `(GREATEST(${highest}, ${lastValue(column.sequence)}) + row_number() OVER (ORDER BY ${ordered}))::text`;
+      } else if (column.integer) {
+        value = `(${highest} + row_number() OVER (ORDER BY ${ordered}))::text`;
+      } else if (column.uuid) {
+        value = 'gen_random_uuid()::text';
+      } else {
+        throw ImportError.remapUnsupported(table.entity, column.name, column.type);
       }
-      else if (column.integer) value = `((SELECT coalesce(max(${ident(column.name)}), 0) FROM ${table.qualified}) + row_number() OVER (ORDER BY ${staging.original('x').join(', ')}))::text`;
-      else if (column.uuid) value = 'gen_random_uuid()::text';
-      else throw ImportError.remapUnsupported(table.entity, column.name, column.type);
       const target = staging.colName(column);
       await this.session.run(`UPDATE ${staging.name} s SET ${target} = n.v FROM (SELECT ${staging.original('x').map((o, j) => `${o} AS o${j}`).join(', ')}, ${value} AS v ` +
-        `FROM ${staging.name} x WHERE x._action = 'remap') n WHERE ${staging.original('s').map((o, j) => `${o} = n.o${j}`).join(' AND ')}`);
+        `FROM (SELECT * FROM ${staging.name} x WHERE x._action = 'remap' ORDER BY ${ordered}) x) n ` +
+        `WHERE ${staging.original('s').map((o, j) => `${o} = n.o${j}`).join(' AND ')}`);
     }
     return allocated;
   }
@@ -227,17 +259,19 @@ export class GraphImporter {
     }
   }
 
-  // Every foreign key of a row to be written must point at a row of the target or of the document.
-  private async checkReferences(staging: StagingTable, which: (fk: ForeignKeyEdge) => boolean): Promise<void> {
+  // Every foreign key of a row to be written must point at a row of the target, or at a row its own
+  // statement writes (the same table, or another table of its cycle).
+  private async checkReferences(staging: StagingTable, group: StagingTable[]): Promise<void> {
     for (const fk of this.tables.needs(staging.table)) {
-      if (!which(fk)) continue;
-      const selfRows = fk.selfReference
-        ? ` AND NOT EXISTS (SELECT 1 FROM ${staging.name} x WHERE ${fk.referenced.map((column, i) => `${staging.col(column, 'x')} = ${staging.col(fk.columns[i]!)}`).join(' AND ')} AND x._action IN ('insert', 'remap'))`
+      if (!fk.columns.every((column) => staging.column(column.name))) continue;
+      const parent = group.find((member) => member.table === fk.parent);
+      const written = parent && fk.referenced.every((column) => parent.column(column.name))
+        ? ` AND NOT EXISTS (SELECT 1 FROM ${parent.name} x WHERE ${fk.referenced.map((column, i) => `${parent.col(column, 'x')} = ${staging.col(fk.columns[i]!)}`).join(' AND ')} AND x._action IN ('insert', 'remap'))`
         : '';
       const missing = await this.session.query<Record<string, unknown>>(
         `SELECT ${staging.original().map((o, j) => `${o} AS k${j}`).join(', ')}, count(*) OVER () AS total FROM ${staging.name} s ` +
         `WHERE s._action IN ('insert', 'remap', 'update') AND ${fk.columns.map((c) => `${staging.col(c)} IS NOT NULL`).join(' AND ')} ` +
-        `AND NOT EXISTS (SELECT 1 FROM ${fk.parent.qualified} p WHERE ${fk.referenced.map((column, i) => `p.${ident(column.name)} = ${staging.typed(fk.columns[i]!)}`).join(' AND ')})${selfRows} ` +
+        `AND NOT EXISTS (SELECT 1 FROM ${fk.parent.qualified} p WHERE ${fk.referenced.map((column, i) => `p.${ident(column.name)} = ${staging.typed(fk.columns[i]!)}`).join(' AND ')})${written} ` +
         `ORDER BY ${staging.original().join(', ')} LIMIT 5`);
       if (missing.length) {
         throw ImportError.dangling(staging.table.entity, fk.name,
@@ -246,35 +280,66 @@ export class GraphImporter {
     }
   }
 
-  private async write(staging: StagingTable, deferredKeys: Set<ForeignKeyEdge>): Promise<void> {
+  // The statements that write one staged table: inserts of new rows, updates of overwritten ones.
+  // Generated columns are left to the database; identity ALWAYS keys are kept with OVERRIDING SYSTEM VALUE.
+  private writeStatements(staging: StagingTable): string[] {
     const table = staging.table;
-    const later = new Set([...deferredKeys].filter((fk) => fk.child === table).flatMap((fk) => fk.columns.map((c) => c.name)));
-    const columns = table.columns.map((column) => ident(column.name)).join(', ');
-    const values = table.columns.map((column) => (later.has(column.name) ? 'NULL' : staging.typed(column))).join(', ');
-    await this.session.run(`INSERT INTO ${table.qualified} (${columns}) SELECT ${values} FROM ${staging.name} s WHERE s._action IN ('insert', 'remap')`);
+    const written = staging.columns.filter((column) => !column.generated);
+    const overriding = written.some((column) => column.identity === 'always') ? ' OVERRIDING SYSTEM VALUE' : '';
+    const statements = [`INSERT INTO ${table.qualified} (${written.map((column) => ident(column.name)).join(', ')})${overriding} ` +
+      `SELECT ${written.map((column) => staging.typed(column)).join(', ')} FROM ${staging.name} s WHERE s._action IN ('insert', 'remap')`];
     const keyNames = new Set(table.primaryKey.map((column) => column.name));
-    const updatable = table.columns.filter((column) => !keyNames.has(column.name) && !later.has(column.name));
+    const updatable = written.filter((column) => !keyNames.has(column.name) && column.identity !== 'always');
     if (updatable.length) {
-      await this.session.run(`UPDATE ${table.qualified} t SET ${updatable.map((column) => `${ident(column.name)} = ${staging.typed(column)}`).join(', ')} ` +
+      statements.push(`UPDATE ${table.qualified} t SET ${updatable.map((column) => `${ident(column.name)} = ${staging.typed(column)}`).join(', ')} ` +
         `FROM ${staging.name} s WHERE ${staging.matchTarget()} AND s._action = 'update'`);
     }
+    return statements;
   }
 
-  // A foreign key that closed a cycle: rewritten and set once the rows it points at exist.
-  private async setDeferred(fk: ForeignKeyEdge): Promise<void> {
-    const staging = this.staged.get(fk.child.entity)!;
-    await this.translateKeys(staging, (candidate) => candidate === fk);
-    await this.checkReferences(staging, (candidate) => candidate === fk);
-    await this.session.run(`UPDATE ${fk.child.qualified} t SET ${fk.columns.map((column) => `${ident(column.name)} = ${staging.typed(column)}`).join(', ')} ` +
-      `FROM ${staging.name} s WHERE ${staging.matchTarget()} AND s._action IN ('insert', 'remap', 'update')`);
+  private async write(group: StagingTable[]): Promise<void> {
+    const statements = group.flatMap((staging) => this.writeStatements(staging));
+    if (group.length === 1) {
+      for (const statement of statements) await this.session.run(statement);
+      return;
+    }
+    await this.session.run(`WITH ${statements.map((statement, i) => `w${i} AS (${statement})`).join(', ')} SELECT 1`);
+  }
+
+  // Generated columns and BEFORE triggers may store other values than the file's: compared, and reported.
+  private async verifyWritten(staging: StagingTable): Promise<void> {
+    const { catalog } = staging.table;
+    const inserts = catalog.beforeInsertTriggers.length > 0;
+    const updates = catalog.beforeUpdateTriggers.length > 0;
+    const checked = staging.columns.filter((column) => column.generated || inserts || updates);
+    if (!checked.length) return;
+    const actions = [...(inserts || checked.some((c) => c.generated) ? ["'insert'", "'remap'"] : []), ...(updates || checked.some((c) => c.generated) ? ["'update'"] : [])];
+    const key = `json_build_array(${staging.original().join(', ')})::text`;
+    const differs = (column: CatalogColumn) => `t.${ident(column.name)}::text IS DISTINCT FROM ${staging.col(column)}`;
+    const [row] = await this.session.query<Record<string, unknown>>(
+      `SELECT ${checked.map((column, i) => `count(*) FILTER (WHERE ${differs(column)})::int AS n${i}, ` +
+        `(array_agg(${key} ORDER BY ${key}) FILTER (WHERE ${differs(column)}))[1:5] AS k${i}`).join(', ')} ` +
+      `FROM ${staging.name} s JOIN ${staging.table.qualified} t ON ${staging.matchTarget()} WHERE s._action IN (${actions.join(', ')})`);
+    checked.forEach((column, i) => {
+      const rows = Number(row?.[`n${i}`] ?? 0);
+      if (!rows) return;
+      this.rewritten.push({
+        entity: staging.table.entity,
+        column: column.name,
+        rows,
+        sample: (row![`k${i}`] as string[]).map((text) => JSON.parse(text) as CellValue[]),
+        by: column.generated ? 'generated column' : `trigger ${[...new Set([...catalog.beforeInsertTriggers, ...catalog.beforeUpdateTriggers])].join(', ')}`,
+      });
+    });
   }
 
   // Moves each sequence past its column's highest value (sequences ignore rollbacks, so a dry run only reports them).
   private async advanceSequences(dryRun: boolean): Promise<string[]> {
     const advanced: string[] = [];
     for (const staging of this.staged.values()) {
-      for (const column of staging.table.columns) {
-        if (column.sequence && column.integer && await this.advanceSequence(staging.table, column, dryRun)) advanced.push(column.sequence);
+      for (const column of staging.columns) {
+        if (!column.sequence || !column.integer) continue;
+        if (await this.advanceSequence(staging.table, column, dryRun) || this.drawn.has(column.sequence)) advanced.push(column.sequence);
       }
     }
     return advanced;
@@ -283,9 +348,9 @@ export class GraphImporter {
   // True when the sequence was (or, in a dry run, would be) behind the column's highest value.
   private async advanceSequence(table: TableNode, column: CatalogColumn, dryRun: boolean): Promise<boolean> {
     const [row] = await this.session.query<{ v: string | null }>(
-      `SELECT ${dryRun ? 'm.v' : `setval('${column.sequence!.replace(/'/g, "''")}', m.v)`}::text AS v ` +
+      `SELECT ${dryRun ? 'm.v' : `setval(${literal(column.sequence!)}, m.v)`}::text AS v ` +
       `FROM (SELECT max(${ident(column.name)}) AS v FROM ${table.qualified}) m ` +
-      `WHERE m.v IS NOT NULL AND m.v > (SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END FROM ${column.sequence})`);
+      `WHERE m.v IS NOT NULL AND m.v > ${lastValue(column.sequence!)}`);
     return !!row?.v;
   }
 
@@ -316,6 +381,6 @@ export class GraphImporter {
         ]);
       }
     }
-    return { dryRun, entities, conflicts: this.conflicts, idMap, sequences, rows: this.rows, statements: this.session.statements };
+    return { dryRun, entities, conflicts: this.conflicts, idMap, sequences, rewritten: this.rewritten, rows: this.rows, statements: this.session.statements };
   }
 }

@@ -15,7 +15,6 @@ import type { GraphProgress } from './key-walker.js';
 import { SqlSession } from './sql-session.js';
 import { GraphImporter } from './graph-importer.js';
 import { schemaDifferences } from './schema-fingerprint.js';
-import { TableCatalog } from './table-catalog.js';
 import { TableGraph } from './table-graph.js';
 import { openDocument } from './text-files.js';
 
@@ -50,6 +49,18 @@ export interface EntityImportCounts {
   reused: number;
 }
 
+/** Values the target stored otherwise than the file has them: computed by a generated column, or changed by a BEFORE trigger. */
+export interface RewrittenValues {
+  entity: string;
+  column: string;
+  /** How many imported rows hold another value than the file's. */
+  rows: number;
+  /** Document keys of the first such rows (at most 5). */
+  sample: CellValue[][];
+  /** `generated column`, or the triggers of the table (`trigger set_last_update`). */
+  by: string;
+}
+
 /** What an import did (or, in a dry run, would do). */
 export interface ImportReport {
   dryRun: boolean;
@@ -58,8 +69,10 @@ export interface ImportReport {
   conflicts: ImportConflict[];
   /** Rows that live under another key in the target: `[document key, target key]` pairs per entity. */
   idMap: Record<string, [CellValue[], CellValue[]][]>;
-  /** Sequences moved past the highest imported id. */
+  /** Sequences moved past the highest imported id (or drawn from for remapped keys). */
   sequences: string[];
+  /** Imported values the target's generated columns or triggers made differ from the file: empty when every row is as in the file. */
+  rewritten: RewrittenValues[];
   rows: number;
   statements: number;
 }
@@ -98,7 +111,7 @@ export async function importGraph(source: ImportSource, options: ImportGraphOpti
     return await inTransaction(em, async (tx) => {
       const session = await SqlSession.open(tx, signal);
       await session.useCanonicalText(defaultSchemaOf(tx));
-      const tables = new TableGraph(sync.graph, await TableCatalog.load(session, defaultSchemaOf(tx)));
+      const tables = await TableGraph.load(session, sync.graph, defaultSchemaOf(tx), (entity) => sync.registryEntry(entity));
       const differences = schemaDifferences(document, tables, sync);
       if (differences.length) throw ImportError.schemaMismatch(differences);
       const importer = new GraphImporter(session, tables, sync, { onConflict, matchBy, onProgress });

@@ -93,6 +93,7 @@ export class KeyWalker {
   private async keySet(table: TableNode): Promise<KeySet> {
     let set = this.keySets.get(table.entity);
     if (!set) {
+      this.tables.keyedTable(table.entity);
       const temp = `es_keys_${++tempCounter}`;
       const columns = table.primaryKey.map((column) => `${ident(column.name)} ${column.type}`).join(', ');
       await this.session.run(`CREATE TEMP TABLE ${temp} (${columns}, _mode char(1) NOT NULL, _depth smallint NOT NULL, ` +
@@ -197,7 +198,8 @@ export class KeyWalker {
         if (this.mode === 'export') {
           const reached = this.reachedVia.get(round - 1)?.get(entity);
           for (const fk of this.tables.needs(source.table)) {
-            if (this.excludeNeeds.has(fk)) continue;
+            // a key @SyncModel keeps back leaves no trace in the document, not even the row it points at
+            if (this.excludeNeeds.has(fk) || fk.columns.some((column) => source.table.excluded.has(column.name))) continue;
             // rows that came in through this key's inverse were found by joining their parent: it is collected already
             if (reached?.size === 1 && reached.has(fk.inverseName)) continue;
             if (await this.followNeed(source, fk, round)) next.add(fk.parent.entity);
@@ -209,7 +211,7 @@ export class KeyWalker {
               await this.recordSetNull(fk);
               continue;
             }
-          } else if (this.excludeDependents.has(fk)) {
+          } else if (this.excludeDependents.has(fk) || fk.columns.some((column) => fk.child.excluded.has(column.name))) {
             continue;
           }
           if (await this.followDependent(source, fk, round)) next.add(fk.child.entity);

@@ -15,16 +15,21 @@ export function schemaDifferences(document: DocumentSource, tables: TableGraph, 
     if (table.table !== entity.table) {
       differences.push({ entity: entity.name, problem: `table is '${entity.table}' in the document, '${table.table}' in the target` });
     }
-    const target = new Map(table.columns.map((column) => [column.name, column]));
+    const target = new Map(table.allColumns.map((column) => [column.name, column]));
     for (const column of entity.columns) {
       const other = target.get(column.name);
       if (!other) differences.push({ entity: entity.name, column: column.name, problem: 'column does not exist in the target' });
       else if (other.type !== column.type) differences.push({ entity: entity.name, column: column.name, problem: `type is ${column.type} in the document, ${other.type} in the target` });
       else if (other.nullable !== column.nullable) differences.push({ entity: entity.name, column: column.name, problem: `${column.nullable ? 'nullable' : 'not null'} in the document, ${other.nullable ? 'nullable' : 'not null'} in the target` });
     }
-    for (const column of table.columns) {
-      if (!entity.columns.some((candidate) => candidate.name === column.name)) {
+    // Columns that @SyncModel keeps back travel in no document: the target's default fills them in.
+    for (const column of table.allColumns) {
+      if (entity.columns.some((candidate) => candidate.name === column.name)) continue;
+      if (!table.excluded.has(column.name)) {
         differences.push({ entity: entity.name, column: column.name, problem: 'column exists in the target but not in the document' });
+      } else if (!column.nullable && !column.hasDefault && !column.generated) {
+        differences.push({ entity: entity.name, column: column.name,
+          problem: '@SyncModel keeps it out of documents, and the target has it NOT NULL without a default: give it a default, or stop excluding it' });
       }
     }
     if (entity.primaryKey.join() !== table.primaryKey.map((column) => column.name).join()) {

@@ -7,6 +7,11 @@ export function ident(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
 }
 
+/** Quotes a string as an SQL literal (standard-conforming strings: only the quote is doubled). */
+export function literal(value: string): string {
+  return `'${value.replace(/'/g, "''")}'`;
+}
+
 /** Encodes values as a PostgreSQL array literal (`{"a","b",NULL}`), to pass a whole column as one parameter. */
 export function arrayLiteral(values: readonly (string | null)[]): string {
   let out = '{';

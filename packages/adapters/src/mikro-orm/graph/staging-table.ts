@@ -1,5 +1,5 @@
 import { DocumentError, type CellValue, type DocumentEntity } from '@entity-sync/core';
-import { ident, type SqlSession } from './sql-session.js';
+import { ident, literal, type SqlSession } from './sql-session.js';
 import type { CatalogColumn } from './table-catalog.js';
 import type { TableNode } from './table-graph.js';
 
@@ -24,9 +24,17 @@ export class StagingTable {
   readonly name = `es_stage_${++stagingCounter}`;
   /** Index in the document's columns of each target column, by name. */
   private readonly position = new Map<string, number>();
+  /** The target's columns that the document holds, in the target's order. */
+  readonly columns: CatalogColumn[];
 
   constructor(readonly entity: DocumentEntity, readonly table: TableNode) {
     entity.columns.forEach((column, i) => this.position.set(column.name, i));
+    this.columns = table.allColumns.filter((column) => this.position.has(column.name));
+  }
+
+  /** The target column of that name, when the document holds it. */
+  column(name: string): CatalogColumn | undefined {
+    return this.columns.find((column) => column.name === name);
   }
 
   /** `s.c<i>` for a column of the target table. */
@@ -114,9 +122,8 @@ export class StagingTable {
 
   /** Text of a target row's columns, differing from the staged ones: an array of column names. */
   differing(targetAlias = 't', alias = 's'): string {
-    const cases = this.table.columns
-      .filter((column) => this.position.has(column.name))
-      .map((column) => `CASE WHEN ${targetAlias}.${ident(column.name)}::text IS DISTINCT FROM ${this.col(column, alias)} THEN '${column.name}' END`);
+    const cases = this.columns
+      .map((column) => `CASE WHEN ${targetAlias}.${ident(column.name)}::text IS DISTINCT FROM ${this.col(column, alias)} THEN ${literal(column.name)} END`);
     return `array_remove(ARRAY[${cases.join(', ')}]::text[], NULL)`;
   }
 }

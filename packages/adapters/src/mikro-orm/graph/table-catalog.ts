@@ -1,4 +1,4 @@
-import type { SqlSession } from './sql-session.js';
+import { arrayLiteral, type SqlSession } from './sql-session.js';
 
 /** A column as the database has it. */
 export interface CatalogColumn {
@@ -6,7 +6,13 @@ export interface CatalogColumn {
   /** `format_type` of the column: usable in casts (`integer`, `character varying(160)`, `numeric(10,2)`). */
   type: string;
   nullable: boolean;
-  /** The sequence that feeds it (serial or identity), if any. */
+  /** The column has a default (a sequence, an expression, an identity). */
+  hasDefault: boolean;
+  /** `GENERATED ALWAYS AS (...) STORED`: the database computes it, nothing may write it. */
+  generated: boolean;
+  /** An identity column: `always` refuses explicit values unless the insert overrides it. */
+  identity?: 'always' | 'byDefault';
+  /** The sequence that feeds it, schema-qualified and quoted: serial, identity, or a `nextval` default it does not own. */
   sequence?: string;
   /** Integer-typed: new keys can be allocated above the highest one. */
   integer: boolean;
@@ -21,70 +27,175 @@ export interface UniqueKey {
   columns: string[];
 }
 
-/** The tables of one schema, read from the database's own catalog. */
-export class TableCatalog {
-  private constructor(
-    readonly schema: string,
-    private readonly tables: Map<string, CatalogColumn[]>,
-    private readonly uniques: Map<string, UniqueKey[]>,
-  ) {}
+/** A foreign-key constraint as declared in the database. */
+export interface CatalogForeignKey {
+  name: string;
+  columns: string[];
+  deferrable: boolean;
+}
 
-  /** Reads every table of `schema` in one statement. */
-  static async load(session: SqlSession, schema: string): Promise<TableCatalog> {
-    const rows = await session.query<{ table: string; column: string; type: string; notnull: boolean; seq: string | null; category: string; typname: string }>(`
-      select c.relname as "table", a.attname as "column", format_type(a.atttypid, a.atttypmod) as "type",
-        a.attnotnull as "notnull", t.typcategory as "category", t.typname as "typname",
-        pg_get_serial_sequence(quote_ident(n.nspname) || '.' || quote_ident(c.relname), a.attname) as "seq"
-      from pg_attribute a
-        join pg_class c on c.oid = a.attrelid
-        join pg_namespace n on n.oid = c.relnamespace
-        join pg_type t on t.oid = a.atttypid
-      where n.nspname = ? and c.relkind in ('r', 'p') and a.attnum > 0 and not a.attisdropped
-      order by c.relname, a.attnum`, [schema]);
-    const tables = new Map<string, CatalogColumn[]>();
-    for (const row of rows) {
-      const columns = tables.get(row.table) ?? [];
-      columns.push({
+/** What the database says about one table besides its columns. */
+export interface CatalogTable {
+  schema: string;
+  name: string;
+  columns: CatalogColumn[];
+  /** Sets of columns that are unique, the primary key among them (for a partitioned table: unique on every partition). */
+  keys: string[][];
+  /** Unique keys besides the primary key, checked as conflicts on import. */
+  uniques: UniqueKey[];
+  foreignKeys: CatalogForeignKey[];
+  /** Row-level BEFORE triggers (on the table or its partitions) that may change what is written. */
+  beforeInsertTriggers: string[];
+  beforeUpdateTriggers: string[];
+  partitioned: boolean;
+}
+
+interface ColumnRow {
+  schema: string;
+  table: string;
+  column: string;
+  type: string;
+  notnull: boolean;
+  hasdef: boolean;
+  generated: string;
+  identity: string;
+  seq: string | null;
+  category: string;
+  typname: string;
+  partitioned: boolean;
+}
+
+// Columns with their sequence: pg_get_serial_sequence finds owned ones (serial, identity); a default
+// `nextval('x')` on a sequence nobody owns (dumps, legacy schemas) is found through the default's dependency.
+const COLUMNS = `
+  select n.nspname as "schema", c.relname as "table", a.attname as "column", format_type(a.atttypid, a.atttypmod) as "type",
+    a.attnotnull as "notnull", a.atthasdef as "hasdef", a.attgenerated::text as "generated", a.attidentity::text as "identity",
+    t.typcategory as "category", t.typname as "typname", c.relkind = 'p' as "partitioned",
+    coalesce(
+      (select quote_ident(sn.nspname) || '.' || quote_ident(s.relname)
+         from pg_depend d join pg_class s on s.oid = d.refobjid and s.relkind = 'S' join pg_namespace sn on sn.oid = s.relnamespace
+        where d.classid = 'pg_class'::regclass and d.refclassid = 'pg_class'::regclass and d.objid = c.oid and d.objsubid = a.attnum
+          and d.deptype in ('a', 'i') limit 1),
+      (select quote_ident(sn.nspname) || '.' || quote_ident(s.relname)
+         from pg_attrdef ad join pg_depend d on d.classid = 'pg_attrdef'::regclass and d.objid = ad.oid and d.refclassid = 'pg_class'::regclass
+           join pg_class s on s.oid = d.refobjid and s.relkind = 'S' join pg_namespace sn on sn.oid = s.relnamespace
+        where ad.adrelid = c.oid and ad.adnum = a.attnum limit 1)) as "seq"
+  from pg_attribute a
+    join pg_class c on c.oid = a.attrelid
+    join pg_namespace n on n.oid = c.relnamespace
+    join pg_type t on t.oid = coalesce(nullif((select typbasetype from pg_type where oid = a.atttypid), 0), a.atttypid)
+  where n.nspname = any(?::text[]) and c.relkind in ('r', 'p') and not c.relispartition and a.attnum > 0 and not a.attisdropped
+  order by n.nspname, c.relname, a.attnum`;
+
+// Unique indexes (the primary key too) of each table, and of every leaf partition of a partitioned table:
+// a key that lives on the partitions is a key of the whole table when every partition has it.
+const KEYS = `
+  with tables as (
+    select c.oid, n.nspname as schema, c.relname as name, c.relkind from pg_class c join pg_namespace n on n.oid = c.relnamespace
+    where n.nspname = any(?::text[]) and c.relkind in ('r', 'p') and not c.relispartition
+  ), holders as (
+    select t.oid as table_oid, t.oid as holder from tables t
+    union all
+    select t.oid, p.relid from tables t cross join lateral pg_partition_tree(t.oid) p where t.relkind = 'p' and p.isleaf
+  ), indexes as (
+    select h.table_oid, h.holder, i.relname as name, x.indisprimary as "primary",
+      array(select a.attname::text from unnest(x.indkey) with ordinality k(attnum, ord)
+              join pg_attribute a on a.attrelid = x.indrelid and a.attnum = k.attnum order by k.ord) as columns
+    from holders h join pg_index x on x.indrelid = h.holder join pg_class i on i.oid = x.indexrelid
+    where x.indisunique and x.indpred is null and x.indexprs is null
+  )
+  select t.schema, t.name as "table", ix.name, ix."primary", ix.columns, ix.holder = t.oid as "own",
+    (select count(*) from holders h where h.table_oid = t.oid and h.holder <> t.oid)::int as "partitions",
+    count(*) over (partition by t.oid, ix.columns)::int as "holders"
+  from tables t join indexes ix on ix.table_oid = t.oid
+  order by t.schema, t.name, ix.name`;
+
+const FOREIGN_KEYS = `
+  select n.nspname as schema, c.relname as "table", k.conname as name, k.condeferrable as deferrable,
+    array(select a.attname::text from unnest(k.conkey) with ordinality u(attnum, ord)
+            join pg_attribute a on a.attrelid = k.conrelid and a.attnum = u.attnum order by u.ord) as columns
+  from pg_constraint k join pg_class c on c.oid = k.conrelid join pg_namespace n on n.oid = c.relnamespace
+  where k.contype = 'f' and k.conparentid = 0 and n.nspname = any(?::text[]) and not c.relispartition
+  order by 1, 2, 3`;
+
+// tgtype bits: 1 row, 2 before, 4 insert, 16 update. Triggers on partitions count for their partitioned table.
+const TRIGGERS = `
+  select n.nspname as schema, c.relname as "table", g.tgname as name, (g.tgtype & 4) <> 0 as "insert", (g.tgtype & 16) <> 0 as "update"
+  from pg_class c join pg_namespace n on n.oid = c.relnamespace
+    cross join lateral (select c.oid as relid union select p.relid from pg_partition_tree(c.oid) p where c.relkind = 'p') r
+    join pg_trigger g on g.tgrelid = r.relid
+  where n.nspname = any(?::text[]) and c.relkind in ('r', 'p') and not c.relispartition
+    and not g.tgisinternal and g.tgenabled <> 'D' and (g.tgtype & 3) = 3
+  order by 1, 2, 3`;
+
+/** The tables of the schemas an ORM maps, read from the database's own catalog. */
+export class TableCatalog {
+  private constructor(readonly schema: string, private readonly tables: Map<string, CatalogTable>) {}
+
+  /** Reads every table of `schema` (the default) and of `others` in four statements. */
+  static async load(session: SqlSession, schema: string, others: Iterable<string> = []): Promise<TableCatalog> {
+    const schemas = arrayLiteral([...new Set([schema, ...others])]);
+    const tables = new Map<string, CatalogTable>();
+    const tableOf = (row: { schema: string; table: string }) => tables.get(`${row.schema}.${row.table}`);
+    for (const row of await session.query<ColumnRow>(COLUMNS, [schemas])) {
+      let table = tableOf(row);
+      if (!table) {
+        table = { schema: row.schema, name: row.table, columns: [], keys: [], uniques: [], foreignKeys: [],
+          beforeInsertTriggers: [], beforeUpdateTriggers: [], partitioned: row.partitioned };
+        tables.set(`${row.schema}.${row.table}`, table);
+      }
+      table.columns.push({
         name: row.column,
         type: row.type,
         nullable: !row.notnull,
+        hasDefault: row.hasdef || row.identity !== '',
+        generated: row.generated === 's',
+        identity: row.identity === 'a' ? 'always' : row.identity === 'd' ? 'byDefault' : undefined,
         sequence: row.seq ?? undefined,
         integer: ['int2', 'int4', 'int8'].includes(row.typname),
         uuid: row.typname === 'uuid',
         text: row.category === 'S',
       });
-      tables.set(row.table, columns);
     }
-    const uniqueRows = await session.query<{ table: string; name: string; columns: string[] }>(`
-      select c.relname as "table", i.relname as "name", array_agg(a.attname::text order by k.ord) as "columns"
-      from pg_index x
-        join pg_class c on c.oid = x.indrelid
-        join pg_class i on i.oid = x.indexrelid
-        join pg_namespace n on n.oid = c.relnamespace
-        cross join unnest(x.indkey) with ordinality as k(attnum, ord)
-        join pg_attribute a on a.attrelid = c.oid and a.attnum = k.attnum
-      where n.nspname = ? and x.indisunique and not x.indisprimary and x.indpred is null and x.indexprs is null
-      group by c.relname, i.relname
-      order by c.relname, i.relname`, [schema]);
-    const uniques = new Map<string, UniqueKey[]>();
-    for (const row of uniqueRows) uniques.set(row.table, [...(uniques.get(row.table) ?? []), { name: row.name, columns: row.columns }]);
-    return new TableCatalog(schema, tables, uniques);
+    const keyRows = await session.query<{ schema: string; table: string; name: string; primary: boolean; columns: string[];
+      own: boolean; partitions: number; holders: number }>(KEYS, [schemas]);
+    for (const row of keyRows) {
+      const table = tableOf(row);
+      if (!table) continue;
+      const wholeTable = row.own || (row.partitions > 0 && row.holders >= row.partitions);
+      if (wholeTable && !table.keys.some((key) => key.join() === row.columns.join())) table.keys.push(row.columns);
+      if (row.own && !row.primary) table.uniques.push({ name: row.name, columns: row.columns });
+    }
+    for (const row of await session.query<{ schema: string; table: string; name: string; deferrable: boolean; columns: string[] }>(FOREIGN_KEYS, [schemas])) {
+      tableOf(row)?.foreignKeys.push({ name: row.name, columns: row.columns, deferrable: row.deferrable });
+    }
+    for (const row of await session.query<{ schema: string; table: string; name: string; insert: boolean; update: boolean }>(TRIGGERS, [schemas])) {
+      const table = tableOf(row);
+      if (row.insert) table?.beforeInsertTriggers.push(row.name);
+      if (row.update) table?.beforeUpdateTriggers.push(row.name);
+    }
+    return new TableCatalog(schema, tables);
+  }
+
+  /** A table of `schema` (default: the catalog's own), or undefined when there is none. */
+  table(name: string, schema = this.schema): CatalogTable | undefined {
+    return this.tables.get(`${schema}.${name}`);
   }
 
   /** Unique keys of `table` besides its primary key. */
-  uniqueKeys(table: string): UniqueKey[] {
-    return this.uniques.get(table) ?? [];
+  uniqueKeys(table: string, schema = this.schema): UniqueKey[] {
+    return this.table(table, schema)?.uniques ?? [];
   }
 
   /** The columns of `table`, or undefined when the schema has no such table. */
-  columns(table: string): CatalogColumn[] | undefined {
-    return this.tables.get(table);
+  columns(table: string, schema = this.schema): CatalogColumn[] | undefined {
+    return this.table(table, schema)?.columns;
   }
 
   /** One column of `table`; throws when missing (the graph and the database disagree). */
-  column(table: string, name: string): CatalogColumn {
-    const column = this.tables.get(table)?.find((candidate) => candidate.name === name);
-    if (!column) throw new Error(`column ${table}.${name} is not in schema ${this.schema}`);
+  column(table: string, name: string, schema = this.schema): CatalogColumn {
+    const column = this.table(table, schema)?.columns.find((candidate) => candidate.name === name);
+    if (!column) throw new Error(`column ${table}.${name} is not in schema ${schema}`);
     return column;
   }
 }

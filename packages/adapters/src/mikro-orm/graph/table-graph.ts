@@ -1,16 +1,25 @@
-import { EntitySyncError, type RelationGraph } from '@entity-sync/core';
-import { ident } from './sql-session.js';
-import type { CatalogColumn, TableCatalog } from './table-catalog.js';
+import { EntitySyncError, SchemaError, type GraphNode, type RegistryEntry, type RelationGraph } from '@entity-sync/core';
+import { ident, type SqlSession } from './sql-session.js';
+import { TableCatalog, type CatalogColumn, type CatalogTable } from './table-catalog.js';
 
 /** An entity's table as graph operations see it: the database's own columns and types. */
 export interface TableNode {
   /** Entity name (the inheritance root for single-table inheritance). */
   entity: string;
   table: string;
+  schema: string;
   /** `"schema"."table"`. */
   qualified: string;
   primaryKey: CatalogColumn[];
+  /** The columns that leave the database: all but those `@SyncModel` `include` / `exclude` keep back. */
   columns: CatalogColumn[];
+  /** Every column of the table. */
+  allColumns: CatalogColumn[];
+  /** Names of the columns `@SyncModel` keeps back. */
+  excluded: Set<string>;
+  /** The primary key is unique in the database (a primary key, a unique index, or one on every partition). */
+  keyed: boolean;
+  catalog: CatalogTable;
   pivot: boolean;
 }
 
@@ -28,6 +37,8 @@ export interface ForeignKeyEdge {
   /** The referenced columns are the parent's primary key (the usual case). */
   referencesPrimaryKey: boolean;
   nullable: boolean;
+  /** The database's constraint is DEFERRABLE. */
+  deferrable: boolean;
   selfReference: boolean;
 }
 
@@ -40,21 +51,35 @@ export class TableGraph {
   readonly foreignKeys: ForeignKeyEdge[] = [];
   private readonly aliases = new Map<string, ForeignKeyEdge>();
 
-  constructor(readonly graph: RelationGraph, readonly catalog: TableCatalog) {
+  /** Reads the catalog of every schema the graph's entities live in, and builds the graph on it. */
+  static async load(session: SqlSession, graph: RelationGraph, schema: string, registry?: (entity: string) => RegistryEntry | undefined): Promise<TableGraph> {
+    const others = [...graph.nodes.values()].map((node) => node.schema).filter((name): name is string => !!name && name !== '*');
+    return new TableGraph(graph, await TableCatalog.load(session, schema, others), registry);
+  }
+
+  constructor(readonly graph: RelationGraph, readonly catalog: TableCatalog, registry?: (entity: string) => RegistryEntry | undefined) {
     for (const node of graph.nodes.values()) {
       if (node.inheritance) continue;
-      const columns = catalog.columns(node.table);
-      if (!columns) {
+      const schema = node.schema && node.schema !== '*' ? node.schema : catalog.schema;
+      const table = catalog.table(node.table, schema);
+      if (!table) {
         throw new EntitySyncError('SCHEMA_MISMATCH',
-          `Table '${node.table}' of ${node.name} does not exist in schema '${catalog.schema}'. Create the schema (run your migrations) first.`,
+          `Table '${node.table}' of ${node.name} does not exist in schema '${schema}'. Create the schema (run your migrations) first.`,
           { info: { entity: node.name, table: node.table } });
       }
+      const excluded = excludedColumns(node, registry?.(node.name));
+      const keyNames = node.primaryKey.join();
       this.tables.set(node.name, {
         entity: node.name,
         table: node.table,
-        qualified: `${ident(node.schema ?? catalog.schema)}.${ident(node.table)}`,
-        primaryKey: node.primaryKey.map((name) => catalog.column(node.table, name)),
-        columns,
+        schema,
+        qualified: `${ident(schema)}.${ident(node.table)}`,
+        primaryKey: node.primaryKey.map((name) => catalog.column(node.table, name, schema)),
+        columns: table.columns.filter((column) => !excluded.has(column.name)),
+        allColumns: table.columns,
+        excluded,
+        keyed: table.keys.some((key) => key.every((name) => node.primaryKey.includes(name))) || keyNames === '',
+        catalog: table,
         pivot: node.pivot,
       });
     }
@@ -63,17 +88,19 @@ export class TableGraph {
       if (!fk || !edge.owner) continue;
       const child = this.table(fk.owner);
       const parent = this.table(fk.references);
-      const referenced = fk.referencedColumns.map((name) => catalog.column(parent.table, name));
+      const referenced = fk.referencedColumns.map((name) => catalog.column(parent.table, name, parent.schema));
+      const constraint = child.catalog.foreignKeys.find((key) => key.columns.join() === fk.columns.join());
       const foreignKey: ForeignKeyEdge = {
         name: edge.name,
         inverseName: edge.inverse,
         child,
         parent,
-        columns: fk.columns.map((name) => catalog.column(child.table, name)),
+        columns: fk.columns.map((name) => catalog.column(child.table, name, child.schema)),
         referenced,
         referencesPrimaryKey: referenced.length === parent.primaryKey.length &&
           referenced.every((column, i) => column.name === parent.primaryKey[i]!.name),
         nullable: fk.nullable,
+        deferrable: constraint?.deferrable ?? false,
         selfReference: child === parent,
       };
       this.foreignKeys.push(foreignKey);
@@ -105,6 +132,13 @@ export class TableGraph {
     throw new EntitySyncError('GRAPH_UNKNOWN_RELATION', `Relation '${relation}' has no foreign key to walk.`, { info: { relation } });
   }
 
+  /** The table node of an entity that graph operations read or write; throws `TABLE_WITHOUT_KEY` for a table nothing keeps unique. */
+  keyedTable(entity: string): TableNode {
+    const table = this.table(entity);
+    if (!table.keyed) throw SchemaError.tableWithoutKey(table.entity, `${table.schema}.${table.table}`, table.primaryKey.map((c) => c.name));
+    return table;
+  }
+
   /** Foreign keys held by `table`'s rows (what its rows need). */
   needs(table: TableNode): ForeignKeyEdge[] {
     return this.foreignKeys.filter((fk) => fk.child === table);
@@ -124,4 +158,13 @@ export function joinOn(leftAlias: string, left: CatalogColumn[], rightAlias: str
 /** Column list with an alias prefix. */
 export function columnList(alias: string, columns: CatalogColumn[]): string {
   return columns.map((column) => `${alias}.${ident(column.name)}`).join(', ');
+}
+
+// `@SyncModel({ include })` keeps the properties it names and the primary key; `exclude` keeps back what it names.
+function excludedColumns(node: GraphNode, entry: RegistryEntry | undefined): Set<string> {
+  const { include, exclude } = entry?.syncModel ?? {};
+  if (!include && !exclude) return new Set();
+  const keep = (property: string) => node.primaryKeyProperties.includes(property) ||
+    (include ? include.includes(property) : !exclude!.includes(property));
+  return new Set(node.columns.filter((column) => !keep(column.property.split('.')[0]!)).map((column) => column.name));
 }

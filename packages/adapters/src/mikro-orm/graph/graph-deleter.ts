@@ -1,5 +1,6 @@
 import { dependencyOrder, SchemaError, type CellValue } from '@entity-sync/core';
 import type { EntitySync } from '../entity-sync.js';
+import { isForeignKeyViolation } from './database-errors.js';
 import type { OutsideEffect } from './delete-graph.js';
 import type { GraphProgress, KeySet, KeyWalker } from './key-walker.js';
 import { ident, type SqlSession } from './sql-session.js';
@@ -31,7 +32,8 @@ export async function deleteRows(session: SqlSession, tables: TableGraph, keySet
         await session.run('RELEASE SAVEPOINT es_delete_cycle');
       } catch (error) {
         await session.run('ROLLBACK TO SAVEPOINT es_delete_cycle');
-        throw SchemaError.cycleUnbreakable(group, error);
+        if (isForeignKeyViolation(error)) throw SchemaError.cycleUnbreakable(group, error);
+        throw error;
       }
     }
     deleted += group ? group.reduce((sum, name) => sum + counts[name]!, 0) : counts[entity]!;

@@ -10,6 +10,7 @@ import {
 import type { EntitySync } from '../entity-sync.js';
 import type { ConflictPolicy, EntityImportCounts, ImportReport, RewrittenValues } from './import-graph.js';
 import type { GraphProgress } from './key-walker.js';
+import { isForeignKeyViolation } from './database-errors.js';
 import { ident, literal, type SqlSession } from './sql-session.js';
 import { StagingTable } from './staging-table.js';
 import type { CatalogColumn } from './table-catalog.js';
@@ -97,7 +98,7 @@ export class GraphImporter {
       } catch (error) {
         await this.session.run('ROLLBACK TO SAVEPOINT es_write');
         for (const staging of group) await this.checkReferences(staging, group);
-        if (group.length > 1) throw SchemaError.cycleUnbreakable(group.map((staging) => staging.table.entity), error);
+        if (group.length > 1 && isForeignKeyViolation(error)) throw SchemaError.cycleUnbreakable(group.map((staging) => staging.table.entity), error);
         throw error;
       }
       for (const staging of group) await this.verifyWritten(staging);

@@ -15,6 +15,11 @@ export interface SyncModelOptions {
   exclude?: string[];
   /** Properties that hold a reference to a file in storage; the file travels with the row. */
   fileFields?: string[];
+  /**
+   * Marks reference data (products, employees, countries): what many rows point at without
+   * belonging to it. A delete plan's `outside` list does not flag rows for pointing at it.
+   */
+  referenceData?: boolean;
 }
 
 /** Turns an entity into the state a message carries. */

@@ -52,6 +52,11 @@ function checkFields(entity: EntityInfo, decorator: string, options: Record<stri
     }
     for (const field of fields) {
       if (!known.includes(field)) throw RegistryError.unknownField(entity.className, decorator, option, String(field), known);
+      if (option === 'exclude' && entity.primaryKeys.includes(field)) {
+        throw RegistryError.invalidOption(entity.className, decorator, option,
+          `names the primary-key property '${field}', which every synced row keeps (rows are matched across databases by it, ` +
+            `and a message carries it as its key); remove '${field}' from exclude`);
+      }
     }
   }
 }

@@ -53,6 +53,8 @@ export interface EntityInfo {
   schema?: string;
   /** The class MikroORM instantiates; the registry key of decorated entities. */
   class: Function;
+  /** The `EntitySchema` object this ORM built the entity from, when that can be told (not for entities found through folder paths). */
+  entitySchema?: object;
   pivot: boolean;
   /** Embeddables, virtual and abstract entities have no table of their own. */
   hasTable: boolean;
@@ -89,7 +91,7 @@ function propertyInfo(prop: EntityProperty): PropertyInfo {
   };
 }
 
-function entityInfo(meta: EntityMetadata): EntityInfo {
+function entityInfo(meta: EntityMetadata, schemas: Map<string, EntitySchema>): EntityInfo {
   const root = meta.root ?? meta;
   const sti = root.discriminatorColumn !== undefined;
   return {
@@ -97,6 +99,7 @@ function entityInfo(meta: EntityMetadata): EntityInfo {
     tableName: meta.tableName,
     schema: meta.schema && meta.schema !== '*' ? meta.schema : undefined,
     class: meta.class,
+    entitySchema: schemas.get(meta.className) ?? EntitySchema.REGISTRY.get(meta.class),
     pivot: !!meta.pivotTable,
     hasTable: !meta.embeddable && !meta.virtual && !(meta.abstract && !sti) && !!meta.tableName,
     primaryKeys: [...meta.primaryKeys],
@@ -110,9 +113,42 @@ function entityInfo(meta: EntityMetadata): EntityInfo {
   };
 }
 
+// What MikroORM itself resolves an `entities` item or a relation target to: the schema
+// object, or the schema a class is linked to with `class:`.
+function asSchema(target: unknown): EntitySchema | undefined {
+  if (target instanceof EntitySchema) return target;
+  return typeof target === 'function' ? EntitySchema.REGISTRY.get(target) : undefined;
+}
+
+// Discovery works on copies of each EntitySchema's metadata (a schema without `class:` even
+// gets a fresh class per ORM), so nothing in the discovered metadata points back at the
+// schema object. What does is what the ORM was given: its `entities`, then the relation
+// targets and bases MikroORM discovered from them, first one per name, as discovery does.
+function schemaObjects(orm: MikroORM, metas: EntityMetadata[]): Map<string, EntitySchema> {
+  const schemas = new Map<string, EntitySchema>();
+  const add = (target: unknown) => {
+    for (const item of Utils.asArray(target)) {
+      const schema = asSchema(item);
+      if (schema && !schemas.has(schema.meta.className)) schemas.set(schema.meta.className, schema);
+    }
+  };
+  // the list discovery read, chosen as MikroORM.init chooses it
+  const listed = orm.config.get('preferTs') && orm.config.get('entitiesTs').length > 0 ? 'entitiesTs' : 'entities';
+  for (const item of orm.config.get(listed)) add(item);
+  for (const meta of metas) {
+    add(meta.extends);
+    for (const prop of meta.props) {
+      if (typeof prop.entity === 'function') add(prop.entity());
+    }
+  }
+  return schemas;
+}
+
 /** Every discovered entity of `orm`, in discovery order. */
 export function readEntities(orm: MikroORM): EntityInfo[] {
-  return Object.values(orm.getMetadata().getAll()).map(entityInfo);
+  const metas = Object.values(orm.getMetadata().getAll());
+  const schemas = schemaObjects(orm, metas);
+  return metas.map((meta) => entityInfo(meta, schemas));
 }
 
 /** True when `target` carries MikroORM decorator metadata, whichever ORM instance it belongs to. */

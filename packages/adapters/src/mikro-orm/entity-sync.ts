@@ -110,6 +110,15 @@ export class EntitySync {
     return this.entries.get(entityNameOf(entity));
   }
 
+  /**
+   * True when the entity's `@SyncModel` says `referenceData: true`. Reference data (products,
+   * employees, countries) is what many rows point at without belonging to it; a delete plan's
+   * `outside` list does not flag rows for pointing at it.
+   */
+  isReferenceData(entity: EntityRef): boolean {
+    return this.registryEntry(entity)?.syncModel?.referenceData === true;
+  }
+
   /** The entity's natural key as full scalar paths; throws `NATURAL_KEY_UNDEFINED` when it has none. */
   naturalKeyPaths(entity: EntityRef): string[] {
     const name = entityNameOf(entity);

@@ -22,8 +22,24 @@ function decoratorOf(entry: RegistryEntry): string {
   return '@Replica';
 }
 
-function entryOf(entity: EntityInfo, bySchemaName: Map<string, RegistryEntry>): RegistryEntry | undefined {
-  return getRegistryEntry(entity.class) ?? bySchemaName.get(entity.className);
+function ambiguousSchemaName(entity: EntityInfo, named: RegistryEntry[]): RegistryError {
+  const decorators = [...new Set(named.map(decoratorOf))].join(', ');
+  return new RegistryError('REGISTRY_INVALID_OPTION',
+    `${decorators} on ${entity.className}: ${named.length} EntitySchema definitions named ${entity.className} are registered, ` +
+      `and this ORM found its ${entity.className} through a folder path, so which one it uses cannot be told. ` +
+      `List the EntitySchema objects themselves in the ORM's 'entities', or give the schemas distinct names.`,
+    { info: { entity: entity.className, decorator: decorators, option: 'entities' } });
+}
+
+// An EntitySchema's entry is matched by the identity of the schema object: two ORMs of one
+// process may each define their own schema of the same name, with their own options.
+function entryOf(entity: EntityInfo, schemasByName: Map<string, RegistryEntry[]>): RegistryEntry | undefined {
+  const own = getRegistryEntry(entity.class);
+  if (own || hasEntityDecorators(entity.class)) return own;
+  if (entity.entitySchema) return getRegistryEntry(entity.entitySchema);
+  const named = schemasByName.get(entity.className) ?? [];
+  if (named.length > 1) throw ambiguousSchemaName(entity, named);
+  return named[0];
 }
 
 function checkFields(entity: EntityInfo, decorator: string, options: Record<string, unknown>): void {
@@ -36,6 +52,11 @@ function checkFields(entity: EntityInfo, decorator: string, options: Record<stri
     }
     for (const field of fields) {
       if (!known.includes(field)) throw RegistryError.unknownField(entity.className, decorator, option, String(field), known);
+      if (option === 'exclude' && entity.primaryKeys.includes(field)) {
+        throw RegistryError.invalidOption(entity.className, decorator, option,
+          `names the primary-key property '${field}', which every synced row keeps (rows are matched across databases by it, ` +
+            `and a message carries it as its key); remove '${field}' from exclude`);
+      }
     }
   }
 }
@@ -46,16 +67,16 @@ function checkFields(entity: EntityInfo, decorator: string, options: Record<stri
  */
 export function validateRegistry(entities: EntityInfo[]): ValidatedRegistry {
   const all = registryEntries();
-  const bySchemaName = new Map<string, RegistryEntry>();
+  const schemasByName = new Map<string, RegistryEntry[]>();
   for (const entry of all) {
     const name = schemaClassName(entry.target);
-    if (name) bySchemaName.set(name, entry);
+    if (name) schemasByName.set(name, [...(schemasByName.get(name) ?? []), entry]);
   }
 
   const entries = new Map<string, RegistryEntry>();
   const matched = new Set<RegistryEntry>();
   for (const entity of entities) {
-    const entry = entryOf(entity, bySchemaName);
+    const entry = entryOf(entity, schemasByName);
     if (!entry) continue;
     matched.add(entry);
     if (!entity.hasTable) throw RegistryError.notAnEntity(entity.className, decoratorOf(entry));

@@ -9,12 +9,23 @@ export interface SyncModelOptions {
    * for that entity's own natural key (or primary key when it has none).
    */
   naturalKey?: string[];
-  /** Only these properties are exported and synced (besides keys). */
+  /**
+   * Only these properties are exported, synced and published in CQRS messages. The primary
+   * key is always kept, listed or not.
+   */
   include?: string[];
-  /** These properties are never exported or synced. */
+  /**
+   * These properties are never exported, synced or published in CQRS messages. A
+   * primary-key property cannot be excluded: rows are matched across databases by it.
+   */
   exclude?: string[];
   /** Properties that hold a reference to a file in storage; the file travels with the row. */
   fileFields?: string[];
+  /**
+   * Marks reference data (products, employees, countries): what many rows point at without
+   * belonging to it. A delete plan's `outside` list does not flag rows for pointing at it.
+   */
+  referenceData?: boolean;
 }
 
 /** Turns an entity into the state a message carries. */

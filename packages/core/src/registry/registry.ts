@@ -55,6 +55,9 @@ export function registerSyncModel(target: object, options: SyncModelOptions = {}
   if (options.include && options.exclude) {
     throw RegistryError.invalidOption(name, '@SyncModel', 'include', 'cannot be combined with exclude');
   }
+  if (options.referenceData !== undefined && typeof options.referenceData !== 'boolean') {
+    throw RegistryError.invalidOption(name, '@SyncModel', 'referenceData', `must be true or false, got a ${typeof options.referenceData}`);
+  }
   entryFor(target).syncModel = { ...options };
 }
 

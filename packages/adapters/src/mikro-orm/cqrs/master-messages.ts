@@ -2,12 +2,14 @@ import { CQRS_MESSAGE_VERSION, EntitySyncError, type CqrsMessage, type CqrsOpera
 import type { EntityManager } from '@mikro-orm/core';
 import { entityFromRow, plainOfEntity } from '../compat.js';
 import { EntitySync } from '../entity-sync.js';
+import { publishedFields } from './published-fields.js';
 import type { GraphNode } from '@entity-sync/core';
 
 /** One master entity as the relay and the repair tools see it. */
 export interface MasterEntity {
   cqrsId: string;
   entity: string;
+  /** The `@Master` options, with include/exclude combined with the entity's `@SyncModel` ones. */
   options: MasterOptions;
   node: GraphNode;
   /** Primary-key column names, in key order. */
@@ -41,9 +43,10 @@ function isClass(value: unknown): value is new () => unknown {
 
 /**
  * Turns captured rows of `@Master` entities into CQRS messages: applies `produce`, `include` /
- * `exclude`, `shouldSync` and the serializer (a function, or a class-transformer class). When
- * `shouldSync` or a serializer is set, they receive a managed entity built from the captured
- * row (the state as committed); its relations are references the serializer may load.
+ * `exclude` (those of `@Master` and of `@SyncModel` both), `shouldSync` and the serializer (a
+ * function, or a class-transformer class). When `shouldSync` or a serializer is set, they
+ * receive a managed entity built from the captured row (the state as committed); its relations
+ * are references the serializer may load.
  */
 export class MasterMessages {
   readonly masters = new Map<string, MasterEntity>();
@@ -51,11 +54,13 @@ export class MasterMessages {
   constructor(private readonly em: EntityManager) {
     const sync = EntitySync.forEntityManager(em);
     for (const node of sync.graph.nodes.values()) {
-      const master = sync.registryEntry(node.name)?.master;
+      const entry = sync.registryEntry(node.name);
+      const master = entry?.master;
       if (!master) continue;
+      const options = { ...master.options, ...publishedFields(master.options, entry.syncModel) };
       const keyColumns = node.primaryKeyProperties.flatMap((property) => node.columns.filter((column) => column.property === property).map((column) => column.name));
       const properties = new Map(node.columns.map((column) => [column.name, column.property]));
-      this.masters.set(master.cqrsId, { cqrsId: master.cqrsId, entity: node.name, options: master.options, node, keyColumns, properties });
+      this.masters.set(master.cqrsId, { cqrsId: master.cqrsId, entity: node.name, options, node, keyColumns, properties });
     }
   }
 

@@ -42,6 +42,13 @@ class KeysCard {
   @Property() internal!: string;
 }
 
+@Entity({ tableName: 'keys_country' })
+@SyncModel({ naturalKey: ['code'], exclude: ['code'] })
+class KeysCountry {
+  @PrimaryKey() id!: number;
+  @Property({ unique: true }) code!: string;
+}
+
 const test = suite('@SyncModel include/exclude keep the primary key');
 
 test('an exclude that names the primary key fails at start-up, naming the entity, the option and why', async () => {
@@ -88,6 +95,12 @@ test('an include without the primary key is accepted: the key is kept implicitly
   } finally {
     await orm.close();
   }
+});
+
+test('an exclude that names a natural-key property fails at start-up', async () => {
+  const error = await rejection(discover([KeysCountry]));
+  assert.is(error.code, 'REGISTRY_INVALID_OPTION');
+  assert.match(error.message, "@SyncModel on KeysCountry: option 'exclude' names 'code', which the natural key [code] starts from");
 });
 
 test.run();

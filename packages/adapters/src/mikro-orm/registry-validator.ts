@@ -42,7 +42,7 @@ function entryOf(entity: EntityInfo, schemasByName: Map<string, RegistryEntry[]>
   return named[0];
 }
 
-function checkFields(entity: EntityInfo, decorator: string, options: Record<string, unknown>): void {
+function checkFields(entity: EntityInfo, decorator: string, options: Record<string, unknown>, naturalKey: string[] = []): void {
   const known = entity.props.filter((prop) => !prop.embeddedPath && !prop.synthetic).map((prop) => prop.name);
   for (const option of ['include', 'exclude', 'fileFields']) {
     const fields = options[option];
@@ -56,6 +56,11 @@ function checkFields(entity: EntityInfo, decorator: string, options: Record<stri
         throw RegistryError.invalidOption(entity.className, decorator, option,
           `names the primary-key property '${field}', which every synced row keeps (rows are matched across databases by it, ` +
             `and a message carries it as its key); remove '${field}' from exclude`);
+      }
+      if (option === 'exclude' && naturalKey.some((path) => path.split('.')[0] === field)) {
+        throw RegistryError.invalidOption(entity.className, decorator, option,
+          `names '${field}', which the natural key [${naturalKey.join(', ')}] starts from: rows are matched across databases by it; ` +
+            `remove '${field}' from exclude`);
       }
     }
   }
@@ -94,7 +99,7 @@ export function validateRegistry(entities: EntityInfo[]): ValidatedRegistry {
   const masters = new Map<string, string[]>();
   for (const [name, entry] of entries) {
     const entity = byName.get(name)!;
-    if (entry.syncModel) checkFields(entity, '@SyncModel', entry.syncModel as Record<string, unknown>);
+    if (entry.syncModel) checkFields(entity, '@SyncModel', entry.syncModel as Record<string, unknown>, entry.syncModel.naturalKey);
     if (entry.master) {
       checkFields(entity, '@Master', entry.master.options as Record<string, unknown>);
       masters.set(entry.master.cqrsId, [...(masters.get(entry.master.cqrsId) ?? []), name]);

@@ -160,11 +160,12 @@ export function columnList(alias: string, columns: CatalogColumn[]): string {
   return columns.map((column) => `${alias}.${ident(column.name)}`).join(', ');
 }
 
-// `@SyncModel({ include })` keeps the properties it names and the primary key; `exclude` keeps back what it names.
+// `@SyncModel({ include })` keeps the properties it names, the primary key and the natural key;
+// `exclude` keeps back what it names.
 function excludedColumns(node: GraphNode, entry: RegistryEntry | undefined): Set<string> {
-  const { include, exclude } = entry?.syncModel ?? {};
+  const { include, exclude, naturalKey = [] } = entry?.syncModel ?? {};
   if (!include && !exclude) return new Set();
-  const keep = (property: string) => node.primaryKeyProperties.includes(property) ||
-    (include ? include.includes(property) : !exclude!.includes(property));
+  const keys = new Set([...node.primaryKeyProperties, ...naturalKey.map((path) => path.split('.')[0]!)]);
+  const keep = (property: string) => keys.has(property) || (include ? include.includes(property) : !exclude!.includes(property));
   return new Set(node.columns.filter((column) => !keep(column.property.split('.')[0]!)).map((column) => column.name));
 }

@@ -25,6 +25,7 @@ function lastValue(sequence: string): string {
 export interface ImporterRules {
   onConflict: ConflictPolicy;
   matchBy: 'primaryKey' | 'naturalKey';
+  triggers: 'fire' | 'disable';
   onProgress?: (progress: GraphProgress) => void;
 }
 
@@ -93,7 +94,9 @@ export class GraphImporter {
       // looked up again, to name the ones that point nowhere.
       await this.session.run('SAVEPOINT es_write');
       try {
+        await this.switchTriggers(group, 'DISABLE');
         await this.write(group);
+        await this.switchTriggers(group, 'ENABLE');
         await this.session.run('RELEASE SAVEPOINT es_write');
       } catch (error) {
         await this.session.run('ROLLBACK TO SAVEPOINT es_write');
@@ -214,7 +217,8 @@ export class GraphImporter {
   // Key columns that are foreign keys were already rewritten to their parents' new keys.
   private async allocateKeys(staging: StagingTable, dryRun: boolean): Promise<boolean> {
     const table = staging.table;
-    await this.session.run(`UPDATE ${staging.name} s SET _action = 'remap' WHERE s._action = 'insert'`);
+    const remapped = await this.session.run(`UPDATE ${staging.name} s SET _action = 'remap' WHERE s._action = 'insert'`);
+    if (remapped === 0) return true;
     const foreignKeyColumns = new Set(this.tables.needs(table).flatMap((fk) => fk.columns.map((c) => c.name)));
     const ordered = staging.original('x').join(', ');
     let allocated = false;
@@ -298,6 +302,22 @@ export class GraphImporter {
     return statements;
   }
 
+  // triggers: 'disable' writes the rows as the file has them, like pg_restore --disable-triggers: the
+  // tables' own enabled user triggers are off while their rows go in (the table owner's right), and
+  // back on, as they were, before anything else runs in the transaction.
+  private async switchTriggers(group: StagingTable[], to: 'DISABLE' | 'ENABLE'): Promise<void> {
+    if (this.rules.triggers !== 'disable') return;
+    const triggers = group.flatMap((staging) => staging.table.catalog.userTriggers);
+    if (!triggers.length) return;
+    // ALTER TABLE refuses a table with deferred key checks pending; the rows written so far reference
+    // rows already there (a cycle goes in by one statement), so they can be checked now.
+    await this.session.run('SET CONSTRAINTS ALL IMMEDIATE');
+    for (const trigger of triggers) {
+      const mode = to === 'DISABLE' ? 'DISABLE' : trigger.enabled === 'origin' ? 'ENABLE' : `ENABLE ${trigger.enabled.toUpperCase()}`;
+      await this.session.run(`ALTER TABLE ${trigger.relation} ${mode} TRIGGER ${ident(trigger.name)}`);
+    }
+  }
+
   private async write(group: StagingTable[]): Promise<void> {
     const statements = group.flatMap((staging) => this.writeStatements(staging));
     if (group.length === 1) {
@@ -310,26 +330,29 @@ export class GraphImporter {
   // Generated columns and BEFORE triggers may store other values than the file's: compared, and reported.
   private async verifyWritten(staging: StagingTable): Promise<void> {
     const { catalog } = staging.table;
-    const inserts = catalog.beforeInsertTriggers.length > 0;
-    const updates = catalog.beforeUpdateTriggers.length > 0;
-    const checked = staging.columns.filter((column) => column.generated || inserts || updates);
+    const firing = this.rules.triggers === 'fire';
+    const insertTriggers = firing ? catalog.beforeInsertTriggers : [];
+    const updateTriggers = firing ? catalog.beforeUpdateTriggers : [];
+    const checked = staging.columns.filter((column) => column.generated || insertTriggers.length || updateTriggers.length);
     if (!checked.length) return;
-    const actions = [...(inserts || checked.some((c) => c.generated) ? ["'insert'", "'remap'"] : []), ...(updates || checked.some((c) => c.generated) ? ["'update'"] : [])];
     const key = `json_build_array(${staging.original().join(', ')})::text`;
     const differs = (column: CatalogColumn) => `t.${ident(column.name)}::text IS DISTINCT FROM ${staging.col(column)}`;
     const [row] = await this.session.query<Record<string, unknown>>(
-      `SELECT ${checked.map((column, i) => `count(*) FILTER (WHERE ${differs(column)})::int AS n${i}, ` +
+      `SELECT ${checked.map((column, i) => `count(*) FILTER (WHERE ${differs(column)} AND s._action <> 'update')::int AS i${i}, ` +
+        `count(*) FILTER (WHERE ${differs(column)} AND s._action = 'update')::int AS u${i}, ` +
         `(array_agg(${key} ORDER BY ${key}) FILTER (WHERE ${differs(column)}))[1:5] AS k${i}`).join(', ')} ` +
-      `FROM ${staging.name} s JOIN ${staging.table.qualified} t ON ${staging.matchTarget()} WHERE s._action IN (${actions.join(', ')})`);
+      `FROM ${staging.name} s JOIN ${staging.table.qualified} t ON ${staging.matchTarget()} WHERE s._action IN ('insert', 'remap', 'update')`);
     checked.forEach((column, i) => {
-      const rows = Number(row?.[`n${i}`] ?? 0);
-      if (!rows) return;
+      const inserted = Number(row?.[`i${i}`] ?? 0);
+      const updated = Number(row?.[`u${i}`] ?? 0);
+      if (!inserted && !updated) return;
+      const triggers = [...new Set([...(inserted ? insertTriggers : []), ...(updated ? updateTriggers : [])])].sort();
       this.rewritten.push({
         entity: staging.table.entity,
         column: column.name,
-        rows,
+        rows: inserted + updated,
         sample: (row![`k${i}`] as string[]).map((text) => JSON.parse(text) as CellValue[]),
-        by: column.generated ? 'generated column' : `trigger ${[...new Set([...catalog.beforeInsertTriggers, ...catalog.beforeUpdateTriggers])].join(', ')}`,
+        by: column.generated ? 'generated column' : `trigger ${triggers.join(', ')}`,
       });
     });
   }

@@ -34,6 +34,13 @@ export interface ImportGraphOptions {
   onConflict?: ConflictPolicy;
   /** `naturalKey`: a row whose `@SyncModel` natural key exists in the target is reused, not imported. */
   matchBy?: 'primaryKey' | 'naturalKey';
+  /**
+   * `fire` (default): the target's triggers run as for any insert, and values a BEFORE trigger changes
+   * are reported under `rewritten`. `disable`: the written tables' enabled user triggers are switched
+   * off while their rows go in and back on after (like pg_restore --disable-triggers; needs the tables'
+   * owner and locks them against writes until commit), so that a restore is exact.
+   */
+  triggers?: 'fire' | 'disable';
   /** Rows per load statement. Default 5000. */
   batchSize?: number;
   signal?: AbortSignal;
@@ -104,7 +111,7 @@ async function open(source: ImportSource, batchSize: number): Promise<DocumentSo
  * ```
  */
 export async function importGraph(source: ImportSource, options: ImportGraphOptions): Promise<ImportReport> {
-  const { em, dryRun = false, onConflict = 'fail', matchBy = 'primaryKey', batchSize = 5000, signal, onProgress } = options;
+  const { em, dryRun = false, onConflict = 'fail', matchBy = 'primaryKey', triggers = 'fire', batchSize = 5000, signal, onProgress } = options;
   const sync = EntitySync.forEntityManager(em);
   const document = await open(source, batchSize);
   try {
@@ -114,7 +121,7 @@ export async function importGraph(source: ImportSource, options: ImportGraphOpti
       const tables = await TableGraph.load(session, sync.graph, defaultSchemaOf(tx), (entity) => sync.registryEntry(entity));
       const differences = schemaDifferences(document, tables, sync);
       if (differences.length) throw ImportError.schemaMismatch(differences);
-      const importer = new GraphImporter(session, tables, sync, { onConflict, matchBy, onProgress });
+      const importer = new GraphImporter(session, tables, sync, { onConflict, matchBy, triggers, onProgress });
       await importer.stage(document);
       const report = await importer.apply(dryRun);
       if (dryRun) throw new DryRunRollback(report);

@@ -47,6 +47,8 @@ export interface CatalogTable {
   /** Row-level BEFORE triggers (on the table or its partitions) that may change what is written. */
   beforeInsertTriggers: string[];
   beforeUpdateTriggers: string[];
+  /** Every enabled user trigger, on the table itself or on one of its partitions (`relation` is quoted and qualified). */
+  userTriggers: { relation: string; name: string; enabled: 'origin' | 'always' | 'replica' }[];
   partitioned: boolean;
 }
 
@@ -73,8 +75,8 @@ const COLUMNS = `
     t.typcategory as "category", t.typname as "typname", c.relkind = 'p' as "partitioned",
     coalesce(
       (select quote_ident(sn.nspname) || '.' || quote_ident(s.relname)
-         from pg_depend d join pg_class s on s.oid = d.refobjid and s.relkind = 'S' join pg_namespace sn on sn.oid = s.relnamespace
-        where d.classid = 'pg_class'::regclass and d.refclassid = 'pg_class'::regclass and d.objid = c.oid and d.objsubid = a.attnum
+         from pg_depend d join pg_class s on s.oid = d.objid and s.relkind = 'S' join pg_namespace sn on sn.oid = s.relnamespace
+        where d.classid = 'pg_class'::regclass and d.refclassid = 'pg_class'::regclass and d.refobjid = c.oid and d.refobjsubid = a.attnum
           and d.deptype in ('a', 'i') limit 1),
       (select quote_ident(sn.nspname) || '.' || quote_ident(s.relname)
          from pg_attrdef ad join pg_depend d on d.classid = 'pg_attrdef'::regclass and d.objid = ad.oid and d.refclassid = 'pg_class'::regclass
@@ -118,15 +120,17 @@ const FOREIGN_KEYS = `
   where k.contype = 'f' and k.conparentid = 0 and n.nspname = any(?::text[]) and not c.relispartition
   order by 1, 2, 3`;
 
-// tgtype bits: 1 row, 2 before, 4 insert, 16 update. Triggers on partitions count for their partitioned table.
+// User triggers, enabled, on each table or its partitions. tgtype bits: 1 row, 2 before, 4 insert, 16 update.
 const TRIGGERS = `
-  select n.nspname as schema, c.relname as "table", g.tgname as name, (g.tgtype & 4) <> 0 as "insert", (g.tgtype & 16) <> 0 as "update"
+  select n.nspname as schema, c.relname as "table", g.tgname as name, g.tgenabled::text as enabled,
+    (select quote_ident(rn.nspname) || '.' || quote_ident(rc.relname) from pg_class rc join pg_namespace rn on rn.oid = rc.relnamespace where rc.oid = r.relid) as relation,
+    (g.tgtype & 3) = 3 and (g.tgtype & 4) <> 0 as "insert", (g.tgtype & 3) = 3 and (g.tgtype & 16) <> 0 as "update"
   from pg_class c join pg_namespace n on n.oid = c.relnamespace
     cross join lateral (select c.oid as relid union select p.relid from pg_partition_tree(c.oid) p where c.relkind = 'p') r
     join pg_trigger g on g.tgrelid = r.relid
   where n.nspname = any(?::text[]) and c.relkind in ('r', 'p') and not c.relispartition
-    and not g.tgisinternal and g.tgenabled <> 'D' and (g.tgtype & 3) = 3
-  order by 1, 2, 3`;
+    and not g.tgisinternal and g.tgenabled <> 'D' and g.tgparentid = 0
+  order by 1, 2, 3, 4`;
 
 /** The tables of the schemas an ORM maps, read from the database's own catalog. */
 export class TableCatalog {
@@ -141,7 +145,7 @@ export class TableCatalog {
       let table = tableOf(row);
       if (!table) {
         table = { schema: row.schema, name: row.table, columns: [], keys: [], uniques: [], foreignKeys: [],
-          beforeInsertTriggers: [], beforeUpdateTriggers: [], partitioned: row.partitioned };
+          beforeInsertTriggers: [], beforeUpdateTriggers: [], userTriggers: [], partitioned: row.partitioned };
         tables.set(`${row.schema}.${row.table}`, table);
       }
       table.columns.push({
@@ -169,10 +173,11 @@ export class TableCatalog {
     for (const row of await session.query<{ schema: string; table: string; name: string; deferrable: boolean; columns: string[] }>(FOREIGN_KEYS, [schemas])) {
       tableOf(row)?.foreignKeys.push({ name: row.name, columns: row.columns, deferrable: row.deferrable });
     }
-    for (const row of await session.query<{ schema: string; table: string; name: string; insert: boolean; update: boolean }>(TRIGGERS, [schemas])) {
+    for (const row of await session.query<{ schema: string; table: string; name: string; relation: string; enabled: string; insert: boolean; update: boolean }>(TRIGGERS, [schemas])) {
       const table = tableOf(row);
-      if (row.insert) table?.beforeInsertTriggers.push(row.name);
-      if (row.update) table?.beforeUpdateTriggers.push(row.name);
+      table?.userTriggers.push({ relation: row.relation, name: row.name, enabled: row.enabled === 'A' ? 'always' : row.enabled === 'R' ? 'replica' : 'origin' });
+      if (row.insert && !table?.beforeInsertTriggers.includes(row.name)) table?.beforeInsertTriggers.push(row.name);
+      if (row.update && !table?.beforeUpdateTriggers.includes(row.name)) table?.beforeUpdateTriggers.push(row.name);
     }
     return new TableCatalog(schema, tables);
   }

@@ -7,6 +7,14 @@ export function ident(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
 }
 
+/**
+ * Quotes a text value as an SQL string literal, standard-conforming: quotes doubled, backslashes
+ * kept as they are (sessions run with standard_conforming_strings on, as `useCanonicalText` sets).
+ */
+export function literal(value: string): string {
+  return `'${value.replace(/'/g, "''")}'`;
+}
+
 /** Encodes values as a PostgreSQL array literal (`{"a","b",NULL}`), to pass a whole column as one parameter. */
 export function arrayLiteral(values: readonly (string | null)[]): string {
   let out = '{';
@@ -73,6 +81,7 @@ export class SqlSession {
     await this.run("SET LOCAL IntervalStyle = 'postgres'");
     await this.run("SET LOCAL bytea_output = 'hex'");
     await this.run('SET LOCAL extra_float_digits = 1');
+    await this.run('SET LOCAL standard_conforming_strings = on');
   }
 
   private checkAborted(): void {

@@ -1,15 +1,15 @@
 // Every call that depends on MikroORM v6's API lives here. The rest of the adapter reads
 // the plain shapes below, so supporting v7 means changing this file only.
 import {
+  EntityManager,
   EntitySchema,
   IsolationLevel,
+  MikroORM,
   MetadataStorage,
   Utils,
   wrap,
-  type EntityManager,
   type EntityMetadata,
   type EntityProperty,
-  type MikroORM,
 } from '@mikro-orm/core';
 
 /** The relation kinds as this adapter spells them. */
@@ -182,6 +182,19 @@ export function primaryKeyValuesOf(entity: object): unknown[] {
         ? Object.values(value).flatMap(flatten)
         : [value];
   return keys.flatMap(flatten);
+}
+
+/** True when `value` is a MikroORM entity manager (of any copy of the library: checked by shape). */
+export function isEntityManager(value: unknown): value is EntityManager {
+  if (value instanceof EntityManager) return true;
+  const candidate = value as Partial<Record<'fork' | 'transactional' | 'getMetadata' | 'getConnection', unknown>> | null;
+  return typeof candidate === 'object' && candidate !== null && typeof candidate.fork === 'function' &&
+    typeof candidate.transactional === 'function' && typeof candidate.getMetadata === 'function' && typeof candidate.getConnection === 'function';
+}
+
+/** True when `value` is a MikroORM instance (what people pass as `em` by mistake). */
+export function isMikroOrm(value: unknown): boolean {
+  return value instanceof MikroORM || (typeof value === 'object' && value !== null && isEntityManager((value as { em?: unknown }).em));
 }
 
 /** The entity manager's schema: the ORM's `schema` option, else `public`. */

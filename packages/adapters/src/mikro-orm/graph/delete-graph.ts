@@ -6,6 +6,7 @@ import { EntitySync } from '../entity-sync.js';
 import { writeKeySets } from './document-export.js';
 import { deleteRows, outsideEffects } from './graph-deleter.js';
 import { KeyWalker, type GraphProgress } from './key-walker.js';
+import { checkDeleteOptions } from './option-checks.js';
 import { resolveRoots, type GraphRoots } from './roots.js';
 import { ident, SqlSession } from './sql-session.js';
 import { TableCatalog } from './table-catalog.js';
@@ -75,6 +76,7 @@ class DryRunRollback extends Error {
  * ```
  */
 export async function deleteGraph(roots: GraphRoots, options: DeleteGraphOptions): Promise<DeleteReport> {
+  checkDeleteOptions(options);
   const { em, dryRun = false, signal, onProgress } = options;
   const sync = EntitySync.forEntityManager(em);
   const archive: OpenSink | undefined = options.archiveTo !== undefined && !dryRun ? openSink(options.archiveTo) : undefined;

@@ -5,6 +5,7 @@ import { defaultSchemaOf, inTransaction } from '../compat.js';
 import { EntitySync } from '../entity-sync.js';
 import { writeKeySets } from './document-export.js';
 import { KeyWalker, type GraphProgress, type WalkRules } from './key-walker.js';
+import { checkExportOptions } from './option-checks.js';
 import { resolveRoots, type GraphRoots } from './roots.js';
 import { SqlSession } from './sql-session.js';
 import { TableCatalog } from './table-catalog.js';
@@ -48,6 +49,7 @@ export interface ExportResult {
  * ```
  */
 export async function exportGraph(roots: GraphRoots, options: ExportGraphOptions): Promise<ExportResult> {
+  checkExportOptions(options);
   const { em, format = 'json', signal, onProgress } = options;
   const sync = EntitySync.forEntityManager(em);
   const chunks: string[] = [];

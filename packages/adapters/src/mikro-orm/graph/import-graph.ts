@@ -17,6 +17,7 @@ import { GraphImporter } from './graph-importer.js';
 import { schemaDifferences } from './schema-fingerprint.js';
 import { TableCatalog } from './table-catalog.js';
 import { TableGraph } from './table-graph.js';
+import { checkImportOptions } from './option-checks.js';
 import { openDocument } from './text-files.js';
 
 /** What to do with a document row that already exists in the target. */
@@ -91,6 +92,7 @@ async function open(source: ImportSource, batchSize: number): Promise<DocumentSo
  * ```
  */
 export async function importGraph(source: ImportSource, options: ImportGraphOptions): Promise<ImportReport> {
+  checkImportOptions(options);
   const { em, dryRun = false, onConflict = 'fail', matchBy = 'primaryKey', batchSize = 5000, signal, onProgress } = options;
   const sync = EntitySync.forEntityManager(em);
   const document = await open(source, batchSize);

@@ -1,0 +1,167 @@
+import 'reflect-metadata';
+import { deleteGraph, EntitySync, exportGraph, importGraph } from '@entity-sync/adapters/mikro-orm';
+import type { GraphDocument } from '@entity-sync/core';
+import { testBackends } from '@entity-sync/testing';
+import { Collection, Entity, ManyToOne, OneToMany, PrimaryKey, Property, type EntityManager, type MikroORM } from '@mikro-orm/core';
+import { existsSync, mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { tableChecksums } from '../support/checksums.js';
+
+@Entity()
+class Recipe {
+  @PrimaryKey() id!: number;
+  @Property() title!: string;
+  @Property() servings!: number;
+  @OneToMany(() => Step, (step) => step.recipe) steps = new Collection<Step>(this);
+}
+
+@Entity()
+class Step {
+  @PrimaryKey() id!: number;
+  @ManyToOne(() => Recipe) recipe!: Recipe;
+  @Property() text!: string;
+}
+
+// Holds a recipe's id as a plain column: the foreign key on it exists in the database only
+@Entity()
+class RecipeLink {
+  @PrimaryKey() id!: number;
+  @Property() recipeId!: number;
+}
+
+@Entity()
+class Token {
+  @PrimaryKey({ type: 'uuid' }) id!: string;
+  @Property() label!: string;
+}
+
+@Entity()
+class Holiday {
+  @PrimaryKey({ columnType: 'date', type: 'string' }) day!: string;
+  @Property() name!: string;
+}
+
+const entities = [Recipe, Step, RecipeLink, Token, Holiday];
+const TOKEN = '6f1c2a52-8d1e-4b7a-9a59-1d3b7e0c4f10';
+
+async function seed(orm: MikroORM): Promise<void> {
+  const em = orm.em.fork();
+  const soup = em.create(Recipe, { id: 1, title: 'Soup', servings: 4 });
+  em.create(Step, { id: 1, recipe: soup, text: 'Boil water' });
+  em.create(Step, { id: 2, recipe: soup, text: 'Add salt' });
+  em.create(Recipe, { id: 2, title: 'Tasting spoon', servings: 0 });
+  em.create(Token, { id: TOKEN, label: 'key' });
+  em.create(Holiday, { day: '2024-12-25', name: 'Christmas' });
+  await em.flush();
+}
+
+type Failure = Error & { code?: string; cause?: { code?: string } };
+
+const failure = (promise: Promise<unknown>): Promise<Failure> =>
+  promise.then(() => assert.unreachable('the call should fail') as never, (error: Failure) => error);
+
+/** Open file descriptors of this process on `path` (Linux: /proc/self/fd). */
+function openFds(path: string): number {
+  return readdirSync('/proc/self/fd').filter((fd) => {
+    try {
+      return readlinkSync(join('/proc/self/fd', fd)) === path;
+    } catch (error) {
+      // the descriptor readdir itself used is gone by now
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw error;
+    }
+  }).length;
+}
+
+for (const backend of testBackends()) {
+  const test = suite(`bad inputs fail typed, name what is valid, and write nothing [${backend.name}]`);
+  let source: MikroORM;
+  let target: MikroORM;
+  let dir: string;
+  let document: GraphDocument;
+
+  test.before(async () => {
+    source = await backend.createOrm({ entities, extensions: [EntitySync] });
+    await seed(source);
+    target = await backend.createOrm({ entities, extensions: [EntitySync] });
+    dir = mkdtempSync(join(tmpdir(), 'entity-sync-inputs-'));
+    document = (await exportGraph({ entity: Recipe, key: 1 }, { em: source.em.fork() })).document!;
+  });
+  test.after(async () => {
+    await source.close();
+    await target.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const unchanged = async (orm: MikroORM, work: () => Promise<void>) => {
+    const before = await tableChecksums(orm);
+    await work();
+    assert.equal(await tableChecksums(orm), before, 'nothing was written');
+  };
+
+  const invalidOption = async (call: Promise<unknown>, ...parts: string[]) => {
+    const error = await failure(call);
+    assert.is(error.code, 'INVALID_OPTION', error.message);
+    for (const part of parts) assert.ok(error.message.includes(part), `${JSON.stringify(part)} in: ${error.message}`);
+  };
+
+  test('option values are checked: the option, the value given and the valid ones are named', async () => {
+    await unchanged(target, async () => {
+      await invalidOption(importGraph(document, { em: target.em.fork(), onConflict: 'replace' as never }),
+        "importGraph: option 'onConflict' is 'replace'", "one of 'fail', 'skip', 'overwrite', 'remap'");
+      await invalidOption(importGraph(document, { em: target.em.fork(), matchBy: 'natural-key' as never }),
+        "option 'matchBy' is 'natural-key'", "one of 'primaryKey', 'naturalKey'", "in code write 'naturalKey'");
+      for (const batchSize of [0, -5, 2.5, '100']) {
+        await invalidOption(importGraph(document, { em: target.em.fork(), batchSize: batchSize as never }),
+          "option 'batchSize' is", String(batchSize), 'a whole number of at least 1');
+      }
+    });
+    const file = join(dir, 'never.json');
+    await invalidOption(exportGraph({ entity: Recipe, key: 1 }, { em: source.em.fork(), format: 'xml' as never, to: file }),
+      "exportGraph: option 'format' is 'xml'", "one of 'json', 'ndjson'");
+    await invalidOption(exportGraph({ entity: Recipe, key: 1 }, { em: source.em.fork(), maxRows: -1 }), "option 'maxRows' is -1", 'a whole number of at least 1');
+    await invalidOption(exportGraph({ entity: Recipe, key: 1 }, { em: source.em.fork(), maxDepth: 1.5 }), "option 'maxDepth' is 1.5", 'a whole number of at least 0');
+    await invalidOption(exportGraph({ entity: Recipe, key: 1 }, { em: source.em.fork(), excludeRelations: 'Recipe.steps' as never }),
+      "option 'excludeRelations' is 'Recipe.steps'", 'a list of relation names');
+    await invalidOption(exportGraph({ entity: Recipe, key: 1 }, { em: source.em.fork(), to: 42 as never }),
+      "option 'to' is 42", 'a file path or a writable stream, or a sink function');
+    assert.not.ok(existsSync(file) || existsSync(`${file}.partial`), 'no file was written');
+    await unchanged(source, async () => {
+      await invalidOption(deleteGraph({ entity: Recipe, key: 1 }, { em: source.em.fork(), archiveFormat: 'csv' as never }),
+        "deleteGraph: option 'archiveFormat' is 'csv'", "one of 'json', 'ndjson'");
+    });
+  });
+
+  test('a missing or wrong em is refused by name in all three functions', async () => {
+    await unchanged(source, async () => {
+      const root = { entity: Recipe, key: 1 };
+      for (const [name, call] of [
+        ['exportGraph', (options: never) => exportGraph(root, options)],
+        ['importGraph', (options: never) => importGraph(document, options)],
+        ['deleteGraph', (options: never) => deleteGraph(root, options)],
+      ] as const) {
+        await invalidOption(call({} as never), `${name}: option 'em' is missing`, 'a MikroORM EntityManager');
+        await invalidOption(call(undefined as never), `${name}: option 'em' is missing`, '{ em: orm.em.fork() }');
+        await invalidOption(call({ em: source } as never), `${name}: option 'em' is a MikroORM`, 'That is the MikroORM instance: pass orm.em.fork()');
+        await invalidOption(call({ em: 'db' } as never), `${name}: option 'em' is 'db'`, 'a MikroORM EntityManager');
+      }
+    });
+  });
+
+  test("the old option name exclude points at excludeRelations (not @SyncModel's column exclude)", async () => {
+    await unchanged(source, async () => {
+      for (const call of [
+        exportGraph({ entity: Recipe, key: 1 }, { em: source.em.fork(), exclude: ['Recipe.steps'] } as never),
+        deleteGraph({ entity: Recipe, key: 1 }, { em: source.em.fork(), exclude: ['Recipe.steps'] } as never),
+      ]) {
+        await invalidOption(call, "option 'exclude' was renamed to 'excludeRelations'", 'pass excludeRelations instead', "@SyncModel's exclude", 'columns');
+      }
+    });
+  });
+
+  test.run();
+}

@@ -163,5 +163,33 @@ for (const backend of testBackends()) {
     });
   });
 
+  const invalidRoot = async (call: Promise<unknown>, ...parts: string[]) => {
+    const error = await failure(call);
+    assert.is(error.code, 'INVALID_ROOT', error.message);
+    for (const part of parts) assert.ok(error.message.includes(part), `${JSON.stringify(part)} in: ${error.message}`);
+  };
+
+  test('roots without a key, unflushed instances and key text of the wrong type are INVALID_ROOT naming the root and the type', async () => {
+    await unchanged(source, async () => {
+      for (const run of [
+        (roots: object) => exportGraph(roots, { em: source.em.fork() }),
+        (roots: object) => deleteGraph(roots, { em: source.em.fork() }),
+      ]) {
+        await invalidRoot(run({ entity: Recipe }), 'Invalid root "{ entity: Recipe }"', 'it has no key', '(id: integer)');
+        const unsaved = source.em.fork().create(Recipe, { title: 'Draft', servings: 1 });
+        await invalidRoot(run(unsaved), 'Invalid root "Recipe instance"', 'no primary key yet (id undefined)', 'await em.flush()');
+        await invalidRoot(run({ entity: Recipe, key: 'abc' }), 'Invalid root "Recipe:abc"', 'Recipe.id is integer, and "abc" is not a whole number');
+        await invalidRoot(run({ entity: Recipe, key: 1.5 }), 'Invalid root "Recipe:1.5"', 'is not a whole number');
+        await invalidRoot(run({ entity: Recipe, key: '3000000000' }), 'between -2147483648 and 2147483647');
+        await invalidRoot(run({ entity: Token, key: 'not-a-uuid' }), 'Invalid root "Token:not-a-uuid"', 'Token.id is uuid, and "not-a-uuid" is not a uuid');
+        // a type checked by the database's own cast
+        await invalidRoot(run({ entity: Holiday, key: '2024-02-30' }), 'Invalid root "Holiday:2024-02-30"', "Holiday's primary key is day (date)",
+          'the database cannot read the key as that type: ');
+      }
+    });
+    const upper = await exportGraph({ entity: Token, key: `{${TOKEN.toUpperCase()}}` }, { em: source.em.fork() });
+    assert.equal(upper.header.roots, [{ entity: 'Token', key: [TOKEN] }], 'a uuid in another accepted spelling is written as the database prints it');
+  });
+
   test.run();
 }

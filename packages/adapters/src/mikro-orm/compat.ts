@@ -172,16 +172,24 @@ export function inTransaction<T>(em: EntityManager, work: (em: EntityManager) =>
   return em.transactional((tx) => work(tx), isolation ? { isolationLevel: IsolationLevel.REPEATABLE_READ } : {});
 }
 
+const flattenKey = (value: unknown): unknown[] =>
+  Array.isArray(value) ? value.flatMap(flattenKey)
+    : value !== null && typeof value === 'object' && !(value instanceof Date) && !Buffer.isBuffer(value)
+      ? Object.values(value).flatMap(flattenKey)
+      : [value];
+
 /** The primary-key values of a managed entity instance, flattened to columns (composite keys through relations too). */
 export function primaryKeyValuesOf(entity: object): unknown[] {
   const keys = wrap(entity, true).getPrimaryKeys(true);
   if (!keys) throw new Error('entity has no primary key');
-  const flatten = (value: unknown): unknown[] =>
-    Array.isArray(value) ? value.flatMap(flatten)
-      : value !== null && typeof value === 'object' && !(value instanceof Date) && !Buffer.isBuffer(value)
-        ? Object.values(value).flatMap(flatten)
-        : [value];
-  return keys.flatMap(flatten);
+  return keys.flatMap(flattenKey);
+}
+
+/** Like `primaryKeyValuesOf`, but undefined while the instance has no key yet (not flushed) or is no entity at all. */
+export function assignedPrimaryKeyOf(entity: object): unknown[] | undefined {
+  const helper = wrap(entity, true) as { getPrimaryKeys?: (convert: boolean) => unknown[] | null } | undefined;
+  const values = helper?.getPrimaryKeys?.(true)?.flatMap(flattenKey);
+  return values && values.length > 0 && values.every((value) => value !== null && value !== undefined) ? values : undefined;
 }
 
 /** True when `value` is a MikroORM entity manager (of any copy of the library: checked by shape). */

@@ -1,5 +1,6 @@
 export * from './entity-sync-error.js';
 export * from './error-code.js';
+export * from './database-error-facts.js';
 export * from './option-error.js';
 export * from './registry-error.js';
 export * from './graph-error.js';

@@ -7,7 +7,7 @@ import { writeKeySets } from './document-export.js';
 import { deleteRows, outsideEffects } from './graph-deleter.js';
 import { KeyWalker, type GraphProgress } from './key-walker.js';
 import { checkDeleteOptions } from './option-checks.js';
-import { resolveRoots, type GraphRoots } from './roots.js';
+import { addWalkRoots, resolveRoots, type GraphRoots } from './roots.js';
 import { ident, SqlSession } from './sql-session.js';
 import { TableCatalog } from './table-catalog.js';
 import { joinOn, TableGraph } from './table-graph.js';
@@ -87,7 +87,7 @@ export async function deleteGraph(roots: GraphRoots, options: DeleteGraphOptions
       const tables = new TableGraph(sync.graph, await TableCatalog.load(session, defaultSchemaOf(tx)));
       const walkRoots = resolveRoots(roots, tables);
       const walker = new KeyWalker(session, tables, 'delete', { excludeRelations: options.excludeRelations }, onProgress);
-      await walker.addRoots(walkRoots);
+      await addWalkRoots(walker, walkRoots);
       await walker.walk();
       await walker.countSetNull();
       const sets = [...walker.keySets.values()].filter((set) => set.rows > 0);

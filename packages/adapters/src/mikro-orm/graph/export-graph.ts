@@ -6,7 +6,7 @@ import { EntitySync } from '../entity-sync.js';
 import { writeKeySets } from './document-export.js';
 import { KeyWalker, type GraphProgress, type WalkRules } from './key-walker.js';
 import { checkExportOptions } from './option-checks.js';
-import { resolveRoots, type GraphRoots } from './roots.js';
+import { addWalkRoots, resolveRoots, type GraphRoots } from './roots.js';
 import { SqlSession } from './sql-session.js';
 import { TableCatalog } from './table-catalog.js';
 import { TableGraph } from './table-graph.js';
@@ -65,7 +65,7 @@ export async function exportGraph(roots: GraphRoots, options: ExportGraphOptions
       const tables = new TableGraph(sync.graph, await TableCatalog.load(session, defaultSchemaOf(tx)));
       const walkRoots = resolveRoots(roots, tables);
       const walker = new KeyWalker(session, tables, 'export', options, onProgress);
-      await walker.addRoots(walkRoots);
+      await addWalkRoots(walker, walkRoots);
       await walker.walk();
       const header = await writeKeySets(session, tables, {
         keySets: walker.keySets.values(),

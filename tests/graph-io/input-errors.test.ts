@@ -191,5 +191,33 @@ for (const backend of testBackends()) {
     assert.equal(upper.header.roots, [{ entity: 'Token', key: [TOKEN] }], 'a uuid in another accepted spelling is written as the database prints it');
   });
 
+  test('an export to a missing directory, or onto a directory, fails before any query and leaves no file', async () => {
+    for (const to of [join(dir, 'missing', 'recipe.json'), dir]) {
+      const em = source.em.fork();
+      let transactions = 0;
+      const transactional = em.transactional.bind(em);
+      em.transactional = ((work: never, options: never) => {
+        transactions += 1;
+        return transactional(work, options);
+      }) as EntityManager['transactional'];
+      const error = await failure(exportGraph({ entity: Recipe, key: 1 }, { em, to }));
+      assert.is(error.code, 'FILE_NOT_WRITABLE', error.message);
+      assert.ok(error.message.startsWith(`Cannot write ${to}: `), error.message);
+      assert.match(error.message, to === dir ? 'it is a directory' : `the directory ${join(dir, 'missing')} does not exist`);
+      assert.is(transactions, 0, 'no transaction began');
+      assert.not.ok(existsSync(`${to}.partial`));
+    }
+    assert.equal(readdirSync(dir), []);
+  });
+
+  test('a delete with an archive in a missing directory fails before deleting anything', async () => {
+    const archiveTo = join(dir, 'missing', 'archive.ndjson');
+    await unchanged(source, async () => {
+      const error = await failure(deleteGraph({ entity: Recipe, key: 1 }, { em: source.em.fork(), archiveTo, archiveFormat: 'ndjson' }));
+      assert.is(error.code, 'FILE_NOT_WRITABLE', error.message);
+      assert.match(error.message, `Cannot write ${archiveTo}: the directory ${join(dir, 'missing')} does not exist; create it or choose another path`);
+    });
+  });
+
   test.run();
 }

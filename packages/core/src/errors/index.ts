@@ -2,6 +2,7 @@ export * from './entity-sync-error.js';
 export * from './error-code.js';
 export * from './database-error-facts.js';
 export * from './option-error.js';
+export * from './file-error.js';
 export * from './registry-error.js';
 export * from './graph-error.js';
 export * from './natural-key-error.js';

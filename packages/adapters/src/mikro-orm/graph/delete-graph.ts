@@ -19,7 +19,7 @@ export interface DeleteGraphOptions {
   em: EntityManager;
   /** Plan everything, report it, and roll back. */
   dryRun?: boolean;
-  /** Write an export of exactly the deleted rows here first (a file path or a stream); `importGraph` restores it. */
+  /** Write an export of exactly the deleted rows here first (a file path or a stream); `importGraph` restores it. A path is opened before any query. */
   archiveTo?: string | Writable;
   /** Encoding of the archive. Default `json`. */
   archiveFormat?: DocumentEncoding;
@@ -79,7 +79,7 @@ export async function deleteGraph(roots: GraphRoots, options: DeleteGraphOptions
   checkDeleteOptions(options);
   const { em, dryRun = false, signal, onProgress } = options;
   const sync = EntitySync.forEntityManager(em);
-  const archive: OpenSink | undefined = options.archiveTo !== undefined && !dryRun ? openSink(options.archiveTo) : undefined;
+  const archive: OpenSink | undefined = options.archiveTo !== undefined && !dryRun ? await openSink(options.archiveTo) : undefined;
   try {
     const report = await inTransaction(em, async (tx) => {
       const session = await SqlSession.open(tx, signal);

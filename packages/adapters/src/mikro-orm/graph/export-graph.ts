@@ -18,7 +18,7 @@ export interface ExportGraphOptions extends WalkRules {
   em: EntityManager;
   /** `json` (default): one document; `ndjson`: a stream of lines, for graphs of any size. */
   format?: DocumentEncoding;
-  /** A file path (written atomically), a writable stream, or a sink; omitted: the document is returned. */
+  /** A file path (written atomically; opened before any query, `FILE_NOT_WRITABLE` if it cannot be), a writable stream, or a sink; omitted: the document is returned. */
   to?: string | Writable | TextSink;
   /** Time recorded in the header; `null` for a document that depends on the data alone. Default: now. */
   exportedAt?: Date | null;
@@ -55,7 +55,7 @@ export async function exportGraph(roots: GraphRoots, options: ExportGraphOptions
   const chunks: string[] = [];
   const target = options.to === undefined ? undefined
     : typeof options.to === 'function' ? { sink: options.to, commit: async () => {}, abort: async () => {} }
-      : openSink(options.to);
+      : await openSink(options.to);
   const sink: TextSink = target?.sink ?? ((chunk) => void chunks.push(chunk));
   const exportedAt = options.exportedAt === undefined ? new Date().toISOString() : options.exportedAt?.toISOString() ?? null;
   try {

@@ -219,5 +219,37 @@ for (const backend of testBackends()) {
     });
   });
 
+  test('a failing import closes the file or stream it read', async () => {
+    const ndjson = (await exportGraph({ entity: Recipe, key: 1 }, { em: source.em.fork(), format: 'ndjson' })).text!;
+    const file = join(dir, 'recipe-1.ndjson');
+    writeFileSync(file, ndjson);
+    const lines = ndjson.split('\n');
+    const header = JSON.parse(lines[0]!);
+    header.entities[0].columns[1].type = 'text';
+    const mismatched = join(dir, 'recipe-1-mismatched.ndjson');
+    writeFileSync(mismatched, [JSON.stringify(header), ...lines.slice(1)].join('\n'));
+
+    const mismatch = await failure(importGraph(mismatched, { em: target.em.fork() }));
+    assert.is(mismatch.code, 'SCHEMA_MISMATCH', mismatch.message);
+    assert.is(openFds(mismatched), 0, 'the file of a document refused for its schema is closed');
+
+    const conflict = await failure(importGraph(file, { em: source.em.fork() }));
+    assert.is(conflict.code, 'IMPORT_CONFLICT', conflict.message);
+    assert.is(openFds(file), 0, 'the file of a conflicting import is closed');
+
+    const stream = Readable.from([ndjson]);
+    const badOption = await failure(importGraph(stream, { em: target.em.fork(), onConflict: 'replace' as never }));
+    assert.is(badOption.code, 'INVALID_OPTION');
+    assert.ok(stream.destroyed, 'a stream passed to a refused import is closed');
+
+    const schemaStream = Readable.from([[JSON.stringify(header), ...lines.slice(1)].join('\n')]);
+    assert.is((await failure(importGraph(schemaStream, { em: target.em.fork() }))).code, 'SCHEMA_MISMATCH');
+    assert.ok(schemaStream.destroyed);
+
+    const report = await importGraph(file, { em: target.em.fork(), dryRun: true });
+    assert.is(report.entities.Recipe!.created, 1);
+    assert.is(openFds(file), 0, 'and so is the file of an import that succeeds');
+  });
+
   test.run();
 }

@@ -64,11 +64,30 @@ export async function openSink(target: string | Writable): Promise<OpenSink> {
   };
 }
 
-/** Opens a document from a file path or a readable stream, JSON or NDJSON, told apart by its first line. */
+/**
+ * Opens a document from a file path or a readable stream, JSON or NDJSON, told apart by its first line.
+ * Its `close()` destroys the stream; when opening fails, the stream is closed before the error is thrown.
+ */
 export async function openDocument(source: string | Readable, batchSize = 5000): Promise<DocumentSource> {
   if (typeof source === 'string' && !existsSync(source)) throw FileError.notFound(source);
   const input = typeof source === 'string' ? createReadStream(source, { encoding: 'utf8' }) : source.setEncoding('utf8');
-  const lines = createInterface({ input, crlfDelay: Infinity })[Symbol.asyncIterator]();
+  const reader = createInterface({ input, crlfDelay: Infinity });
+  const lines = reader[Symbol.asyncIterator]();
+  const close = async () => {
+    reader.close();
+    input.destroy();
+    await settled(input);
+  };
+  try {
+    const document = await readDocument(lines, batchSize);
+    return { header: document.header, sections: () => document.sections(), close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
+
+async function readDocument(lines: AsyncIterator<string>, batchSize: number): Promise<DocumentSource> {
   const first = await lines.next();
   if (first.done) return parseJsonDocument('');
   let header: unknown;

@@ -251,5 +251,70 @@ for (const backend of testBackends()) {
     assert.is(openFds(file), 0, 'and so is the file of an import that succeeds');
   });
 
+  test('an import the database refuses quotes its message, SQLSTATE, table and constraint, without blaming the file', async () => {
+    await backend.executeScript(target, 'ALTER TABLE recipe ADD CONSTRAINT recipe_servings_positive CHECK (servings > 0)');
+    try {
+      const spoon = (await exportGraph({ entity: Recipe, key: 2 }, { em: source.em.fork() })).document!;
+      await unchanged(target, async () => {
+        const error = await failure(importGraph(spoon, { em: target.em.fork() }));
+        assert.is(error.code, 'IMPORT_REJECTED', error.message);
+        for (const part of ['The database refused the import: new row for relation "recipe" violates check constraint "recipe_servings_positive"',
+          'SQLSTATE 23514', 'table ', 'recipe', 'constraint recipe_servings_positive', 'Nothing was imported',
+          "The target's constraint recipe_servings_positive refuses these rows"]) {
+          assert.ok(error.message.includes(part), `${JSON.stringify(part)} in: ${error.message}`);
+        }
+        assert.not.match(error.message, /edited|by hand/);
+        assert.is(error.cause?.code, '23514', 'the driver error is kept as the cause');
+      });
+    } finally {
+      await backend.executeScript(target, 'ALTER TABLE recipe DROP CONSTRAINT recipe_servings_positive');
+    }
+  });
+
+  test('a delete the database refuses is DELETE_REJECTED with its words and what to change', async () => {
+    const orm = await backend.createOrm({ entities, extensions: [EntitySync] });
+    try {
+      await seed(orm);
+      const rejected = async (parts: string[]) => {
+        await unchanged(orm, async () => {
+          const error = await failure(deleteGraph({ entity: Recipe, key: 1 }, { em: orm.em.fork() }));
+          assert.is(error.code, 'DELETE_REJECTED', error.message);
+          assert.ok(error.cause?.code, 'the driver error is kept as the cause');
+          for (const part of ['The database refused the delete: ', 'Nothing was deleted.', ...parts]) {
+            assert.ok(error.message.includes(part), `${JSON.stringify(part)} in: ${error.message}`);
+          }
+        });
+      };
+
+      // a table the ORM does not map references the recipe
+      await backend.executeScript(orm, 'CREATE TABLE recipe_note (id int PRIMARY KEY, recipe_id int NOT NULL REFERENCES recipe (id)); ' +
+        'INSERT INTO recipe_note VALUES (1, 1)');
+      await rejected(['violates foreign key constraint "recipe_note_recipe_id_fkey" on table "recipe_note"', 'SQLSTATE 23503',
+        'constraint recipe_note_recipe_id_fkey', 'Table recipe_note is not an entity of this ORM', 'delete its rows first']);
+      await backend.executeScript(orm, 'DROP TABLE recipe_note');
+
+      // an entity holds the key in a plain column, not a relation
+      await backend.executeScript(orm, 'ALTER TABLE recipe_link ADD CONSTRAINT recipe_link_recipe FOREIGN KEY (recipe_id) REFERENCES recipe (id); ' +
+        'INSERT INTO recipe_link (id, recipe_id) VALUES (1, 1)');
+      await rejected(['SQLSTATE 23503', 'constraint recipe_link_recipe', 'RecipeLink rows still reference the deleted rows through recipe_link_recipe',
+        'which the ORM does not map as a relation', 'map it as a relation']);
+      await backend.executeScript(orm, 'DELETE FROM recipe_link; ALTER TABLE recipe_link DROP CONSTRAINT recipe_link_recipe');
+
+      // a trigger refuses
+      await backend.executeScript(orm, 'CREATE FUNCTION keep_steps() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN ' +
+        "RAISE EXCEPTION 'steps are kept for the audit'; END $$; " +
+        'CREATE TRIGGER keep_steps BEFORE DELETE ON step FOR EACH ROW EXECUTE FUNCTION keep_steps()');
+      await rejected(['steps are kept for the audit', 'SQLSTATE P0001', 'A trigger or rule refused it', 'keep_steps()']);
+      await backend.executeScript(orm, 'DROP TRIGGER keep_steps ON step');
+
+      // entity-sync's own errors pass through unchanged
+      const missing = await failure(deleteGraph({ entity: Recipe, key: 99 }, { em: orm.em.fork() }));
+      assert.is(missing.code, 'ROOT_NOT_FOUND');
+      assert.is((await deleteGraph({ entity: Recipe, key: 1 }, { em: orm.em.fork() })).entities.Recipe, 1, 'once nothing refuses, the delete goes through');
+    } finally {
+      await orm.close();
+    }
+  });
+
   test.run();
 }

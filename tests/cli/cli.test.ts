@@ -2,7 +2,7 @@ import { EntitySync } from '@entity-sync/adapters/mikro-orm';
 import { getBackend, runSqlFile, testBackends } from '@entity-sync/testing';
 import type { MikroORM } from '@mikro-orm/core';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -109,6 +109,25 @@ if (testBackends().some((backend) => backend.name === 'postgres')) {
     const usage = await cli(['export', 'Customer:1'], env(source));
     assert.is(usage.code, 2);
     assert.match(usage.stderr, "required option '-o, --output <file>' not specified");
+  });
+
+  test('a key that is not of the key type, or a file that cannot be written, fails typed and writes nothing', async () => {
+    const notANumber = await cli(['export', 'Customer:abc', '-o', join(dir, 'abc.json')], env(source));
+    assert.is(notANumber.code, 1);
+    assert.match(notANumber.stderr, 'error [INVALID_ROOT]: Invalid root "Customer:abc": Customer.customer_id is integer, and "abc" is not a whole number');
+    assert.not.ok(existsSync(join(dir, 'abc.json')));
+
+    const missingDir = join(dir, 'no-such-dir');
+    const exported = await cli(['export', 'Customer:1', '-o', join(missingDir, 'c1.json')], env(source));
+    assert.is(exported.code, 1, exported.stderr);
+    assert.match(exported.stderr, `error [FILE_NOT_WRITABLE]: Cannot write ${join(missingDir, 'c1.json')}: the directory ${missingDir} does not exist`);
+
+    const customers = await count(source, 'customer');
+    const deleted = await cli(['delete', 'Customer:1', '--archive', join(missingDir, 'c1-archive.json')], env(source));
+    assert.is(deleted.code, 1, deleted.stderr);
+    assert.match(deleted.stderr, 'error [FILE_NOT_WRITABLE]');
+    assert.is(await count(source, 'customer'), customers, 'nothing was deleted');
+    assert.not.ok(existsSync(missingDir));
   });
 
   test.run();

@@ -68,7 +68,7 @@ function inputLines(cwd: string, file: string | undefined): AsyncIterable<string
 /** Writes lines to a file (atomically, renamed into place when complete) or to standard output. */
 async function writeLines(cwd: string, file: string | undefined, lines: AsyncIterable<string>): Promise<number> {
   const target = file && file !== '-' ? (isAbsolute(file) ? file : resolve(cwd, file)) : process.stdout;
-  const { sink, commit, abort } = openSink(target);
+  const { sink, commit, abort } = await openSink(target);
   let count = 0;
   try {
     let buffer = '';

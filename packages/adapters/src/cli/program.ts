@@ -73,12 +73,14 @@ export function createProgram(io: CliIo): Command {
     .option('--dry-run', 'do everything, report it, and roll back')
     .addOption(new Option('--on-conflict <policy>', 'what to do with rows that exist').choices(['fail', 'skip', 'overwrite', 'remap']).default('fail'))
     .addOption(new Option('--match-by <what>', 'natural-key: reuse rows whose natural key exists').choices(['primary-key', 'natural-key']).default('primary-key'))
+    .option('--disable-triggers', "write rows exactly as in the file: the tables' user triggers are off while they go in (needs the tables' owner)")
     .option('--json', 'print the report as JSON')
-    .action(async (file: string, opts: { dryRun?: boolean; onConflict: ConflictPolicy; matchBy: string; json?: boolean }) => {
+    .action(async (file: string, opts: { dryRun?: boolean; onConflict: ConflictPolicy; matchBy: string; disableTriggers?: boolean; json?: boolean }) => {
       const progress = progressDisplay(!opts.json);
       const report = await withOrm((orm) => importGraph(file, {
         em: orm.em.fork(), dryRun: !!opts.dryRun, onConflict: opts.onConflict,
-        matchBy: opts.matchBy === 'natural-key' ? 'naturalKey' : 'primaryKey', onProgress: (p) => progress.update(p),
+        matchBy: opts.matchBy === 'natural-key' ? 'naturalKey' : 'primaryKey', triggers: opts.disableTriggers ? 'disable' : 'fire',
+        onProgress: (p) => progress.update(p),
       })).finally(() => progress.stop());
       io.out(opts.json ? JSON.stringify(report) : describeImport(report));
     });

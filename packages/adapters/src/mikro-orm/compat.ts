@@ -1,15 +1,15 @@
 // Every call that depends on MikroORM v6's API lives here. The rest of the adapter reads
 // the plain shapes below, so supporting v7 means changing this file only.
 import {
+  EntityManager,
   EntitySchema,
   IsolationLevel,
+  MikroORM,
   MetadataStorage,
   Utils,
   wrap,
-  type EntityManager,
   type EntityMetadata,
   type EntityProperty,
-  type MikroORM,
 } from '@mikro-orm/core';
 
 /** The relation kinds as this adapter spells them. */
@@ -208,16 +208,37 @@ export function inTransaction<T>(em: EntityManager, work: (em: EntityManager) =>
   return em.transactional((tx) => work(tx), isolation ? { isolationLevel: IsolationLevel.REPEATABLE_READ } : {});
 }
 
+const flattenKey = (value: unknown): unknown[] =>
+  Array.isArray(value) ? value.flatMap(flattenKey)
+    : value !== null && typeof value === 'object' && !(value instanceof Date) && !Buffer.isBuffer(value)
+      ? Object.values(value).flatMap(flattenKey)
+      : [value];
+
 /** The primary-key values of a managed entity instance, flattened to columns (composite keys through relations too). */
 export function primaryKeyValuesOf(entity: object): unknown[] {
   const keys = wrap(entity, true).getPrimaryKeys(true);
   if (!keys) throw new Error('entity has no primary key');
-  const flatten = (value: unknown): unknown[] =>
-    Array.isArray(value) ? value.flatMap(flatten)
-      : value !== null && typeof value === 'object' && !(value instanceof Date) && !Buffer.isBuffer(value)
-        ? Object.values(value).flatMap(flatten)
-        : [value];
-  return keys.flatMap(flatten);
+  return keys.flatMap(flattenKey);
+}
+
+/** Like `primaryKeyValuesOf`, but undefined while the instance has no key yet (not flushed) or is no entity at all. */
+export function assignedPrimaryKeyOf(entity: object): unknown[] | undefined {
+  const helper = wrap(entity, true) as { getPrimaryKeys?: (convert: boolean) => unknown[] | null } | undefined;
+  const values = helper?.getPrimaryKeys?.(true)?.flatMap(flattenKey);
+  return values && values.length > 0 && values.every((value) => value !== null && value !== undefined) ? values : undefined;
+}
+
+/** True when `value` is a MikroORM entity manager (of any copy of the library: checked by shape). */
+export function isEntityManager(value: unknown): value is EntityManager {
+  if (value instanceof EntityManager) return true;
+  const candidate = value as Partial<Record<'fork' | 'transactional' | 'getMetadata' | 'getConnection', unknown>> | null;
+  return typeof candidate === 'object' && candidate !== null && typeof candidate.fork === 'function' &&
+    typeof candidate.transactional === 'function' && typeof candidate.getMetadata === 'function' && typeof candidate.getConnection === 'function';
+}
+
+/** True when `value` is a MikroORM instance (what people pass as `em` by mistake). */
+export function isMikroOrm(value: unknown): boolean {
+  return value instanceof MikroORM || (typeof value === 'object' && value !== null && isEntityManager((value as { em?: unknown }).em));
 }
 
 /** The entity manager's schema: the ORM's `schema` option, else `public`. */

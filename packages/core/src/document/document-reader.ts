@@ -18,6 +18,8 @@ export interface DocumentSource {
   header: GraphDocumentHeader;
   /** Yields each entity's rows in batches, in header order. */
   sections(): AsyncIterable<{ entity: DocumentEntity; batches: AsyncIterable<string[]> }>;
+  /** Releases what the source reads from (a file's stream); `importGraph` calls it however the import ends. */
+  close?(): Promise<void>;
 }
 
 const isRecord = (value: unknown): value is Record<string, unknown> =>
@@ -88,6 +90,7 @@ export function documentFromObject(value: GraphDocument): DocumentSource {
         yield { entity, batches: (async function* () { if (rows.length) yield rows; })() };
       }
     },
+    async close() {},
   };
 }
 
@@ -105,7 +108,7 @@ export function parseJsonDocument(text: string): DocumentSource {
 
 /**
  * Reads an NDJSON document line by line: memory stays bounded by `batchSize` rows,
- * however large the file.
+ * however large the file. `close()` ends the line iterator (`return()`).
  */
 export async function readNdjsonDocument(lines: AsyncIterator<string>, batchSize = 5000): Promise<DocumentSource> {
   const parseLine = (line: string, where: string): unknown => {
@@ -179,6 +182,9 @@ export async function readNdjsonDocument(lines: AsyncIterator<string>, batchSize
       if (trailer === undefined) throw DocumentError.truncated('the end marker is missing');
       const parsed = parseLine(trailer, `line ${lineNo}`);
       if (!isRecord(parsed) || parsed.end !== true) throw DocumentError.invalid(`unexpected content at line ${lineNo}`);
+    },
+    async close() {
+      await lines.return?.();
     },
   };
 }

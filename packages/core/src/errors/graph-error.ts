@@ -1,3 +1,4 @@
+import { databaseErrorFacts, describeDatabaseError } from './database-error-facts.js';
 import { EntitySyncError } from './entity-sync-error.js';
 
 /** A mapping the relation graph cannot represent, or a lookup of something the graph does not hold. */
@@ -48,6 +49,17 @@ export class GraphError extends EntitySyncError {
       'INVALID_ROOT',
       `Invalid root ${JSON.stringify(root)}: ${why}. Write roots as Entity:pk, e.g. Author:1, Tag:"a:b", Shelf:["W1","north",3].`,
       { info: { root, why } },
+    );
+  }
+
+  /** `advice`: what the caller can change (a relation to exclude or map, a trigger that refused). */
+  static deleteRejected(cause: unknown, advice: string): GraphError {
+    const facts = databaseErrorFacts(cause);
+    const said = facts ? describeDatabaseError(facts) : (cause as Error)?.message ?? String(cause);
+    return new GraphError(
+      'DELETE_REJECTED',
+      `The database refused the delete: ${said}. Nothing was deleted. ${advice}`.trimEnd(),
+      { cause, info: { ...facts } },
     );
   }
 }

@@ -1,3 +1,4 @@
+import { databaseErrorFacts, describeDatabaseError } from './database-error-facts.js';
 import { EntitySyncError } from './entity-sync-error.js';
 
 /** One difference between a document's schema and the target database. */
@@ -75,15 +76,20 @@ export class ImportError extends EntitySyncError {
   }
 
   static rejected(cause: unknown): ImportError {
-    const full = (cause as Error)?.message ?? String(cause);
-    // driver messages start with the failed SQL; what matters follows its ' - '
-    const message = (full.includes(' - ') ? full.slice(full.indexOf(' - ') + 3) : full).replace(/\s*\n\s*-?\s*/g, '; ');
+    const facts = databaseErrorFacts(cause);
+    if (!facts) {
+      return new ImportError('IMPORT_REJECTED', `The import failed: ${(cause as Error)?.message ?? String(cause)}. Nothing was imported.`, { cause });
+    }
+    const said = describeDatabaseError(facts);
+    const advice = facts.code === '23505'
+      ? ` Another target row holds that value under ${facts.constraint ?? 'a unique index'} (partial and expression indexes are not checked ahead): change or remove that row, or import with onConflict 'skip'.`
+      : facts.code.startsWith('23') && facts.constraint ? ` The target's constraint ${facts.constraint} refuses these rows: compare it with the source's schema.`
+        : facts.code.startsWith('P0') ? ' A trigger of the target raised it: check what it refuses.'
+          : '';
     return new ImportError(
       'IMPORT_REJECTED',
-      `The database refused the import (${message}); nothing was imported. ` +
-        'Check that the file was exported from a database with this schema and was not edited by hand.',
-      { cause },
+      `The database refused the import: ${said}. Nothing was imported.${advice}`,
+      { cause, info: { ...facts } },
     );
   }
-
 }

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/core';
 import { defaultSchemaOf, inTransaction } from '../compat.js';
 import { EntitySync } from '../entity-sync.js';
-import { ident, SqlSession } from '../graph/sql-session.js';
+import { ident, literal, SqlSession } from '../graph/sql-session.js';
 import { TableGraph } from '../graph/table-graph.js';
 
 // The outbox is written by a trigger on every master table, in the transaction that changes the
@@ -16,7 +16,7 @@ import { TableGraph } from '../graph/table-graph.js';
 // the outbox needs no index but its primary key. Relays are woken once per transaction.
 const captureFunction = (schema: string, name: string, cqrsId: string, keyColumns: string[]) => {
   const keyOf = (row: string) => `jsonb_build_array(${keyColumns.map((column) => `${row}.${ident(column)}`).join(', ')})`;
-  const id = `'${cqrsId.replace(/'/g, "''")}'`;
+  const id = literal(cqrsId);
   return `
 CREATE OR REPLACE FUNCTION ${schema}.${name}() RETURNS trigger LANGUAGE plpgsql SET search_path = ${schema}, pg_catalog AS $$
 DECLARE

@@ -2,7 +2,7 @@ import { EntitySyncError, judgeRevision, type CqrsMessage, type ReplicaOptions, 
 import type { EntityManager } from '@mikro-orm/core';
 import { defaultSchemaOf, entityClassOf, propertyNames, requiredProperties } from '../compat.js';
 import { EntitySync } from '../entity-sync.js';
-import { ident, type SqlSession } from '../graph/sql-session.js';
+import { ident, literal, type SqlSession } from '../graph/sql-session.js';
 import { mapFields, type ReplicaHandlers } from './replica-applier.js';
 
 /** `a.k1 = b.k1 AND ...` over key columns. */
@@ -10,7 +10,7 @@ export const joinOn = (left: string, right: string, columns: string[]) => column
 // A key array (`["a", 1]`) as a record of the table's row type, so that it compares with the
 // table's own column types (and its primary-key index), whatever those types are.
 export const keyRecord = (table: string, key: string, columns: string[]) =>
-  `jsonb_populate_record(null::${table}, jsonb_build_object(${columns.map((c, i) => `'${c.replace(/'/g, "''")}', ${key}->${i}`).join(', ')}))`;
+  `jsonb_populate_record(null::${table}, jsonb_build_object(${columns.map((c, i) => `${literal(c)}, ${key}->${i}`).join(', ')}))`;
 
 /** One `@Replica` entity as the batch applier sees it. */
 export interface ReplicaTarget {

@@ -5,7 +5,8 @@ import { defaultSchemaOf, inTransaction } from '../compat.js';
 import { EntitySync } from '../entity-sync.js';
 import { writeKeySets } from './document-export.js';
 import { KeyWalker, type GraphProgress, type WalkRules } from './key-walker.js';
-import { resolveRoots, type GraphRoots } from './roots.js';
+import { checkExportOptions } from './option-checks.js';
+import { addWalkRoots, resolveRoots, type GraphRoots } from './roots.js';
 import { SqlSession } from './sql-session.js';
 import { TableGraph } from './table-graph.js';
 import { openSink } from './text-files.js';
@@ -16,7 +17,7 @@ export interface ExportGraphOptions extends WalkRules {
   em: EntityManager;
   /** `json` (default): one document; `ndjson`: a stream of lines, for graphs of any size. */
   format?: DocumentEncoding;
-  /** A file path (written atomically), a writable stream, or a sink; omitted: the document is returned. */
+  /** A file path (written atomically; opened before any query, `FILE_NOT_WRITABLE` if it cannot be), a writable stream, or a sink; omitted: the document is returned. */
   to?: string | Writable | TextSink;
   /** Time recorded in the header; `null` for a document that depends on the data alone. Default: now. */
   exportedAt?: Date | null;
@@ -47,12 +48,13 @@ export interface ExportResult {
  * ```
  */
 export async function exportGraph(roots: GraphRoots, options: ExportGraphOptions): Promise<ExportResult> {
+  checkExportOptions(options);
   const { em, format = 'json', signal, onProgress } = options;
   const sync = EntitySync.forEntityManager(em);
   const chunks: string[] = [];
   const target = options.to === undefined ? undefined
     : typeof options.to === 'function' ? { sink: options.to, commit: async () => {}, abort: async () => {} }
-      : openSink(options.to);
+      : await openSink(options.to);
   const sink: TextSink = target?.sink ?? ((chunk) => void chunks.push(chunk));
   const exportedAt = options.exportedAt === undefined ? new Date().toISOString() : options.exportedAt?.toISOString() ?? null;
   try {
@@ -62,7 +64,7 @@ export async function exportGraph(roots: GraphRoots, options: ExportGraphOptions
       const tables = await TableGraph.load(session, sync.graph, defaultSchemaOf(tx), (entity) => sync.registryEntry(entity));
       const walkRoots = resolveRoots(roots, tables);
       const walker = new KeyWalker(session, tables, 'export', options, onProgress);
-      await walker.addRoots(walkRoots);
+      await addWalkRoots(walker, walkRoots);
       await walker.walk();
       const header = await writeKeySets(session, tables, {
         keySets: walker.keySets.values(),

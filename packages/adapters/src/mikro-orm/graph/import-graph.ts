@@ -16,7 +16,8 @@ import { SqlSession } from './sql-session.js';
 import { GraphImporter } from './graph-importer.js';
 import { schemaDifferences } from './schema-fingerprint.js';
 import { TableGraph } from './table-graph.js';
-import { openDocument } from './text-files.js';
+import { checkImportOptions } from './option-checks.js';
+import { openDocument, settled } from './text-files.js';
 
 /** What to do with a document row that already exists in the target. */
 export type ConflictPolicy = 'fail' | 'skip' | 'overwrite' | 'remap';
@@ -84,7 +85,7 @@ export interface ImportReport {
   statements: number;
 }
 
-/** A document in memory, an opened document, a file path, or a readable stream. */
+/** A document in memory, an opened document, a file path, or a readable stream; `importGraph` reads it once and closes it. */
 export type ImportSource = GraphDocument | DocumentSource | string | Readable;
 
 class DryRunRollback extends Error {
@@ -93,10 +94,21 @@ class DryRunRollback extends Error {
   }
 }
 
+const isStream = (source: ImportSource): source is Readable => typeof (source as Readable).pipe === 'function';
+
 async function open(source: ImportSource, batchSize: number): Promise<DocumentSource> {
-  if (typeof source === 'string' || typeof (source as Readable).pipe === 'function') return openDocument(source as string | Readable, batchSize);
+  if (typeof source === 'string' || isStream(source)) return openDocument(source, batchSize);
   if ('sections' in source && typeof source.sections === 'function') return source as DocumentSource;
   return documentFromObject(source as GraphDocument);
+}
+
+// A stream passed in is closed even when the import fails before it was opened (a bad option).
+async function close(source: ImportSource, document: DocumentSource | undefined): Promise<void> {
+  if (document) await document.close?.();
+  else if (isStream(source) && !source.destroyed) {
+    source.destroy();
+    await settled(source);
+  }
 }
 
 /**
@@ -111,18 +123,21 @@ async function open(source: ImportSource, batchSize: number): Promise<DocumentSo
  * ```
  */
 export async function importGraph(source: ImportSource, options: ImportGraphOptions): Promise<ImportReport> {
-  const { em, dryRun = false, onConflict = 'fail', matchBy = 'primaryKey', triggers = 'fire', batchSize = 5000, signal, onProgress } = options;
-  const sync = EntitySync.forEntityManager(em);
-  const document = await open(source, batchSize);
+  let document: DocumentSource | undefined;
   try {
+    checkImportOptions(options);
+    const { em, dryRun = false, onConflict = 'fail', matchBy = 'primaryKey', triggers = 'fire', batchSize = 5000, signal, onProgress } = options;
+    const sync = EntitySync.forEntityManager(em);
+    const opened = await open(source, batchSize);
+    document = opened;
     return await inTransaction(em, async (tx) => {
       const session = await SqlSession.open(tx, signal);
       await session.useCanonicalText(defaultSchemaOf(tx));
       const tables = await TableGraph.load(session, sync.graph, defaultSchemaOf(tx), (entity) => sync.registryEntry(entity));
-      const differences = schemaDifferences(document, tables, sync);
+      const differences = schemaDifferences(opened, tables, sync);
       if (differences.length) throw ImportError.schemaMismatch(differences);
       const importer = new GraphImporter(session, tables, sync, { onConflict, matchBy, triggers, onProgress });
-      await importer.stage(document);
+      await importer.stage(opened);
       const report = await importer.apply(dryRun);
       if (dryRun) throw new DryRunRollback(report);
       return report;
@@ -131,6 +146,7 @@ export async function importGraph(source: ImportSource, options: ImportGraphOpti
     if (error instanceof DryRunRollback) return error.report;
     if (error instanceof EntitySyncError) throw error;
     throw ImportError.rejected(error);
+  } finally {
+    await close(source, document);
   }
 }
-

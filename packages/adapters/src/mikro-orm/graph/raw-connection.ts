@@ -2,6 +2,7 @@ import { Readable } from 'node:stream';
 import { once } from 'node:events';
 import type { EntityManager } from '@mikro-orm/core';
 import { acquireDriverConnection, transactionConnection } from '../compat.js';
+import { numberPlaceholders } from './sql-placeholders.js';
 
 /** What a statement returns on the raw driver connection. */
 export interface RawResult<T> {
@@ -31,16 +32,10 @@ interface PGliteLike {
   waitReady: Promise<void>;
 }
 
-// `?` placeholders (as the rest of the adapter writes them) become `$1`, `$2`... for the driver.
-function numbered(sql: string): string {
-  let n = 0;
-  return sql.replace(/\?/g, () => `$${++n}`);
-}
-
 function pgConnection(client: PgClient, copy: typeof import('pg-copy-streams')): RawConnection {
   return {
     async query<T>(sql: string, params: unknown[]) {
-      const result = await (client.query({ text: numbered(sql), values: params }) as Promise<{ rows: T[]; rowCount: number | null }>);
+      const result = await (client.query({ text: numberPlaceholders(sql), values: params }) as Promise<{ rows: T[]; rowCount: number | null }>);
       return { rows: result.rows, affected: result.rowCount ?? 0 };
     },
     async *copyOut(sql: string) {
@@ -60,7 +55,7 @@ function pgConnection(client: PgClient, copy: typeof import('pg-copy-streams')):
 function pgliteConnection(pglite: PGliteLike): RawConnection {
   return {
     async query<T>(sql: string, params: unknown[]) {
-      const result = await pglite.query(numbered(sql), params);
+      const result = await pglite.query(numberPlaceholders(sql), params);
       return { rows: result.rows as T[], affected: result.affectedRows ?? 0 };
     },
     // PGlite runs COPY through an in-memory blob: one statement's output is held at once.

@@ -7,7 +7,10 @@ export function ident(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
 }
 
-/** Quotes a string as an SQL literal (standard-conforming strings: only the quote is doubled). */
+/**
+ * Quotes a text value as an SQL string literal, standard-conforming: quotes doubled, backslashes
+ * kept as they are (sessions run with standard_conforming_strings on, as `useCanonicalText` sets).
+ */
 export function literal(value: string): string {
   return `'${value.replace(/'/g, "''")}'`;
 }
@@ -78,6 +81,7 @@ export class SqlSession {
     await this.run("SET LOCAL IntervalStyle = 'postgres'");
     await this.run("SET LOCAL bytea_output = 'hex'");
     await this.run('SET LOCAL extra_float_digits = 1');
+    await this.run('SET LOCAL standard_conforming_strings = on');
   }
 
   private checkAborted(): void {

@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/core';
 import { defaultSchemaOf, findKeysByCursor } from '../../compat.js';
-import { ident, SqlSession } from '../../graph/sql-session.js';
+import { ident, literal, SqlSession } from '../../graph/sql-session.js';
 import type { MasterEntity, MasterMessages } from '../master-messages.js';
 import { joinOn } from '../replica-batch.js';
 
@@ -8,7 +8,7 @@ import { joinOn } from '../replica-batch.js';
 
 export const keyArray = (alias: string, columns: string[]) => `jsonb_build_array(${columns.map((c) => `${alias}.${ident(c)}`).join(', ')})`;
 const keyObject = (alias: string, columns: string[]) =>
-  `jsonb_build_object(${columns.map((c) => `'${c.replace(/'/g, "''")}', ${alias}.${ident(c)}`).join(', ')})`;
+  `jsonb_build_object(${columns.map((c) => `${literal(c)}, ${alias}.${ident(c)}`).join(', ')})`;
 const keyTuple = (alias: string, columns: string[]) => columns.map((c) => `${alias}.${ident(c)}`).join(', ');
 export interface Relation {
   sql: string;

@@ -1,0 +1,97 @@
+import { OptionError, type DocumentEncoding } from '@entity-sync/core';
+import { isEntityManager, isMikroOrm } from '../compat.js';
+import type { DeleteGraphOptions } from './delete-graph.js';
+import type { ExportGraphOptions } from './export-graph.js';
+import type { ConflictPolicy, ImportGraphOptions } from './import-graph.js';
+
+// Listed as records so that a new policy or encoding that is not added here fails to compile.
+const ENCODINGS = Object.keys({ json: true, ndjson: true } satisfies Record<DocumentEncoding, true>);
+const CONFLICT_POLICIES = Object.keys({ fail: true, skip: true, overwrite: true, remap: true } satisfies Record<ConflictPolicy, true>);
+const TRIGGER_MODES = Object.keys({ fire: true, disable: true } satisfies Record<NonNullable<ImportGraphOptions['triggers']>, true>);
+const MATCH_BY = Object.keys({ primaryKey: true, naturalKey: true } satisfies Record<NonNullable<ImportGraphOptions['matchBy']>, true>);
+
+type Bag = Record<string, unknown>;
+
+const oneOf = (values: string[]) => `one of ${values.map((value) => `'${value}'`).join(', ')}`;
+
+function checkBag(fn: string, options: unknown): Bag {
+  if (typeof options !== 'object' || options === null) {
+    throw OptionError.invalid(fn, 'em', undefined, 'a MikroORM EntityManager', `Pass the options, { em: orm.em.fork() } at least, as the second argument of ${fn}.`);
+  }
+  const bag = options as Bag;
+  if (!isEntityManager(bag.em)) {
+    throw OptionError.invalid(fn, 'em', bag.em, 'a MikroORM EntityManager',
+      isMikroOrm(bag.em) ? 'That is the MikroORM instance: pass orm.em.fork().' : 'Pass orm.em.fork() (or the em of a request).');
+  }
+  return bag;
+}
+
+function checkChoice(fn: string, bag: Bag, option: string, values: string[], hint?: string): void {
+  const value = bag[option];
+  if (value !== undefined && !values.includes(value as string)) throw OptionError.invalid(fn, option, value, oneOf(values), hint);
+}
+
+function checkWholeNumber(fn: string, bag: Bag, option: string, min: number, hint: string): void {
+  const value = bag[option];
+  if (value !== undefined && !(Number.isSafeInteger(value) && (value as number) >= min)) {
+    throw OptionError.invalid(fn, option, value, `a whole number of at least ${min}`, hint);
+  }
+}
+
+function checkNames(fn: string, bag: Bag, option: string): void {
+  const value = bag[option];
+  if (value !== undefined && !(Array.isArray(value) && value.every((name) => typeof name === 'string'))) {
+    throw OptionError.invalid(fn, option, value, 'a list of relation names', `Write ${option}: ['Customer.supportRep'], even for one relation.`);
+  }
+}
+
+function checkTarget(fn: string, bag: Bag, option: string, sink: boolean): void {
+  const value = bag[option];
+  const writable = typeof value === 'object' && value !== null && typeof (value as { write?: unknown }).write === 'function';
+  if (value !== undefined && typeof value !== 'string' && !writable && !(sink && typeof value === 'function')) {
+    throw OptionError.invalid(fn, option, value, `a file path or a writable stream${sink ? ', or a sink function' : ''}`);
+  }
+}
+
+function checkRenamedExclude(fn: string, bag: Bag): void {
+  if ('exclude' in bag) {
+    throw OptionError.renamed(fn, 'exclude', 'excludeRelations',
+      "it lists relations; @SyncModel's exclude is another option, which lists columns");
+  }
+}
+
+/** Throws `INVALID_OPTION` for an `exportGraph` option it cannot use. */
+export function checkExportOptions(options: ExportGraphOptions): void {
+  const fn = 'exportGraph';
+  const bag = checkBag(fn, options);
+  checkRenamedExclude(fn, bag);
+  checkChoice(fn, bag, 'format', ENCODINGS);
+  checkTarget(fn, bag, 'to', true);
+  checkWholeNumber(fn, bag, 'maxRows', 1, 'Omit it for no limit.');
+  checkWholeNumber(fn, bag, 'maxDepth', 0, 'Omit it to collect owned rows at every depth; 0 keeps the roots alone.');
+  checkNames(fn, bag, 'follow');
+  checkNames(fn, bag, 'excludeRelations');
+}
+
+/** Throws `INVALID_OPTION` for an `importGraph` option it cannot use. */
+export function checkImportOptions(options: ImportGraphOptions): void {
+  const fn = 'importGraph';
+  const bag = checkBag(fn, options);
+  checkChoice(fn, bag, 'onConflict', CONFLICT_POLICIES);
+  checkChoice(fn, bag, 'matchBy', MATCH_BY,
+    bag.matchBy === 'natural-key' || bag.matchBy === 'primary-key'
+      ? `'${bag.matchBy}' is the CLI's spelling (--match-by); in code write '${bag.matchBy === 'natural-key' ? 'naturalKey' : 'primaryKey'}'.`
+      : undefined);
+  checkChoice(fn, bag, 'triggers', TRIGGER_MODES);
+  checkWholeNumber(fn, bag, 'batchSize', 1, 'Omit it for the default, 5000.');
+}
+
+/** Throws `INVALID_OPTION` for a `deleteGraph` option it cannot use. */
+export function checkDeleteOptions(options: DeleteGraphOptions): void {
+  const fn = 'deleteGraph';
+  const bag = checkBag(fn, options);
+  checkRenamedExclude(fn, bag);
+  checkChoice(fn, bag, 'archiveFormat', ENCODINGS);
+  checkTarget(fn, bag, 'archiveTo', false);
+  checkNames(fn, bag, 'excludeRelations');
+}

@@ -188,7 +188,7 @@ export class GraphImporter {
       if (onConflict === 'remap' && matchBy !== 'naturalKey') this.unresolved.push(...found);
       const action = matchBy === 'naturalKey' ? 'reuse'
         : onConflict === 'skip' ? 'skip' : onConflict === 'overwrite' ? 'update' : 'conflict';
-      const changed = await this.session.run(`UPDATE ${staging.name} s SET _action = '${action}', ${setKey} FROM ${table.qualified} t ` +
+      const changed = await this.session.run(`UPDATE ${staging.name} s SET _action = ${literal(action)}, ${setKey} FROM ${table.qualified} t ` +
         `WHERE ${join} AND s._action = 'insert'${matchBy === 'naturalKey' ? '' : ` AND ${elsewhere}`}`);
       if (changed > 0) await this.noteRekeyed(staging, keyChanged);
       if (changed > 0 && action === 'conflict') this.withConflicts.add(staging);
@@ -204,7 +204,7 @@ export class GraphImporter {
     }
     await this.listConflicts(staging, 'primaryKey', staging.matchTarget(), `s._action = 'insert'`);
     const action = onConflict === 'skip' ? 'skip' : onConflict === 'overwrite' ? 'update' : 'conflict';
-    const marked = await this.session.run(`UPDATE ${staging.name} s SET _action = '${action}' FROM ${table.qualified} t WHERE ${staging.matchTarget()} AND s._action = 'insert'`);
+    const marked = await this.session.run(`UPDATE ${staging.name} s SET _action = ${literal(action)} FROM ${table.qualified} t WHERE ${staging.matchTarget()} AND s._action = 'insert'`);
     if (marked > 0 && action === 'conflict') this.withConflicts.add(staging);
   }
 

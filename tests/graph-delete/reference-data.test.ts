@@ -4,6 +4,7 @@ import { runSqlFile, testBackends } from '@entity-sync/testing';
 import type { MikroORM } from '@mikro-orm/core';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { withTimeout } from '../support/timeout.js';
 import { chinookEntities, chinookSqlPath, chinookStart, Customer, Track } from '../fixtures/chinook/entities.js';
 
 async function chinook(backend: ReturnType<typeof testBackends>[number]): Promise<MikroORM> {
@@ -15,7 +16,7 @@ async function chinook(backend: ReturnType<typeof testBackends>[number]): Promis
 for (const backend of testBackends()) {
   const test = suite(`deleteGraph outside list and reference data [${backend.name}]`);
 
-  test("a customer's invoice lines are flagged for the tracks they point at, until Track is declared reference data", async () => {
+  test("a customer's invoice lines are flagged for the tracks they point at, until Track is declared reference data", withTimeout(async () => {
     const plain = await chinook(backend);
     try {
       const plan = await deleteGraph({ entity: Customer, key: 1 }, { em: plain.em.fork(), dryRun: true });
@@ -39,7 +40,7 @@ for (const backend of testBackends()) {
     } finally {
       unregister(Track);
     }
-  });
+  }));
 
   test.run();
 }

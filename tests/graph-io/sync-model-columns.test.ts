@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { withTimeout } from '../support/timeout.js';
 import { strictMember } from './fixtures/strict-member.js';
 
 const SECRET = 'pbkdf2$sha256$kept-back-7f3a';
@@ -46,7 +47,7 @@ async function seed(orm: MikroORM): Promise<void> {
 for (const backend of testBackends()) {
   const test = suite(`graph documents keep @SyncModel's excluded columns in the database [${backend.name}]`);
 
-  test('an excluded value is in no byte of a JSON or NDJSON export, and import leaves the column to its default', async () => {
+  test('an excluded value is in no byte of a JSON or NDJSON export, and import leaves the column to its default', withTimeout(async () => {
     const source = await backend.createOrm({ entities: [Team, Member], extensions: [EntitySync] });
     const target = await backend.createOrm({ entities: [Team, Member], extensions: [EntitySync] });
     const dir = mkdtempSync(join(tmpdir(), 'entity-sync-columns-'));
@@ -69,9 +70,9 @@ for (const backend of testBackends()) {
       await target.close();
       rmSync(dir, { recursive: true, force: true });
     }
-  });
+  }));
 
-  test('include keeps only what it names besides the primary and natural keys', async () => {
+  test('include keeps only what it names besides the primary and natural keys', withTimeout(async () => {
     const source = await backend.createOrm({ entities: [Team, Member], extensions: [EntitySync] });
     try {
       await seed(source);
@@ -82,9 +83,9 @@ for (const backend of testBackends()) {
     } finally {
       await source.close();
     }
-  });
+  }));
 
-  test('a kept-back column that is NOT NULL without a default in the target is a schema mismatch that says what to do', async () => {
+  test('a kept-back column that is NOT NULL without a default in the target is a schema mismatch that says what to do', withTimeout(async () => {
     const source = await backend.createOrm({ entities: [Team, Member], extensions: [EntitySync] });
     const target = await backend.createOrm({ entities: [Team, StrictMember], extensions: [EntitySync] });
     try {
@@ -98,9 +99,9 @@ for (const backend of testBackends()) {
       await source.close();
       await target.close();
     }
-  });
+  }));
 
-  test("a delete's archive is a backup: it keeps every column, so a restore brings the rows back as they were", async () => {
+  test("a delete's archive is a backup: it keeps every column, so a restore brings the rows back as they were", withTimeout(async () => {
     const orm = await backend.createOrm({ entities: [Team, Member], extensions: [EntitySync] });
     const dir = mkdtempSync(join(tmpdir(), 'entity-sync-columns-'));
     try {
@@ -116,7 +117,7 @@ for (const backend of testBackends()) {
       await orm.close();
       rmSync(dir, { recursive: true, force: true });
     }
-  });
+  }));
 
   test.run();
 }

@@ -2,20 +2,7 @@ import type { ImportReport } from '@entity-sync/adapters/mikro-orm';
 import type { CellValue, GraphDocument } from '@entity-sync/core';
 import type { EntityManager, MikroORM } from '@mikro-orm/core';
 
-/** Wraps a test body so that it fails after `ms` instead of hanging the run. */
-export function withTimeout<T extends unknown[]>(body: (...args: T) => Promise<void>, ms = 60_000): (...args: T) => Promise<void> {
-  return async (...args: T) => {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`the test did not finish within ${ms / 1000} s`)), ms);
-    });
-    try {
-      await Promise.race([body(...args), timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
-  };
-}
+export { withTimeout } from '../support/timeout.js';
 
 /** The main schema of an ORM of the test backends (PGlite: one per ORM; PostgreSQL: public). */
 export function mainSchema(orm: MikroORM): string {

@@ -5,6 +5,7 @@ import { Entity, ManyToOne, PrimaryKey, Property, type MikroORM, type Rel } from
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { tableChecksums } from '../support/checksums.js';
+import { withTimeout } from '../support/timeout.js';
 
 // Every department has a head, every employee a department: both keys NOT NULL and NOT DEFERRABLE,
 // so neither table's rows can go in (or out) before the other's.
@@ -41,20 +42,10 @@ async function seed(orm: MikroORM): Promise<void> {
     `setval(pg_get_serial_sequence('${q('nn_employee')}', 'id'), 20), setval(pg_get_serial_sequence('${q('nn_badge')}', 'id'), 200)`);
 }
 
-async function checkedTimeout<T>(work: Promise<T>, ms = 60_000): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`test timed out after ${ms} ms`)), ms); });
-  try {
-    return await Promise.race([work, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 for (const backend of testBackends()) {
   const test = suite(`graph shapes: a NOT NULL, non-deferrable cycle [${backend.name}]`);
 
-  test('is exported, imported into an empty database, and re-exported to the same bytes', () => checkedTimeout((async () => {
+  test('is exported, imported into an empty database, and re-exported to the same bytes', withTimeout(async () => {
     const source = await backend.createOrm({ entities, extensions: [EntitySync] });
     const target = await backend.createOrm({ entities, extensions: [EntitySync] });
     try {
@@ -69,9 +60,9 @@ for (const backend of testBackends()) {
       await source.close();
       await target.close();
     }
-  })()));
+  }));
 
-  test('is remapped into its own database as a consistent copy', () => checkedTimeout((async () => {
+  test('is remapped into its own database as a consistent copy', withTimeout(async () => {
     const orm = await backend.createOrm({ entities, extensions: [EntitySync] });
     try {
       await seed(orm);
@@ -87,9 +78,9 @@ for (const backend of testBackends()) {
     } finally {
       await orm.close();
     }
-  })()));
+  }));
 
-  test('is deleted in a dry run and for real, without a database error, leaving the other department whole', () => checkedTimeout((async () => {
+  test('is deleted in a dry run and for real, without a database error, leaving the other department whole', withTimeout(async () => {
     const orm = await backend.createOrm({ entities, extensions: [EntitySync] });
     try {
       await seed(orm);
@@ -105,7 +96,7 @@ for (const backend of testBackends()) {
     } finally {
       await orm.close();
     }
-  })()));
+  }));
 
   test.run();
 }

@@ -67,12 +67,17 @@ interface ColumnRow {
   partitioned: boolean;
 }
 
+interface KeyRow { schema: string; table: string; name: string; primary: boolean; columns: string[]; own: boolean; partitions: number; holders: number }
+interface ForeignKeyRow { schema: string; table: string; name: string; deferrable: boolean; columns: string[] }
+interface TriggerRow { schema: string; table: string; name: string; relation: string; enabled: string; insert: boolean; update: boolean }
+
 // Columns with their sequence: pg_get_serial_sequence finds owned ones (serial, identity); a default
 // `nextval('x')` on a sequence nobody owns (dumps, legacy schemas) is found through the default's dependency.
 const COLUMNS = `
   select n.nspname as "schema", c.relname as "table", a.attname as "column", format_type(a.atttypid, a.atttypmod) as "type",
     a.attnotnull as "notnull", a.atthasdef as "hasdef", a.attgenerated::text as "generated", a.attidentity::text as "identity",
     t.typcategory as "category", t.typname as "typname", c.relkind = 'p' as "partitioned",
+    row_number() over (order by n.nspname, c.relname, a.attnum) as ord,
     coalesce(
       (select quote_ident(sn.nspname) || '.' || quote_ident(s.relname)
          from pg_depend d join pg_class s on s.oid = d.objid and s.relkind = 'S' join pg_namespace sn on sn.oid = s.relnamespace
@@ -86,8 +91,7 @@ const COLUMNS = `
     join pg_class c on c.oid = a.attrelid
     join pg_namespace n on n.oid = c.relnamespace
     join pg_type t on t.oid = coalesce(nullif((select typbasetype from pg_type where oid = a.atttypid), 0), a.atttypid)
-  where n.nspname = any(?::text[]) and c.relkind in ('r', 'p') and not c.relispartition and a.attnum > 0 and not a.attisdropped
-  order by n.nspname, c.relname, a.attnum`;
+  where n.nspname = any(?::text[]) and c.relkind in ('r', 'p') and not c.relispartition and a.attnum > 0 and not a.attisdropped`;
 
 // Unique indexes (the primary key too) of each table, and of every leaf partition of a partitioned table:
 // a key that lives on the partitions is a key of the whole table when every partition has it.
@@ -108,40 +112,48 @@ const KEYS = `
   )
   select t.schema, t.name as "table", ix.name, ix."primary", ix.columns, ix.holder = t.oid as "own",
     (select count(*) from holders h where h.table_oid = t.oid and h.holder <> t.oid)::int as "partitions",
-    count(*) over (partition by t.oid, ix.columns)::int as "holders"
-  from tables t join indexes ix on ix.table_oid = t.oid
-  order by t.schema, t.name, ix.name`;
+    count(*) over (partition by t.oid, ix.columns)::int as "holders", row_number() over (order by t.schema, t.name, ix.name) as ord
+  from tables t join indexes ix on ix.table_oid = t.oid`;
 
 const FOREIGN_KEYS = `
   select n.nspname as schema, c.relname as "table", k.conname as name, k.condeferrable as deferrable,
+    row_number() over (order by n.nspname, c.relname, k.conname) as ord,
     array(select a.attname::text from unnest(k.conkey) with ordinality u(attnum, ord)
             join pg_attribute a on a.attrelid = k.conrelid and a.attnum = u.attnum order by u.ord) as columns
   from pg_constraint k join pg_class c on c.oid = k.conrelid join pg_namespace n on n.oid = c.relnamespace
-  where k.contype = 'f' and k.conparentid = 0 and n.nspname = any(?::text[]) and not c.relispartition
-  order by 1, 2, 3`;
+  where k.contype = 'f' and k.conparentid = 0 and n.nspname = any(?::text[]) and not c.relispartition`;
 
 // User triggers, enabled, on each table or its partitions. tgtype bits: 1 row, 2 before, 4 insert, 16 update.
 const TRIGGERS = `
   select n.nspname as schema, c.relname as "table", g.tgname as name, g.tgenabled::text as enabled,
+    row_number() over (order by n.nspname, c.relname, g.tgname, r.relid) as ord,
     (select quote_ident(rn.nspname) || '.' || quote_ident(rc.relname) from pg_class rc join pg_namespace rn on rn.oid = rc.relnamespace where rc.oid = r.relid) as relation,
     (g.tgtype & 3) = 3 and (g.tgtype & 4) <> 0 as "insert", (g.tgtype & 3) = 3 and (g.tgtype & 16) <> 0 as "update"
   from pg_class c join pg_namespace n on n.oid = c.relnamespace
     cross join lateral (select c.oid as relid union select p.relid from pg_partition_tree(c.oid) p where c.relkind = 'p') r
     join pg_trigger g on g.tgrelid = r.relid
   where n.nspname = any(?::text[]) and c.relkind in ('r', 'p') and not c.relispartition
-    and not g.tgisinternal and g.tgenabled <> 'D' and g.tgparentid = 0
-  order by 1, 2, 3, 4`;
+    and not g.tgisinternal and g.tgenabled <> 'D' and g.tgparentid = 0`;
+
+// One round trip: the four lists as JSON arrays in one row.
+const CATALOG = `select
+  (select coalesce(json_agg(q order by q.ord), '[]') from (${COLUMNS}) q) as "columns",
+  (select coalesce(json_agg(q order by q.ord), '[]') from (${KEYS}) q) as "keys",
+  (select coalesce(json_agg(q order by q.ord), '[]') from (${FOREIGN_KEYS}) q) as "foreignKeys",
+  (select coalesce(json_agg(q order by q.ord), '[]') from (${TRIGGERS}) q) as "triggers"`;
 
 /** The tables of the schemas an ORM maps, read from the database's own catalog. */
 export class TableCatalog {
   private constructor(readonly schema: string, private readonly tables: Map<string, CatalogTable>) {}
 
-  /** Reads every table of `schema` (the default) and of `others` in four statements. */
+  /** Reads every table of `schema` (the default) and of `others` in one statement. */
   static async load(session: SqlSession, schema: string, others: Iterable<string> = []): Promise<TableCatalog> {
     const schemas = arrayLiteral([...new Set([schema, ...others])]);
     const tables = new Map<string, CatalogTable>();
     const tableOf = (row: { schema: string; table: string }) => tables.get(`${row.schema}.${row.table}`);
-    for (const row of await session.query<ColumnRow>(COLUMNS, [schemas])) {
+    const [catalog] = await session.query<{ columns: ColumnRow[]; keys: KeyRow[]; foreignKeys: ForeignKeyRow[]; triggers: TriggerRow[] }>(
+      CATALOG, [schemas, schemas, schemas, schemas]);
+    for (const row of catalog!.columns) {
       let table = tableOf(row);
       if (!table) {
         table = { schema: row.schema, name: row.table, columns: [], keys: [], uniques: [], foreignKeys: [],
@@ -161,19 +173,17 @@ export class TableCatalog {
         text: row.category === 'S',
       });
     }
-    const keyRows = await session.query<{ schema: string; table: string; name: string; primary: boolean; columns: string[];
-      own: boolean; partitions: number; holders: number }>(KEYS, [schemas]);
-    for (const row of keyRows) {
+    for (const row of catalog!.keys) {
       const table = tableOf(row);
       if (!table) continue;
       const wholeTable = row.own || (row.partitions > 0 && row.holders >= row.partitions);
       if (wholeTable && !table.keys.some((key) => key.join() === row.columns.join())) table.keys.push(row.columns);
       if (row.own && !row.primary) table.uniques.push({ name: row.name, columns: row.columns });
     }
-    for (const row of await session.query<{ schema: string; table: string; name: string; deferrable: boolean; columns: string[] }>(FOREIGN_KEYS, [schemas])) {
+    for (const row of catalog!.foreignKeys) {
       tableOf(row)?.foreignKeys.push({ name: row.name, columns: row.columns, deferrable: row.deferrable });
     }
-    for (const row of await session.query<{ schema: string; table: string; name: string; relation: string; enabled: string; insert: boolean; update: boolean }>(TRIGGERS, [schemas])) {
+    for (const row of catalog!.triggers) {
       const table = tableOf(row);
       table?.userTriggers.push({ relation: row.relation, name: row.name, enabled: row.enabled === 'A' ? 'always' : row.enabled === 'R' ? 'replica' : 'origin' });
       if (row.insert && !table?.beforeInsertTriggers.includes(row.name)) table?.beforeInsertTriggers.push(row.name);

@@ -78,7 +78,7 @@ const COLUMNS = `
     a.attnotnull as "notnull", a.atthasdef as "hasdef", a.attgenerated::text as "generated", a.attidentity::text as "identity",
     t.typcategory as "category", t.typname as "typname", c.relkind = 'p' as "partitioned",
     row_number() over (order by n.nspname, c.relname, a.attnum) as ord,
-    coalesce(
+    case when a.atthasdef or a.attidentity <> '' then coalesce(
       (select quote_ident(sn.nspname) || '.' || quote_ident(s.relname)
          from pg_depend d join pg_class s on s.oid = d.objid and s.relkind = 'S' join pg_namespace sn on sn.oid = s.relnamespace
         where d.classid = 'pg_class'::regclass and d.refclassid = 'pg_class'::regclass and d.refobjid = c.oid and d.refobjsubid = a.attnum
@@ -86,11 +86,12 @@ const COLUMNS = `
       (select quote_ident(sn.nspname) || '.' || quote_ident(s.relname)
          from pg_attrdef ad join pg_depend d on d.classid = 'pg_attrdef'::regclass and d.objid = ad.oid and d.refclassid = 'pg_class'::regclass
            join pg_class s on s.oid = d.refobjid and s.relkind = 'S' join pg_namespace sn on sn.oid = s.relnamespace
-        where ad.adrelid = c.oid and ad.adnum = a.attnum limit 1)) as "seq"
+        where ad.adrelid = c.oid and ad.adnum = a.attnum limit 1)) end as "seq"
   from pg_attribute a
     join pg_class c on c.oid = a.attrelid
     join pg_namespace n on n.oid = c.relnamespace
-    join pg_type t on t.oid = coalesce(nullif((select typbasetype from pg_type where oid = a.atttypid), 0), a.atttypid)
+    join pg_type ct on ct.oid = a.atttypid
+    join pg_type t on t.oid = case when ct.typtype = 'd' then ct.typbasetype else ct.oid end
   where n.nspname = any(?::text[]) and c.relkind in ('r', 'p') and not c.relispartition and a.attnum > 0 and not a.attisdropped`;
 
 // Unique indexes (the primary key too) of each table, and of every leaf partition of a partitioned table:
@@ -102,7 +103,7 @@ const KEYS = `
   ), holders as (
     select t.oid as table_oid, t.oid as holder from tables t
     union all
-    select t.oid, p.relid from tables t cross join lateral pg_partition_tree(t.oid) p where t.relkind = 'p' and p.isleaf
+    select t.oid, p.relid from (select * from tables where relkind = 'p') t cross join lateral pg_partition_tree(t.oid) p where p.isleaf
   ), indexes as (
     select h.table_oid, h.holder, i.relname as name, x.indisprimary as "primary",
       array(select a.attname::text from unnest(x.indkey) with ordinality k(attnum, ord)
@@ -130,7 +131,7 @@ const TRIGGERS = `
     (select quote_ident(rn.nspname) || '.' || quote_ident(rc.relname) from pg_class rc join pg_namespace rn on rn.oid = rc.relnamespace where rc.oid = r.relid) as relation,
     (g.tgtype & 3) = 3 and (g.tgtype & 4) <> 0 as "insert", (g.tgtype & 3) = 3 and (g.tgtype & 16) <> 0 as "update"
   from pg_class c join pg_namespace n on n.oid = c.relnamespace
-    cross join lateral (select c.oid as relid union select p.relid from pg_partition_tree(c.oid) p where c.relkind = 'p') r
+    cross join lateral (select c.oid as relid union all select p.relid from pg_partition_tree(case when c.relkind = 'p' then c.oid end) p where p.relid <> c.oid) r
     join pg_trigger g on g.tgrelid = r.relid
   where n.nspname = any(?::text[]) and c.relkind in ('r', 'p') and not c.relispartition
     and not g.tgisinternal and g.tgenabled <> 'D' and g.tgparentid = 0`;

@@ -21,7 +21,7 @@ export function describeImport(report: ImportReport): string {
   lines.push(...table(Object.entries(report.entities).map(([entity, c]) => [entity,
     Object.entries(c).filter(([, n]) => n > 0).map(([what, n]) => `${n} ${what}`).join(', ') || 'nothing'])));
   if (report.conflicts.length) lines.push(`${report.conflicts.length} conflict(s) resolved by the chosen policy`);
-  if (report.sequences.length) lines.push(`sequences advanced: ${report.sequences.join(', ')}`);
+  if (report.sequences.length) lines.push(`sequences ${report.dryRun ? 'that would be advanced' : 'advanced'}: ${report.sequences.join(', ')}`);
   for (const change of report.rewritten) {
     lines.push(`note: ${change.rows} ${change.entity} row(s) hold another ${change.column} than the file: set by the ${change.by} ` +
       `(first keys: ${change.sample.map((key) => (key.length === 1 ? key[0] : JSON.stringify(key))).join(', ')})`);

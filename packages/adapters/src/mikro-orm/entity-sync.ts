@@ -111,12 +111,12 @@ export class EntitySync {
   }
 
   /**
-   * True when the entity's `@SyncModel` says `referenceData: true`. Reference data (products,
+   * What the entity's `@SyncModel({ referenceData })` says (undefined when it says nothing). Reference data (products,
    * employees, countries) is what many rows point at without belonging to it; a delete plan's
    * `outside` list does not flag rows for pointing at it.
    */
-  isReferenceData(entity: EntityRef): boolean {
-    return this.registryEntry(entity)?.syncModel?.referenceData === true;
+  isReferenceData(entity: EntityRef): boolean | undefined {
+    return this.registryEntry(entity)?.syncModel?.referenceData;
   }
 
   /** The entity's natural key as full scalar paths; throws `NATURAL_KEY_UNDEFINED` when it has none. */

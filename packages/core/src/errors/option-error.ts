@@ -22,6 +22,15 @@ export class OptionError extends EntitySyncError {
     );
   }
 
+  static unknown(fn: string, option: string, known: string[]): OptionError {
+    const close = known.find((name) => name.toLowerCase() === option.toLowerCase());
+    return new OptionError(
+      'INVALID_OPTION',
+      `${fn}: there is no option '${option}'.${close ? ` Did you mean '${close}'?` : ''} Its options are ${known.join(', ')}.`,
+      { info: { function: fn, option, known } },
+    );
+  }
+
   static renamed(fn: string, option: string, replacement: string, why: string): OptionError {
     return new OptionError(
       'INVALID_OPTION',

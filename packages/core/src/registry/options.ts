@@ -19,11 +19,13 @@ export interface SyncModelOptions {
    * primary-key property cannot be excluded: rows are matched across databases by it.
    */
   exclude?: string[];
-  /** Properties that hold a reference to a file in storage; the file travels with the row. */
+  /** Properties that hold a reference to a file in storage. Validated; files do not travel yet (environment sync brings them). */
   fileFields?: string[];
   /**
-   * Marks reference data (products, employees, countries): what many rows point at without
-   * belonging to it. A delete plan's `outside` list does not flag rows for pointing at it.
+   * `true` marks reference data (products, employees, countries): what many rows point at without
+   * belonging to it. A delete plan's `outside` list does not flag rows for pointing at it. `false`
+   * says the opposite of an entity that looks like reference data (one whose foreign keys are all
+   * nullable, such as customers). Unset, the delete plan decides by the entity's shape.
    */
   referenceData?: boolean;
 }

@@ -45,8 +45,11 @@ export async function deleteRows(session: SqlSession, tables: TableGraph, keySet
 // Shared reference data (declared so, a natural key, or no required foreign key of its own) is what
 // many rows point at without belonging to it: losing a row that points at it surprises nobody. The
 // other side of a link table is different: without a natural key it is somebody's collection.
+// `@SyncModel({ referenceData })` decides either way when it is set.
 function isReferenceData(table: TableNode, from: TableNode, tables: TableGraph, sync: EntitySync): boolean {
-  if (sync.isReferenceData(table.entity) || sync.naturalKeyProperties(table.entity)) return true;
+  const declared = sync.isReferenceData(table.entity);
+  if (declared !== undefined) return declared;
+  if (sync.naturalKeyProperties(table.entity)) return true;
   return !from.pivot && tables.needs(table).every((fk) => fk.nullable);
 }
 

@@ -90,6 +90,7 @@ export class GraphImporter {
       }
       for (const staging of group) await this.translateKeys(staging, (fk) => !fk.selfReference);
       for (const staging of group) await this.blockBelowConflicts(staging);
+      if (this.rules.onConflict === 'overwrite') for (const staging of group) await this.keepIdentical(staging);
       // The database checks every foreign key as rows go in; only when it refuses are the rows
       // looked up again, to name the ones that point nowhere.
       await this.session.run('SAVEPOINT es_write');
@@ -206,6 +207,12 @@ export class GraphImporter {
     const action = onConflict === 'skip' ? 'skip' : onConflict === 'overwrite' ? 'update' : 'conflict';
     const marked = await this.session.run(`UPDATE ${staging.name} s SET _action = ${literal(action)} FROM ${table.qualified} t WHERE ${staging.matchTarget()} AND s._action = 'insert'`);
     if (marked > 0 && action === 'conflict') this.withConflicts.add(staging);
+  }
+
+  // An overwrite leaves rows alone that already hold the file's values: no UPDATE, so no trigger rewrites them.
+  private async keepIdentical(staging: StagingTable): Promise<void> {
+    await this.session.run(`UPDATE ${staging.name} s SET _action = 'skip' FROM ${staging.table.qualified} t ` +
+      `WHERE ${staging.matchTarget()} AND s._action = 'update' AND cardinality(${staging.differing()}) = 0`);
   }
 
   private async noteRekeyed(staging: StagingTable, keyChanged: string): Promise<void> {

@@ -50,10 +50,15 @@ export interface ImportGraphOptions {
 
 /** Per-entity outcome of an import. */
 export interface EntityImportCounts {
+  /** Inserted under the file's key. */
   created: number;
+  /** Existing rows given the file's values (`overwrite`). */
   updated: number;
+  /** Existing rows left as they are: `skip`, or rows that `overwrite` found identical already. */
   skipped: number;
+  /** Inserted under a new key (`remap`). */
   remapped: number;
+  /** Existing rows used in their place, matched by natural key (`matchBy: 'naturalKey'`). */
   reused: number;
 }
 

@@ -1,4 +1,4 @@
-import { GraphError, type CellValue } from '@entity-sync/core';
+import { GraphError, OptionError, type CellValue } from '@entity-sync/core';
 import { arrayLiteral, ident, type SqlSession } from './sql-session.js';
 import { columnList, joinOn, type ForeignKeyEdge, type TableGraph, type TableNode } from './table-graph.js';
 
@@ -81,7 +81,19 @@ export class KeyWalker {
         (name === fk.name ? needs : dependents).add(fk);
       }
     };
-    resolve(rules.excludeRelations, this.excludeNeeds, this.excludeDependents);
+    if (mode === 'delete') {
+      // A delete walks dependents only: either name of a relation means the rows that hold its key.
+      for (const name of rules.excludeRelations ?? []) {
+        const fk = tables.foreignKey(name);
+        if (!fk.nullable) {
+          throw OptionError.invalid('deleteGraph', 'excludeRelations', name, 'a nullable relation',
+            `${fk.name} is NOT NULL: its rows cannot stay with the key set to NULL, so they go with the rows they reference. Remove it from excludeRelations.`);
+        }
+        this.excludeDependents.add(fk);
+      }
+    } else {
+      resolve(rules.excludeRelations, this.excludeNeeds, this.excludeDependents);
+    }
     resolve(rules.follow, new Set(), this.followDependents);
   }
 

@@ -12,6 +12,18 @@ const MATCH_BY = Object.keys({ primaryKey: true, naturalKey: true } satisfies Re
 
 type Bag = Record<string, unknown>;
 
+// Every option each function takes, as records so that an option added to an interface but not here fails to compile.
+const EXPORT_OPTIONS = Object.keys({ em: 1, format: 1, to: 1, exportedAt: 1, signal: 1, onProgress: 1, follow: 1, excludeRelations: 1, maxDepth: 1, maxRows: 1 } satisfies Record<keyof ExportGraphOptions, 1>);
+const IMPORT_OPTIONS = Object.keys({ em: 1, dryRun: 1, onConflict: 1, matchBy: 1, triggers: 1, batchSize: 1, signal: 1, onProgress: 1 } satisfies Record<keyof ImportGraphOptions, 1>);
+const DELETE_OPTIONS = Object.keys({ em: 1, dryRun: 1, archiveTo: 1, archiveFormat: 1, excludeRelations: 1, signal: 1, onProgress: 1 } satisfies Record<keyof DeleteGraphOptions, 1>);
+
+// A misspelt option would otherwise be ignored without a word (plain JavaScript has no type check).
+function checkKnown(fn: string, bag: Bag, known: string[]): void {
+  for (const option of Object.keys(bag)) {
+    if (option !== 'exclude' && !known.includes(option) && bag[option] !== undefined) throw OptionError.unknown(fn, option, known);
+  }
+}
+
 const oneOf = (values: string[]) => `one of ${values.map((value) => `'${value}'`).join(', ')}`;
 
 function checkBag(fn: string, options: unknown): Bag {
@@ -65,6 +77,7 @@ export function checkExportOptions(options: ExportGraphOptions): void {
   const fn = 'exportGraph';
   const bag = checkBag(fn, options);
   checkRenamedExclude(fn, bag);
+  checkKnown(fn, bag, EXPORT_OPTIONS);
   checkChoice(fn, bag, 'format', ENCODINGS);
   checkTarget(fn, bag, 'to', true);
   checkWholeNumber(fn, bag, 'maxRows', 1, 'Omit it for no limit.');
@@ -77,6 +90,7 @@ export function checkExportOptions(options: ExportGraphOptions): void {
 export function checkImportOptions(options: ImportGraphOptions): void {
   const fn = 'importGraph';
   const bag = checkBag(fn, options);
+  checkKnown(fn, bag, IMPORT_OPTIONS);
   checkChoice(fn, bag, 'onConflict', CONFLICT_POLICIES);
   checkChoice(fn, bag, 'matchBy', MATCH_BY,
     bag.matchBy === 'natural-key' || bag.matchBy === 'primary-key'
@@ -91,6 +105,7 @@ export function checkDeleteOptions(options: DeleteGraphOptions): void {
   const fn = 'deleteGraph';
   const bag = checkBag(fn, options);
   checkRenamedExclude(fn, bag);
+  checkKnown(fn, bag, DELETE_OPTIONS);
   checkChoice(fn, bag, 'archiveFormat', ENCODINGS);
   checkTarget(fn, bag, 'archiveTo', false);
   checkNames(fn, bag, 'excludeRelations');

@@ -98,5 +98,30 @@ for (const backend of testBackends()) {
     }
   }));
 
+  test("a conflict inside the cycle blocks the rows below it in both tables, and is reported as the conflict it is", withTimeout(async () => {
+    const source = await backend.createOrm({ entities, extensions: [EntitySync] });
+    const target = await backend.createOrm({ entities, extensions: [EntitySync] });
+    try {
+      // the file: departments 1 and 2, department 2 headed by employee 11 of department 1
+      const q = (orm: MikroORM, table: string) => `"${orm.config.get('schema') ?? 'public'}"."${table}"`;
+      await source.em.getConnection().execute(
+        `WITH d AS (INSERT INTO ${q(source, 'nn_department')} (id, name, head_id) VALUES (1, 'Research', 10), (2, 'Sales', 11)) ` +
+        `INSERT INTO ${q(source, 'nn_employee')} (id, name, department_id) VALUES (10, 'Ada', 1), (11, 'Bo', 1)`);
+      // the target already has department 1 and its head
+      await target.em.getConnection().execute(
+        `WITH d AS (INSERT INTO ${q(target, 'nn_department')} (id, name, head_id) VALUES (1, 'Research', 10)) ` +
+        `INSERT INTO ${q(target, 'nn_employee')} (id, name, department_id) VALUES (10, 'Ada', 1)`);
+      const before = await tableChecksums(target);
+      const exported = await exportGraph([{ entity: Department, key: 1 }, { entity: Department, key: 2 }], { em: source.em.fork(), exportedAt: null });
+      const error = await importGraph(exported.document!, { em: target.em.fork() }).catch((e) => e);
+      assert.is(error.code, 'IMPORT_CONFLICT', error.message);
+      assert.equal(error.info.conflicts.map((c: { entity: string; key: string[] }) => `${c.entity} ${c.key}`).sort(), ['Department 1', 'Employee 10']);
+      assert.equal(await tableChecksums(target), before);
+    } finally {
+      await source.close();
+      await target.close();
+    }
+  }));
+
   test.run();
 }

@@ -16,9 +16,10 @@ import { StagingTable } from './staging-table.js';
 import type { CatalogColumn } from './table-catalog.js';
 import type { ForeignKeyEdge, TableGraph, TableNode } from './table-graph.js';
 
-// The last value a sequence gave (0 before its first), without drawing from it.
+// The last value a sequence gave (one increment below its start before its first), without drawing from it.
 function lastValue(sequence: string): string {
-  return `(SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END FROM ${sequence})`;
+  return `(SELECT CASE WHEN is_called THEN last_value ELSE last_value - ` +
+    `(SELECT seqincrement FROM pg_sequence WHERE seqrelid = ${literal(sequence)}::regclass) END FROM ${sequence})`;
 }
 
 /** How conflicts are resolved. */
@@ -39,6 +40,8 @@ export class GraphImporter {
   private readonly translated = new Set<ForeignKeyEdge>();
   private readonly rewritten: RewrittenValues[] = [];
   private readonly drawn = new Set<string>();
+  // sequence -> the last value a dry run's computed draws reached
+  private readonly dryRunDrawn = new Map<string, string>();
   private readonly conflicts: ImportConflict[] = [];
   private readonly unresolved: ImportConflict[] = [];
   // staging tables with rows that will not be written (unresolved conflicts, or rows below them)
@@ -84,12 +87,18 @@ export class GraphImporter {
       for (const staging of group) {
         await this.translateKeys(staging, (fk) => !fk.selfReference && (decided.has(fk.parent.entity) || !this.staged.has(fk.parent.entity)));
         await this.decide(staging, dryRun);
-        await this.checkUniqueKeys(staging);
         decided.add(staging.table.entity);
         await this.translateKeys(staging, (fk) => fk.selfReference);
       }
       for (const staging of group) await this.translateKeys(staging, (fk) => !fk.selfReference);
-      for (const staging of group) await this.blockBelowConflicts(staging);
+      // unique values are compared once every key in them is final
+      for (const staging of group) await this.checkUniqueKeys(staging);
+      // in a cycle, a blocked row can block a row of a table already looked at: until nothing changes
+      for (let blocked = true; blocked;) {
+        blocked = false;
+        for (const staging of group) blocked = (await this.blockBelowConflicts(staging)) || blocked;
+        if (group.length === 1) break;
+      }
       if (this.rules.onConflict === 'overwrite') for (const staging of group) await this.keepIdentical(staging);
       // The database checks every foreign key as rows go in; only when it refuses are the rows
       // looked up again, to name the ones that point nowhere.
@@ -242,8 +251,14 @@ export class GraphImporter {
         this.drawn.add(column.sequence);
         value = `nextval(${literal(column.sequence)})::text`;
       } else if (column.sequence && column.integer) {
-        // A dry run draws nothing: it computes the keys the real run's draws give.
-        value = `(GREATEST(${highest}, ${lastValue(column.sequence)}) + row_number() OVER (ORDER BY ${ordered}))::text`;
+        // A dry run draws nothing: it computes the keys the real run's draws give, step by step of the
+        // sequence, and remembers where it got to for the next table that draws from it.
+        const before = this.dryRunDrawn.get(column.sequence);
+        const [next] = await this.session.query<{ last: string; step: string }>(
+          `SELECT GREATEST(${highest}, ${before === undefined ? lastValue(column.sequence) : `${before}::bigint`})::text AS last, ` +
+          `seqincrement::text AS step FROM pg_sequence WHERE seqrelid = ${literal(column.sequence)}::regclass`);
+        value = `(${next!.last}::bigint + ${next!.step}::bigint * row_number() OVER (ORDER BY ${ordered}))::text`;
+        this.dryRunDrawn.set(column.sequence, String(BigInt(next!.last) + BigInt(next!.step) * BigInt(remapped)));
       } else if (column.integer) {
         value = `(${highest} + row_number() OVER (ORDER BY ${ordered}))::text`;
       } else if (column.uuid) {
@@ -260,15 +275,19 @@ export class GraphImporter {
   }
 
   // Rows below an unresolved conflict cannot be written either; the conflict is what gets reported.
-  private async blockBelowConflicts(staging: StagingTable): Promise<void> {
+  private async blockBelowConflicts(staging: StagingTable): Promise<boolean> {
+    let any = false;
     for (const fk of this.tables.needs(staging.table)) {
       const parent = this.staged.get(fk.parent.entity);
       if (!parent || !fk.referencesPrimaryKey || fk.selfReference || !this.withConflicts.has(parent)) continue;
+      if (!fk.columns.every((column) => staging.column(column.name))) continue;
       const blocked = await this.session.run(`UPDATE ${staging.name} s SET _action = 'blocked' FROM ${parent.name} p ` +
         `WHERE ${fk.columns.map((column, i) => `${staging.col(column)} = ${parent.col(fk.parent.primaryKey[i]!, 'p')}`).join(' AND ')} ` +
         `AND p._action IN ('conflict', 'blocked') AND s._action IN ('insert', 'remap', 'update')`);
       if (blocked > 0) this.withConflicts.add(staging);
+      any ||= blocked > 0;
     }
+    return any;
   }
 
   // Every foreign key of a row to be written must point at a row of the target, or at a row its own
@@ -343,7 +362,8 @@ export class GraphImporter {
     const checked = staging.columns.filter((column) => column.generated || insertTriggers.length || updateTriggers.length);
     if (!checked.length) return;
     const key = `json_build_array(${staging.original().join(', ')})::text`;
-    const differs = (column: CatalogColumn) => `t.${ident(column.name)}::text IS DISTINCT FROM ${staging.col(column)}`;
+    // both sides through the column's type, so that a value written in another spelling ('1.5' for numeric(10,2)) is no difference
+    const differs = (column: CatalogColumn) => `t.${ident(column.name)}::text IS DISTINCT FROM ${staging.typed(column)}::text`;
     const [row] = await this.session.query<Record<string, unknown>>(
       `SELECT ${checked.map((column, i) => `count(*) FILTER (WHERE ${differs(column)} AND s._action <> 'update')::int AS i${i}, ` +
         `count(*) FILTER (WHERE ${differs(column)} AND s._action = 'update')::int AS u${i}, ` +
@@ -359,21 +379,21 @@ export class GraphImporter {
         column: column.name,
         rows: inserted + updated,
         sample: (row![`k${i}`] as string[]).map((text) => JSON.parse(text) as CellValue[]),
-        by: column.generated ? 'generated column' : `trigger ${triggers.join(', ')}`,
+        by: column.generated ? 'generated column' : triggers.length ? `trigger ${triggers.join(', ')}` : 'the target database',
       });
     });
   }
 
   // Moves each sequence past its column's highest value (sequences ignore rollbacks, so a dry run only reports them).
   private async advanceSequences(dryRun: boolean): Promise<string[]> {
-    const advanced: string[] = [];
+    const advanced = new Set<string>();
     for (const staging of this.staged.values()) {
       for (const column of staging.columns) {
         if (!column.sequence || !column.integer) continue;
-        if (await this.advanceSequence(staging.table, column, dryRun) || this.drawn.has(column.sequence)) advanced.push(column.sequence);
+        if (await this.advanceSequence(staging.table, column, dryRun) || this.drawn.has(column.sequence)) advanced.add(column.sequence);
       }
     }
-    return advanced;
+    return [...advanced];
   }
 
   // True when the sequence was (or, in a dry run, would be) behind the column's highest value.

@@ -39,7 +39,9 @@ export interface ImportGraphOptions {
    * `fire` (default): the target's triggers run as for any insert, and values a BEFORE trigger changes
    * are reported under `rewritten`. `disable`: the written tables' enabled user triggers are switched
    * off while their rows go in and back on after (like pg_restore --disable-triggers; needs the tables'
-   * owner and locks them against writes until commit), so that a restore is exact.
+   * owner and locks them against writes until commit), so that a restore is exact. Foreign-key checks
+   * deferred until commit are run before each switch (`SET CONSTRAINTS ALL IMMEDIATE`, for the rest of
+   * the transaction), since PostgreSQL alters no table with checks pending.
    */
   triggers?: 'fire' | 'disable';
   /** Rows per load statement. Default 5000. */

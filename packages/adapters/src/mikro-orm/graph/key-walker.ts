@@ -223,7 +223,7 @@ export class KeyWalker {
               await this.recordSetNull(fk);
               continue;
             }
-          } else if (this.excludeDependents.has(fk) || fk.columns.some((column) => fk.child.excluded.has(column.name))) {
+          } else if (this.excludeDependents.has(fk) || (this.mode === 'export' && fk.columns.some((column) => fk.child.excluded.has(column.name)))) {
             continue;
           }
           if (await this.followDependent(source, fk, round)) next.add(fk.child.entity);

@@ -20,7 +20,7 @@ const DELETE_OPTIONS = Object.keys({ em: 1, dryRun: 1, archiveTo: 1, archiveForm
 // A misspelt option would otherwise be ignored without a word (plain JavaScript has no type check).
 function checkKnown(fn: string, bag: Bag, known: string[]): void {
   for (const option of Object.keys(bag)) {
-    if (option !== 'exclude' && !known.includes(option) && bag[option] !== undefined) throw OptionError.unknown(fn, option, known);
+    if (!known.includes(option) && bag[option] !== undefined) throw OptionError.unknown(fn, option, known);
   }
 }
 

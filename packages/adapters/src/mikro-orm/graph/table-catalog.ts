@@ -47,7 +47,7 @@ export interface CatalogTable {
   /** Row-level BEFORE triggers (on the table or its partitions) that may change what is written. */
   beforeInsertTriggers: string[];
   beforeUpdateTriggers: string[];
-  /** Every enabled user trigger, on the table itself or on one of its partitions (`relation` is quoted and qualified). */
+  /** Every enabled user trigger of the relations that store the rows: the table, or its partitions (`relation` is quoted and qualified). */
   userTriggers: { relation: string; name: string; enabled: 'origin' | 'always' | 'replica' }[];
   partitioned: boolean;
 }
@@ -113,7 +113,8 @@ const KEYS = `
   )
   select t.schema, t.name as "table", ix.name, ix."primary", ix.columns, ix.holder = t.oid as "own",
     (select count(*) from holders h where h.table_oid = t.oid and h.holder <> t.oid)::int as "partitions",
-    count(*) over (partition by t.oid, ix.columns)::int as "holders", row_number() over (order by t.schema, t.name, ix.name) as ord
+    (select count(distinct other.holder) from indexes other where other.table_oid = t.oid and other.holder <> t.oid and other.columns = ix.columns)::int as "holders",
+    row_number() over (order by t.schema, t.name, ix.name) as ord
   from tables t join indexes ix on ix.table_oid = t.oid`;
 
 const FOREIGN_KEYS = `
@@ -124,17 +125,19 @@ const FOREIGN_KEYS = `
   from pg_constraint k join pg_class c on c.oid = k.conrelid join pg_namespace n on n.oid = c.relnamespace
   where k.contype = 'f' and k.conparentid = 0 and n.nspname = any(?::text[]) and not c.relispartition`;
 
-// User triggers, enabled, on each table or its partitions. tgtype bits: 1 row, 2 before, 4 insert, 16 update.
+// User triggers, enabled, where rows are stored: on each table, or on each partition of a partitioned one
+// (a partition's copy of its parent's trigger is switched on its own). tgtype bits: 1 row, 2 before, 4 insert, 16 update.
 const TRIGGERS = `
   select n.nspname as schema, c.relname as "table", g.tgname as name, g.tgenabled::text as enabled,
     row_number() over (order by n.nspname, c.relname, g.tgname, r.relid) as ord,
     (select quote_ident(rn.nspname) || '.' || quote_ident(rc.relname) from pg_class rc join pg_namespace rn on rn.oid = rc.relnamespace where rc.oid = r.relid) as relation,
     (g.tgtype & 3) = 3 and (g.tgtype & 4) <> 0 as "insert", (g.tgtype & 3) = 3 and (g.tgtype & 16) <> 0 as "update"
   from pg_class c join pg_namespace n on n.oid = c.relnamespace
-    cross join lateral (select c.oid as relid union all select p.relid from pg_partition_tree(case when c.relkind = 'p' then c.oid end) p where p.relid <> c.oid) r
+    cross join lateral (select c.oid as relid where c.relkind = 'r'
+      union all select p.relid from pg_partition_tree(case when c.relkind = 'p' then c.oid end) p where p.isleaf) r
     join pg_trigger g on g.tgrelid = r.relid
   where n.nspname = any(?::text[]) and c.relkind in ('r', 'p') and not c.relispartition
-    and not g.tgisinternal and g.tgenabled <> 'D' and g.tgparentid = 0`;
+    and not g.tgisinternal and g.tgenabled <> 'D'`;
 
 // One round trip: the four lists as JSON arrays in one row.
 const CATALOG = `select

@@ -72,6 +72,17 @@ if (testBackends().some((backend) => backend.name === 'postgres')) {
     assert.is(await count(target, 'customer'), 2);
   });
 
+  test('export --no-timestamp leaves the time out, so that the same data gives the same bytes', async () => {
+    const first = join(dir, 'same-1.json');
+    const second = join(dir, 'same-2.json');
+    for (const file of [first, second]) {
+      const run = await cli(['export', 'Album:1', '-o', file, '--no-timestamp'], env(source));
+      assert.is(run.code, 0, run.stderr);
+    }
+    assert.is(JSON.parse(readFileSync(first, 'utf8')).exportedAt, null);
+    assert.is(readFileSync(first, 'utf8'), readFileSync(second, 'utf8'));
+  });
+
   test('a conflicting import exits non-zero with the error code and changes nothing', async () => {
     const file = join(dir, 'album.json');
     assert.is((await cli(['export', 'Album:1', '-o', file], env(source))).code, 0);

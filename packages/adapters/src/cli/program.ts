@@ -57,11 +57,13 @@ export function createProgram(io: CliIo): Command {
     .option('--exclude-relation <relation>', 'never follow this relation (repeatable)', collect)
     .option('--max-rows <n>', 'stop when the graph passes n rows', positiveInt)
     .option('--max-depth <n>', 'collect owned rows at most n levels below a root', positiveInt)
+    .option('--no-timestamp', 'leave the export time out of the header: the same data gives the same bytes')
     .option('--json', 'print the result as JSON')
-    .action(async (specs: string[], opts: { output: string; format: DocumentEncoding; follow?: string[]; excludeRelation?: string[]; maxRows?: number; maxDepth?: number; json?: boolean }) => {
+    .action(async (specs: string[], opts: { output: string; format: DocumentEncoding; follow?: string[]; excludeRelation?: string[]; maxRows?: number; maxDepth?: number; timestamp: boolean; json?: boolean }) => {
       const progress = progressDisplay(!opts.json);
       const result = await withOrm((orm) => exportGraph(roots(specs), {
         em: orm.em.fork(), to: opts.output, format: opts.format, follow: opts.follow, excludeRelations: opts.excludeRelation,
+        ...(opts.timestamp ? {} : { exportedAt: null }),
         maxRows: opts.maxRows, maxDepth: opts.maxDepth, onProgress: (p) => progress.update(p),
       })).finally(() => progress.stop());
       io.out(opts.json ? JSON.stringify({ rows: result.rows, statements: result.statements, entities: result.header.entities.map((e) => ({ name: e.name, rows: e.rows })) }) : describeExport(result, opts.output));

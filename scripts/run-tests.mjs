@@ -1,22 +1,33 @@
 // Runs every test file in one uvu process (one shared PGlite instance, one PostgreSQL
-// cluster) and ends with the summary line CI reads: `N passed, N failed`.
+// cluster) and ends with the summary line CI reads: `N passed, N failed`. Every test and hook
+// has a deadline (scripts/test-harness, ENTITY_SYNC_TEST_TIMEOUT_MS), and so has the whole run
+// (ENTITY_SYNC_TEST_RUN_DEADLINE_MS, default 30 minutes): past it the run is killed and fails.
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const pattern = process.argv[2] ?? '(^|/)test/.*\\.test\\.ts$|^tests/.*\\.test\\.ts$';
+const runDeadline = Number(process.env.ENTITY_SYNC_TEST_RUN_DEADLINE_MS ?? 30 * 60_000);
 const child = spawn(process.execPath, [
   '--import', '@swc-node/register/esm-register',
+  '--import', join(root, 'scripts/test-harness/register.mjs'),
   join(root, 'node_modules/uvu/bin.js'), '.', pattern, '-i', 'dist', '-i', 'fixtures', '-i', '\\.tmp', '-i', '^bench',
 ], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, SWC_NODE_PROJECT: join(root, 'tsconfig.json') } });
 
 let output = '';
+let killedAtDeadline = false;
+const deadline = setTimeout(() => {
+  killedAtDeadline = true;
+  console.error(`\nthe test run passed its deadline of ${runDeadline / 1000} s and was killed`);
+  child.kill('SIGKILL');
+}, runDeadline);
 child.stdout.on('data', (chunk) => {
   output += chunk;
   process.stdout.write(chunk);
 });
 child.on('close', (code, signal) => {
+  clearTimeout(deadline);
   // uvu prints "Total: N", "Passed: N", "Skipped: N" (with colour codes) at the end.
   const plain = output.replace(/\x1b\[[0-9;]*m/g, '');
   const count = (label) => Number(plain.match(new RegExp(`${label}:\\s+(\\d+)`))?.[1] ?? 0);
@@ -24,7 +35,9 @@ child.on('close', (code, signal) => {
   const passed = count('Passed');
   const skipped = count('Skipped');
   let failed = total - passed - skipped;
-  if ((code !== 0 || signal) && failed === 0) failed = 1;
+  if ((code !== 0 || signal || killedAtDeadline) && failed === 0) failed = 1;
+  // alone on its line, also when a killed run stopped in the middle of one
+  if (!output.endsWith('\n')) process.stdout.write('\n');
   console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
-  process.exit(code ?? 1);
+  process.exit(failed > 0 ? 1 : code ?? 1);
 });

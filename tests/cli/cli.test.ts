@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { chinookEntities, chinookSqlPath, chinookStart } from '../fixtures/chinook/entities.js';
+import { CHILD_DEADLINE_MS, killAfter } from '../support/child-deadline.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const config = join(root, 'tests/cli/fixtures/chinook.config.ts');
@@ -23,6 +24,7 @@ function cli(args: string[], env: Record<string, string>): Promise<Run> {
     let stderr = '';
     child.stdout.on('data', (chunk) => (stdout += chunk));
     child.stderr.on('data', (chunk) => (stderr += chunk));
+    killAfter(child, CHILD_DEADLINE_MS, `entity-sync ${args.join(' ')}`, () => ({ stdout, stderr }), reject);
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });

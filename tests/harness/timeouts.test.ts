@@ -1,0 +1,43 @@
+// The project's runner gives every test a deadline, and the whole run one: a hang fails, named, and ends.
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { killAfter } from '../support/child-deadline.js';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+
+function runner(env: Record<string, string>): Promise<{ code: number | null; output: string; seconds: number }> {
+  const started = Date.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(root, 'scripts/run-tests.mjs'), '^tests/harness/hanging/hangs\\.case\\.ts$'],
+      { cwd: root, env: { ...process.env, ...env, FORCE_COLOR: '0' } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    killAfter(child, 60_000, 'the test runner', () => ({ stdout, stderr }), reject);
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, output: (stdout + stderr).replace(/\x1b\[[0-9;]*m/g, ''), seconds: (Date.now() - started) / 1000 }));
+  });
+}
+
+const test = suite('test harness');
+
+test('a test that never finishes fails after its timeout, named, and the run goes on to the summary', async () => {
+  const run = await runner({ ENTITY_SYNC_TEST_TIMEOUT_MS: '1500' });
+  assert.is(run.code, 1, run.output);
+  assert.match(run.output, 'timed out after 1.5 s: harness case > never finishes');
+  assert.match(run.output, /^1 passed, 1 failed$/m);
+  assert.ok(run.seconds < 45, `the run took ${run.seconds} s`);
+});
+
+test('a run that outlives its deadline is killed and fails', async () => {
+  const run = await runner({ ENTITY_SYNC_TEST_TIMEOUT_MS: '600000', ENTITY_SYNC_TEST_RUN_DEADLINE_MS: '4000' });
+  assert.is(run.code, 1, run.output);
+  assert.match(run.output, 'the test run passed its deadline of 4 s and was killed');
+  assert.match(run.output, /^0 passed, 1 failed$/m);
+});
+
+test.run();

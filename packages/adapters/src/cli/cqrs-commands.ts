@@ -1,5 +1,3 @@
-import { createReadStream, existsSync } from 'node:fs';
-import { createInterface } from 'node:readline';
 import { isAbsolute, resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { EntitySyncError } from '@entity-sync/core';
@@ -11,6 +9,7 @@ import { ReplicaConsumer, type ConsumerStats } from '../mikro-orm/cqrs/replica-c
 import { diffMaster, diffReplica, diffSync, dumpMaster, loadReplica, syncMaster } from '../mikro-orm/cqrs/repair/index.js';
 import { EntitySync } from '../mikro-orm/entity-sync.js';
 import { openSink } from '../mikro-orm/graph/text-files.js';
+import { inputLines } from './input-lines.js';
 import { openTransport, type OpenedTransport } from './transport-url.js';
 import type { CliIo } from './program.js';
 
@@ -56,15 +55,6 @@ const jsonFilter = (value: string) => {
 };
 
 /** Lines of a file, or of standard input for `-` or no file. */
-function inputLines(cwd: string, file: string | undefined): AsyncIterable<string> {
-  if (file && file !== '-') {
-    const path = isAbsolute(file) ? file : resolve(cwd, file);
-    if (!existsSync(path)) throw new EntitySyncError('FILE_NOT_FOUND', `No file at ${path}. Check the path of the dump.`, { info: { path } });
-    return createInterface({ input: createReadStream(path, { encoding: 'utf8' }), crlfDelay: Infinity });
-  }
-  return createInterface({ input: process.stdin, crlfDelay: Infinity });
-}
-
 /** Writes lines to a file (atomically, renamed into place when complete) or to standard output. */
 async function writeLines(cwd: string, file: string | undefined, lines: AsyncIterable<string>): Promise<number> {
   const target = file && file !== '-' ? (isAbsolute(file) ? file : resolve(cwd, file)) : process.stdout;

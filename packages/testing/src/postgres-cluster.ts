@@ -70,8 +70,7 @@ export class PostgresCluster {
     const cluster = new PostgresCluster(binDir, dir, port, runAs);
     try {
       cluster.run('initdb', ['-D', join(dir, 'data'), '-A', 'trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8', '--locale=C']);
-      const serverOptions = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200`;
-      cluster.run('pg_ctl', ['-D', join(dir, 'data'), '-o', serverOptions, '-l', join(dir, 'log'), '-w', '-t', '60', 'start']);
+      cluster.resume();
     } catch (error) {
       cluster.stop();
       throw error;
@@ -88,6 +87,21 @@ export class PostgresCluster {
       const log = existsSync(join(this.dir, 'log')) ? readFileSync(join(this.dir, 'log'), 'utf8').slice(-2000) : '';
       throw new Error(`${binary} failed (${result.status ?? result.signal}): ${result.stderr || result.stdout}${log ? `\nserver log:\n${log}` : ''}`);
     }
+  }
+
+  /**
+   * Stops the server, as an outage or a restart does to its clients (every connection is cut),
+   * keeping its data for `resume`. A fast shutdown: the throwaway cluster commits asynchronously,
+   * so an immediate one would lose the last commits.
+   */
+  pause(): void {
+    this.run('pg_ctl', ['-D', join(this.dir, 'data'), '-m', 'fast', '-w', 'stop']);
+  }
+
+  /** Starts the server (again) on its port, with its data. */
+  resume(): void {
+    const serverOptions = `-p ${this.port} -k ${this.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200`;
+    this.run('pg_ctl', ['-D', join(this.dir, 'data'), '-o', serverOptions, '-l', join(this.dir, 'log'), '-w', '-t', '60', 'start']);
   }
 
   /** A connection URL for `database` (default `postgres`). */

@@ -18,6 +18,11 @@ export interface PostgresTransportOptions {
    * `ReplicaConsumer` applies them in one transaction). Default 1: one at a time, in order.
    */
   concurrency?: number;
+  /**
+   * Told of every failure of a subscription's own queries (a database that went away, say): the
+   * subscription waits with a bounded backoff and carries on. Default: a warning on stderr.
+   */
+  onError?: (error: Error, context: { queue: string; retryInMs: number }) => void;
 }
 
 /** A message that failed every attempt. */
@@ -30,6 +35,10 @@ export interface StoredDeadLetter {
 }
 
 const CHANNEL = 'entity_sync_messages';
+
+function warn(error: Error, context: { queue: string; retryInMs: number }): void {
+  console.warn(`entity-sync: the PostgreSQL transport's subscription to ${context.queue} failed (${error.message}); retrying in ${context.retryInMs} ms`);
+}
 
 /**
  * A transport on a PostgreSQL database (real or embedded PGlite): a message table with one
@@ -75,17 +84,35 @@ export class PostgresTransport implements Transport {
     let running = true;
     let wake: (() => void) | undefined;
     const unlisten = await this.client.listen(CHANNEL, () => wake?.());
-    const loop = (async () => {
-      while (running) {
-        if (await this.deliverNext(queue, handler)) continue;
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, this.options.pollMs ?? 1000);
-          wake = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
+    // a wait that a NOTIFY (or stop) cuts short
+    const sleep = (ms: number) => new Promise<void>((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
         wake = undefined;
+        resolve();
+      }
+      wake = done;
+      if (!running) done();
+    });
+    const loop = (async () => {
+      let failures = 0;
+      while (running) {
+        try {
+          if (await this.deliverNext(queue, handler)) {
+            failures = 0;
+            continue;
+          }
+          failures = 0;
+          await sleep(this.options.pollMs ?? 1000);
+        } catch (error) {
+          // The database is away (a restart, an outage): that is no message's fault. Wait, then go on.
+          failures += 1;
+          const retryInMs = Math.min(5000, 100 * 2 ** (failures - 1));
+          this.failures += 1;
+          (this.options.onError ?? warn)(error as Error, { queue, retryInMs });
+          await sleep(retryInMs);
+        }
       }
     })();
     return {
@@ -97,6 +124,9 @@ export class PostgresTransport implements Transport {
       },
     };
   }
+
+  /** Failures of subscriptions' own queries so far (each was waited out and retried). */
+  failures = 0;
 
   // Claims the oldest available messages of the queue (up to `concurrency`), hands them over
   // together, deletes those handled and schedules a retry (or the dead letters) for the others.

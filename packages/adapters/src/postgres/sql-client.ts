@@ -62,6 +62,7 @@ export function pgClient(pool: Pool, owned = false): SqlClient {
             if (!stopped) again(attempt + 1);
           });
         }, Math.min(5000, 100 * 2 ** (attempt - 1)));
+        retry.unref();
       };
       connection = await connect();
       return async () => {

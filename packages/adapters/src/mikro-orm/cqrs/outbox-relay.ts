@@ -77,9 +77,12 @@ export async function relayOutbox(em: EntityManager, transport: Transport, optio
 
 /** Options of a long-running `OutboxRelay`. */
 export interface OutboxRelayOptions extends RelayOptions {
-  /** How often to look at the outbox when no NOTIFY arrives (and after a failure). Default 1000 ms. */
+  /** How often to look at the outbox when no NOTIFY arrives. Default 1000 ms. */
   pollMs?: number;
-  /** Called when a batch fails (the transport is down, say); the relay retries with backoff. */
+  /**
+   * Called when a batch fails (the transport is down, say: the relay retries with a backoff from
+   * 200 ms to 30 s that commits do not cut short) and when the LISTEN connection is lost (it listens again).
+   */
   onError?: (error: unknown) => void;
 }
 
@@ -103,7 +106,7 @@ export class OutboxRelay {
   async start(): Promise<void> {
     if (this.running) return;
     this.running = true;
-    this.unlisten = await listenOn(this.em, OUTBOX_CHANNEL, () => this.poke());
+    this.unlisten = await listenOn(this.em, OUTBOX_CHANNEL, () => this.poke(), (error) => this.options.onError?.(error));
     const messages = new MasterMessages(this.em);
     this.loop = (async () => {
       let failures = 0;
@@ -117,7 +120,8 @@ export class OutboxRelay {
         } catch (error) {
           failures += 1;
           this.options.onError?.(error);
-          await this.sleep(Math.min(30_000, (this.options.pollMs ?? 1000) * 2 ** (failures - 1)));
+          // a commit's NOTIFY does not end this wait: with the broker down it would only fail again
+          await this.sleep(Math.min(30_000, 200 * 2 ** (failures - 1)), false);
           continue;
         }
         if (!this.woken) await this.sleep(this.options.pollMs ?? 1000);
@@ -130,7 +134,8 @@ export class OutboxRelay {
     this.wake?.();
   }
 
-  private sleep(ms: number): Promise<void> {
+  // `wakes`: whether a NOTIFY ends the wait early; stop always does.
+  private sleep(ms: number, wakes = true): Promise<void> {
     return new Promise((resolve) => {
       const timer = setTimeout(done, ms);
       function done() {
@@ -138,8 +143,10 @@ export class OutboxRelay {
         resolve();
       }
       this.wake = () => {
-        this.wake = undefined;
-        done();
+        if (wakes || !this.running) {
+          this.wake = undefined;
+          done();
+        }
       };
     });
   }

@@ -80,26 +80,79 @@ export async function rawConnection(em: EntityManager): Promise<RawConnection> {
 
 /**
  * Calls `onNotify` on every NOTIFY of `channel` until the returned function is called. On
- * node-postgres it holds one pool connection for LISTEN; PGlite listens on its single instance.
+ * node-postgres it holds one pool connection for LISTEN; when that connection breaks (a restart
+ * of the server), `onLost` is told, a new one listens again with a bounded backoff, and
+ * `onNotify` is called once it does, since notifications sent in between were lost. PGlite
+ * listens on its single instance.
  */
-export async function listenOn(em: EntityManager, channel: string, onNotify: () => void): Promise<() => Promise<void>> {
-  const { connection, release } = await acquireDriverConnection(em);
-  const pglite = connection as { listen?: (channel: string, callback: () => void) => Promise<() => Promise<void>>; waitReady?: unknown };
+export async function listenOn(em: EntityManager, channel: string, onNotify: () => void,
+  onLost: (error: Error) => void = () => {}): Promise<() => Promise<void>> {
+  const first = await acquireDriverConnection(em);
+  const pglite = first.connection as { listen?: (channel: string, callback: () => void) => Promise<() => Promise<void>>; waitReady?: unknown };
   if (typeof pglite.listen === 'function' && pglite.waitReady) {
     const unlisten = await pglite.listen(channel, onNotify);
-    await release();
+    await first.release();
     return unlisten;
   }
-  const client = connection as { query(sql: string): Promise<unknown>; on(event: 'notification', listener: (message: { channel: string }) => void): void;
-    removeListener(event: 'notification', listener: (message: { channel: string }) => void): void };
-  const listener = (message: { channel: string }) => {
-    if (message.channel === channel) onNotify();
+  type Client = { query(sql: string): Promise<unknown>; on(event: string, listener: (arg: never) => void): void;
+    removeListener(event: string, listener: (arg: never) => void): void };
+  let stopped = false;
+  let retry: NodeJS.Timeout | undefined;
+  let current: { client: Client; release(): Promise<void>; forget(): void } | undefined;
+  const listen = async (acquired: { connection: unknown; release(): Promise<void> }) => {
+    const client = acquired.connection as Client;
+    const notification = (message: { channel: string }) => {
+      if (message.channel === channel) onNotify();
+    };
+    const lost = (error?: Error) => {
+      if (current?.client !== client) return;
+      current.forget();
+      current = undefined;
+      void acquired.release().catch(() => undefined);
+      onLost(error ?? new Error(`the connection listening on ${channel} ended`));
+      if (!stopped) again(1);
+    };
+    const forget = () => {
+      client.removeListener('notification', notification as never);
+      client.removeListener('error', lost as never);
+      client.removeListener('end', lost as never);
+    };
+    client.on('notification', notification as never);
+    client.on('error', lost as never);
+    client.on('end', lost as never);
+    current = { client, release: acquired.release, forget };
+    try {
+      await client.query(`LISTEN "${channel}"`);
+    } catch (error) {
+      current = undefined;
+      forget();
+      await acquired.release().catch(() => undefined);
+      throw error;
+    }
   };
-  client.on('notification', listener);
-  await client.query(`LISTEN "${channel}"`);
-  return async () => {
-    client.removeListener('notification', listener);
-    await client.query(`UNLISTEN "${channel}"`).catch(() => undefined);
-    await release();
+  const again = (attempt: number) => {
+    retry = setTimeout(() => {
+      acquireDriverConnection(em).then(listen).then(() => {
+        if (stopped) return stop();
+        onNotify();
+      }, (error: Error) => {
+        onLost(error);
+        if (!stopped) again(attempt + 1);
+      });
+    }, Math.min(5000, 100 * 2 ** (attempt - 1)));
+    // an ORM closed without stopping its listener must not be kept alive by these retries
+    retry.unref();
   };
+  const stop = async () => {
+    stopped = true;
+    clearTimeout(retry);
+    const listening = current;
+    current = undefined;
+    if (!listening) return;
+    listening.forget();
+    await listening.client.query(`UNLISTEN "${channel}"`).catch(() => undefined);
+    await listening.release();
+  };
+  await listen(first);
+  return stop;
 }

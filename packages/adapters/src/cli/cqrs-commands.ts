@@ -89,10 +89,13 @@ function describeStats(stats: ConsumerStats): string {
 export function cqrsCommand(io: CliIo, withOrm: WithOrm): Command {
   const cqrs = new Command('cqrs')
     .description('CQRS replication: outbox relay, replica consumers, dead letters, repair tools')
-    .option('-t, --transport <url>', 'amqp://... (RabbitMQ) or postgres://... (message table); default $ENTITY_SYNC_TRANSPORT');
+    .option('-t, --transport <url>', 'amqp://... (RabbitMQ) or postgres://... (message table); default $ENTITY_SYNC_TRANSPORT')
+    .option('--max-attempts <n>', 'attempts before a message goes to the dead letters (default 5)', positive)
+    .option('--retry-delay <ms>', 'delay before the first retry, doubling for each next one (default 200)', positive);
 
   const withTransport = async <T>(work: (opened: OpenedTransport) => Promise<T>): Promise<T> => {
-    const opened = await openTransport(cqrs.opts<{ transport?: string }>().transport ?? process.env.ENTITY_SYNC_TRANSPORT);
+    const { transport, maxAttempts, retryDelay } = cqrs.opts<{ transport?: string; maxAttempts?: number; retryDelay?: number }>();
+    const opened = await openTransport(transport ?? process.env.ENTITY_SYNC_TRANSPORT, { maxAttempts, retryDelayMs: retryDelay });
     try {
       return await work(opened);
     } finally {

@@ -1,6 +1,12 @@
 import type { CqrsMessage, RevisionVerdict, Subscription, Transport } from '@entity-sync/core';
 import type { EntityManager } from '@mikro-orm/core';
+import { isLostConnection } from '../graph/database-errors.js';
 import { ReplicaApplier } from './replica-applier.js';
+
+const warnOutage = (error: Error, retryInMs: number) =>
+  console.warn(`entity-sync: the replica database cannot be reached (${error.message}); holding the messages, retrying in ${retryInMs} ms`);
+const warnFallback = (error: Error, messages: number) =>
+  console.warn(`entity-sync: a batch of ${messages} messages failed together (${error.message}); applying them one by one`);
 
 /** Options of a `ReplicaConsumer`. */
 export interface ReplicaConsumerOptions {
@@ -15,6 +21,14 @@ export interface ReplicaConsumerOptions {
   maxBatch?: number;
   /** Called after each message with what the revision guard decided (or the error it failed with). */
   onMessage?: (message: CqrsMessage, outcome: RevisionVerdict | Error) => void;
+  /**
+   * Told when the replica's database cannot be reached. That is no message's fault: the consumer
+   * holds the messages it has, waits with a bounded backoff (100 ms doubling to 5 s), and applies
+   * them once the database answers, spending none of their retry attempts. Default: a warning on stderr.
+   */
+  onOutage?: (error: Error, retryInMs: number) => void;
+  /** Told when a batch failed and its messages are applied one by one. Default: a warning on stderr. */
+  onFallback?: (error: Error, messages: number) => void;
 }
 
 /** Counters of a consumer since it started. */
@@ -25,6 +39,10 @@ export interface ConsumerStats {
   duplicates: number;
   stale: number;
   failed: number;
+  /** Waits for the replica's database to come back. */
+  outages: number;
+  /** Batches applied one by one after failing together. */
+  fallbacks: number;
   /** Messages handled per second since start. */
   perSecond: number;
   /** Commit-to-applied delay of the messages handled in the last report window, in ms. */
@@ -41,7 +59,8 @@ export interface ConsumerStats {
 export class ReplicaConsumer {
   private readonly applier: ReplicaApplier;
   private readonly subscriptions: Subscription[] = [];
-  private readonly counts = { applied: 0, gaps: 0, duplicates: 0, stale: 0, failed: 0 };
+  private readonly counts = { applied: 0, gaps: 0, duplicates: 0, stale: 0, failed: 0, outages: 0, fallbacks: 0 };
+  private stopping = false;
   private lags: number[] = [];
   private startedAt = 0;
 
@@ -61,6 +80,22 @@ export class ReplicaConsumer {
     }
   }
 
+  // Runs `work` until it does not fail for want of the database: a lost connection is waited out
+  // (the messages stay with this consumer), any other failure is the message's, for the transport to retry.
+  private async patiently<T>(work: () => Promise<T>): Promise<T> {
+    for (let outage = 1; ; outage++) {
+      try {
+        return await work();
+      } catch (error) {
+        if (this.stopping || !isLostConnection(error)) throw error;
+        const retryInMs = Math.min(5000, 100 * 2 ** (outage - 1));
+        this.counts.outages += 1;
+        (this.options.onOutage ?? warnOutage)(error as Error, retryInMs);
+        await new Promise((resolve) => setTimeout(resolve, retryInMs));
+      }
+    }
+  }
+
   // Group commit: while one transaction applies, the messages that arrive wait and then go
   // together in the next one; one message alone takes the single-message path. When a batch
   // fails, its messages are applied one by one, so that only the failing one is retried.
@@ -70,7 +105,7 @@ export class ReplicaConsumer {
     let busy = false;
     const one = async ({ message, resolve, reject }: Waiting) => {
       try {
-        this.record(message, await this.applier.apply(message));
+        this.record(message, await this.patiently(() => this.applier.apply(message)));
         resolve();
       } catch (error) {
         this.record(message, error as Error);
@@ -86,8 +121,10 @@ export class ReplicaConsumer {
         else {
           let verdicts: RevisionVerdict[] | undefined;
           try {
-            verdicts = await this.applier.applyMany(batch.map((entry) => entry.message));
-          } catch {
+            verdicts = await this.patiently(() => this.applier.applyMany(batch.map((entry) => entry.message)));
+          } catch (error) {
+            this.counts.fallbacks += 1;
+            (this.options.onFallback ?? warnFallback)(error as Error, batch.length);
             for (const entry of batch) await one(entry);
           }
           verdicts?.forEach((verdict, i) => {
@@ -129,6 +166,7 @@ export class ReplicaConsumer {
 
   /** Stops every worker; in-flight messages finish, prefetched ones go back to the queue. */
   async stop(): Promise<void> {
+    this.stopping = true;
     await Promise.all(this.subscriptions.splice(0).map((subscription) => subscription.stop()));
   }
 }

@@ -2,6 +2,7 @@ import type { CqrsMessage, Transport } from '@entity-sync/core';
 import type { EntityManager } from '@mikro-orm/core';
 import { defaultSchemaOf, inTransaction } from '../compat.js';
 import { listenOn } from '../graph/raw-connection.js';
+import { checkMasterInstalled } from './schema-check.js';
 import { ident, SqlSession } from '../graph/sql-session.js';
 import { MasterMessages } from './master-messages.js';
 
@@ -102,9 +103,10 @@ export class OutboxRelay {
 
   constructor(private readonly em: EntityManager, private readonly transport: Transport, private readonly options: OutboxRelayOptions = {}) {}
 
-  /** Starts listening and relaying; resolves once listening. */
+  /** Starts listening and relaying; resolves once listening. Throws `CQRS_NOT_INSTALLED` before `cqrs install` ran. */
   async start(): Promise<void> {
     if (this.running) return;
+    await checkMasterInstalled(this.em);
     this.running = true;
     this.unlisten = await listenOn(this.em, OUTBOX_CHANNEL, () => this.poke(), (error) => this.options.onError?.(error));
     const messages = new MasterMessages(this.em);

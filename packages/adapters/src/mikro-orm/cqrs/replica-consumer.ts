@@ -2,6 +2,7 @@ import type { CqrsMessage, RevisionVerdict, Subscription, Transport } from '@ent
 import type { EntityManager } from '@mikro-orm/core';
 import { isLostConnection } from '../graph/database-errors.js';
 import { ReplicaApplier } from './replica-applier.js';
+import { checkReplicaSchema } from './schema-check.js';
 
 const warnOutage = (error: Error, retryInMs: number) =>
   console.warn(`entity-sync: the replica database cannot be reached (${error.message}); holding the messages, retrying in ${retryInMs} ms`);
@@ -64,7 +65,7 @@ export class ReplicaConsumer {
   private lags: number[] = [];
   private startedAt = 0;
 
-  constructor(em: EntityManager, private readonly transport: Transport, private readonly options: ReplicaConsumerOptions) {
+  constructor(private readonly em: EntityManager, private readonly transport: Transport, private readonly options: ReplicaConsumerOptions) {
     this.applier = new ReplicaApplier(em);
   }
 
@@ -73,7 +74,9 @@ export class ReplicaConsumer {
     return this.applier.cqrsIds;
   }
 
+  /** Checks the replica's schema (`CQRS_NOT_INSTALLED`, `CQRS_SCHEMA_MISMATCH`), then subscribes every worker. */
   async start(): Promise<void> {
+    await checkReplicaSchema(this.em);
     this.startedAt = performance.now();
     for (let worker = 0; worker < Math.max(1, this.options.workers ?? 1); worker++) {
       this.subscriptions.push(await this.transport.subscribe(this.options.queue, this.applier.cqrsIds, this.batcher()));

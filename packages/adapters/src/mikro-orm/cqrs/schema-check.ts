@@ -1,0 +1,54 @@
+import { EntitySyncError } from '@entity-sync/core';
+import type { EntityManager } from '@mikro-orm/core';
+import { defaultSchemaOf, inTransaction } from '../compat.js';
+import { EntitySync } from '../entity-sync.js';
+import { literal, SqlSession } from '../graph/sql-session.js';
+import { TableGraph } from '../graph/table-graph.js';
+
+/** Throws `CQRS_NOT_INSTALLED` naming what to run when one of `tables` does not exist in the ORM's schema. */
+async function requireTables(session: SqlSession, schema: string, tables: string[], install: string): Promise<void> {
+  const [row] = await session.query<{ missing: string[] }>(
+    `SELECT array_agg(t) FILTER (WHERE to_regclass(${literal(schema)} || '.' || t) IS NULL) AS missing FROM unnest(?::text[]) t`,
+    [`{${tables.join(',')}}`]);
+  if (row?.missing?.length) {
+    throw new EntitySyncError('CQRS_NOT_INSTALLED',
+      `${row.missing.join(', ')} does not exist in schema '${schema}': run \`${install}\` first (a deploy step, like a migration).`,
+      { info: { schema, missing: row.missing } });
+  }
+}
+
+/** Checks, before a relay starts, that `cqrs install` ran on the master. */
+export async function checkMasterInstalled(em: EntityManager): Promise<void> {
+  await inTransaction(em, async (tx) => {
+    const session = await SqlSession.open(tx);
+    await requireTables(session, defaultSchemaOf(tx), ['entity_sync_outbox', 'entity_sync_revision'], 'entity-sync cqrs install (or installOutbox(em))');
+  });
+}
+
+/**
+ * Checks, before a consumer starts, that `cqrs install` ran on the replica and that every column the
+ * ORM maps for a `@Replica` entity exists in its table: a missing one would otherwise dead-letter
+ * every message that reaches it.
+ */
+export async function checkReplicaSchema(em: EntityManager): Promise<void> {
+  const sync = EntitySync.forEntityManager(em);
+  await inTransaction(em, async (tx) => {
+    const session = await SqlSession.open(tx);
+    const schema = defaultSchemaOf(tx);
+    await requireTables(session, schema, ['entity_sync_replica_state'], 'entity-sync cqrs install (or installReplica(em))');
+    const tables = await TableGraph.load(session, sync.graph, schema).catch((error: unknown) => {
+      throw new EntitySyncError('CQRS_SCHEMA_MISMATCH', `${(error as Error).message}`, { cause: error });
+    });
+    const missing: string[] = [];
+    for (const node of sync.graph.nodes.values()) {
+      if (!sync.registryEntry(node.name)?.replica || node.inheritance) continue;
+      const columns = new Set(tables.table(node.name).allColumns.map((column) => column.name));
+      for (const column of node.columns) if (!columns.has(column.name)) missing.push(`${node.name}.${column.property} (column ${node.table}.${column.name})`);
+    }
+    if (missing.length) {
+      throw new EntitySyncError('CQRS_SCHEMA_MISMATCH',
+        `The replica's tables lack columns its entities map: ${missing.join(', ')}. Run the replica's migrations before consuming.`,
+        { info: { missing } });
+    }
+  });
+}

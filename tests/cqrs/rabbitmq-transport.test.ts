@@ -5,6 +5,11 @@ import { CQRS_MESSAGE_VERSION, isEntitySyncError, type CqrsMessage } from '@enti
 import { rabbitMqAvailable, rabbitMqBroker, type RabbitMqBroker } from '@entity-sync/testing';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
 
 const message = (cqrsId: string, n: number, extra: Partial<CqrsMessage> = {}): CqrsMessage => ({
   version: CQRS_MESSAGE_VERSION, id: `${cqrsId}/${n}`, cqrsId, operation: 'save', key: [n], revision: 1,
@@ -110,6 +115,40 @@ if (rabbitMqAvailable()) {
     const [letter] = await transport.deadLetters('rt-invalid');
     assert.is(letter!.attempts, 1);
     assert.match(letter!.error, 'CQRS_MESSAGE_VERSION');
+    await sub.stop();
+  });
+
+  test('a body that is not JSON is dead-lettered at once and said so, and the listing shows it instead of failing', async () => {
+    const told: { id?: string; error: string }[] = [];
+    const transport = open({ onDeadLetter: (letter) => void told.push(letter) });
+    await transport.declareQueue('rt-garbage', ['author']);
+    const sub = await transport.subscribe('rt-garbage', ['author'], async () => {});
+    const amqp = createRequire(join(root, 'packages/adapters/package.json'))('amqplib') as typeof import('amqplib');
+    const connection = await amqp.connect(broker.url);
+    const channel = await connection.createConfirmChannel();
+    channel.publish('transport_test', 'author', Buffer.from('not json {'), { persistent: true });
+    await channel.waitForConfirms();
+    await connection.close();
+    await until('the dead letter', async () => (await transport.deadLetters('rt-garbage')).length === 1);
+    const [letter] = await transport.deadLetters('rt-garbage');
+    assert.is(letter!.message, null);
+    assert.is(letter!.body, 'not json {');
+    assert.is(letter!.attempts, 1);
+    assert.equal(told.map((t) => t.id), [undefined]);
+    assert.match(told[0]!.error, 'JSON');
+    await sub.stop();
+  });
+
+  test('retrying dead letters that fail again moves each once, with one confirm, and ends', async () => {
+    const transport = open({ maxAttempts: 1, onDeadLetter: () => {} });
+    await transport.declareQueue('rt-bounce', ['author']);
+    const sub = await transport.subscribe('rt-bounce', ['author'], async () => {
+      throw new Error('still broken');
+    });
+    await transport.publish(Array.from({ length: 5 }, (_, i) => message('author', i)));
+    await until('five dead letters', async () => (await transport.deadLetters('rt-bounce')).length === 5);
+    assert.is(await transport.retryDeadLetters('rt-bounce'), 5);
+    await until('the five back in the dead letters', async () => (await transport.deadLetters('rt-bounce')).length === 5);
     await sub.stop();
   });
 

@@ -189,7 +189,7 @@ export function cqrsCommand(io: CliIo, withOrm: WithOrm): Command {
         const letters = await opened.deadLetters(opts.queue);
         io.out(opts.json ? JSON.stringify(letters)
           : letters.length === 0 ? `no dead letters in ${opts.queue}`
-            : letters.map((l) => `${l.message.id} (${l.attempts} attempt(s)): ${l.error}`).join('\n'));
+            : letters.map((l) => `${l.message?.id ?? `unreadable body ${JSON.stringify(l.body ?? '')}`} (${l.attempts} attempt(s)): ${l.error}`).join('\n'));
       });
     });
 

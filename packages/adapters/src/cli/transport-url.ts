@@ -4,7 +4,7 @@ import { EntitySyncError, type Transport } from '@entity-sync/core';
 export interface OpenedTransport extends Transport {
   /** Declares a replica service's queue bound to these CQRS ids (so nothing published before its first consume is lost). */
   declareQueue(queue: string, cqrsIds: string[]): Promise<void>;
-  deadLetters(queue: string): Promise<{ message: { id: string; cqrsId: string; key: unknown[]; revision: number }; error: string; attempts: number }[]>;
+  deadLetters(queue: string): Promise<{ message: { id: string; cqrsId: string; key: unknown[]; revision: number } | null; body?: string; error: string; attempts: number }[]>;
   retryDeadLetters(queue: string): Promise<number>;
   purgeDeadLetters(queue: string): Promise<number>;
 }

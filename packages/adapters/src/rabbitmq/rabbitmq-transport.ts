@@ -1,5 +1,5 @@
 import { EntitySyncError, parseCqrsMessage, type CqrsMessage, type MessageHandler, type Subscription, type Transport } from '@entity-sync/core';
-import amqp, { type Channel, type ChannelModel, type ConfirmChannel, type ConsumeMessage } from 'amqplib';
+import amqp, { type Channel, type ChannelModel, type ConfirmChannel, type ConsumeMessage, type GetMessage } from 'amqplib';
 
 /** Options of the RabbitMQ transport. */
 export interface RabbitMqTransportOptions {
@@ -19,12 +19,17 @@ export interface RabbitMqTransportOptions {
   reconnectDelayMs?: number;
   /** Called on connection loss and failed reconnects (the transport keeps trying). */
   onError?: (error: unknown) => void;
+  /** Told of every message put in a queue's dead letters, and why. Default: a warning on stderr. */
+  onDeadLetter?: (letter: { queue: string; id?: string; attempts: number; error: string }) => void;
 }
 
 /** A message that failed every attempt, as the dead-letter queue holds it. */
 export interface RabbitMqDeadLetter {
   queue: string;
-  message: CqrsMessage;
+  /** The message, or null when its body is not a readable message (see `body`). */
+  message: CqrsMessage | null;
+  /** The body as it arrived, for a letter whose message could not be read (the first 1,000 characters). */
+  body?: string;
   error: string;
   attempts: number;
 }
@@ -256,7 +261,12 @@ export class RabbitMqTransport implements Transport {
     try {
       if (failure !== undefined) {
         const permanent = failure instanceof SyntaxError || (failure instanceof EntitySyncError && ['CQRS_MESSAGE_INVALID', 'CQRS_MESSAGE_VERSION', 'CQRS_MESSAGE_EXPIRED'].includes(failure.code));
-        const target = permanent || attempts >= this.maxAttempts ? `${consumer.queue}.dead` : this.delayQueue(consumer.queue, attempts);
+        const dead = permanent || attempts >= this.maxAttempts;
+        const target = dead ? `${consumer.queue}.dead` : this.delayQueue(consumer.queue, attempts);
+        if (dead) {
+          const id = readableId(delivery.content);
+          (this.options.onDeadLetter ?? warnDeadLetter)({ queue: consumer.queue, id, attempts, error: errorText(failure) });
+        }
         channel.sendToQueue(target, delivery.content, {
           ...delivery.properties,
           persistent: true,
@@ -288,9 +298,18 @@ export class RabbitMqTransport implements Transport {
       const letters: RabbitMqDeadLetter[] = [];
       // fetched unacknowledged: closing the channel puts every one back, in order
       for (let delivery = await channel.get(`${queue}.dead`, { noAck: false }); delivery; delivery = await channel.get(`${queue}.dead`, { noAck: false })) {
+        const text = delivery.content.toString('utf8');
+        let message: CqrsMessage | null = null;
+        try {
+          message = JSON.parse(text) as CqrsMessage;
+        } catch {
+          // an unreadable body is exactly what a dead letter may hold: listed with its text
+          message = null;
+        }
         letters.push({
           queue,
-          message: JSON.parse(delivery.content.toString('utf8')) as CqrsMessage,
+          message,
+          ...(message ? {} : { body: text.slice(0, 1000) }),
           error: String(delivery.properties.headers?.[ERROR] ?? ''),
           attempts: Number(delivery.properties.headers?.[ATTEMPTS] ?? 0),
         });
@@ -305,14 +324,22 @@ export class RabbitMqTransport implements Transport {
     const channel = await model.createConfirmChannel();
     let moved = 0;
     try {
-      for (let delivery = await channel.get(`${queue}.dead`, { noAck: false }); delivery; delivery = await channel.get(`${queue}.dead`, { noAck: false })) {
+      // only the letters there now: a consumer that fails them again puts them back behind these
+      const { messageCount } = await channel.checkQueue(`${queue}.dead`);
+      let last: GetMessage | undefined;
+      for (let delivery = messageCount > 0 ? await channel.get(`${queue}.dead`, { noAck: false }) : false; delivery;
+        delivery = moved < messageCount ? await channel.get(`${queue}.dead`, { noAck: false }) : false) {
         const headers = { ...delivery.properties.headers };
         delete headers[ATTEMPTS];
         delete headers[ERROR];
         channel.sendToQueue(queue, delivery.content, { ...delivery.properties, headers, persistent: true });
-        await channel.waitForConfirms();
-        channel.ack(delivery);
+        last = delivery;
         moved += 1;
+      }
+      // one confirm for all, then one acknowledgement up to the last: nothing leaves the dead letters unconfirmed
+      if (last) {
+        await channel.waitForConfirms();
+        channel.ack(last, true);
       }
     } finally {
       await channel.close().catch(() => undefined);
@@ -338,6 +365,20 @@ export class RabbitMqTransport implements Transport {
     const { model } = await connection.catch(() => ({ model: undefined }));
     await model?.close().catch(() => undefined);
   }
+}
+
+// The id of a message body that parses, for logs.
+function readableId(content: Buffer): string | undefined {
+  try {
+    const id = (JSON.parse(content.toString('utf8')) as { id?: unknown }).id;
+    return typeof id === 'string' ? id : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function warnDeadLetter(letter: { queue: string; id?: string; attempts: number; error: string }): void {
+  console.warn(`entity-sync: ${letter.id ?? 'an unreadable message'} went to the dead letters of ${letter.queue} after ${letter.attempts} attempt(s): ${letter.error}`);
 }
 
 function errorText(error: unknown): string {

@@ -152,6 +152,20 @@ if (rabbitMqAvailable()) {
     await sub.stop();
   });
 
+  test('a message published before any queue takes its CQRS id is kept, reported, and delivered to the queue declared after it', async () => {
+    const told: [number, string[]][] = [];
+    const transport = open({ onUnroutable: (count, ids) => void told.push([count, ids]) });
+    await transport.publish([message('early-bird', 1), message('early-bird', 2)]);
+    assert.equal(told, [[2, ['early-bird']]]);
+    assert.is(transport.unroutable, 2);
+    await transport.declareQueue('rt-late', ['early-bird']);
+    const delivered: string[] = [];
+    const sub = await transport.subscribe('rt-late', ['early-bird'], async (m) => void delivered.push(m.id));
+    await until('the kept messages', () => delivered.length === 2);
+    assert.equal(delivered, ['early-bird/1', 'early-bird/2']);
+    await sub.stop();
+  });
+
   test('the broker stopped and restarted mid-stream: publishing fails typed while it is down, consumers resume, nothing is lost or reordered', async () => {
     const transport = open({ reconnectDelayMs: 100 });
     await transport.declareQueue('rt-outage', ['author']);

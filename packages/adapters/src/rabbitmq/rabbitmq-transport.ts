@@ -19,6 +19,12 @@ export interface RabbitMqTransportOptions {
   reconnectDelayMs?: number;
   /** Called on connection loss and failed reconnects (the transport keeps trying). */
   onError?: (error: unknown) => void;
+  /**
+   * Told when published messages matched no queue (no replica service declared one for their CQRS
+   * id yet). They are kept in `<exchange>.unroutable` and delivered to the first queue declared for
+   * them. Default: a warning on stderr.
+   */
+  onUnroutable?: (count: number, cqrsIds: string[]) => void;
   /** Told of every message put in a queue's dead letters, and why. Default: a warning on stderr. */
   onDeadLetter?: (letter: { queue: string; id?: string; attempts: number; error: string }) => void;
 }
@@ -68,6 +74,10 @@ export class RabbitMqTransport implements Transport {
   // set while the broker blocks this connection's publishers (a memory or disk alarm)
   private blocked: string | undefined;
   private readonly onBlocked = new Set<(reason: string) => void>();
+  // messages the broker returned as unroutable (mandatory publishing), waiting to be kept
+  private returned: ConsumeMessage[] = [];
+  /** Messages kept as unroutable since start. */
+  unroutable = 0;
 
   constructor(private readonly options: RabbitMqTransportOptions) {
     this.exchange = options.exchange ?? 'entity_sync';
@@ -100,6 +110,8 @@ export class RabbitMqTransport implements Transport {
           if (!this.closed) void model.close().catch(() => undefined);
         });
         await publisher.assertExchange(this.exchange, 'topic', { durable: true });
+        await publisher.assertQueue(this.unroutableQueue, { durable: true });
+        publisher.on('return', (message: ConsumeMessage) => void this.returned.push(message));
         return { model, publisher };
       } catch (error) {
         this.connection = undefined;
@@ -131,10 +143,48 @@ export class RabbitMqTransport implements Transport {
     })();
   }
 
-  /** Declares the queue of a replica service, its delay queues and dead-letter queue, bound to `cqrsIds`. Idempotent. */
+  /**
+   * Declares the queue of a replica service, its delay queues and dead-letter queue, bound to
+   * `cqrsIds`, and hands it the kept unroutable messages of those ids. Idempotent.
+   */
   async declareQueue(queue: string, cqrsIds: string[]): Promise<void> {
     const { publisher } = await this.connect();
     await this.declare(publisher, queue, cqrsIds);
+    await this.routeKept(publisher, new Set(cqrsIds));
+  }
+
+  private get unroutableQueue(): string {
+    return `${this.exchange}.unroutable`;
+  }
+
+  // The returned messages go to the unroutable queue, confirmed like any publish.
+  private async keepReturned(publisher: ConfirmChannel, blocked: Promise<never>): Promise<void> {
+    if (!this.returned.length) return;
+    const returned = this.returned.splice(0);
+    for (const message of returned) {
+      publisher.sendToQueue(this.unroutableQueue, message.content, { ...message.properties, persistent: true });
+    }
+    await Promise.race([publisher.waitForConfirms(), blocked]);
+    this.unroutable += returned.length;
+    const ids = [...new Set(returned.map((message) => message.fields.routingKey))];
+    (this.options.onUnroutable ?? warnUnroutable)(returned.length, ids);
+  }
+
+  // Kept messages of `cqrsIds` go to the exchange again (now routable); the others go back behind.
+  private async routeKept(publisher: ConfirmChannel, cqrsIds: Set<string>): Promise<void> {
+    const { messageCount } = await publisher.checkQueue(this.unroutableQueue);
+    let last: GetMessage | undefined;
+    for (let i = 0; i < messageCount; i++) {
+      const kept = await publisher.get(this.unroutableQueue, { noAck: false });
+      if (!kept) break;
+      const cqrsId = String(kept.properties.type ?? '');
+      if (cqrsIds.has(cqrsId)) publisher.publish(this.exchange, cqrsId, kept.content, { ...kept.properties, persistent: true, mandatory: true });
+      else publisher.sendToQueue(this.unroutableQueue, kept.content, { ...kept.properties, persistent: true });
+      last = kept;
+    }
+    if (!last) return;
+    await publisher.waitForConfirms();
+    publisher.ack(last, true);
   }
 
   private async declare(channel: Channel, queue: string, cqrsIds: string[]): Promise<void> {
@@ -185,12 +235,14 @@ export class RabbitMqTransport implements Transport {
       for (const message of messages) {
         const body = Buffer.from(JSON.stringify(message));
         const properties = { persistent: true, contentType: 'application/json', messageId: message.id, correlationId: message.correlationId, type: message.cqrsId };
+        // mandatory: a message no queue takes comes back (before its confirm) instead of vanishing
         const room = options.queue !== undefined
           ? publisher.sendToQueue(options.queue, body, properties)
-          : publisher.publish(this.exchange, message.cqrsId, body, properties);
+          : publisher.publish(this.exchange, message.cqrsId, body, { ...properties, mandatory: true });
         if (!room) await Promise.race([new Promise((resolve) => publisher.once('drain', resolve)), blocked]);
       }
       await Promise.race([publisher.waitForConfirms(), blocked]);
+      await this.keepReturned(publisher, blocked);
     } catch (error) {
       if (error instanceof EntitySyncError) throw error;
       throw transportError(`RabbitMQ did not confirm ${messages.length} message(s): ${(error as Error).message}. They were not marked sent and will be published again.`, error);
@@ -204,6 +256,7 @@ export class RabbitMqTransport implements Transport {
     const consumer: Consumer = { queue, cqrsIds, handler, inFlight: new Set(), stopped: false };
     this.consumers.add(consumer);
     await this.startConsumer(consumer);
+    await this.routeKept((await this.connect()).publisher, new Set(cqrsIds));
     return {
       stop: async () => {
         consumer.stopped = true;
@@ -375,6 +428,10 @@ function readableId(content: Buffer): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+function warnUnroutable(count: number, cqrsIds: string[]): void {
+  console.warn(`entity-sync: ${count} message(s) of ${cqrsIds.join(', ')} matched no queue; kept until a replica service declares one`);
 }
 
 function warnDeadLetter(letter: { queue: string; id?: string; attempts: number; error: string }): void {

@@ -30,7 +30,7 @@ function withDeadlines(test, suiteName) {
   const wrapped = (name, handler) => test(name, timed(named(name), handler));
   // every test runs in CI: a focused test would silently leave the others out
   wrapped.only = (name) => {
-    throw new Error(`test.only("${named(name)}"): focused tests are not allowed; every test runs in CI`);
+    throw new Error(`a focused test ("${named(name)}") is not allowed; every test runs in CI`);
   };
   wrapped.skip = test.skip;
   wrapped.run = test.run;

@@ -3,7 +3,7 @@ import type { EntityManager } from '@mikro-orm/core';
 import { defaultSchemaOf, inTransaction } from '../compat.js';
 import { EntitySync } from '../entity-sync.js';
 import { literal, SqlSession } from '../graph/sql-session.js';
-import { TableGraph } from '../graph/table-graph.js';
+import { TableCatalog } from '../graph/table-catalog.js';
 
 /** Throws `CQRS_NOT_INSTALLED` naming what to run when one of `tables` does not exist in the ORM's schema. */
 async function requireTables(session: SqlSession, schema: string, tables: string[], install: string): Promise<void> {
@@ -36,18 +36,22 @@ export async function checkReplicaSchema(em: EntityManager): Promise<void> {
     const session = await SqlSession.open(tx);
     const schema = defaultSchemaOf(tx);
     await requireTables(session, schema, ['entity_sync_replica_state'], 'entity-sync cqrs install (or installReplica(em))');
-    const tables = await TableGraph.load(session, sync.graph, schema).catch((error: unknown) => {
-      throw new EntitySyncError('CQRS_SCHEMA_MISMATCH', `${(error as Error).message}`, { cause: error });
-    });
+    // only the replicas' own tables: other entities of the ORM are none of the consumer's business
+    const replicas = [...sync.graph.nodes.values()].filter((node) => sync.registryEntry(node.name)?.replica && !node.inheritance);
+    const catalog = await TableCatalog.load(session, schema, replicas.map((node) => node.schema).filter((name): name is string => !!name && name !== '*'));
     const missing: string[] = [];
-    for (const node of sync.graph.nodes.values()) {
-      if (!sync.registryEntry(node.name)?.replica || node.inheritance) continue;
-      const columns = new Set(tables.table(node.name).allColumns.map((column) => column.name));
+    for (const node of replicas) {
+      const table = catalog.table(node.table, node.schema && node.schema !== '*' ? node.schema : schema);
+      if (!table) {
+        missing.push(`${node.name} (table ${node.table})`);
+        continue;
+      }
+      const columns = new Set(table.columns.map((column) => column.name));
       for (const column of node.columns) if (!columns.has(column.name)) missing.push(`${node.name}.${column.property} (column ${node.table}.${column.name})`);
     }
     if (missing.length) {
       throw new EntitySyncError('CQRS_SCHEMA_MISMATCH',
-        `The replica's tables lack columns its entities map: ${missing.join(', ')}. Run the replica's migrations before consuming.`,
+        `The replica's tables lack what its entities map: ${missing.join(', ')}. Run the replica's migrations before consuming.`,
         { info: { missing } });
     }
   });

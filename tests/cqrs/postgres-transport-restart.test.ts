@@ -8,19 +8,13 @@ import pg from 'pg';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { until } from '../support/until.js';
 
 const message = (n: number): CqrsMessage => ({
   version: CQRS_MESSAGE_VERSION, id: `author/${n}`, cqrsId: 'author', operation: 'save', key: [n], revision: 1,
   state: { id: n }, createdAt: new Date().toISOString(),
 });
 
-async function until(what: string, check: () => boolean | Promise<boolean>, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 const unit = suite('PostgreSQL transport subscription loop');
 

@@ -10,6 +10,7 @@ import { PostgreSqlDriver } from '@mikro-orm/postgresql';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { until } from '../support/until.js';
 
 @Entity({ tableName: 'outage_writer' })
 @Replica('outage-author')
@@ -23,13 +24,6 @@ const message = (n: number, revision = 1): CqrsMessage => ({
   state: { id: n, name: `writer ${n} r${revision}` }, createdAt: new Date().toISOString(),
 });
 
-async function until(what: string, check: () => boolean | Promise<boolean>, ms = 30_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 if (process.env.CI === 'true' || findPostgresBinDir()) {
   const test = suite('replica consumer across an outage of the replica database');
@@ -49,14 +43,14 @@ if (process.env.CI === 'true' || findPostgresBinDir()) {
       consumer = new ReplicaConsumer(orm.em.fork(), transport, { queue: 'outage', onOutage: (_, retryInMs) => void outages.push(retryInMs) });
       await consumer.start();
       await transport.publish(Array.from({ length: 10 }, (_, i) => message(i + 1)));
-      await until('the first messages', async () => (await orm!.em.fork().count(OutageWriter)) === 10);
+      await until('the first messages', async () => (await orm!.em.fork().count(OutageWriter)) === 10, 30_000, 100);
 
       cluster.pause();
       await transport.publish([...Array.from({ length: 20 }, (_, i) => message(i + 11)), ...Array.from({ length: 10 }, (_, i) => message(i + 1, 2))]);
       await sleep(3000);
       cluster.resume();
       await until('every message', async () => (await orm!.em.fork().count(OutageWriter).catch(() => -1)) === 30 &&
-        (await orm!.em.fork().count(OutageWriter, { name: { $like: '% r2' } })) === 10);
+        (await orm!.em.fork().count(OutageWriter, { name: { $like: '% r2' } })) === 10, 30_000, 100);
       await transport.drain();
       assert.equal(transport.deadLetters.map((letter) => letter.message.id), [], 'nothing was dead-lettered');
       assert.ok(outages.length > 0, 'the outage was reported');

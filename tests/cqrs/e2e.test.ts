@@ -180,7 +180,15 @@ if (testBackends().some((backend) => backend.name === 'postgres') && rabbitMqAva
     const install = cli('replica.config.ts', ['install'], env);
     const exit = await finished(install);
     assert.is(exit.code, 0, install.stderr());
-    assert.match(install.stdout(), `queue ${QUEUE} bound to author`);
+    assert.match(install.stdout(), `declared queue ${QUEUE} on amqp://***@127.0.0.1:${new URL(broker.url).port}, bound to author`);
+  });
+
+  test('install without a transport declares no queue and says so, and how to declare it', async () => {
+    const install = cli('replica.config.ts', ['install'], { ...env, ENTITY_SYNC_TRANSPORT: '' });
+    const exit = await finished(install);
+    assert.is(exit.code, 0, install.stderr());
+    assert.match(install.stdout(), 'queue not declared: no transport given. Pass --transport <url> (or set ENTITY_SYNC_TRANSPORT)');
+    assert.not.match(install.stdout(), 'declared queue');
   });
 
   test.after(async () => {

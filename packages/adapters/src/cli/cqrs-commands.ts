@@ -10,7 +10,7 @@ import { diffMaster, diffReplica, diffSync, dumpMaster, loadReplica, syncMaster 
 import { EntitySync } from '../mikro-orm/entity-sync.js';
 import { openSink } from '../mikro-orm/graph/text-files.js';
 import { inputLines } from './input-lines.js';
-import { openTransport, type OpenedTransport } from './transport-url.js';
+import { openTransport, redactUrl, type OpenedTransport } from './transport-url.js';
 import type { CliIo } from './program.js';
 
 type WithOrm = <T>(work: (orm: MikroORM) => Promise<T>) => Promise<T>;
@@ -112,10 +112,17 @@ export function cqrsCommand(io: CliIo, withOrm: WithOrm): Command {
         const sync = EntitySync.of(orm);
         const replicaIds = [...sync.graph.nodes.keys()].map((name) => sync.registryEntry(name)?.replica?.cqrsId).filter((id): id is string => !!id);
         if (replicaIds.length) await installReplica(orm.em.fork());
-        if (opts.queue || (replicaIds.length && (cqrs.opts<{ transport?: string }>().transport ?? process.env.ENTITY_SYNC_TRANSPORT))) {
+        const transportUrl = cqrs.opts<{ transport?: string }>().transport || process.env.ENTITY_SYNC_TRANSPORT;
+        if (opts.queue && !replicaIds.length) {
+          throw new EntitySyncError('USAGE', `--queue ${opts.queue}: this ORM has no @Replica entities to bind it to. Run install with the replica service's config.`);
+        }
+        if (replicaIds.length && (opts.queue || transportUrl)) {
           const queue = replicaQueue(orm, opts.queue);
           await withTransport((opened) => opened.declareQueue(queue, replicaIds));
-          io.out(`queue ${queue} bound to ${replicaIds.join(', ')}`);
+          io.out(`declared queue ${queue} on ${redactUrl(transportUrl)}, bound to ${replicaIds.join(', ')}`);
+        } else if (replicaIds.length) {
+          io.out('queue not declared: no transport given. Pass --transport <url> (or set ENTITY_SYNC_TRANSPORT) to declare the replica queue now; ' +
+            'otherwise `cqrs consume` declares it when it first starts.');
         }
         io.out(`outbox capturing: ${masters.join(', ') || 'no @Master entities'}; replicas: ${replicaIds.join(', ') || 'none'}`);
       });

@@ -9,6 +9,9 @@ export interface OpenedTransport extends Transport {
   purgeDeadLetters(queue: string): Promise<number>;
 }
 
+/** A transport URL with its credentials masked, fit for a log line. */
+export const redactUrl = (url: string | undefined) => (url ?? '').replace(/\/\/[^@/]*@/, '//***@');
+
 /** Retry settings the cqrs commands pass to the transport they open. */
 export interface RetrySettings {
   /** Attempts before a message goes to the dead letters (transport default 5). */
@@ -37,5 +40,5 @@ export async function openTransport(url: string | undefined, retries: RetrySetti
     await transport.install();
     return transport;
   }
-  throw new EntitySyncError('USAGE', `Unknown transport URL '${url.replace(/\/\/[^@/]*@/, '//***@')}': use amqp://... (RabbitMQ) or postgres://... (PostgreSQL).`);
+  throw new EntitySyncError('USAGE', `Unknown transport URL '${redactUrl(url)}': use amqp://... (RabbitMQ) or postgres://... (PostgreSQL).`);
 }

@@ -1,13 +1,14 @@
 // What a relay or consumer started on a database that is not ready says, before it takes a message.
 import 'reflect-metadata';
-import { EntitySync, installReplica, OutboxRelay, ReplicaConsumer } from '@entity-sync/adapters/mikro-orm';
+import { EntitySync, installOutbox, installReplica, OutboxRelay, relayOutbox, ReplicaConsumer } from '@entity-sync/adapters/mikro-orm';
 import { MemoryTransport } from '@entity-sync/adapters/memory';
 import { Replica } from '@entity-sync/core';
 import { testBackends } from '@entity-sync/testing';
 import { Entity, PrimaryKey, Property } from '@mikro-orm/core';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { libraryEntities } from '../../examples/library/src/index.js';
+import { Author, libraryEntities } from '../../examples/library/src/index.js';
+import { until } from '../support/until.js';
 
 @Entity({ tableName: 'startup_writer' })
 @Replica('startup-author')
@@ -33,6 +34,39 @@ for (const backend of testBackends()) {
       assert.match(error.message, 'entity_sync_outbox, entity_sync_revision does not exist');
       assert.match(error.message, 'run `entity-sync cqrs install (or installOutbox(em))` first');
     } finally {
+      await orm.close();
+    }
+  });
+
+  test('outbox entries of a CQRS id no @Master declares stop the relay at start, and a running relay leaves them unsent', async () => {
+    const orm = await backend.createOrm({ entities: libraryEntities, extensions: [EntitySync] });
+    const schema = orm.config.get('schema') ?? 'public';
+    const outbox = `"${schema}".entity_sync_outbox`;
+    const count = async (where: string) => Number((await orm.em.getConnection().execute(`SELECT count(*)::int AS n FROM ${outbox} WHERE ${where}`))[0].n);
+    let relay: OutboxRelay | undefined;
+    try {
+      await installOutbox(orm.em.fork());
+      // what a renamed @Master leaves behind: entries its old capture trigger wrote
+      await orm.em.fork().persistAndFlush(Object.assign(new Author(), { name: 'Renamed', email: 'renamed@example.com' }));
+      await orm.em.getConnection().execute(`UPDATE ${outbox} SET cqrs_id = 'writer'`);
+      const transport = new MemoryTransport();
+      const refused = new OutboxRelay(orm.em.fork(), transport);
+      for (const start of [() => refused.start(), () => relayOutbox(orm.em.fork(), transport)]) {
+        const error = await start().catch((e) => e);
+        await refused.stop();
+        assert.is(error.code, 'CQRS_UNKNOWN_ID');
+        assert.match(error.message, "The outbox holds entries of 'writer' (1), which no @Master of this ORM declares (it declares author");
+      }
+      await orm.em.getConnection().execute(`DELETE FROM ${outbox}`);
+
+      relay = new OutboxRelay(orm.em.fork(), transport, { pollMs: 50 });
+      await relay.start();
+      await orm.em.getConnection().execute(`INSERT INTO ${outbox} (tx, cqrs_id, key, operation, revision, state) VALUES (1, 'writer', '[1]', 'save', 1, '{"id":1}')`);
+      await orm.em.fork().persistAndFlush(Object.assign(new Author(), { name: 'Known', email: 'known@example.com' }));
+      await until('the known entry to be relayed', async () => (await count("cqrs_id = 'author'")) === 0, 30_000, 50);
+      assert.is(await count("cqrs_id = 'writer'"), 1, 'the unknown entry was left for a relay that knows it');
+    } finally {
+      await relay?.stop();
       await orm.close();
     }
   });

@@ -3,7 +3,7 @@ import type { EntityManager } from '@mikro-orm/core';
 import { defaultSchemaOf, inTransaction } from '../compat.js';
 import { listenOn } from '../graph/raw-connection.js';
 import { checkMasterInstalled } from './schema-check.js';
-import { ident, SqlSession } from '../graph/sql-session.js';
+import { arrayLiteral, ident, SqlSession } from '../graph/sql-session.js';
 import { MasterMessages } from './master-messages.js';
 
 /** Options of `relayOutbox` and `OutboxRelay`. */
@@ -40,7 +40,9 @@ async function relayBatch(em: EntityManager, transport: Transport, messages: Mas
     const rows = await session.query<OutboxRow>(
       // ORDER BY o.id, the bigint: a bare `id` would name the text output column and sort '10' before '9'
       `SELECT o.id::text AS id, o.cqrs_id, o.key, o.operation, o.revision::text AS revision, o.state, o.previous, o.correlation_id, o.created_at::text AS created_at ` +
-      `FROM ${outbox} o WHERE o.sent_at IS NULL ORDER BY o.id LIMIT ${options.batchSize ?? 1000} FOR UPDATE SKIP LOCKED`);
+      // only the ids this ORM publishes: another's entries wait for the relay that knows them
+      `FROM ${outbox} o WHERE o.sent_at IS NULL AND o.cqrs_id = ANY(?::text[]) ORDER BY o.id LIMIT ${options.batchSize ?? 1000} FOR UPDATE SKIP LOCKED`,
+      [arrayLiteral([...messages.masters.keys()])]);
     if (rows.length === 0) return 0;
     const batch: CqrsMessage[] = [];
     for (const row of rows) {
@@ -71,6 +73,7 @@ async function relayBatch(em: EntityManager, transport: Transport, messages: Mas
  */
 export async function relayOutbox(em: EntityManager, transport: Transport, options: RelayOptions = {}): Promise<number> {
   const messages = new MasterMessages(em);
+  await checkMasterInstalled(em, [...messages.masters.keys()]);
   let total = 0;
   for (let handled = -1; handled !== 0; total += handled) handled = await relayBatch(em, transport, messages, options);
   return total;
@@ -103,13 +106,13 @@ export class OutboxRelay {
 
   constructor(private readonly em: EntityManager, private readonly transport: Transport, private readonly options: OutboxRelayOptions = {}) {}
 
-  /** Starts listening and relaying; resolves once listening. Throws `CQRS_NOT_INSTALLED` before `cqrs install` ran. */
+  /** Starts listening and relaying; resolves once listening. Throws `CQRS_NOT_INSTALLED` before `cqrs install` ran, `CQRS_UNKNOWN_ID` when the outbox holds entries of ids this ORM does not declare. */
   async start(): Promise<void> {
     if (this.running) return;
-    await checkMasterInstalled(this.em);
+    const messages = new MasterMessages(this.em);
+    await checkMasterInstalled(this.em, [...messages.masters.keys()]);
     this.running = true;
     this.unlisten = await listenOn(this.em, OUTBOX_CHANNEL, () => this.poke(), (error) => this.options.onError?.(error));
-    const messages = new MasterMessages(this.em);
     this.loop = (async () => {
       let failures = 0;
       while (this.running) {

@@ -2,7 +2,7 @@ import { EntitySyncError } from '@entity-sync/core';
 import type { EntityManager } from '@mikro-orm/core';
 import { defaultSchemaOf, inTransaction } from '../compat.js';
 import { EntitySync } from '../entity-sync.js';
-import { literal, SqlSession } from '../graph/sql-session.js';
+import { arrayLiteral, ident, literal, SqlSession } from '../graph/sql-session.js';
 import { TableCatalog } from '../graph/table-catalog.js';
 
 /** Throws `CQRS_NOT_INSTALLED` naming what to run when one of `tables` does not exist in the ORM's schema. */
@@ -17,11 +17,27 @@ async function requireTables(session: SqlSession, schema: string, tables: string
   }
 }
 
-/** Checks, before a relay starts, that `cqrs install` ran on the master. */
-export async function checkMasterInstalled(em: EntityManager): Promise<void> {
+/**
+ * Checks, before a relay starts, that `cqrs install` ran on the master, and that the outbox holds
+ * no entries of CQRS ids this ORM does not publish (a renamed or removed `@Master`): this relay
+ * would leave them unsent for ever.
+ */
+export async function checkMasterInstalled(em: EntityManager, cqrsIds: string[]): Promise<void> {
   await inTransaction(em, async (tx) => {
     const session = await SqlSession.open(tx);
-    await requireTables(session, defaultSchemaOf(tx), ['entity_sync_outbox', 'entity_sync_revision'], 'entity-sync cqrs install (or installOutbox(em))');
+    const schema = defaultSchemaOf(tx);
+    await requireTables(session, schema, ['entity_sync_outbox', 'entity_sync_revision'], 'entity-sync cqrs install (or installOutbox(em))');
+    const unknown = await session.query<{ cqrs_id: string; entries: number }>(
+      `SELECT cqrs_id, count(*)::int AS entries FROM ${ident(schema)}.entity_sync_outbox WHERE cqrs_id <> ALL(?::text[]) GROUP BY cqrs_id ORDER BY cqrs_id`,
+      [arrayLiteral(cqrsIds)]);
+    if (unknown.length) {
+      const listed = unknown.map((row) => `'${row.cqrs_id}' (${row.entries})`).join(', ');
+      throw new EntitySyncError('CQRS_UNKNOWN_ID',
+        `The outbox holds entries of ${listed}, which no @Master of this ORM declares (it declares ${cqrsIds.join(', ') || 'none'}). ` +
+        'Run the relay with the entities that declare them; if an entity was renamed or removed, drop its capture trigger and ' +
+        `delete those entries (DELETE FROM ${schema}.entity_sync_outbox WHERE cqrs_id = '...').`,
+        { info: { schema, unknown: unknown.map((row) => row.cqrs_id) } });
+    }
   });
 }
 

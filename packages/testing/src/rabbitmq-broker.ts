@@ -1,4 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +14,14 @@ export function hasRabbitMq(): boolean {
   return existsSync(SERVER) && existsSync(CTL);
 }
 
+/** Options of `RabbitMqBroker.start` for a node that joins a cluster. */
+export interface RabbitMqNodeOptions {
+  /** The Erlang cookie, the same for every node of a cluster. Default: one of the node's own. */
+  cookie?: string;
+  /** The port of the epmd the node registers with (a cluster's own one). Default: the machine's (4369). */
+  epmdPort?: number;
+}
+
 /**
  * A throwaway RabbitMQ node on 127.0.0.1 for tests: its own node name, ports and directories
  * (so that several never collide), started as the rabbitmq user, stopped and removed when the
@@ -24,24 +33,28 @@ export class RabbitMqBroker {
   private removed = false;
   private readonly stopListening = cleanUpAtExit(() => this.remove());
 
-  private constructor(readonly dir: string, readonly port: number, private readonly distPort: number, readonly nodeName: string) {}
+  private constructor(readonly dir: string, readonly port: number, private readonly distPort: number, readonly nodeName: string,
+    private readonly epmdPort: number | undefined) {}
 
   /** Starts a new node; ready in about 5-8 s. */
-  static async start(): Promise<RabbitMqBroker> {
+  static async start(options: RabbitMqNodeOptions = {}): Promise<RabbitMqBroker> {
     if (!hasRabbitMq()) {
       throw new Error('RabbitMQ is not installed (looked for /usr/lib/rabbitmq/bin/rabbitmq-server). Install it: apt-get install -y rabbitmq-server');
     }
     const dir = mkdtempSync(join(tmpdir(), 'entity-sync-rabbitmq-'));
     const port = await freePort();
     const distPort = await freePort();
-    const broker = new RabbitMqBroker(dir, port, distPort, `es${port}@localhost`);
+    const broker = new RabbitMqBroker(dir, port, distPort, `es${port}@localhost`, options.epmdPort);
     try {
       for (const sub of ['mnesia', 'log']) mkdirSync(join(dir, sub));
       writeFileSync(join(dir, 'enabled_plugins'), '[].\n');
+      // the node and its rabbitmqctl read the cookie from the node's own HOME; written before
+      // either starts, so that neither makes up one of its own
+      writeFileSync(join(dir, '.erlang.cookie'), options.cookie ?? randomBytes(20).toString('hex'), { mode: 0o400 });
       if (userInfo().uid === 0) {
         const uid = Number(spawnSync('id', ['-u', 'rabbitmq'], { encoding: 'utf8' }).stdout.trim());
         const gid = Number(spawnSync('id', ['-g', 'rabbitmq'], { encoding: 'utf8' }).stdout.trim());
-        for (const path of [dir, join(dir, 'mnesia'), join(dir, 'log'), join(dir, 'enabled_plugins')]) chownSync(path, uid, gid);
+        for (const path of [dir, join(dir, 'mnesia'), join(dir, 'log'), join(dir, 'enabled_plugins'), join(dir, '.erlang.cookie')]) chownSync(path, uid, gid);
       }
       await broker.resume();
     } catch (error) {
@@ -49,6 +62,11 @@ export class RabbitMqBroker {
       throw error;
     }
     return broker;
+  }
+
+  /** Whether the node's server runs (started, and neither stopped nor killed since). */
+  get running(): boolean {
+    return this.server !== undefined;
   }
 
   /** The AMQP URL of the node (guest/guest may connect from loopback). */
@@ -70,11 +88,13 @@ export class RabbitMqBroker {
       RABBITMQ_PID_FILE: join(this.dir, 'pid'),
       RABBITMQ_ENABLED_PLUGINS_FILE: join(this.dir, 'enabled_plugins'),
       RABBITMQ_ERLANG_COOKIE: undefined,
+      ...(this.epmdPort === undefined ? {} : { ERL_EPMD_PORT: String(this.epmdPort) }),
     };
   }
 
+  // runuser sets HOME to the rabbitmq user's: `env` gives the node its own again (its cookie lives there)
   private command(binary: string, args: string[]): [string, string[]] {
-    return userInfo().uid === 0 ? ['runuser', ['-u', 'rabbitmq', '--', binary, ...args]] : [binary, args];
+    return userInfo().uid === 0 ? ['runuser', ['-u', 'rabbitmq', '--', '/usr/bin/env', `HOME=${this.dir}`, binary, ...args]] : [binary, args];
   }
 
   private ctl(args: string[], timeoutMs = 30_000): { ok: boolean; output: string } {
@@ -112,6 +132,31 @@ export class RabbitMqBroker {
     } catch {
       return '';
     }
+  }
+
+  /** Runs `rabbitmqctl` against this node and returns what it printed; throws when it fails. */
+  rabbitmqctl(args: string[], timeoutMs = 60_000): string {
+    const result = this.ctl(args, timeoutMs);
+    if (!result.ok) throw new Error(`rabbitmqctl ${args.join(' ')} failed on ${this.nodeName}: ${result.output}`);
+    return result.output;
+  }
+
+  /** Makes this (freshly started) node a member of `seed`'s cluster; resolves once it runs again. */
+  async joinCluster(seed: RabbitMqBroker): Promise<void> {
+    this.rabbitmqctl(['stop_app']);
+    this.rabbitmqctl(['join_cluster', seed.nodeName]);
+    this.rabbitmqctl(['start_app']);
+    this.rabbitmqctl(['await_startup']);
+  }
+
+  /** Kills the node's processes at once (SIGKILL), as a crashed machine would; resolves once they are gone. */
+  async kill(): Promise<void> {
+    const server = this.server;
+    if (!server?.pid) return;
+    this.server = undefined;
+    const exited = new Promise<void>((resolve) => server.once('exit', () => resolve()));
+    process.kill(-server.pid, 'SIGKILL');
+    await exited;
   }
 
   /** Raises or clears a memory alarm: while it is raised the broker blocks every publishing connection. */

@@ -1,4 +1,5 @@
 import { EntitySyncError, type Transport } from '@entity-sync/core';
+import type { RabbitMqQueueType } from '../rabbitmq/queue-arguments.js';
 
 /** What the cqrs commands can do with a built-in transport beyond the `Transport` interface. */
 export interface OpenedTransport extends Transport {
@@ -21,8 +22,10 @@ export interface RetrySettings {
 }
 
 /**
- * Opens the transport a URL names: `amqp://` / `amqps://` for RabbitMQ, `postgres://` /
- * `postgresql://` for the PostgreSQL message table (installed on first use).
+ * Opens the transport a URL names: `amqp://` / `amqps://` for RabbitMQ (a cluster as
+ * comma-separated hosts, `amqp://user:password@node1,node2,node3/vhost`; `?queueType=quorum`
+ * for quorum queues), `postgres://` / `postgresql://` for the PostgreSQL message table
+ * (installed on first use).
  */
 export async function openTransport(url: string | undefined, retries: RetrySettings = {}): Promise<OpenedTransport> {
   if (!url) {
@@ -31,7 +34,9 @@ export async function openTransport(url: string | undefined, retries: RetrySetti
   if (/^amqps?:\/\//.test(url)) {
     const { RabbitMqTransport } = await import('../rabbitmq/rabbitmq-transport.js');
     // many deliveries in flight, so that a busy consumer applies what is waiting in one transaction
-    return new RabbitMqTransport({ url, prefetch: 400, concurrency: 200, ...retries, onError: (error) => process.stderr.write(`transport: ${(error as Error).message}\n`) });
+    // the transport checks queueType and says which values it takes
+    const { url: nodes, queueType } = queueTypeParameter(url);
+    return new RabbitMqTransport({ url: nodes, queueType: queueType as RabbitMqQueueType | undefined, prefetch: 400, concurrency: 200, ...retries, onError: (error) => process.stderr.write(`transport: ${(error as Error).message}\n`) });
   }
   if (/^postgres(ql)?:\/\//.test(url)) {
     const [{ default: pg }, { PostgresTransport }, { pgClient }] = await Promise.all([
@@ -41,4 +46,15 @@ export async function openTransport(url: string | undefined, retries: RetrySetti
     return transport;
   }
   throw new EntitySyncError('USAGE', `Unknown transport URL '${redactUrl(url)}': use amqp://... (RabbitMQ) or postgres://... (PostgreSQL).`);
+}
+
+// `?queueType=` is the transport's option, not the broker's: taken out of the URL amqplib sees.
+function queueTypeParameter(url: string): { url: string; queueType?: string } {
+  const [base, query] = url.split(/\?(.*)/s, 2) as [string, string | undefined];
+  if (query === undefined) return { url };
+  const params = new URLSearchParams(query);
+  const queueType = params.get('queueType') ?? undefined;
+  params.delete('queueType');
+  const rest = params.toString();
+  return { url: rest ? `${base}?${rest}` : base, queueType };
 }

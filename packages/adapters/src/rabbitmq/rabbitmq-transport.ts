@@ -1,10 +1,26 @@
 import { EntitySyncError, parseCqrsMessage, type CqrsMessage, type MessageHandler, type Subscription, type Transport } from '@entity-sync/core';
 import amqp, { type Channel, type ChannelModel, type ConfirmChannel, type ConsumeMessage, type GetMessage } from 'amqplib';
+import { nodeUrls } from './node-urls.js';
+import { delayQueue, durableQueue, queueMismatch, queueTypeOf, serviceQueue, type RabbitMqQueueType } from './queue-arguments.js';
 
 /** Options of the RabbitMQ transport. */
 export interface RabbitMqTransportOptions {
-  /** `amqp://user:password@host:port/vhost`. */
-  url: string;
+  /**
+   * `amqp://user:password@host:port/vhost`. For a cluster, the URLs of several nodes, or one URL
+   * with comma-separated hosts (`amqp://user:password@node1:5672,node2:5672,node3:5672/vhost`):
+   * the transport connects to the first node that answers and, when its connection is lost,
+   * to the next one (round-robin), consumers subscribing again there.
+   */
+  url: string | string[];
+  /**
+   * The type of the queues a replica service declares (its queue, delay queues, dead letters)
+   * and of `<exchange>.unroutable`. `quorum` replicates them over the cluster (RabbitMQ 3.10 or
+   * later), so that losing a node loses no message; every service and relay of one broker must
+   * use the same type, since an existing queue's type cannot change. Default `classic`.
+   */
+  queueType?: RabbitMqQueueType;
+  /** How long connecting to one node may take before the next one is tried. Default 10 s. */
+  connectTimeoutMs?: number;
   /** The topic exchange messages are published to, routed by CQRS id. Default `entity_sync`. */
   exchange?: string;
   /** Unacknowledged messages a consumer holds at once. Default 100. */
@@ -67,6 +83,12 @@ const transportError = (message: string, cause?: unknown) =>
 export class RabbitMqTransport implements Transport {
   private readonly exchange: string;
   private readonly maxAttempts: number;
+  private readonly nodes: string[];
+  private readonly queueType: RabbitMqQueueType;
+  // the node connected to, or tried first on the next connect
+  private node = 0;
+  // the connection in use, once set up: a 'close' of any other one is not a loss
+  private model: ChannelModel | undefined;
   private connection: Promise<{ model: ChannelModel; publisher: ConfirmChannel }> | undefined;
   private readonly consumers = new Set<Consumer>();
   private closed = false;
@@ -82,6 +104,27 @@ export class RabbitMqTransport implements Transport {
   constructor(private readonly options: RabbitMqTransportOptions) {
     this.exchange = options.exchange ?? 'entity_sync';
     this.maxAttempts = options.maxAttempts ?? 5;
+    this.nodes = nodeUrls(options.url);
+    this.queueType = queueTypeOf(options.queueType);
+  }
+
+  // The first node that takes a connection, starting with the current one.
+  private async connectNode(): Promise<ChannelModel> {
+    const failures: string[] = [];
+    let last: unknown;
+    for (let tried = 0; tried < this.nodes.length; tried++) {
+      const node = (this.node + tried) % this.nodes.length;
+      try {
+        const model = await amqp.connect(this.nodes[node]!, { timeout: this.options.connectTimeoutMs ?? 10_000 });
+        this.node = node;
+        return model;
+      } catch (error) {
+        last = error;
+        failures.push(`${redact(this.nodes[node]!)}: ${(error as Error).message}`);
+      }
+    }
+    const where = this.nodes.length === 1 ? `at ${failures[0]}` : `at any of its ${this.nodes.length} nodes (${failures.join('; ')})`;
+    throw transportError(`Cannot reach RabbitMQ ${where}. Check that the broker runs and the URL is right.`, last);
   }
 
   private connect(): Promise<{ model: ChannelModel; publisher: ConfirmChannel }> {
@@ -89,13 +132,13 @@ export class RabbitMqTransport implements Transport {
     this.connection ??= (async () => {
       let model: ChannelModel;
       try {
-        model = await amqp.connect(this.options.url);
+        model = await this.connectNode();
       } catch (error) {
         this.connection = undefined;
-        throw transportError(`Cannot reach RabbitMQ at ${redact(this.options.url)}: ${(error as Error).message}. Check that the broker runs and the URL is right.`, error);
+        throw error;
       }
       model.on('error', (error) => this.options.onError?.(error));
-      model.on('close', () => this.lost());
+      model.on('close', () => this.lost(model));
       model.on('blocked', (reason: string) => {
         this.blocked = reason;
         for (const listener of this.onBlocked) listener(reason);
@@ -110,32 +153,48 @@ export class RabbitMqTransport implements Transport {
           if (!this.closed) void model.close().catch(() => undefined);
         });
         await publisher.assertExchange(this.exchange, 'topic', { durable: true });
-        await publisher.assertQueue(this.unroutableQueue, { durable: true });
+        await publisher.assertQueue(this.unroutableQueue, durableQueue(this.queueType));
         publisher.on('return', (message: ConsumeMessage) => void this.returned.push(message));
+        // a channel that published while a quorum queue's leader was lost can go on refusing
+        // (nacking) every publish to it (seen on RabbitMQ 3.10): a nack replaces the channel,
+        // and with it the connection, so that the relay's retry goes out on a fresh one
+        publisher.on('nack', () => void publisher.close().catch(() => undefined));
+        this.model = model;
         return { model, publisher };
       } catch (error) {
         this.connection = undefined;
         await model.close().catch(() => undefined);
-        throw transportError(`RabbitMQ refused the setup of the publishing channel: ${(error as Error).message}.`, error);
+        throw queueMismatch(error, this.queueType) ?? transportError(`RabbitMQ refused the setup of the publishing channel: ${(error as Error).message}.`, error);
       }
     })();
     return this.connection;
   }
 
-  // The connection went away: drop it and bring every consumer back once it can be reached again.
-  private lost(): void {
+  // The connection went away: drop it and bring every consumer back once a node can be reached
+  // again, trying the next node first (in a cluster, the lost one is likely down).
+  private lost(model: ChannelModel): void {
+    if (model !== this.model) return;
+    this.model = undefined;
     this.connection = undefined;
     this.blocked = undefined;
+    this.node = (this.node + 1) % this.nodes.length;
     if (this.closed || this.reconnecting) return;
     this.reconnecting = (async () => {
+      // consumers started on the connection `on`: a failed attempt starts only the others again
+      let on: ChannelModel | undefined;
+      let started = new Set<Consumer>();
       for (let delay = this.options.reconnectDelayMs ?? 250; !this.closed; delay = Math.min(delay * 2, 30_000)) {
         await new Promise((resolve) => setTimeout(resolve, delay));
         try {
-          await this.connect();
-          for (const consumer of this.consumers) if (!consumer.stopped) await this.startConsumer(consumer);
+          const { model: current } = await this.connect();
+          if (current !== on) [on, started] = [current, new Set()];
+          for (const consumer of this.consumers) {
+            if (consumer.stopped || started.has(consumer)) continue;
+            await this.startConsumer(consumer);
+            started.add(consumer);
+          }
           break;
         } catch (error) {
-          this.connection = undefined;
           this.options.onError?.(error);
         }
       }
@@ -188,19 +247,16 @@ export class RabbitMqTransport implements Transport {
   }
 
   private async declare(channel: Channel, queue: string, cqrsIds: string[]): Promise<void> {
-    await channel.assertExchange(this.exchange, 'topic', { durable: true });
-    await channel.assertQueue(queue, { durable: true });
-    for (const cqrsId of cqrsIds) await channel.bindQueue(queue, this.exchange, cqrsId);
-    await channel.assertQueue(`${queue}.dead`, { durable: true });
-    for (let attempt = 1; attempt < this.maxAttempts; attempt++) {
-      await channel.assertQueue(this.delayQueue(queue, attempt), {
-        durable: true,
-        arguments: {
-          'x-message-ttl': this.delayMs(attempt),
-          'x-dead-letter-exchange': '',
-          'x-dead-letter-routing-key': queue,
-        },
-      });
+    try {
+      await channel.assertExchange(this.exchange, 'topic', { durable: true });
+      await channel.assertQueue(queue, serviceQueue(this.queueType, queue));
+      for (const cqrsId of cqrsIds) await channel.bindQueue(queue, this.exchange, cqrsId);
+      await channel.assertQueue(`${queue}.dead`, durableQueue(this.queueType));
+      for (let attempt = 1; attempt < this.maxAttempts; attempt++) {
+        await channel.assertQueue(this.delayQueue(queue, attempt), delayQueue(this.queueType, queue, this.delayMs(attempt)));
+      }
+    } catch (error) {
+      throw queueMismatch(error, this.queueType) ?? error;
     }
   }
 

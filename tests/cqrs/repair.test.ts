@@ -465,6 +465,14 @@ for (const backend of testBackends()) {
     });
   }
 
+  diff('a report of more rows than a page lists every difference once, in key order', async () => {
+    await withLibrary(backend, 25, async (master, replica, authors) => {
+      const report = parse(await collect(diffReplica(replica.em.fork(), from(await collect(diffMaster(master.em.fork(), { cqrsId: 'author' }))), { batchSize: 4 })));
+      assert.equal(report.slice(1, -1).map((line) => line.key), authors.map((author) => [author.id]));
+      assert.equal(report.at(-1), { end: true, missing: 25, stale: 0, extra: 0, changed: 0 });
+    });
+  });
+
   diff('diff streams are checked: truncated or mismatched streams and unknown CQRS ids are refused, and nothing is published', async () => {
     await withLibrary(backend, 3, async (master, replica) => {
       const masterLines = await collect(diffMaster(master.em.fork(), { cqrsId: 'author' }));

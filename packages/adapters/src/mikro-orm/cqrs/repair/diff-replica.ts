@@ -111,13 +111,14 @@ export function diffReplica(em: EntityManager, lines: AsyncIterable<string>, opt
     }
     await emit(header.text);
     for (let after = 0; ;) {
-      const page = await session.query<{ n: string; line: string }>(
-        "SELECT n::text AS n, (jsonb_build_object('kind', kind, 'key', key, 'revision', revision) || " +
+      // ordered by the bigint column: an output alias `n` of its text would sort "10" before "2"
+      const page = await session.query<{ position: string; line: string }>(
+        "SELECT n::text AS position, (jsonb_build_object('kind', kind, 'key', key, 'revision', revision) || " +
         `CASE WHEN fields IS NULL THEN '{}' ELSE jsonb_build_object('fields', fields) END)::text AS line FROM ${result} ` +
         `WHERE n > ? ORDER BY n LIMIT ${size}`, [after]);
       for (const row of page) await emit(row.line);
       if (page.length < size) break;
-      after = Number(page.at(-1)!.n);
+      after = Number(page.at(-1)!.position);
     }
     await emit(JSON.stringify({ end: true, ...counts }));
   });

@@ -32,7 +32,8 @@ export class LineSpool {
   async write(line: string): Promise<void> {
     this.check();
     // a JSON text has line breaks only between its tokens, where a space means the same
-    if (!this.out.write(`${line.replace(/[\r\n]/g, ' ')}\n`)) await Promise.race([once(this.out, 'drain'), settled(this.out)]);
+    // once() rejects on 'error', which the constructor's listener has recorded first
+    if (!this.out.write(`${line.replace(/[\r\n]/g, ' ')}\n`)) await once(this.out, 'drain').catch(() => undefined);
     this.check();
   }
 

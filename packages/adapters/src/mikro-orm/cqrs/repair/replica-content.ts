@@ -8,24 +8,28 @@ import type { ReplicaTarget } from '../replica-batch.js';
 // What diffReplica compares of a replica row's content: the columns an apply writes from the
 // fields a message carries, mapped as the replica maps them. The values are compared in SQL as
 // the column types read them, so that `1.50` and `1.5`, two spellings of one instant or two key
-// orders of one JSON object are the same value, while any real difference counts.
+// orders of one JSON object are the same value, while any real difference counts (timestamps
+// to the millisecond, what a JavaScript Date holds).
 
 interface ComparedColumn {
   property: string;
   column: string;
   /** A foreign key: compared when the message carries the key value, not an object a serializer embedded. */
   relation: boolean;
-  /** Both sides are cast to this type first: json has no equality, and the geometric types none that means "the same". */
-  cast?: string;
+  /** What both sides go through before `IS DISTINCT FROM` (an SQL expression of `value`). */
+  normalize: (value: string) => string;
 }
 
 // Types whose `=` is missing or compares something else than the value (areas, for boxes).
 const NO_EQUALITY = new Set(['xml', 'point', 'line', 'lseg', 'box', 'path', 'polygon', 'circle']);
 
-function castFor(base: string, element: string | null): string | undefined {
-  if (base === 'json') return 'jsonb';
-  if (element === 'json') return 'jsonb[]';
-  return NO_EQUALITY.has(base) || (element !== null && NO_EQUALITY.has(element)) ? 'text' : undefined;
+function normalizerFor(base: string, element: string | null): (value: string) => string {
+  if (base === 'json') return (value) => `${value}::jsonb`;
+  if (element === 'json') return (value) => `${value}::jsonb[]`;
+  // a timestamp that went through a JavaScript Date on its way to the replica kept its milliseconds only
+  if (base === 'timestamp' || base === 'timestamptz') return (value) => `date_trunc('milliseconds', ${value})`;
+  if (NO_EQUALITY.has(base) || (element !== null && NO_EQUALITY.has(element))) return (value) => `${value}::text`;
+  return (value) => value;
 }
 
 /** The replica columns whose content a diff compares with the state the master publishes. */
@@ -57,7 +61,7 @@ export class ContentComparison {
       const type = types.get(names[0]!);
       // a composite foreign key, an inline embeddable: no single column holds the property's value
       if (names.length !== 1 || !type || node.primaryKeyProperties.includes(property)) continue;
-      columns.set(property, { property, column: names[0]!, relation: relations.has(property), cast: castFor(type.base, type.element) });
+      columns.set(property, { property, column: names[0]!, relation: relations.has(property), normalize: normalizerFor(type.base, type.element) });
     }
     return new ContentComparison(replica, columns);
   }
@@ -84,7 +88,7 @@ export class ContentComparison {
    * among the columns `data` holds; empty when none differs.
    */
   differing(data: string, populated: string, row: string): string {
-    const side = (record: string, column: ComparedColumn) => `(${record}).${ident(column.column)}${column.cast ? `::${column.cast}` : ''}`;
+    const side = (record: string, column: ComparedColumn) => column.normalize(`(${record}).${ident(column.column)}`);
     const checks = [...this.columns.values()].map((column) => `CASE WHEN jsonb_exists(${data}, ${literal(column.column)}) AND ` +
       `${side(populated, column)} IS DISTINCT FROM ${side(row, column)} THEN ${literal(column.property)} END`);
     return `array_remove(ARRAY[${checks.join(', ')}]::text[], NULL)`;

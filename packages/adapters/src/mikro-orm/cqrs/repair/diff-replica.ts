@@ -8,6 +8,7 @@ import { ContentComparison } from './replica-content.js';
 import type { RepairOptions } from './repair-options.js';
 import {
   checkKey, CONTENT_VERSION, DEFAULT_BATCH, DIFF_FORMAT, invalid, isRecord, isRevision, lineCopy, LineReader, linesFromTransaction, readHeader,
+  type StreamHeader,
 } from './streams.js';
 
 /** Options of `diffReplica`. */
@@ -32,6 +33,31 @@ function mismatch(error: unknown, replica: ReplicaTarget): unknown {
     { cause: error, info: { cqrsId: replica.cqrsId, entity: replica.entity } });
 }
 
+/** Checks the stream of diffMaster and copies its lines, with the mapped data of their state when compared, to the listing table. */
+async function readListing(reader: LineReader, header: StreamHeader, replica: ReplicaTarget, copy: ReturnType<typeof lineCopy>,
+  comparison: ContentComparison | undefined): Promise<void> {
+  const withState = header.version >= CONTENT_VERSION;
+  let count = 0;
+  for (;;) {
+    const { text, value } = await reader.object('a key line or the end line');
+    if (value.end === true) {
+      if (value.count !== count) throw invalid('diff', `the end line counts ${JSON.stringify(value.count)} keys, the stream has ${count}`, reader.line);
+      break;
+    }
+    if ('kind' in value) throw invalid('diff', 'this is the output of diffReplica; diffReplica reads the output of diffMaster', reader.line);
+    checkKey('diff', value.key, replica.keyColumns.length, reader.line);
+    if (!isRevision(value.revision)) throw invalid('diff', `revision ${JSON.stringify(value.revision)} is not a whole number`, reader.line);
+    if (isRecord(value.state) !== withState) {
+      throw invalid('diff', `a line ${withState ? 'without' : 'with'} a state in a version ${header.version} stream ` +
+        '(the header and the lines come from different diffMaster runs or releases)', reader.line);
+    }
+    count += 1;
+    await copy.add(text, comparison ? JSON.stringify(comparison.data(value.state as Record<string, unknown>)) : null);
+  }
+  await reader.finish();
+  await copy.finish();
+}
+
 /**
  * Step 2 of a diff, on the replica: reads the stream of `diffMaster`, compares it set-based in
  * the database (master lines in a temporary table, a full outer join against the replica's rows
@@ -52,35 +78,15 @@ export function diffReplica(em: EntityManager, lines: AsyncIterable<string>, opt
     const header = await readHeader(reader, 'diff', DIFF_FORMAT);
     const replica = replicaTarget(tx, header.cqrsId);
     const session = await SqlSession.open(tx, options.signal);
-    const withState = header.version >= CONTENT_VERSION;
     let comparison: ContentComparison | undefined;
-    if (withState) {
+    if (header.version >= CONTENT_VERSION) {
       const found = await ContentComparison.of(tx, session, replica);
       if (!(found instanceof ContentComparison)) (options.onWarning ?? warn)(found.skipped);
       else if (!found.empty) comparison = found;
     }
     const master = tempName('diff_master');
     await session.run(`CREATE TEMPORARY TABLE ${master} (line jsonb NOT NULL, data jsonb) ON COMMIT DROP`);
-    let count = 0;
-    const copy = lineCopy(session, master, size, ['line', 'data']);
-    for (;;) {
-      const { text, value } = await reader.object('a key line or the end line');
-      if (value.end === true) {
-        if (value.count !== count) throw invalid('diff', `the end line counts ${JSON.stringify(value.count)} keys, the stream has ${count}`, reader.line);
-        break;
-      }
-      if ('kind' in value) throw invalid('diff', 'this is the output of diffReplica; diffReplica reads the output of diffMaster', reader.line);
-      checkKey('diff', value.key, replica.keyColumns.length, reader.line);
-      if (!isRevision(value.revision)) throw invalid('diff', `revision ${JSON.stringify(value.revision)} is not a whole number`, reader.line);
-      if (isRecord(value.state) !== withState) {
-        throw invalid('diff', `a line ${withState ? 'without' : 'with'} a state in a version ${header.version} stream ` +
-          '(the header and the lines come from different diffMaster runs or releases)', reader.line);
-      }
-      count += 1;
-      await copy.add(text, comparison ? JSON.stringify(comparison.data(value.state as Record<string, unknown>)) : null);
-    }
-    await reader.finish();
-    await copy.finish();
+    await readListing(reader, header, replica, lineCopy(session, master, size, ['line', 'data']), comparison);
     const [twice] = await session.query<{ key: string }>(`SELECT (line->'key')::text AS key FROM ${master} GROUP BY line->'key' HAVING count(*) > 1 LIMIT 1`);
     if (twice) throw invalid('diff', `key ${twice.key} is listed twice`);
 

@@ -32,8 +32,9 @@ export class LineSpool {
   async write(line: string): Promise<void> {
     this.check();
     // a JSON text has line breaks only between its tokens, where a space means the same
-    // once() rejects on 'error', which the constructor's listener has recorded first
-    if (!this.out.write(`${line.replace(/[\r\n]/g, ' ')}\n`)) await once(this.out, 'drain').catch(() => undefined);
+    const text = `${line.replace(/[\r\n]/g, ' ')}\n`;
+    // once() rejects on 'error', which the constructor's listener has recorded for check()
+    if (!this.out.write(text)) await once(this.out, 'drain').catch(() => undefined);
     this.check();
   }
 

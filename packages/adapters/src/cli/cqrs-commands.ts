@@ -231,20 +231,22 @@ export function cqrsCommand(io: CliIo, withOrm: WithOrm): Command {
     });
 
   cqrs.command('diff-master')
-    .description('on the master: stream the keys and revisions of a @Master (pipe into diff-replica)')
+    .description('on the master: stream the keys, revisions and published state of a @Master (pipe into diff-replica)')
     .requiredOption('--id <cqrsId>', 'the CQRS id')
-    .action(async (opts: { id: string }) => {
-      await withOrm((orm) => writeLines(io.cwd, undefined, diffMaster(orm.em.fork(), { cqrsId: opts.id })));
+    .option('--no-content', 'list keys and revisions only: finds missing, extra and stale rows, not content changed at an equal revision')
+    .action(async (opts: { id: string; content: boolean }) => {
+      await withOrm((orm) => writeLines(io.cwd, undefined, diffMaster(orm.em.fork(), { cqrsId: opts.id, content: opts.content })));
     });
 
   cqrs.command('diff-replica')
-    .description('on the replica: read diff-master from standard input, write what is missing, stale or extra (pipe into diff-sync)')
+    .description('on the replica: read diff-master from standard input, write what is missing, stale, extra or changed (pipe into diff-sync)')
     .action(async () => {
-      await withOrm((orm) => writeLines(io.cwd, undefined, diffReplica(orm.em.fork(), inputLines(io.cwd, undefined))));
+      await withOrm((orm) => writeLines(io.cwd, undefined,
+        diffReplica(orm.em.fork(), inputLines(io.cwd, undefined), { onWarning: (message) => io.err(`diff-replica: ${message}\n`) })));
     });
 
   cqrs.command('diff-sync')
-    .description('on the master: read diff-replica from standard input, re-publish missing and stale rows, delete extra ones on the replica')
+    .description('on the master: read diff-replica from standard input, re-publish missing, stale and changed rows, delete extra ones on the replica')
     .option('--queue <name>', 'publish to this replica queue only (default: every replica)')
     .option('--json', 'print the result as JSON')
     .action(async (opts: { queue?: string; json?: boolean }) => {

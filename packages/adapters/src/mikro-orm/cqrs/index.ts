@@ -6,5 +6,5 @@ export { ReplicaConsumer, type ReplicaConsumerOptions, type ConsumerStats } from
 export {
   dumpMaster, loadReplica, syncMaster, diffMaster, diffReplica, diffSync,
   type RepairOptions, type DumpMasterOptions, type LoadReplicaOptions, type LoadReplicaResult, type SyncMasterOptions,
-  type DiffMasterOptions, type DiffSyncOptions, type DiffSyncResult, type DiffKind,
+  type DiffMasterOptions, type DiffReplicaOptions, type DiffSyncOptions, type DiffSyncResult, type DiffKind,
 } from './repair/index.js';

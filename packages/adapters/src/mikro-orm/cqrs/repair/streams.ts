@@ -8,8 +8,13 @@ import type { SqlSession } from '../../graph/sql-session.js';
 
 export const DUMP_FORMAT = 'entity-sync-cqrs-dump';
 export const DIFF_FORMAT = 'entity-sync-cqrs-diff';
-export const FORMAT_VERSION = 1;
 export const DEFAULT_BATCH = 500;
+
+// The versions each format's readers understand; writers write the last one unless told otherwise.
+// Diff version 1 lists keys and revisions; version 2 adds each row's published state, and the
+// report of a version 2 diff may hold `changed` rows.
+const VERSIONS: Record<string, readonly number[]> = { [DUMP_FORMAT]: [1], [DIFF_FORMAT]: [1, 2] };
+export const CONTENT_VERSION = 2;
 
 export type StreamKind = 'dump' | 'diff';
 
@@ -23,7 +28,8 @@ export function invalid(kind: StreamKind, why: string, line?: number, cause?: un
     { info: { line, why }, cause });
 }
 
-const isRecord = (value: unknown): value is Record<string, unknown> =>
+/** A JSON object (not an array, not null). */
+export const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** Reads non-blank lines and counts them, so that errors can name the line. */
@@ -70,10 +76,11 @@ export class LineReader {
 export interface StreamHeader {
   text: string;
   cqrsId: string;
+  version: number;
 }
 
-export function streamHeader(format: string, cqrsId: string): string {
-  return JSON.stringify({ format, version: FORMAT_VERSION, cqrsId, createdAt: new Date().toISOString() });
+export function streamHeader(format: string, cqrsId: string, version = VERSIONS[format]!.at(-1)!): string {
+  return JSON.stringify({ format, version, cqrsId, createdAt: new Date().toISOString() });
 }
 
 export async function readHeader(reader: LineReader, kind: StreamKind, format: string): Promise<StreamHeader> {
@@ -81,11 +88,13 @@ export async function readHeader(reader: LineReader, kind: StreamKind, format: s
   if (value.format !== format) {
     throw invalid(kind, `the header names format ${JSON.stringify(value.format)}, expected ${JSON.stringify(format)}`, reader.line);
   }
-  if (value.version !== FORMAT_VERSION) {
-    throw invalid(kind, `format version ${JSON.stringify(value.version)} is not understood (this release reads ${FORMAT_VERSION}); upgrade entity-sync`, reader.line);
+  const versions = VERSIONS[format]!;
+  if (!versions.includes(value.version as number)) {
+    throw invalid(kind, `format version ${JSON.stringify(value.version)} is not understood (this release reads ${versions.join(' and ')}); ` +
+      'run every step with the same entity-sync release, or upgrade the one that refuses', reader.line);
   }
   if (typeof value.cqrsId !== 'string' || value.cqrsId === '') throw invalid(kind, 'the header has no cqrsId', reader.line);
-  return { text, cqrsId: value.cqrsId };
+  return { text, cqrsId: value.cqrsId, version: value.version as number };
 }
 
 export function checkKey(kind: StreamKind, key: unknown, length: number, line: number): unknown[] {
@@ -157,18 +166,19 @@ export function linesFromTransaction(em: EntityManager, isolation: 'repeatable r
   };
 }
 
-/** Sends lines into a one-column (`line jsonb`) table with COPY, `size` lines at a time. */
-export function lineCopy(session: SqlSession, table: string, size: number): { add(text: string): Promise<void>; finish(): Promise<void> } {
+/** Sends rows of text values (null for NULL) into `columns` of a table with COPY, `size` rows at a time. */
+export function lineCopy(session: SqlSession, table: string, size: number, columns = ['line']):
+  { add(...values: (string | null)[]): Promise<void>; finish(): Promise<void> } {
   let buffer = '';
   let buffered = 0;
   const send = async () => {
-    if (buffered) await session.copyIn(`COPY ${table} (line) FROM STDIN`, buffer);
+    if (buffered) await session.copyIn(`COPY ${table} (${columns.join(', ')}) FROM STDIN`, buffer);
     buffer = '';
     buffered = 0;
   };
   return {
-    async add(text) {
-      buffer += `${copyText(text)}\n`;
+    async add(...values) {
+      buffer += `${values.map((value) => (value === null ? '\\N' : copyText(value))).join('\t')}\n`;
       if (++buffered >= size) await send();
     },
     finish: send,

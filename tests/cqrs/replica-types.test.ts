@@ -11,40 +11,37 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 
 // Master and replica map the same columns, in the same order: a row's text compares them all.
-function columns() {
-  class Columns {
-    @PrimaryKey({ autoincrement: false }) id!: number;
-    @Property({ columnType: 'bigint', nullable: true }) big?: string;
-    @Property({ columnType: 'numeric(40,20)', nullable: true }) exact?: string;
-    @Property({ columnType: 'numeric', nullable: true }) free?: string;
-    @Property({ columnType: 'double precision', nullable: true }) approx?: number;
-    @Property({ columnType: 'timestamp(6)', nullable: true }) local?: string;
-    @Property({ columnType: 'timestamptz(6)', nullable: true }) instant?: string;
-    @Property({ columnType: 'date', nullable: true }) day?: string;
-    @Property({ columnType: 'time(6)', nullable: true }) clock?: string;
-    @Property({ columnType: 'time with time zone', nullable: true }) zonedClock?: string;
-    @Property({ columnType: 'uuid', nullable: true }) ref?: string;
-    @Property({ columnType: 'json', nullable: true }) doc?: unknown;
-    @Property({ columnType: 'jsonb', nullable: true }) docb?: unknown;
-    @Property({ columnType: 'text[]', nullable: true }) words?: string[];
-    @Property({ columnType: 'timestamptz(6)[]', nullable: true }) stamps?: string[];
-    @Property({ columnType: 'numeric[]', nullable: true }) amounts?: string[];
-    @Property({ columnType: 'bigint[]', nullable: true }) bigs?: string[];
-    @Property({ columnType: 'bytea', nullable: true }) bytes?: Buffer;
-    @Property({ columnType: 'boolean', nullable: true }) flag?: boolean;
-    @Property({ columnType: 'text', nullable: true }) note?: string;
-    @Property({ columnType: 'interval', nullable: true }) span?: string;
-  }
-  return Columns;
+abstract class TypedColumns {
+  @PrimaryKey({ autoincrement: false }) id!: number;
+  @Property({ columnType: 'bigint', nullable: true }) big?: string;
+  @Property({ columnType: 'numeric(40,20)', nullable: true }) exact?: string;
+  @Property({ columnType: 'numeric', nullable: true }) free?: string;
+  @Property({ columnType: 'double precision', nullable: true }) approx?: number;
+  @Property({ columnType: 'timestamp(6)', nullable: true }) local?: string;
+  @Property({ columnType: 'timestamptz(6)', nullable: true }) instant?: string;
+  @Property({ columnType: 'date', nullable: true }) day?: string;
+  @Property({ columnType: 'time(6)', nullable: true }) clock?: string;
+  @Property({ columnType: 'time with time zone', nullable: true }) zonedClock?: string;
+  @Property({ columnType: 'uuid', nullable: true }) ref?: string;
+  @Property({ columnType: 'json', nullable: true }) doc?: unknown;
+  @Property({ columnType: 'jsonb', nullable: true }) docb?: unknown;
+  @Property({ columnType: 'text[]', nullable: true }) words?: string[];
+  @Property({ columnType: 'timestamptz(6)[]', nullable: true }) stamps?: string[];
+  @Property({ columnType: 'numeric[]', nullable: true }) amounts?: string[];
+  @Property({ columnType: 'bigint[]', nullable: true }) bigs?: string[];
+  @Property({ columnType: 'bytea', nullable: true }) bytes?: Buffer;
+  @Property({ columnType: 'boolean', nullable: true }) flag?: boolean;
+  @Property({ columnType: 'text', nullable: true }) note?: string;
+  @Property({ columnType: 'interval', nullable: true }) span?: string;
 }
 
 @Entity({ tableName: 'typed_master' })
 @Master('typed')
-class TypedMaster extends columns() {}
+class TypedMaster extends TypedColumns {}
 
 @Entity({ tableName: 'typed_copy' })
 @Replica('typed')
-class TypedCopy extends columns() {}
+class TypedCopy extends TypedColumns {}
 
 const COLUMNS = 'id, big, exact, free, approx, local, instant, day, clock, zoned_clock, ref, doc, docb, words, stamps, amounts, bigs, bytes, flag, note, span';
 

@@ -92,8 +92,11 @@ async function relayBatch(em: EntityManager, transport: Transport, { messages, o
 
 /**
  * Publishes committed outbox entries in order, in batches, and deletes them only once the
- * transport confirmed them. A crash between publishing and deleting publishes the batch again
- * on the next run: replicas drop the duplicates by revision, so each change applies once.
+ * transport confirmed them. The order is the outbox's, except inside a transaction, whose
+ * entries go out together in an order that a replica's foreign keys accept one message at a
+ * time (see TransactionOrder); a transaction of more than ten batches goes out in parts. A
+ * crash between publishing and deleting publishes the batch again on the next run: replicas
+ * drop the duplicates by revision, so each change applies once.
  * Runs until the outbox is empty; returns how many entries it handled.
  */
 export async function relayOutbox(em: EntityManager, transport: Transport, options: RelayOptions = {}): Promise<number> {

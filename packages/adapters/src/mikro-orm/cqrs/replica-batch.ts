@@ -156,7 +156,9 @@ export async function saveRows(tx: EntityManager, session: SqlSession, replica: 
     const record: Record<string, unknown> = {};
     for (const [property, value] of Object.entries(data)) if (value !== undefined) record[replica.columns.get(property)!] = value;
     const columns = Object.keys(record).sort().join('\u0000');
-    byColumns.set(columns, [...byColumns.get(columns) ?? [], record]);
+    const group = byColumns.get(columns);
+    if (group) group.push(record);
+    else byColumns.set(columns, [record]);
   }
   const keys = new Set(replica.keyColumns);
   for (const [names, records] of byColumns) {

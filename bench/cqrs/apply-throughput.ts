@@ -18,6 +18,8 @@ export interface ApplyRun extends Throughput {
   verdicts: Partial<Record<RevisionVerdict, number>>;
   failures: number;
   firstError: unknown;
+  /** Batches that failed together and were applied one by one. */
+  fallbacks: number;
 }
 
 /**
@@ -33,5 +35,8 @@ export async function applyQueue(replica: Orm, options: ApplyQueueOptions): Prom
   } finally {
     await consumer.stop();
   }
-  return { rows: consumer.applied, seconds: (last - start) / 1000, verdicts: consumer.verdicts, failures: consumer.failures, firstError: consumer.firstError };
+  return {
+    rows: consumer.applied, seconds: (last - start) / 1000, verdicts: consumer.verdicts, failures: consumer.failures, firstError: consumer.firstError,
+    fallbacks: consumer.fallbacks,
+  };
 }

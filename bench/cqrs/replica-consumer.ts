@@ -23,6 +23,8 @@ export class ReplicaConsumer {
   /** Applies that threw (the transport retries them later), and the first error. */
   failures = 0;
   firstError: unknown;
+  /** Batches that failed together and were applied one by one (counted, not printed). */
+  fallbacks = 0;
 
   private consumer: Consumer | undefined;
 
@@ -34,6 +36,7 @@ export class ReplicaConsumer {
     const bench = new ReplicaConsumer(transport);
     bench.consumer = new Consumer(replica.em.fork(), transport, {
       queue: options.queue,
+      onFallback: () => void (bench.fallbacks += 1),
       onMessage: (message, outcome) => {
         if (outcome instanceof Error) {
           bench.failures += 1;

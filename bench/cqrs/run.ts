@@ -1,17 +1,19 @@
 // CQRS benchmark, on a real PostgreSQL cluster and a real RabbitMQ node started for the run:
 // 1. master writes through MikroORM with the outbox's capture trigger vs without it;
 // 2. the outbox relay vs raw amqplib publishing the same messages with confirms;
-// 3. commit-to-applied latency at a steady write rate, relay and replica running.
+// 3. the consumer on a replica with foreign keys between its tables vs the same messages on one without;
+// 4. commit-to-applied latency at a steady write rate, relay and replica running.
 // Every figure is checked (rows, queue depths, replica equals master) and compared with a
 // limit measured in the same run. BENCH_RUNS sets the rounds of parts 1 and 2 (default 3 and
 // 2), BENCH_CHANGES the outbox size of part 2 (20,000), BENCH_RATE and BENCH_SECONDS part 3
 // (1,000 changes/s for 15 s), BENCH_LOW_RATE its reference run (250 changes/s for 12 s),
-// BENCH_REPLICAS its replica processes (1).
+// BENCH_REPLICAS its replica processes (1), BENCH_LEDGER_TRANSACTIONS the master transactions of part 3 (1,500).
 import { installOutbox } from '@entity-sync/adapters/mikro-orm';
 import { PostgresCluster, RabbitMqBroker } from '@entity-sync/testing';
 import { fastest, int, perSecond, runsNote, type Throughput } from '../graph/measure.js';
 import { percent, printSummary, type Verdict } from '../graph/report.js';
 import { applyQueue } from './apply-throughput.js';
+import { compareForeignKeys } from './ledger-apply.js';
 import { measureLatency, percentile } from './latency.js';
 import { load, machineFacts } from './machine-facts.js';
 import { openMaster, openReplica, type Orm } from './orm.js';
@@ -31,10 +33,13 @@ const seconds = Number(process.env.BENCH_SECONDS ?? 15);
 const replicas = Number(process.env.BENCH_REPLICAS ?? 1);
 const lowRate = Number(process.env.BENCH_LOW_RATE ?? 250);
 const lowSeconds = 12;
+const ledgerTransactions = Number(process.env.BENCH_LEDGER_TRANSACTIONS ?? 1500);
+const ledgerRounds = 2;
 const RELAY_BATCH_SIZES = [200, 1000, 5000];
 const RAW_WINDOWS = [200, 1000, 5000];
 const APPLY = { prefetch: 400, concurrency: 200 };
 const P99_TARGET_MS = 50;
+const FOREIGN_KEY_TARGET = 0.5;
 
 const say = (line = '') => console.log(line);
 const label = (text: string) => `  ${text.padEnd(30)}`;
@@ -132,6 +137,17 @@ try {
   if (!failed('apply', applyProblems)) say(`  the replica equals the master (${int(live)} rows)`);
 
   say();
+  say(`CONSUMER on replica tables with foreign keys: a master commits ${int(ledgerTransactions)} transactions over accounts and transfers`);
+  say('(transfers reference accounts; transactions open accounts, book transfers to them, update them, move transfers, close accounts);');
+  say(`the relay publishes them once; each run drains them into an empty replica with those foreign keys, or without them; ${ledgerRounds} rounds`);
+  const ledger = await compareForeignKeys({ cluster, amqpUrl: broker.url, transactions: ledgerTransactions, rounds: ledgerRounds, ...APPLY });
+  for (const [name, runs] of [['with foreign keys', ledger.withKeys], ['without foreign keys', ledger.withoutKeys]] as const) {
+    const best = fastest(runs);
+    say(`${label(name)}${describe(best, 'messages')}, ${runsNote(runs)}; batches applied one by one: ${runs.map((run) => int(run.fallbacks)).join(', ')}`);
+  }
+  if (!failed('foreign keys', ledger.problems)) say(`  every replica equals the master (${int(ledger.messages)} messages)`);
+
+  say();
   say(`STEADY WRITES, one change per transaction: 2 MikroORM writers -> OutboxRelay (LISTEN wake-ups, batchSize 500) -> RabbitMQ`);
   say(`-> ${replicas} replica process(es) (ReplicaConsumer, prefetch ${APPLY.prefetch}, ${APPLY.concurrency} in flight); latency = replica apply`);
   say('committed - master commit, both on the machine\'s monotonic clock. The replica runs in a child process because the');
@@ -168,6 +184,12 @@ try {
   });
   verdicts.push({
     figure: 'CHECK: relay publishes in commit order', measured: `${int(relay.rowsReordered)} rows reordered`, baseline: '', ratio: '', target: '0 rows', met: relay.rowsReordered === 0 && relay.outOfOrder === 0,
+  });
+  const [withKeys, withoutKeys] = [fastest(ledger.withKeys), fastest(ledger.withoutKeys)];
+  const keysRatio = perSecond(withKeys) / perSecond(withoutKeys);
+  verdicts.push({
+    figure: 'consumer, replica with foreign keys vs without', measured: rateOf(withKeys, 'msg/s'), baseline: rateOf(withoutKeys, 'msg/s'),
+    ratio: percent(keysRatio), target: `>= ${percent(FOREIGN_KEY_TARGET)}`, met: keysRatio >= FOREIGN_KEY_TARGET && ledger.problems.length === 0,
   });
   const p99 = percentile(lat, 0.99);
   verdicts.push({

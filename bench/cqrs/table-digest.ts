@@ -1,13 +1,13 @@
 import pg from 'pg';
 import { ACCOUNT_COLUMNS } from './entities.js';
 
-/** Rows and an order-free hash of the account columns of `table`: equal digests mean equal contents. */
-export async function tableDigest(url: string, table: string): Promise<{ rows: number; hash: string }> {
+/** Rows and an order-free hash of `columns` (default: the account columns) of `table`: equal digests mean equal contents. */
+export async function tableDigest(url: string, table: string, columns = ACCOUNT_COLUMNS): Promise<{ rows: number; hash: string }> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
     const { rows } = await client.query<{ n: string; h: string }>(
-      `SELECT count(*) AS n, coalesce(sum(hashtextextended(row(${ACCOUNT_COLUMNS.join(', ')})::text, 0)), 0)::text AS h FROM ${table}`);
+      `SELECT count(*) AS n, coalesce(sum(hashtextextended(row(${columns.join(', ')})::text, 0)), 0)::text AS h FROM ${table}`);
     return { rows: Number(rows[0]!.n), hash: rows[0]!.h };
   } finally {
     await client.end();

@@ -314,3 +314,15 @@ export async function findKeysByCursor(em: EntityManager, entity: string, filter
 export function propertyNames(em: EntityManager, entity: string): Set<string> {
   return new Set(em.getMetadata().find(entity)?.props.map((prop) => prop.name) ?? []);
 }
+
+/**
+ * What the unit of work does for `entity` on insert or update that a plain SQL write would skip:
+ * lifecycle hooks (`@BeforeCreate`...), `onCreate` / `onUpdate` values, a version property. Empty when none.
+ */
+export function unitOfWorkFeatures(em: EntityManager, entity: string): string[] {
+  const meta = em.getMetadata().find(entity);
+  if (!meta) return [];
+  const hooks = Object.entries(meta.hooks ?? {}).filter(([, list]) => (list?.length ?? 0) > 0).map(([hook]) => `the ${hook} hook`);
+  const computed = meta.props.filter((prop) => prop.onCreate || prop.onUpdate).map((prop) => `${prop.name}'s onCreate/onUpdate`);
+  return [...hooks, ...computed, ...(meta.versionProperty ? [`the version property ${String(meta.versionProperty)}`] : [])];
+}

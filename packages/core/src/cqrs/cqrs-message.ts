@@ -17,7 +17,13 @@ export interface CqrsMessage {
   key: unknown[];
   /** Grows by one on every committed change of the row. */
   revision: number;
-  /** The row's state after the change; null for a delete, and for a `sync` of a row the master no longer has (the replica deletes it). */
+  /**
+   * The row's state after the change, by property; null for a delete, and for a `sync` of a row the master no
+   * longer has (the replica deletes it). Values are those of PostgreSQL's `to_jsonb`, which a replica reads back
+   * exactly (timestamps with microseconds, bytea as `\\x...` hex, arrays, json values), except that bigint and
+   * numeric values (and arrays of them) are strings of their exact digits (`"9223372036854775807"`, `"0.10"`),
+   * which a JSON number could not carry. A serializer's output is carried as it returns it.
+   */
   state: Record<string, unknown> | null;
   /** The state before the change, where known. */
   previous?: Record<string, unknown> | null;

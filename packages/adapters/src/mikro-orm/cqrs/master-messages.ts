@@ -2,6 +2,7 @@ import { CQRS_MESSAGE_VERSION, EntitySyncError, type CqrsMessage, type CqrsOpera
 import type { EntityManager } from '@mikro-orm/core';
 import { entityFromRow, plainOfEntity } from '../compat.js';
 import { EntitySync } from '../entity-sync.js';
+import { carriesDigits, exactRow } from './exact-values.js';
 import { publishedFields } from './published-fields.js';
 import type { GraphNode } from '@entity-sync/core';
 
@@ -16,7 +17,12 @@ export interface MasterEntity {
   keyColumns: string[];
   /** Column name -> property name. */
   properties: Map<string, string>;
+  /** Columns whose values messages carry as digit strings (bigint, numeric): see `exactRow`. */
+  digitColumns: Set<string>;
 }
+
+/** A captured row: the JSON text of `to_jsonb(row)` (read exactly), or that text parsed into an object. */
+export type CapturedRow = string | Record<string, unknown>;
 
 /** A captured change: the row's columns as `to_jsonb` gives them. */
 export interface CapturedChange {
@@ -24,8 +30,8 @@ export interface CapturedChange {
   key: unknown[];
   operation: CqrsOperation;
   revision: number;
-  state: Record<string, unknown> | null;
-  previous?: Record<string, unknown> | null;
+  state: CapturedRow | null;
+  previous?: CapturedRow | null;
   createdAt: string;
   correlationId?: string | null;
 }
@@ -60,7 +66,8 @@ export class MasterMessages {
       const options = { ...master.options, ...publishedFields(master.options, entry.syncModel) };
       const keyColumns = node.primaryKeyProperties.flatMap((property) => node.columns.filter((column) => column.property === property).map((column) => column.name));
       const properties = new Map(node.columns.map((column) => [column.name, column.property]));
-      this.masters.set(master.cqrsId, { cqrsId: master.cqrsId, entity: node.name, options, node, keyColumns, properties });
+      const digitColumns = new Set(node.columns.filter((column) => carriesDigits(column.type)).map((column) => column.name));
+      this.masters.set(master.cqrsId, { cqrsId: master.cqrsId, entity: node.name, options, node, keyColumns, properties, digitColumns });
     }
   }
 
@@ -74,14 +81,19 @@ export class MasterMessages {
     return master;
   }
 
-  /** The message of a captured change, or undefined when the master does not publish it (produce: false, shouldSync). */
+  /**
+   * The message of a captured change, or undefined when the master does not publish it (produce: false, shouldSync).
+   * Its state holds bigint and numeric values as strings of their exact digits (see `exactRow`).
+   */
   async toMessage(change: CapturedChange, em: EntityManager = this.em): Promise<CqrsMessage | undefined> {
     const master = this.masters.get(change.cqrsId);
     if (!master || master.options.produce === false) return undefined;
-    let state = change.state && this.filtered(master, change.state);
+    const row = change.state === null ? null : exactRow(change.state, master.digitColumns);
+    const before = change.previous === undefined || change.previous === null ? change.previous : exactRow(change.previous, master.digitColumns);
+    let state = row && this.filtered(master, row);
     const { serializer, shouldSync } = master.options;
-    if (change.state && (serializer || shouldSync)) {
-      const entity = entityFromRow<object>(em, master.entity, change.state);
+    if (row && (serializer || shouldSync)) {
+      const entity = entityFromRow<object>(em, master.entity, row);
       if (shouldSync && !shouldSync(entity)) return undefined;
       if (serializer) state = this.filtered(master, await this.serialize(master, serializer, entity, em), true);
     }
@@ -93,7 +105,7 @@ export class MasterMessages {
       key: change.key,
       revision: change.revision,
       state,
-      previous: change.previous === undefined ? undefined : change.previous && this.filtered(master, change.previous),
+      previous: before === undefined ? undefined : before && this.filtered(master, before),
       correlationId: change.correlationId ?? undefined,
       createdAt: change.createdAt,
       expiresAt: master.options.expiresAfterSeconds === undefined ? undefined

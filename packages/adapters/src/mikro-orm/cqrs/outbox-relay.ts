@@ -4,7 +4,10 @@ import { defaultSchemaOf, inTransaction } from '../compat.js';
 import { listenOn } from '../graph/raw-connection.js';
 import { checkMasterInstalled } from './schema-check.js';
 import { arrayLiteral, ident, SqlSession } from '../graph/sql-session.js';
-import { MasterMessages } from './master-messages.js';
+import { EntitySync } from '../entity-sync.js';
+import { exactRow } from './exact-values.js';
+import { MasterMessages, type CapturedChange } from './master-messages.js';
+import { TransactionOrder } from './transaction-order.js';
 
 /** Options of `relayOutbox` and `OutboxRelay`. */
 export interface RelayOptions {
@@ -19,12 +22,14 @@ export interface RelayOptions {
 
 interface OutboxRow {
   id: string;
+  tx: string;
   cqrs_id: string;
   key: unknown[];
   operation: 'save' | 'delete';
   revision: string;
-  state: Record<string, unknown> | null;
-  previous: Record<string, unknown> | null;
+  /** JSON text, read exactly (see `exactRow`). */
+  state: string | null;
+  previous: string | null;
   correlation_id: string | null;
   created_at: string;
 }
@@ -32,30 +37,52 @@ interface OutboxRow {
 /** The NOTIFY channel the capture trigger wakes relays on. */
 export const OUTBOX_CHANNEL = 'entity_sync_outbox';
 
-async function relayBatch(em: EntityManager, transport: Transport, messages: MasterMessages, options: RelayOptions): Promise<number> {
+// What a relay builds once: the messages of captured changes, and the publishing order.
+interface RelayPlan {
+  messages: MasterMessages;
+  order: TransactionOrder;
+}
+
+function relayPlan(em: EntityManager): RelayPlan {
+  const messages = new MasterMessages(em);
+  return { messages, order: new TransactionOrder(messages.masters.values(), EntitySync.forEntityManager(em).graph) };
+}
+
+// A transaction larger than this many batches is published in parts, each in its own order.
+const WHOLE_TRANSACTION_BATCHES = 10;
+
+async function relayBatch(em: EntityManager, transport: Transport, { messages, order }: RelayPlan, options: RelayOptions): Promise<number> {
   return inTransaction(em, async (tx) => {
     const session = await SqlSession.open(tx);
     const outbox = `${ident(defaultSchemaOf(tx))}.entity_sync_outbox`;
+    const size = options.batchSize ?? 1000;
+    const columns = 'o.id::text AS id, o.tx::text AS tx, o.cqrs_id, o.key, o.operation, o.revision::text AS revision, ' +
+      'o.state::text AS state, o.previous::text AS previous, o.correlation_id, o.created_at::text AS created_at';
     // SKIP LOCKED lets several relays share the outbox without publishing an entry twice at once.
-    const rows = await session.query<OutboxRow>(
-      // ORDER BY o.id, the bigint: a bare `id` would name the text output column and sort '10' before '9'
-      `SELECT o.id::text AS id, o.cqrs_id, o.key, o.operation, o.revision::text AS revision, o.state, o.previous, o.correlation_id, o.created_at::text AS created_at ` +
-      // only the ids this ORM publishes: another's entries wait for the relay that knows them
-      `FROM ${outbox} o WHERE o.sent_at IS NULL AND o.cqrs_id = ANY(?::text[]) ORDER BY o.id LIMIT ${options.batchSize ?? 1000} FOR UPDATE SKIP LOCKED`,
-      [arrayLiteral([...messages.masters.keys()])]);
+    // ORDER BY o.id, the bigint: a bare `id` would name the text output column and sort '10' before '9';
+    // only the ids this ORM publishes: another's entries wait for the relay that knows them
+    const rows = await session.query<OutboxRow>(`SELECT ${columns} FROM ${outbox} o WHERE o.sent_at IS NULL AND o.cqrs_id = ANY(?::text[]) ` +
+      `ORDER BY o.id LIMIT ${size} FOR UPDATE SKIP LOCKED`, [arrayLiteral([...messages.masters.keys()])]);
     if (rows.length === 0) return 0;
+    if (rows.length === size && !order.trivial) {
+      // a full batch may end inside a transaction: its other entries come along, so that it is ordered as a whole
+      rows.push(...await session.query<OutboxRow>(`SELECT ${columns} FROM ${outbox} o ` +
+        `WHERE o.tx = ANY(?::bigint[]) AND o.id > ?::bigint AND o.sent_at IS NULL ORDER BY o.id LIMIT ${size * WHOLE_TRANSACTION_BATCHES} FOR UPDATE SKIP LOCKED`,
+      [`{${[...new Set(rows.map((row) => row.tx))].join(',')}}`, rows.at(-1)!.id]));
+    }
+    const changes = rows.map((row) => {
+      const digits = messages.masters.get(row.cqrs_id)?.digitColumns ?? new Set<string>();
+      const state = row.state === null ? null : exactRow(row.state, digits);
+      const previous = row.previous === null ? null : exactRow(row.previous, digits);
+      const change: CapturedChange = {
+        cqrsId: row.cqrs_id, key: row.key, operation: row.operation, revision: Number(row.revision), state, previous,
+        correlationId: row.correlation_id, createdAt: new Date(row.created_at).toISOString(),
+      };
+      return { id: row.id, tx: row.tx, cqrsId: row.cqrs_id, key: row.key, state, previous, change };
+    });
     const batch: CqrsMessage[] = [];
-    for (const row of rows) {
-      const message = await messages.toMessage({
-        cqrsId: row.cqrs_id,
-        key: row.key,
-        operation: row.operation,
-        revision: Number(row.revision),
-        state: row.state,
-        previous: row.previous,
-        correlationId: row.correlation_id,
-        createdAt: new Date(row.created_at).toISOString(),
-      }, tx);
+    for (const { change } of order.order(changes)) {
+      const message = await messages.toMessage(change, tx);
       if (message) batch.push(message);
     }
     if (batch.length) await transport.publish(batch);
@@ -67,15 +94,18 @@ async function relayBatch(em: EntityManager, transport: Transport, messages: Mas
 
 /**
  * Publishes committed outbox entries in order, in batches, and deletes them only once the
- * transport confirmed them. A crash between publishing and deleting publishes the batch again
- * on the next run: replicas drop the duplicates by revision, so each change applies once.
+ * transport confirmed them. The order is the outbox's, except inside a transaction, whose
+ * entries go out together in an order that a replica's foreign keys accept one message at a
+ * time (see TransactionOrder); a transaction of more than ten batches goes out in parts. A
+ * crash between publishing and deleting publishes the batch again on the next run: replicas
+ * drop the duplicates by revision, so each change applies once.
  * Runs until the outbox is empty; returns how many entries it handled.
  */
 export async function relayOutbox(em: EntityManager, transport: Transport, options: RelayOptions = {}): Promise<number> {
-  const messages = new MasterMessages(em);
-  await checkMasterInstalled(em, [...messages.masters.keys()]);
+  const plan = relayPlan(em);
+  await checkMasterInstalled(em, [...plan.messages.masters.keys()]);
   let total = 0;
-  for (let handled = -1; handled !== 0; total += handled) handled = await relayBatch(em, transport, messages, options);
+  for (let handled = -1; handled !== 0; total += handled) handled = await relayBatch(em, transport, plan, options);
   return total;
 }
 
@@ -109,8 +139,8 @@ export class OutboxRelay {
   /** Starts listening and relaying; resolves once listening. Throws `CQRS_NOT_INSTALLED` before `cqrs install` ran, `CQRS_UNKNOWN_ID` when the outbox holds entries of ids this ORM does not declare. */
   async start(): Promise<void> {
     if (this.running) return;
-    const messages = new MasterMessages(this.em);
-    await checkMasterInstalled(this.em, [...messages.masters.keys()]);
+    const plan = relayPlan(this.em);
+    await checkMasterInstalled(this.em, [...plan.messages.masters.keys()]);
     this.running = true;
     this.unlisten = await listenOn(this.em, OUTBOX_CHANNEL, () => this.poke(), (error) => this.options.onError?.(error));
     this.loop = (async () => {
@@ -118,7 +148,7 @@ export class OutboxRelay {
       while (this.running) {
         this.woken = false;
         try {
-          const handled = await relayBatch(this.em.fork(), this.transport, messages, this.options);
+          const handled = await relayBatch(this.em.fork(), this.transport, plan, this.options);
           this.relayed += handled;
           failures = 0;
           if (handled > 0) continue;

@@ -4,6 +4,8 @@ import { defaultSchemaOf, inTransaction } from '../compat.js';
 import { EntitySync } from '../entity-sync.js';
 import { ident, literal, SqlSession } from '../graph/sql-session.js';
 import { TableGraph } from '../graph/table-graph.js';
+import { MasterMessages } from './master-messages.js';
+import { TransactionOrder } from './transaction-order.js';
 
 // The outbox is written by a trigger on every master table, in the transaction that changes the
 // row: nothing can commit without its message, a rolled-back transaction or savepoint takes its
@@ -76,8 +78,11 @@ export async function installOutbox(em: EntityManager): Promise<string[]> {
       `key jsonb NOT NULL, operation text NOT NULL, revision bigint NOT NULL, state jsonb, previous jsonb, ` +
       `created_at timestamptz NOT NULL DEFAULT clock_timestamp(), sent_at timestamptz)`);
     await session.run(`ALTER TABLE entity_sync_outbox ADD COLUMN IF NOT EXISTS correlation_id text`);
-    // the relay deletes what it published: the outbox holds only unsent entries and needs no other index
-    for (const index of ['entity_sync_outbox_unsent', 'entity_sync_outbox_tx', 'entity_sync_outbox_tx_key']) await session.run(`DROP INDEX IF EXISTS ${index}`);
+    // the relay deletes what it published: the outbox holds only unsent entries and needs no other index,
+    // but one on the transaction when masters reference each other, for the relay to publish whole transactions
+    for (const index of ['entity_sync_outbox_unsent', 'entity_sync_outbox_tx_key']) await session.run(`DROP INDEX IF EXISTS ${index}`);
+    const order = new TransactionOrder(new MasterMessages(tx).masters.values(), sync.graph);
+    await session.run(order.trivial ? 'DROP INDEX IF EXISTS entity_sync_outbox_tx' : 'CREATE INDEX IF NOT EXISTS entity_sync_outbox_tx ON entity_sync_outbox (tx)');
     const tables = await TableGraph.load(session, sync.graph, schema);
     const installed: string[] = [];
     for (const name of sync.graph.nodes.keys()) {

@@ -120,11 +120,8 @@ for (const backend of testBackends()) {
     const master = await backend.createOrm({ entities: [TypedMaster], extensions: [EntitySync] });
     const replica = await backend.createOrm({ entities: [TypedCopy], extensions: [EntitySync] });
     try {
-      // dumpMaster reads rows through the driver's JSON parser, which rounds bigint and numeric
-      // values to doubles (9223372036854775807 becomes out of range): those columns stay empty here.
       const connection = master.em.getConnection();
       await connection.execute(`insert into ${schemaOf(master)}.typed_master (${COLUMNS}) values ${ROWS.map((row) => `(${row})`).join(', ')}`);
-      await connection.execute(`update ${schemaOf(master)}.typed_master set big = null, exact = null, free = null, amounts = null, bigs = null`);
       const lines: string[] = [];
       for await (const line of dumpMaster(master.em.fork(), { cqrsId: 'typed' })) lines.push(line);
       assert.equal(await loadReplica(replica.em.fork(), (async function* () { yield* lines; })()), { applied: 3, skipped: 0 });

@@ -92,7 +92,7 @@ async function raiseRevisions(em: EntityManager, source: MasterSource, cqrsId: s
   }
 }
 
-type ReportRow = { kind: DiffKind; key: unknown[]; replica: string | null; row: Record<string, unknown> | null; revision: string | null };
+type ReportRow = { kind: DiffKind; key: unknown[]; replica: string | null; row: string | null; revision: string | null };
 
 /** The messages that repair one page of the report, read in the transaction `tx` is in; `deleted` of them delete. */
 async function pageMessages(tx: EntityManager, session: SqlSession, messages: MasterMessages, source: MasterSource, cqrsId: string, page: string[]):
@@ -102,7 +102,7 @@ async function pageMessages(tx: EntityManager, session: SqlSession, messages: Ma
   const rows = await session.query<ReportRow>(
     "SELECT s.line->>'kind' AS kind, s.line->'key' AS key, (s.line->>'revision') AS replica, m.row, r.revision::text AS revision " +
     'FROM jsonb_array_elements(?::jsonb) WITH ORDINALITY AS s(line, n) ' +
-    `LEFT JOIN LATERAL (SELECT to_jsonb(t) AS row FROM ${qualified} t, ${keyRecord(qualified, "s.line->'key'", keyColumns)} p ` +
+    `LEFT JOIN LATERAL (SELECT to_jsonb(t)::text AS row FROM ${qualified} t, ${keyRecord(qualified, "s.line->'key'", keyColumns)} p ` +
     `WHERE ${joinOn('t', 'p', keyColumns)}) m ON true LEFT JOIN ${revisions.sql} r ON r.key = s.line->'key' ORDER BY s.n`,
     [`[${page.join(',')}]`, ...revisions.params]);
   const batch: CqrsMessage[] = [];

@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/core';
 import { defaultSchemaOf, findKeysByCursor } from '../../compat.js';
 import { ident, literal, SqlSession } from '../../graph/sql-session.js';
-import type { MasterEntity, MasterMessages } from '../master-messages.js';
+import type { CapturedRow, MasterEntity, MasterMessages } from '../master-messages.js';
 import { joinOn } from '../replica-batch.js';
 
 // SQL over primary keys, and the master rows of a CQRS id read page by page.
@@ -50,8 +50,8 @@ export interface MasterRow {
   /** The key as PostgreSQL prints it: exact for every type (bigint included). */
   keyText: string;
   revision: number;
-  /** The row as `to_jsonb` gives it (what the capture trigger records). */
-  row?: Record<string, unknown>;
+  /** The row's `to_jsonb` text (what the capture trigger records), for `toMessage` to read exactly. */
+  row?: string;
 }
 
 export interface MasterPage {
@@ -64,10 +64,10 @@ export async function readMasterPage(tx: EntityManager, session: SqlSession, sou
   options: { filter?: object; after?: string; size: number; withRows: boolean }): Promise<MasterPage> {
   const { qualified, keyColumns, revisions } = source;
   const key = keyArray('t', keyColumns);
-  const select = `SELECT ${options.withRows ? 'to_jsonb(t) AS row, ' : ''}${key} AS key, ${key}::text AS key_text, ` +
+  const select = `SELECT ${options.withRows ? 'to_jsonb(t)::text AS row, ' : ''}${key} AS key, ${key}::text AS key_text, ` +
     `coalesce(r.revision, 0)::text AS revision, ${keyObject('t', keyColumns)}::text AS cursor ` +
     `FROM ${qualified} t LEFT JOIN ${revisions.sql} r ON r.key = ${key}`;
-  type Found = { row?: Record<string, unknown>; key: unknown[]; key_text: string; revision: string; cursor: string };
+  type Found = { row?: string; key: unknown[]; key_text: string; revision: string; cursor: string };
   const toRow = (found: Found): MasterRow => ({ key: found.key, keyText: found.key_text, revision: Number(found.revision), row: found.row });
   if (!options.filter) {
     const after = options.after === undefined ? ''
@@ -86,7 +86,7 @@ export async function readMasterPage(tx: EntityManager, session: SqlSession, sou
   return { rows: found.map(toRow), next: page.next };
 }
 
-export function syncChange(cqrsId: string, key: unknown[], revision: number, state: Record<string, unknown> | null) {
+export function syncChange(cqrsId: string, key: unknown[], revision: number, state: CapturedRow | null) {
   return { cqrsId, key, operation: 'sync' as const, revision, state, createdAt: new Date().toISOString() };
 }
 

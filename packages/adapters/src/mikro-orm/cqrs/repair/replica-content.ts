@@ -8,8 +8,7 @@ import type { ReplicaTarget } from '../replica-batch.js';
 // What diffReplica compares of a replica row's content: the columns an apply writes from the
 // fields a message carries, mapped as the replica maps them. The values are compared in SQL as
 // the column types read them, so that `1.50` and `1.5`, two spellings of one instant or two key
-// orders of one JSON object are the same value, while any real difference counts (timestamps
-// to the millisecond, what a JavaScript Date holds).
+// orders of one JSON object are the same value, while any real difference counts.
 
 interface ComparedColumn {
   property: string;
@@ -26,8 +25,6 @@ const NO_EQUALITY = new Set(['xml', 'point', 'line', 'lseg', 'box', 'path', 'pol
 function normalizerFor(base: string, element: string | null): (value: string) => string {
   if (base === 'json') return (value) => `${value}::jsonb`;
   if (element === 'json') return (value) => `${value}::jsonb[]`;
-  // a timestamp that went through a JavaScript Date on its way to the replica kept its milliseconds only
-  if (base === 'timestamp' || base === 'timestamptz') return (value) => `date_trunc('milliseconds', ${value})`;
   if (NO_EQUALITY.has(base) || (element !== null && NO_EQUALITY.has(element))) return (value) => `${value}::text`;
   return (value) => value;
 }

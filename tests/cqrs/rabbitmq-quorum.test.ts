@@ -80,7 +80,7 @@ if (testBackends().some((backend) => backend.name === 'postgres') && rabbitMqAva
       join(root, 'packages/adapters/dist/cli/main.js'), '--config', join(root, 'tests/cqrs/fixtures/replica.config.ts'),
       'cqrs', '--transport', `${cluster.url}?queueType=quorum`, 'install', '--queue', QUEUE],
     { cwd: root, timeout: CHILD_DEADLINE_MS, env: { ...process.env, SWC_NODE_PROJECT: join(root, 'tsconfig.json'), ES_REPLICA_URL: replica.config.get('clientUrl')! } });
-    assert.match(stdout, `queue ${QUEUE} bound to author`);
+    assert.match(stdout, new RegExp(`declared queue ${QUEUE} on amqp:\\/\\/\\*\\*\\*@\\S+, bound to author`));
   });
 
   test.after(async () => {

@@ -503,7 +503,7 @@ for (const backend of testBackends()) {
         gated.close();
         assert.equal(await diffSync(master.em.fork(), gated.transport, from(report), { batchSize: 4 }), { republished: 4, deleted: 2 });
         await gated.release();
-        assert.equal(gated.transport.deadLetters, []);
+        assert.equal(await gated.transport.deadLetters(), []);
 
         assert.equal(await c.replicaView(replica.em.fork()), await c.masterView(master.em.fork()), 'the replica equals the master');
         const states = await replicaStates(replica, c.cqrsId);

@@ -1,4 +1,4 @@
-import { EntitySyncError, parseCqrsMessage, type CqrsMessage, type MessageHandler, type Subscription, type Transport } from '@entity-sync/core';
+import { EntitySyncError, parseCqrsMessage, type AdministeredTransport, type CqrsMessage, type MessageHandler, type Subscription, type TransportDeadLetter } from '@entity-sync/core';
 import amqp, { type Channel, type ChannelModel, type ConfirmChannel, type ConsumeMessage, type GetMessage } from 'amqplib';
 
 /** Options of the RabbitMQ transport. */
@@ -29,16 +29,8 @@ export interface RabbitMqTransportOptions {
   onDeadLetter?: (letter: { queue: string; id?: string; attempts: number; error: string }) => void;
 }
 
-/** A message that failed every attempt, as the dead-letter queue holds it. */
-export interface RabbitMqDeadLetter {
-  queue: string;
-  /** The message, or null when its body is not a readable message (see `body`). */
-  message: CqrsMessage | null;
-  /** The body as it arrived, for a letter whose message could not be read (the first 1,000 characters). */
-  body?: string;
-  error: string;
-  attempts: number;
-}
+/** A message that failed every attempt, as the dead-letter queue holds it (an unreadable body: its first 1,000 characters). */
+export type RabbitMqDeadLetter = TransportDeadLetter;
 
 const ATTEMPTS = 'x-entity-sync-attempts';
 const ERROR = 'x-entity-sync-error';
@@ -64,7 +56,7 @@ const transportError = (message: string, cause?: unknown) =>
  * A lost connection is re-established with backoff; unacknowledged deliveries return to their
  * queue, and the revision guard on the replica makes their second delivery harmless.
  */
-export class RabbitMqTransport implements Transport {
+export class RabbitMqTransport implements AdministeredTransport {
   private readonly exchange: string;
   private readonly maxAttempts: number;
   private connection: Promise<{ model: ChannelModel; publisher: ConfirmChannel }> | undefined;

@@ -114,6 +114,13 @@ export class RabbitMqBroker {
     }
   }
 
+  /** Runs `rabbitmqctl` against this node (as the rabbitmq user) and returns what it printed; throws when it fails. */
+  rabbitmqctl(args: string[]): string {
+    const result = this.ctl(args);
+    if (!result.ok) throw new Error(`rabbitmqctl ${args.join(' ')} failed: ${result.output}`);
+    return result.output;
+  }
+
   /** Raises or clears a memory alarm: while it is raised the broker blocks every publishing connection. */
   setMemoryAlarm(raised: boolean): void {
     const result = this.ctl(['set_vm_memory_high_watermark', raised ? '0.0000001' : '0.4']);

@@ -1,4 +1,4 @@
-import { EntitySyncError, parseCqrsMessage, type AdministeredTransport, type CqrsMessage, type MessageHandler, type Subscription, type TransportDeadLetter } from '@entity-sync/core';
+import { EntitySyncError, isEntitySyncError, parseCqrsMessage, type AdministeredTransport, type CqrsMessage, type MessageHandler, type Subscription, type TransportDeadLetter } from '@entity-sync/core';
 import amqp, { type Channel, type ChannelModel, type ConfirmChannel, type ConsumeMessage, type GetMessage } from 'amqplib';
 
 /** Options of the RabbitMQ transport. */
@@ -17,8 +17,18 @@ export interface RabbitMqTransportOptions {
   retryDelayMs?: number;
   /** First reconnect delay; doubles up to 30 s. Default 250 ms. */
   reconnectDelayMs?: number;
-  /** Called on connection loss and failed reconnects (the transport keeps trying). */
+  /**
+   * Told once when the connection is lost (`TRANSPORT_UNAVAILABLE`), once of each thing the broker
+   * refuses while the transport reconnects (`TRANSPORT_REFUSED`: a queue that came back with other
+   * arguments, say), and of errors of a channel; the transport keeps trying. Default: a warning on stderr.
+   */
   onError?: (error: unknown) => void;
+  /**
+   * Told when a lost connection is back and every consumer runs again: how long it was down, after
+   * how many attempts, and how many deliveries went back to their queues unacknowledged (to be
+   * delivered again). Default: a line on stderr.
+   */
+  onReconnect?: (info: { downMs: number; attempts: number; returned: number }) => void;
   /**
    * Told when published messages matched no queue (no replica service declared one for their CQRS
    * id yet). They are kept in `<exchange>.unroutable` and delivered to the first queue declared for
@@ -48,6 +58,10 @@ interface Consumer {
 const transportError = (message: string, cause?: unknown) =>
   new EntitySyncError('TRANSPORT_UNAVAILABLE', message, { cause, info: { cause: (cause as Error | undefined)?.message } });
 
+// AMQP's channel exceptions for a request the broker will not carry out as asked (as opposed to a
+// connection that went away): ACCESS_REFUSED, NOT_FOUND, RESOURCE_LOCKED, PRECONDITION_FAILED
+const REFUSALS = new Set([403, 404, 405, 406]);
+
 /**
  * A transport on RabbitMQ (amqplib): a durable topic exchange routed by CQRS id, one durable
  * queue per replica service, persistent messages with publisher confirms, prefetch, delayed
@@ -68,6 +82,10 @@ export class RabbitMqTransport implements AdministeredTransport {
   private readonly onBlocked = new Set<(reason: string) => void>();
   // messages the broker returned as unroutable (mandatory publishing), waiting to be kept
   private returned: ConsumeMessage[] = [];
+  // channels that closed: what they delivered and did not acknowledge is back in its queue
+  private readonly closedChannels = new WeakSet<Channel>();
+  // deliveries that went back to their queue unacknowledged since the connection was lost
+  private givenBack = 0;
   /** Messages kept as unroutable since start. */
   unroutable = 0;
 
@@ -86,8 +104,9 @@ export class RabbitMqTransport implements AdministeredTransport {
         this.connection = undefined;
         throw transportError(`Cannot reach RabbitMQ at ${redact(this.options.url)}: ${(error as Error).message}. Check that the broker runs and the URL is right.`, error);
       }
-      model.on('error', (error) => this.options.onError?.(error));
-      model.on('close', () => this.lost());
+      // the 'close' that follows an error carries it, and lost() reports it once
+      model.on('error', () => undefined);
+      model.on('close', (because?: Error) => this.lost(model, because));
       model.on('blocked', (reason: string) => {
         this.blocked = reason;
         for (const listener of this.onBlocked) listener(reason);
@@ -114,25 +133,52 @@ export class RabbitMqTransport implements AdministeredTransport {
     return this.connection;
   }
 
-  // The connection went away: drop it and bring every consumer back once it can be reached again.
-  private lost(): void {
-    this.connection = undefined;
-    this.blocked = undefined;
-    if (this.closed || this.reconnecting) return;
-    this.reconnecting = (async () => {
-      for (let delay = this.options.reconnectDelayMs ?? 250; !this.closed; delay = Math.min(delay * 2, 30_000)) {
-        await new Promise((resolve) => setTimeout(resolve, delay));
-        try {
-          await this.connect();
-          for (const consumer of this.consumers) if (!consumer.stopped) await this.startConsumer(consumer);
-          break;
-        } catch (error) {
-          this.connection = undefined;
-          this.options.onError?.(error);
+  private report(error: unknown): void {
+    (this.options.onError ?? warnError)(error);
+  }
+
+  // A connection went away: when it was the current one, say so once, drop it, and bring every
+  // consumer back once the broker can be reached again. Attempts that fail because it still
+  // cannot be reached are the same outage and are not reported again; anything the broker refuses
+  // is, once. The connection of a failed attempt is closed, not left open.
+  private lost(model: ChannelModel, because: Error | undefined): void {
+    const connection = this.connection;
+    void (async () => {
+      const current = await connection?.then((opened) => opened.model, () => undefined);
+      // an earlier connection (one a failed attempt closed, say) is no news: the current one stands
+      if (current && current !== model) return;
+      if (this.connection === connection) this.connection = undefined;
+      this.blocked = undefined;
+      if (this.closed || this.reconnecting) return;
+      const since = Date.now();
+      this.report(transportError(`Lost the connection to RabbitMQ at ${redact(this.options.url)}${because ? ` (${because.message})` : ''}; ` +
+        'reconnecting with backoff. Deliveries not acknowledged go back to their queues and come again.', because));
+      this.reconnecting = this.reconnect(since);
+    })();
+  }
+
+  private async reconnect(since: number): Promise<void> {
+    const said = new Set<string>();
+    for (let delay = this.options.reconnectDelayMs ?? 250, attempts = 1; !this.closed; delay = Math.min(delay * 2, 30_000), attempts++) {
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      let opened: ChannelModel | undefined;
+      try {
+        opened = (await this.connect()).model;
+        for (const consumer of this.consumers) if (!consumer.stopped) await this.startConsumer(consumer);
+        (this.options.onReconnect ?? warnReconnect)({ downMs: Date.now() - since, attempts, returned: this.givenBack });
+        this.givenBack = 0;
+        break;
+      } catch (error) {
+        this.connection = undefined;
+        await opened?.close().catch(() => undefined);
+        const text = errorText(error);
+        if (isEntitySyncError(error, 'TRANSPORT_REFUSED') && !said.has(text)) {
+          said.add(text);
+          this.report(error);
         }
       }
-      this.reconnecting = undefined;
-    })();
+    }
+    this.reconnecting = undefined;
   }
 
   /**
@@ -247,8 +293,16 @@ export class RabbitMqTransport implements AdministeredTransport {
   async subscribe(queue: string, cqrsIds: string[], handler: MessageHandler): Promise<Subscription> {
     const consumer: Consumer = { queue, cqrsIds, handler, inFlight: new Set(), stopped: false };
     this.consumers.add(consumer);
-    await this.startConsumer(consumer);
-    await this.routeKept((await this.connect()).publisher, new Set(cqrsIds));
+    try {
+      await this.startConsumer(consumer);
+      await this.routeKept((await this.connect()).publisher, new Set(cqrsIds));
+    } catch (error) {
+      // a consumer the caller never got must not be started again by a reconnect
+      consumer.stopped = true;
+      this.consumers.delete(consumer);
+      await consumer.channel?.close().catch(() => undefined);
+      throw error;
+    }
     return {
       stop: async () => {
         consumer.stopped = true;
@@ -262,15 +316,39 @@ export class RabbitMqTransport implements AdministeredTransport {
     };
   }
 
+  // Opens the consumer's channel, declares its queue and consumes; on failure the channel is closed
+  // and the error typed: TRANSPORT_REFUSED for what the broker refused, else TRANSPORT_UNAVAILABLE.
   private async startConsumer(consumer: Consumer): Promise<void> {
     const { model } = await this.connect();
-    const channel = await model.createConfirmChannel();
-    channel.on('error', (error) => this.options.onError?.(error));
+    let channel: ConfirmChannel | undefined;
+    try {
+      channel = await model.createConfirmChannel();
+      await this.consume(consumer, channel);
+    } catch (error) {
+      await channel?.close().catch(() => undefined);
+      const code = (error as { code?: unknown }).code;
+      if (typeof code === 'number' && REFUSALS.has(code)) {
+        throw new EntitySyncError('TRANSPORT_REFUSED', `RabbitMQ refused the consumer of queue ${consumer.queue}: ${(error as Error).message}. ` +
+          'A queue that exists with other arguments must be deleted (or declared the same way) first.', { cause: error, info: { queue: consumer.queue, code } });
+      }
+      throw error instanceof EntitySyncError ? error : transportError(`RabbitMQ could not start the consumer of queue ${consumer.queue}: ${(error as Error).message}`, error);
+    }
+  }
+
+  private async consume(consumer: Consumer, channel: ConfirmChannel): Promise<void> {
+    let consuming = false;
+    // until the consumer runs, a channel error rejects the call that caused it and is thrown from there
+    channel.on('error', (error) => consuming && this.report(error));
+    const waiting: ConsumeMessage[] = [];
+    // a closed channel's deliveries are back in the queue: those not started yet are dropped, not handled
+    channel.on('close', () => {
+      this.closedChannels.add(channel);
+      this.givenBack += waiting.splice(0).length;
+    });
     await this.declare(channel, consumer.queue, consumer.cqrsIds);
     await channel.prefetch(this.options.prefetch ?? 100);
     consumer.channel = channel;
     const concurrency = Math.max(1, this.options.concurrency ?? 1);
-    const waiting: ConsumeMessage[] = [];
     let active = 0;
     const next = () => {
       while (active < concurrency && waiting.length && !consumer.stopped) {
@@ -290,6 +368,7 @@ export class RabbitMqTransport implements AdministeredTransport {
       next();
     }, { noAck: false });
     consumer.tag = consumerTag;
+    consuming = true;
   }
 
   // Handles one delivery: ack on success; on failure move it to the next delay queue, or to the
@@ -322,8 +401,10 @@ export class RabbitMqTransport implements AdministeredTransport {
       }
       channel.ack(delivery);
     } catch (error) {
-      // the channel is gone: the broker returns the delivery to the queue, to be handled again
-      this.options.onError?.(error);
+      // the channel is gone: the broker returns the delivery to the queue, to be handled again (the
+      // lost connection was reported once; this delivery is counted in the reconnect's report)
+      if (this.closedChannels.has(channel) || this.closed) this.givenBack += 1;
+      else this.report(error);
     }
   }
 
@@ -420,6 +501,15 @@ function readableId(content: Buffer): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+function warnError(error: unknown): void {
+  console.warn(`entity-sync: ${errorText(error)}`);
+}
+
+function warnReconnect(info: { downMs: number; attempts: number; returned: number }): void {
+  console.warn(`entity-sync: reconnected to RabbitMQ after ${(info.downMs / 1000).toFixed(1)} s (${info.attempts} attempt(s)); ` +
+    `${info.returned} delivery(ies) went back to their queues to come again`);
 }
 
 function warnUnroutable(count: number, cqrsIds: string[]): void {

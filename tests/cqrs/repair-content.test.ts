@@ -64,7 +64,7 @@ async function repair(orms: Orms, report: string[]) {
   const result = await diffSync(orms.master.em.fork(), gated, from(report), { batchSize: 2, queue: 'repair-content' });
   await gated.release();
   await consumer.stop();
-  assert.equal(gated.memory.deadLetters, []);
+  assert.equal(await gated.memory.deadLetters(), []);
   return result;
 }
 

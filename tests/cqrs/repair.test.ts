@@ -441,7 +441,7 @@ for (const backend of testBackends()) {
         gated.hold();
         assert.equal(await diffSync(master.em.fork(), gated, from(report), { batchSize: 4 }), { republished: 5, deleted: 2 });
         await gated.release();
-        assert.equal(gated.memory.deadLetters, []);
+        assert.equal(await gated.memory.deadLetters(), []);
 
         assert.equal(await c.replicaView(replica.em.fork()), await c.masterView(master.em.fork()), 'the replica equals the master');
         const states = await replicaStates(replica, c.cqrsId);

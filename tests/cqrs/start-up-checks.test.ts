@@ -86,7 +86,7 @@ for (const backend of testBackends()) {
       const mismatch = await consumer().start().catch((e) => e);
       assert.is(mismatch.code, 'CQRS_SCHEMA_MISMATCH');
       assert.match(mismatch.message, "The replica's tables lack what its entities map: StartupWriter.bio (column startup_writer.bio)");
-      assert.equal(transport.deadLetters, []);
+      assert.equal(await transport.deadLetters(), []);
     } finally {
       await orm.close();
     }

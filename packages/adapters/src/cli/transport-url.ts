@@ -1,14 +1,8 @@
-import { EntitySyncError, type Transport } from '@entity-sync/core';
+import { EntitySyncError, type AdministeredTransport } from '@entity-sync/core';
 import type { RabbitMqQueueType } from '../rabbitmq/queue-arguments.js';
 
-/** What the cqrs commands can do with a built-in transport beyond the `Transport` interface. */
-export interface OpenedTransport extends Transport {
-  /** Declares a replica service's queue bound to these CQRS ids (so nothing published before its first consume is lost). */
-  declareQueue(queue: string, cqrsIds: string[]): Promise<void>;
-  deadLetters(queue: string): Promise<{ message: { id: string; cqrsId: string; key: unknown[]; revision: number } | null; body?: string; error: string; attempts: number }[]>;
-  retryDeadLetters(queue: string): Promise<number>;
-  purgeDeadLetters(queue: string): Promise<number>;
-}
+/** What the cqrs commands can do with a built-in transport: `Transport` and every `TransportAdmin` method. */
+export type OpenedTransport = AdministeredTransport;
 
 /** A transport URL with its credentials masked, fit for a log line. */
 export const redactUrl = (url: string | undefined) => (url ?? '').replace(/\/\/[^@/]*@/, '//***@');

@@ -1,4 +1,5 @@
-import type { CqrsMessage, MessageHandler, Subscription, Transport } from '@entity-sync/core';
+import type { AdministeredTransport, CqrsMessage, MessageHandler, Subscription, TransportDeadLetter } from '@entity-sync/core';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /** Faults to inject, so that tests see what real brokers do. */
 export interface MemoryFaults {
@@ -12,15 +13,15 @@ export interface MemoryFaults {
 export interface MemoryTransportOptions {
   /** Attempts before a failing message goes to the dead letters. Default 3. */
   maxAttempts?: number;
+  /** Retry n waits `retryDelayMs * 2^(n-1)`; the consumer takes nothing else meanwhile. Default 0: at once. */
+  retryDelayMs?: number;
   faults?: MemoryFaults;
 }
 
-/** A message that failed every attempt, with the last error. */
-export interface DeadLetter {
-  queue: string;
+/** A message that failed every attempt, with the last error (as text, and the error itself in `cause`). */
+export interface DeadLetter extends TransportDeadLetter {
   message: CqrsMessage;
-  error: Error;
-  attempts: number;
+  cause: Error;
 }
 
 interface Queue {
@@ -40,8 +41,8 @@ interface Consumer {
  * dead letter list, unroutable messages kept until a queue takes them, and injectable faults
  * (duplicates, reordering).
  */
-export class MemoryTransport implements Transport {
-  readonly deadLetters: DeadLetter[] = [];
+export class MemoryTransport implements AdministeredTransport {
+  private readonly letters: DeadLetter[] = [];
   /** Messages published while no queue took their CQRS id: delivered to the first queue declared for it. */
   readonly unroutable: CqrsMessage[] = [];
   private readonly queues = new Map<string, Queue>();
@@ -99,16 +100,32 @@ export class MemoryTransport implements Transport {
     while (busy().length) await Promise.all(busy().map((consumer) => consumer.running));
   }
 
-  /** Publishes the dead letters again (after a fix), to their own queues, and empties the list. */
-  async retryDeadLetters(): Promise<number> {
-    const letters = this.deadLetters.splice(0);
+  /** The dead letters of a queue (of every queue when none is named), oldest first. */
+  async deadLetters(queue?: string): Promise<DeadLetter[]> {
+    return this.letters.filter((letter) => queue === undefined || letter.queue === queue);
+  }
+
+  /** Publishes the dead letters of a queue (or all) again, after a fix, to their own queues; returns how many. */
+  async retryDeadLetters(queue?: string): Promise<number> {
+    const letters = this.takeLetters(queue);
     for (const letter of letters) await this.publish([letter.message], { queue: letter.queue });
     return letters.length;
   }
 
-  /** Drops the dead letters. */
-  purgeDeadLetters(): number {
-    return this.deadLetters.splice(0).length;
+  /** Drops the dead letters of a queue (or all); returns how many. */
+  async purgeDeadLetters(queue?: string): Promise<number> {
+    return this.takeLetters(queue).length;
+  }
+
+  /** Messages waiting in a queue (or in all), not counting those being handled. */
+  async pending(queue?: string): Promise<number> {
+    return [...this.queues].filter(([name]) => queue === undefined || name === queue).reduce((sum, [, { pending }]) => sum + pending.length, 0);
+  }
+
+  private takeLetters(queue: string | undefined): DeadLetter[] {
+    const taken = this.letters.filter((letter) => queue === undefined || letter.queue === queue);
+    this.letters.splice(0, this.letters.length, ...this.letters.filter((letter) => !taken.includes(letter)));
+    return taken;
   }
 
   async close(): Promise<void> {
@@ -137,9 +154,12 @@ export class MemoryTransport implements Transport {
             break;
           } catch (error) {
             if (attempt >= this.maxAttempts) {
-              this.deadLetters.push({ queue: name, message, error: error as Error, attempts: attempt });
+              const cause = error instanceof Error ? error : new Error(String(error));
+              this.letters.push({ queue: name, message, error: cause.message, cause, attempts: attempt });
               break;
             }
+            const delayMs = (this.options.retryDelayMs ?? 0) * 2 ** (attempt - 1);
+            if (delayMs > 0) await sleep(delayMs);
           }
         }
       }

@@ -1,4 +1,4 @@
-import type { CqrsMessage, MessageHandler, Subscription, Transport } from '@entity-sync/core';
+import { EntitySyncError, isLostConnection, type AdministeredTransport, type CqrsMessage, type MessageHandler, type Subscription } from '@entity-sync/core';
 import type { SqlClient } from './sql-client.js';
 
 /** Options of the PostgreSQL transport. */
@@ -23,6 +23,12 @@ export interface PostgresTransportOptions {
    * subscription waits with a bounded backoff and carries on. Default: a warning on stderr.
    */
   onError?: (error: Error, context: { queue: string; retryInMs: number }) => void;
+  /**
+   * Told when published messages matched no queue (no replica service declared one for their CQRS
+   * id yet). They are kept in `entity_sync_unroutable` and go to the first queue declared for
+   * them. Default: a warning on stderr.
+   */
+  onUnroutable?: (count: number, cqrsIds: string[]) => void;
 }
 
 /** A message that failed every attempt. */
@@ -40,14 +46,28 @@ function warn(error: Error, context: { queue: string; retryInMs: number }): void
   console.warn(`entity-sync: the PostgreSQL transport's subscription to ${context.queue} failed (${error.message}); retrying in ${context.retryInMs} ms`);
 }
 
+function warnUnroutable(count: number, cqrsIds: string[]): void {
+  console.warn(`entity-sync: ${count} message(s) of ${cqrsIds.join(', ')} matched no queue; kept until a replica service declares one`);
+}
+
+const unavailable = (what: string, error: unknown) => new EntitySyncError('TRANSPORT_UNAVAILABLE',
+  `The PostgreSQL transport cannot reach its database (${(error as Error).message}): ${what}. Check that the server runs; the relay publishes again.`,
+  { cause: error, info: { cause: (error as Error).message } });
+
 /**
  * A transport on a PostgreSQL database (real or embedded PGlite): a message table with one
  * row per message and queue, NOTIFY to wake consumers, claims with an expiry so that a
- * consumer that dies mid-apply returns its message, retries with backoff, and dead letters.
+ * consumer that dies mid-apply returns its message, retries with backoff, dead letters, and
+ * unroutable messages kept until a queue takes their CQRS id.
  */
-export class PostgresTransport implements Transport {
+export class PostgresTransport implements AdministeredTransport {
   private readonly schema: string;
   private readonly maxAttempts: number;
+  // ends a subscription at once, for close(): its loop is told to stop and its LISTEN released
+  private readonly subscriptions = new Set<() => Promise<void>>();
+  private closed = false;
+  /** Messages kept as unroutable since start. */
+  unroutable = 0;
 
   constructor(private readonly client: SqlClient, private readonly options: PostgresTransportOptions = {}) {
     this.schema = `"${(options.schema ?? 'public').replace(/"/g, '""')}"`;
@@ -61,22 +81,43 @@ export class PostgresTransport implements Transport {
       `cqrs_id text NOT NULL, body jsonb NOT NULL, attempts int NOT NULL DEFAULT 0, available_at timestamptz NOT NULL DEFAULT clock_timestamp(), ` +
       `dead boolean NOT NULL DEFAULT false, error text)`);
     await this.client.query(`CREATE INDEX IF NOT EXISTS entity_sync_messages_next ON ${this.schema}.entity_sync_messages (queue, id) WHERE NOT dead`);
+    await this.client.query(`CREATE TABLE IF NOT EXISTS ${this.schema}.entity_sync_unroutable (id bigserial PRIMARY KEY, cqrs_id text NOT NULL, body jsonb NOT NULL)`);
   }
 
   async publish(messages: CqrsMessage[], options: { queue?: string } = {}): Promise<void> {
     if (messages.length === 0) return;
-    // one statement fans every message out to the queues that want its CQRS id, in publish order
-    await this.client.query(`INSERT INTO ${this.schema}.entity_sync_messages (queue, cqrs_id, body) ` +
-      `SELECT q.queue, m.body->>'cqrsId', m.body FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS m(body, n) ` +
-      `JOIN ${this.schema}.entity_sync_queues q ON (m.body->>'cqrsId') = ANY(q.cqrs_ids) AND ($2::text IS NULL OR q.queue = $2) ORDER BY m.n, q.queue`,
-    [JSON.stringify(messages), options.queue ?? null]);
-    await this.client.query(`NOTIFY ${CHANNEL}`);
+    if (this.closed) throw new EntitySyncError('TRANSPORT_UNAVAILABLE', 'The PostgreSQL transport is closed: open a new one to publish.');
+    let kept: { cqrs_id: string }[];
+    try {
+      // one statement fans every message out to the queues that want its CQRS id, in publish
+      // order, and keeps those no queue wants
+      kept = await this.client.query<{ cqrs_id: string }>(`WITH m AS (SELECT body, n FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS m(body, n)), ` +
+        `routed AS (INSERT INTO ${this.schema}.entity_sync_messages (queue, cqrs_id, body) ` +
+        `SELECT q.queue, m.body->>'cqrsId', m.body FROM m JOIN ${this.schema}.entity_sync_queues q ON (m.body->>'cqrsId') = ANY(q.cqrs_ids) AND ($2::text IS NULL OR q.queue = $2) ` +
+        `ORDER BY m.n, q.queue) ` +
+        `INSERT INTO ${this.schema}.entity_sync_unroutable (cqrs_id, body) SELECT m.body->>'cqrsId', m.body FROM m WHERE $2::text IS NULL AND NOT EXISTS ` +
+        `(SELECT 1 FROM ${this.schema}.entity_sync_queues q WHERE (m.body->>'cqrsId') = ANY(q.cqrs_ids)) ORDER BY m.n RETURNING cqrs_id`,
+      [JSON.stringify(messages), options.queue ?? null]);
+      await this.client.query(`NOTIFY ${CHANNEL}`);
+    } catch (error) {
+      if (isLostConnection(error)) throw unavailable(`${messages.length} message(s) not published`, error);
+      throw error;
+    }
+    if (kept.length) {
+      this.unroutable += kept.length;
+      (this.options.onUnroutable ?? warnUnroutable)(kept.length, [...new Set(kept.map((row) => row.cqrs_id))]);
+    }
   }
 
-  /** Registers the queue of a replica service for `cqrsIds`, so that it receives what is published from now on. Idempotent. */
+  /**
+   * Registers the queue of a replica service for `cqrsIds`, so that it receives what is published
+   * from now on, and hands it the kept unroutable messages of those ids. Idempotent.
+   */
   async declareQueue(queue: string, cqrsIds: string[]): Promise<void> {
     await this.client.query(`INSERT INTO ${this.schema}.entity_sync_queues (queue, cqrs_ids) VALUES ($1, $2) ` +
       `ON CONFLICT (queue) DO UPDATE SET cqrs_ids = EXCLUDED.cqrs_ids`, [queue, cqrsIds]);
+    await this.client.query(`WITH kept AS (DELETE FROM ${this.schema}.entity_sync_unroutable WHERE cqrs_id = ANY($2) RETURNING id, cqrs_id, body) ` +
+      `INSERT INTO ${this.schema}.entity_sync_messages (queue, cqrs_id, body) SELECT $1, cqrs_id, body FROM kept ORDER BY id`, [queue, cqrsIds]);
   }
 
   async subscribe(queue: string, cqrsIds: string[], handler: MessageHandler): Promise<Subscription> {
@@ -106,6 +147,8 @@ export class PostgresTransport implements Transport {
           failures = 0;
           await sleep(this.options.pollMs ?? 1000);
         } catch (error) {
+          // a subscription that close() ended meets its closed pool: nothing to report
+          if (!running) break;
           // The database is away (a restart, an outage): that is no message's fault. Wait, then go on.
           failures += 1;
           const retryInMs = Math.min(5000, 100 * 2 ** (failures - 1));
@@ -115,12 +158,21 @@ export class PostgresTransport implements Transport {
         }
       }
     })();
+    let listening: Promise<void> | undefined;
+    const end = () => {
+      running = false;
+      wake?.();
+      listening ??= unlisten();
+      return listening;
+    };
+    this.subscriptions.add(end);
     return {
       stop: async () => {
         running = false;
         wake?.();
         await loop;
-        await unlisten();
+        await end();
+        this.subscriptions.delete(end);
       },
     };
   }
@@ -183,7 +235,16 @@ export class PostgresTransport implements Transport {
     return row?.n ?? 0;
   }
 
+  /**
+   * Ends the subscriptions still open, without waiting for their handlers (a message being handled
+   * is not acknowledged: it comes back once its claim runs out), and releases the connections.
+   */
   async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const ends = [...this.subscriptions];
+    this.subscriptions.clear();
+    await Promise.all(ends.map((end) => end()));
     await this.client.close();
   }
 }

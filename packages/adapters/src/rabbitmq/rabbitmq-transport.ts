@@ -1,4 +1,4 @@
-import { EntitySyncError, parseCqrsMessage, type CqrsMessage, type MessageHandler, type Subscription, type Transport } from '@entity-sync/core';
+import { EntitySyncError, isEntitySyncError, parseCqrsMessage, type AdministeredTransport, type CqrsMessage, type MessageHandler, type Subscription, type TransportDeadLetter } from '@entity-sync/core';
 import amqp, { type Channel, type ChannelModel, type ConfirmChannel, type ConsumeMessage, type GetMessage } from 'amqplib';
 import { nodeUrls } from './node-urls.js';
 import { delayQueue, durableQueue, queueMismatch, queueTypeOf, serviceQueue, type RabbitMqQueueType } from './queue-arguments.js';
@@ -33,8 +33,18 @@ export interface RabbitMqTransportOptions {
   retryDelayMs?: number;
   /** First reconnect delay; doubles up to 30 s. Default 250 ms. */
   reconnectDelayMs?: number;
-  /** Called on connection loss and failed reconnects (the transport keeps trying). */
+  /**
+   * Told once when the connection is lost (`TRANSPORT_UNAVAILABLE`), once of each thing the broker
+   * refuses while the transport reconnects (`TRANSPORT_REFUSED`: a queue that came back with other
+   * arguments, say), and of errors of a channel; the transport keeps trying. Default: a warning on stderr.
+   */
   onError?: (error: unknown) => void;
+  /**
+   * Told when a lost connection is back and every consumer runs again: how long it was down, after
+   * how many attempts, and how many deliveries went back to their queues unacknowledged (to be
+   * delivered again). Default: a line on stderr.
+   */
+  onReconnect?: (info: { downMs: number; attempts: number; returned: number }) => void;
   /**
    * Told when published messages matched no queue (no replica service declared one for their CQRS
    * id yet). They are kept in `<exchange>.unroutable` and delivered to the first queue declared for
@@ -45,16 +55,8 @@ export interface RabbitMqTransportOptions {
   onDeadLetter?: (letter: { queue: string; id?: string; attempts: number; error: string }) => void;
 }
 
-/** A message that failed every attempt, as the dead-letter queue holds it. */
-export interface RabbitMqDeadLetter {
-  queue: string;
-  /** The message, or null when its body is not a readable message (see `body`). */
-  message: CqrsMessage | null;
-  /** The body as it arrived, for a letter whose message could not be read (the first 1,000 characters). */
-  body?: string;
-  error: string;
-  attempts: number;
-}
+/** A message that failed every attempt, as the dead-letter queue holds it (an unreadable body: its first 1,000 characters). */
+export type RabbitMqDeadLetter = TransportDeadLetter;
 
 const ATTEMPTS = 'x-entity-sync-attempts';
 const ERROR = 'x-entity-sync-error';
@@ -72,6 +74,10 @@ interface Consumer {
 const transportError = (message: string, cause?: unknown) =>
   new EntitySyncError('TRANSPORT_UNAVAILABLE', message, { cause, info: { cause: (cause as Error | undefined)?.message } });
 
+// AMQP's channel exceptions for a request the broker will not carry out as asked (as opposed to a
+// connection that went away): ACCESS_REFUSED, NOT_FOUND, RESOURCE_LOCKED, PRECONDITION_FAILED
+const REFUSALS = new Set([403, 404, 405, 406]);
+
 /**
  * A transport on RabbitMQ (amqplib): a durable topic exchange routed by CQRS id, one durable
  * queue per replica service, persistent messages with publisher confirms, prefetch, delayed
@@ -80,7 +86,7 @@ const transportError = (message: string, cause?: unknown) =>
  * A lost connection is re-established with backoff; unacknowledged deliveries return to their
  * queue, and the revision guard on the replica makes their second delivery harmless.
  */
-export class RabbitMqTransport implements Transport {
+export class RabbitMqTransport implements AdministeredTransport {
   private readonly exchange: string;
   private readonly maxAttempts: number;
   private readonly nodes: string[];
@@ -98,6 +104,10 @@ export class RabbitMqTransport implements Transport {
   private readonly onBlocked = new Set<(reason: string) => void>();
   // messages the broker returned as unroutable (mandatory publishing), waiting to be kept
   private returned: ConsumeMessage[] = [];
+  // channels that closed: what they delivered and did not acknowledge is back in its queue
+  private readonly closedChannels = new WeakSet<Channel>();
+  // deliveries that went back to their queue unacknowledged since the connection was lost
+  private givenBack = 0;
   /** Messages kept as unroutable since start. */
   unroutable = 0;
 
@@ -137,8 +147,9 @@ export class RabbitMqTransport implements Transport {
         this.connection = undefined;
         throw error;
       }
-      model.on('error', (error) => this.options.onError?.(error));
-      model.on('close', () => this.lost(model));
+      // the 'close' that follows an error carries it, and lost() reports it once
+      model.on('error', () => undefined);
+      model.on('close', (because?: Error) => this.lost(model, because));
       model.on('blocked', (reason: string) => {
         this.blocked = reason;
         for (const listener of this.onBlocked) listener(reason);
@@ -170,36 +181,51 @@ export class RabbitMqTransport implements Transport {
     return this.connection;
   }
 
-  // The connection went away: drop it and bring every consumer back once a node can be reached
-  // again, trying the next node first (in a cluster, the lost one is likely down).
-  private lost(model: ChannelModel): void {
+  private report(error: unknown): void {
+    (this.options.onError ?? warnError)(error);
+  }
+
+  // A connection went away: when it was the current one, say so once, drop it, and bring every
+  // consumer back once a node can be reached again, trying the next node first (in a cluster,
+  // the lost one is likely down). Attempts that fail because no node can be reached are the same
+  // outage and are not reported again; anything the broker refuses is, once. The connection of a
+  // failed attempt is closed, not left open.
+  private lost(model: ChannelModel, because: Error | undefined): void {
+    // an earlier connection (one a failed attempt closed, say) is no news: the current one stands
     if (model !== this.model) return;
     this.model = undefined;
     this.connection = undefined;
     this.blocked = undefined;
+    const node = this.nodes[this.node]!;
     this.node = (this.node + 1) % this.nodes.length;
     if (this.closed || this.reconnecting) return;
-    this.reconnecting = (async () => {
-      // consumers started on the connection `on`: a failed attempt starts only the others again
-      let on: ChannelModel | undefined;
-      let started = new Set<Consumer>();
-      for (let delay = this.options.reconnectDelayMs ?? 250; !this.closed; delay = Math.min(delay * 2, 30_000)) {
-        await new Promise((resolve) => setTimeout(resolve, delay));
-        try {
-          const { model: current } = await this.connect();
-          if (current !== on) [on, started] = [current, new Set()];
-          for (const consumer of this.consumers) {
-            if (consumer.stopped || started.has(consumer)) continue;
-            await this.startConsumer(consumer);
-            started.add(consumer);
-          }
-          break;
-        } catch (error) {
-          this.options.onError?.(error);
+    this.report(transportError(`Lost the connection to RabbitMQ at ${redact(node)}${because ? ` (${because.message})` : ''}; ` +
+      'reconnecting with backoff. Deliveries not acknowledged go back to their queues and come again.', because));
+    this.reconnecting = this.reconnect(Date.now());
+  }
+
+  private async reconnect(since: number): Promise<void> {
+    const said = new Set<string>();
+    for (let delay = this.options.reconnectDelayMs ?? 250, attempts = 1; !this.closed; delay = Math.min(delay * 2, 30_000), attempts++) {
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      let opened: ChannelModel | undefined;
+      try {
+        opened = (await this.connect()).model;
+        for (const consumer of this.consumers) if (!consumer.stopped) await this.startConsumer(consumer);
+        (this.options.onReconnect ?? warnReconnect)({ downMs: Date.now() - since, attempts, returned: this.givenBack });
+        this.givenBack = 0;
+        break;
+      } catch (error) {
+        this.connection = undefined;
+        await opened?.close().catch(() => undefined);
+        const text = errorText(error);
+        if (isEntitySyncError(error, 'TRANSPORT_REFUSED') && !said.has(text)) {
+          said.add(text);
+          this.report(error);
         }
       }
-      this.reconnecting = undefined;
-    })();
+    }
+    this.reconnecting = undefined;
   }
 
   /**
@@ -311,8 +337,16 @@ export class RabbitMqTransport implements Transport {
   async subscribe(queue: string, cqrsIds: string[], handler: MessageHandler): Promise<Subscription> {
     const consumer: Consumer = { queue, cqrsIds, handler, inFlight: new Set(), stopped: false };
     this.consumers.add(consumer);
-    await this.startConsumer(consumer);
-    await this.routeKept((await this.connect()).publisher, new Set(cqrsIds));
+    try {
+      await this.startConsumer(consumer);
+      await this.routeKept((await this.connect()).publisher, new Set(cqrsIds));
+    } catch (error) {
+      // a consumer the caller never got must not be started again by a reconnect
+      consumer.stopped = true;
+      this.consumers.delete(consumer);
+      await consumer.channel?.close().catch(() => undefined);
+      throw error;
+    }
     return {
       stop: async () => {
         consumer.stopped = true;
@@ -326,15 +360,39 @@ export class RabbitMqTransport implements Transport {
     };
   }
 
+  // Opens the consumer's channel, declares its queue and consumes; on failure the channel is closed
+  // and the error typed: TRANSPORT_REFUSED for what the broker refused, else TRANSPORT_UNAVAILABLE.
   private async startConsumer(consumer: Consumer): Promise<void> {
     const { model } = await this.connect();
-    const channel = await model.createConfirmChannel();
-    channel.on('error', (error) => this.options.onError?.(error));
+    let channel: ConfirmChannel | undefined;
+    try {
+      channel = await model.createConfirmChannel();
+      await this.consume(consumer, channel);
+    } catch (error) {
+      await channel?.close().catch(() => undefined);
+      const code = (error as { code?: unknown }).code;
+      if (typeof code === 'number' && REFUSALS.has(code)) {
+        throw new EntitySyncError('TRANSPORT_REFUSED', `RabbitMQ refused the consumer of queue ${consumer.queue}: ${(error as Error).message}. ` +
+          'A queue that exists with other arguments must be deleted (or declared the same way) first.', { cause: error, info: { queue: consumer.queue, code } });
+      }
+      throw error instanceof EntitySyncError ? error : transportError(`RabbitMQ could not start the consumer of queue ${consumer.queue}: ${(error as Error).message}`, error);
+    }
+  }
+
+  private async consume(consumer: Consumer, channel: ConfirmChannel): Promise<void> {
+    let consuming = false;
+    // until the consumer runs, a channel error rejects the call that caused it and is thrown from there
+    channel.on('error', (error) => consuming && this.report(error));
+    const waiting: ConsumeMessage[] = [];
+    // a closed channel's deliveries are back in the queue: those not started yet are dropped, not handled
+    channel.on('close', () => {
+      this.closedChannels.add(channel);
+      this.givenBack += waiting.splice(0).length;
+    });
     await this.declare(channel, consumer.queue, consumer.cqrsIds);
     await channel.prefetch(this.options.prefetch ?? 100);
     consumer.channel = channel;
     const concurrency = Math.max(1, this.options.concurrency ?? 1);
-    const waiting: ConsumeMessage[] = [];
     let active = 0;
     const next = () => {
       while (active < concurrency && waiting.length && !consumer.stopped) {
@@ -354,6 +412,7 @@ export class RabbitMqTransport implements Transport {
       next();
     }, { noAck: false });
     consumer.tag = consumerTag;
+    consuming = true;
   }
 
   // Handles one delivery: ack on success; on failure move it to the next delay queue, or to the
@@ -386,8 +445,10 @@ export class RabbitMqTransport implements Transport {
       }
       channel.ack(delivery);
     } catch (error) {
-      // the channel is gone: the broker returns the delivery to the queue, to be handled again
-      this.options.onError?.(error);
+      // the channel is gone: the broker returns the delivery to the queue, to be handled again (the
+      // lost connection was reported once; this delivery is counted in the reconnect's report)
+      if (this.closedChannels.has(channel) || this.closed) this.givenBack += 1;
+      else this.report(error);
     }
   }
 
@@ -484,6 +545,15 @@ function readableId(content: Buffer): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+function warnError(error: unknown): void {
+  console.warn(`entity-sync: ${errorText(error)}`);
+}
+
+function warnReconnect(info: { downMs: number; attempts: number; returned: number }): void {
+  console.warn(`entity-sync: reconnected to RabbitMQ after ${(info.downMs / 1000).toFixed(1)} s (${info.attempts} attempt(s)); ` +
+    `${info.returned} delivery(ies) went back to their queues to come again`);
 }
 
 function warnUnroutable(count: number, cqrsIds: string[]): void {

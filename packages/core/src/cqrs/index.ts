@@ -1,3 +1,4 @@
 export * from './cqrs-message.js';
 export * from './revision-guard.js';
 export * from './transport.js';
+export * from './transport-admin.js';

@@ -42,6 +42,7 @@ export type ErrorCode =
   | 'CQRS_MESSAGE_EXPIRED'
   | 'CQRS_DUMP_INVALID'
   | 'TRANSPORT_UNAVAILABLE'
+  | 'TRANSPORT_REFUSED'
   | 'CQRS_NOT_INSTALLED'
   | 'CQRS_SCHEMA_MISMATCH'
   // command line

@@ -9,3 +9,4 @@ export * from './natural-key-error.js';
 export * from './document-error.js';
 export * from './import-error.js';
 export * from './schema-error.js';
+export * from './lost-connection.js';

@@ -1,0 +1,50 @@
+import type { CqrsMessage } from './cqrs-message.js';
+import type { Transport } from './transport.js';
+
+/** A message that failed every attempt, as a transport lists it. */
+export interface TransportDeadLetter {
+  /** The replica service's queue it failed in. */
+  queue: string;
+  /** The message, or null when its body is not a readable message (see `body`). */
+  message: CqrsMessage | null;
+  /** The body as it arrived, for a letter whose message could not be read. */
+  body?: string;
+  /** Why the last attempt failed. */
+  error: string;
+  /** Attempts made before it was set aside. */
+  attempts: number;
+}
+
+/**
+ * What a transport can do beyond `Transport` for the tools that operate it (`entity-sync cqrs
+ * install` and `dead-letters`, and the transport contract suite). Every member is optional:
+ * implement those the broker can do. The built-in memory, PostgreSQL and RabbitMQ transports
+ * implement them all.
+ *
+ * @example
+ * ```ts
+ * class MyTransport implements Transport, TransportAdmin {
+ *   async declareQueue(queue, cqrsIds) { await myBroker.createQueue(queue, { bindings: cqrsIds }); }
+ *   async deadLetters(queue) { return (await myBroker.peek(`${queue}.dead`)).map(toDeadLetter); }
+ *   async retryDeadLetters(queue) { return myBroker.move(`${queue}.dead`, queue); }
+ *   async purgeDeadLetters(queue) { return myBroker.purge(`${queue}.dead`); }
+ *   async pending(queue) { return myBroker.depth(queue); }
+ *   // ...publish, subscribe, close
+ * }
+ * ```
+ */
+export interface TransportAdmin {
+  /** Creates the queue of a replica service bound to `cqrsIds`, so that it keeps what is published before its first consumer. Idempotent. */
+  declareQueue?(queue: string, cqrsIds: string[]): Promise<void>;
+  /** The dead letters of a queue, oldest first; listing leaves them in place. */
+  deadLetters?(queue: string): Promise<TransportDeadLetter[]>;
+  /** Puts the dead letters of a queue back in it with fresh attempts; returns how many. */
+  retryDeadLetters?(queue: string): Promise<number>;
+  /** Drops the dead letters of a queue; returns how many. */
+  purgeDeadLetters?(queue: string): Promise<number>;
+  /** Messages waiting in a queue and not yet handled (dead letters aside). */
+  pending?(queue: string): Promise<number>;
+}
+
+/** A transport with every admin capability, as the built-in ones are. */
+export type AdministeredTransport = Transport & Required<TransportAdmin>;

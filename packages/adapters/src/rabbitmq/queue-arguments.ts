@@ -52,7 +52,7 @@ export function queueMismatch(error: unknown, type: RabbitMqQueueType): EntitySy
   const refused = /inequivalent arg '([^']+)' for queue '([^']+)'/.exec(String((error as Error | undefined)?.message ?? ''));
   if (!refused) return undefined;
   const [, argument, queue] = refused;
-  return new EntitySyncError('INVALID_OPTION',
+  return new EntitySyncError('TRANSPORT_REFUSED',
     `RabbitMQ queue '${queue}' exists with other arguments than this transport declares (${argument} differs; queueType here is '${type}'). ` +
     `A queue's type and arguments cannot change: configure every service and relay with the queueType the queue was declared with ` +
     `(rabbitmqctl list_queues name type shows it), or move its messages out and delete the queue so that it is declared anew.`,

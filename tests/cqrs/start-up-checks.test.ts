@@ -2,7 +2,9 @@
 import 'reflect-metadata';
 import { EntitySync, installOutbox, installReplica, OutboxRelay, relayOutbox, ReplicaConsumer } from '@entity-sync/adapters/mikro-orm';
 import { MemoryTransport } from '@entity-sync/adapters/memory';
-import { Replica } from '@entity-sync/core';
+import { PostgresTransport, pgliteClient } from '@entity-sync/adapters/postgres';
+import { PGlite } from '@electric-sql/pglite';
+import { CQRS_MESSAGE_VERSION, Replica, type Transport, type TransportAdmin } from '@entity-sync/core';
 import { testBackends } from '@entity-sync/testing';
 import { Entity, PrimaryKey, Property } from '@mikro-orm/core';
 import { suite } from 'uvu';
@@ -88,6 +90,35 @@ for (const backend of testBackends()) {
       assert.match(mismatch.message, "The replica's tables lack what its entities map: StartupWriter.bio (column startup_writer.bio)");
       assert.equal(await transport.deadLetters(), []);
     } finally {
+      await orm.close();
+    }
+  });
+
+  test('a queue bound to, or holding messages of, a CQRS id no @Replica declares stops the consumer at start; nothing is dead-lettered', async () => {
+    const orm = await backend.createOrm({ entities: [StartupWriter], extensions: [EntitySync] });
+    const pglite = await PGlite.create();
+    const postgres = new PostgresTransport(pgliteClient(pglite), { pollMs: 50 });
+    const stray = { version: CQRS_MESSAGE_VERSION, id: 'gone/[1]/1', cqrsId: 'gone', operation: 'save' as const, key: [1], revision: 1,
+      state: { id: 1 }, createdAt: new Date().toISOString() };
+    try {
+      await installReplica(orm.em.fork());
+      await postgres.install();
+      const memory = new MemoryTransport();
+      // a binding left by another service's install; a message already waiting in the queue
+      await memory.declareQueue('startup', ['startup-author', 'gone']);
+      await postgres.declareQueue('startup', ['gone']);
+      await postgres.publish([stray]);
+      await postgres.declareQueue('startup', ['startup-author']);
+      for (const transport of [memory, postgres] as (Transport & Required<Pick<TransportAdmin, 'cqrsIdsOf' | 'deadLetters'>>)[]) {
+        const error = await new ReplicaConsumer(orm.em.fork(), transport, { queue: 'startup' }).start().catch((e) => e);
+        assert.is(error?.code, 'CQRS_UNKNOWN_ID', String(error));
+        assert.match(error.message, "Queue 'startup' is bound to or holds messages of 'gone', which no @Replica of this ORM declares (it declares startup-author)");
+        assert.equal(await transport.deadLetters('startup'), []);
+      }
+      assert.equal(await postgres.cqrsIdsOf('startup'), ['gone', 'startup-author']);
+    } finally {
+      await postgres.close();
+      await pglite.close();
       await orm.close();
     }
   });

@@ -80,6 +80,12 @@ export class MemoryTransport implements AdministeredTransport {
     this.pumpAll(queue);
   }
 
+  /** The CQRS ids the queue is bound to or holds waiting messages of. */
+  async cqrsIdsOf(name: string): Promise<string[]> {
+    const queue = this.queues.get(name);
+    return queue ? [...new Set([...queue.cqrsIds, ...queue.pending.map((message) => message.cqrsId)])].sort() : [];
+  }
+
   async subscribe(name: string, cqrsIds: string[], handler: MessageHandler): Promise<Subscription> {
     await this.declareQueue(name, cqrsIds);
     const queue = this.queues.get(name)!;

@@ -120,6 +120,13 @@ export class PostgresTransport implements AdministeredTransport {
       `INSERT INTO ${this.schema}.entity_sync_messages (queue, cqrs_id, body) SELECT $1, cqrs_id, body FROM kept ORDER BY id`, [queue, cqrsIds]);
   }
 
+  /** The CQRS ids the queue is bound to or holds waiting messages of (dead letters aside). */
+  async cqrsIdsOf(queue: string): Promise<string[]> {
+    const rows = await this.client.query<{ cqrs_id: string }>(`SELECT unnest(cqrs_ids) AS cqrs_id FROM ${this.schema}.entity_sync_queues WHERE queue = $1 ` +
+      `UNION SELECT DISTINCT cqrs_id FROM ${this.schema}.entity_sync_messages WHERE queue = $1 AND NOT dead ORDER BY 1`, [queue]);
+    return rows.map((row) => row.cqrs_id);
+  }
+
   async subscribe(queue: string, cqrsIds: string[], handler: MessageHandler): Promise<Subscription> {
     await this.declareQueue(queue, cqrsIds);
     let running = true;

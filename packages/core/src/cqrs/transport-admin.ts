@@ -44,7 +44,14 @@ export interface TransportAdmin {
   purgeDeadLetters?(queue: string): Promise<number>;
   /** Messages waiting in a queue and not yet handled (dead letters aside). */
   pending?(queue: string): Promise<number>;
+  /**
+   * The CQRS ids a queue is bound to or holds waiting messages of (dead letters aside), for the
+   * consumer's start-up check: an id no `@Replica` of the consumer declares would dead-letter
+   * every message of it. Optional: a broker that cannot list its bindings (RabbitMQ over AMQP)
+   * leaves it out, and such messages then end in the dead letters with `CQRS_UNKNOWN_ID`.
+   */
+  cqrsIdsOf?(queue: string): Promise<string[]>;
 }
 
-/** A transport with every admin capability, as the built-in ones are. */
-export type AdministeredTransport = Transport & Required<TransportAdmin>;
+/** A transport with every admin capability of the operating tools, as the built-in ones are. */
+export type AdministeredTransport = Transport & Required<Omit<TransportAdmin, 'cqrsIdsOf'>> & Pick<TransportAdmin, 'cqrsIdsOf'>;

@@ -1,4 +1,4 @@
-import type { CqrsMessage, RevisionVerdict, Subscription, Transport } from '@entity-sync/core';
+import { EntitySyncError, type CqrsMessage, type RevisionVerdict, type Subscription, type Transport, type TransportAdmin } from '@entity-sync/core';
 import type { EntityManager } from '@mikro-orm/core';
 import { isLostConnection } from '../graph/database-errors.js';
 import { ReplicaApplier } from './replica-applier.js';
@@ -74,13 +74,31 @@ export class ReplicaConsumer {
     return this.applier.cqrsIds;
   }
 
-  /** Checks the replica's schema (`CQRS_NOT_INSTALLED`, `CQRS_SCHEMA_MISMATCH`), then subscribes every worker. */
+  /**
+   * Checks the replica's schema (`CQRS_NOT_INSTALLED`, `CQRS_SCHEMA_MISMATCH`) and, where the
+   * transport can tell (`TransportAdmin.cqrsIdsOf`), that the queue receives no CQRS id this ORM
+   * has no `@Replica` for (`CQRS_UNKNOWN_ID`), then subscribes every worker.
+   */
   async start(): Promise<void> {
     await checkReplicaSchema(this.em);
+    await this.checkQueueIds();
     this.startedAt = performance.now();
     for (let worker = 0; worker < Math.max(1, this.options.workers ?? 1); worker++) {
       this.subscriptions.push(await this.transport.subscribe(this.options.queue, this.applier.cqrsIds, this.batcher()));
     }
+  }
+
+  // Messages of an id without a @Replica here would each be dead-lettered: refused before the first.
+  private async checkQueueIds(): Promise<void> {
+    const listed = await (this.transport as Transport & TransportAdmin).cqrsIdsOf?.(this.options.queue);
+    const own = new Set(this.applier.cqrsIds);
+    const unknown = (listed ?? []).filter((id) => !own.has(id));
+    if (!unknown.length) return;
+    throw new EntitySyncError('CQRS_UNKNOWN_ID',
+      `Queue '${this.options.queue}' is bound to or holds messages of ${unknown.map((id) => `'${id}'`).join(', ')}, which no @Replica of this ORM ` +
+      `declares (it declares ${[...own].join(', ') || 'none'}): every such message would be dead-lettered. Declare a @Replica for each, ` +
+      'or consume this queue with the replica service that declares them (one queue per replica service).',
+      { info: { queue: this.options.queue, unknown } });
   }
 
   // Runs `work` until it does not fail for want of the database: a lost connection is waited out

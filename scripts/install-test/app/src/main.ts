@@ -1,0 +1,44 @@
+// A small app as a new user writes it from the README: export a graph and import it into
+// another database, then replicate one change from a master to a replica.
+import 'reflect-metadata';
+import { MikroORM } from '@mikro-orm/core';
+import { PGliteDriver } from 'mikro-orm-pglite';
+import { EntitySync, exportGraph, importGraph, installOutbox, installReplica, relayOutbox, ReplicaConsumer } from '@entity-sync/adapters/mikro-orm';
+import { MemoryTransport } from '@entity-sync/adapters/memory';
+import { Novel, Writer, WriterCopy } from './entities.js';
+
+const open = (entities: Function[], dir?: string) => MikroORM.init({
+  driver: PGliteDriver, dbName: 'app', entities, extensions: [EntitySync],
+  driverOptions: dir ? { connection: { filename: dir } } : {},
+});
+
+const source = await open([Writer, Novel], process.env.APP_DB_DIR ?? './data');
+await source.schema.createSchema();
+const em = source.em.fork();
+const writer = em.create(Writer, { name: 'Ursula', email: 'ursula@example.com' });
+em.create(Novel, { title: 'The Dispossessed', writer });
+em.create(Novel, { title: 'The Lathe of Heaven', writer });
+await em.flush();
+await exportGraph(writer, { em: source.em.fork(), to: 'writer.json' });
+
+const target = await open([Writer, Novel]);
+await target.schema.createSchema();
+const report = await importGraph('writer.json', { em: target.em.fork() });
+const imported = await target.em.fork().count(Novel);
+
+const replica = await open([WriterCopy]);
+await replica.schema.createSchema();
+await installOutbox(source.em.fork());
+await installReplica(replica.em.fork());
+const transport = new MemoryTransport();
+const consumer = new ReplicaConsumer(replica.em.fork(), transport, { queue: 'app' });
+await consumer.start();
+const master = source.em.fork();
+(await master.findOneOrFail(Writer, { email: 'ursula@example.com' })).name = 'Ursula K. Le Guin';
+await master.flush();
+await relayOutbox(source.em.fork(), transport);
+await transport.drain();
+const copy = await replica.em.fork().findOne(WriterCopy, { id: writer.id });
+await consumer.stop();
+console.log(JSON.stringify({ imported, rows: report.rows, replicated: copy?.name ?? null }));
+await Promise.all([source.close(), target.close(), replica.close()]);

@@ -1,0 +1,122 @@
+#!/usr/bin/env node
+// Installs entity-sync the way an app does: packs every workspace package, creates an app in a
+// temporary folder outside the workspace, `npm install`s the tarballs and MikroORM from the
+// registry, type-checks it with ESM (NodeNext) and CommonJS (node10) settings, runs it on
+// PGlite (a graph export and import, one change replicated), and runs the CLI from it.
+// Prints one line per check and exits 1 when one failed. Needs `pnpm build` first.
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const template = fileURLToPath(new URL('./app', import.meta.url));
+const keep = process.argv.includes('--keep');
+const DEADLINE_MS = Number(process.env.ENTITY_SYNC_INSTALL_DEADLINE_MS ?? 300_000);
+
+// Versions the app takes from the registry: the ones the workspace tests with.
+const rootPackage = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+const tested = (name) => rootPackage.devDependencies[name] ?? (() => { throw new Error(`no tested version of ${name} in package.json`); })();
+
+const results = [];
+function check(name, ok, detail = '') {
+  results.push({ name, ok });
+  console.log(`${ok ? 'ok  ' : 'FAIL'} ${name}${detail ? `: ${detail}` : ''}`);
+  return ok;
+}
+
+function run(command, args, cwd, env = {}) {
+  const result = spawnSync(command, args, { cwd, env: { ...process.env, ...env }, encoding: 'utf8', timeout: DEADLINE_MS, killSignal: 'SIGKILL' });
+  const output = `${result.stdout ?? ''}${result.stderr ?? ''}`.trim();
+  if (result.error?.code === 'ETIMEDOUT' || result.signal === 'SIGKILL') {
+    return { ok: false, output: `killed after ${DEADLINE_MS} ms: ${command} ${args.join(' ')}\n${output}` };
+  }
+  return { ok: result.status === 0, output, stdout: result.stdout ?? '' };
+}
+
+const last = (text, lines = 15) => text.split('\n').slice(-lines).join('\n');
+
+const dir = mkdtempSync(join(tmpdir(), 'entity-sync-install-'));
+try {
+  // 1. pack every package (pnpm replaces workspace:* with the real versions)
+  const tarballs = join(dir, 'tarballs');
+  mkdirSync(tarballs);
+  const packages = readdirSync(join(root, 'packages')).filter((name) => existsSync(join(root, 'packages', name, 'package.json')));
+  const packed = {};
+  for (const name of packages) {
+    const before = new Set(readdirSync(tarballs));
+    const result = run('pnpm', ['pack', '--pack-destination', tarballs], join(root, 'packages', name));
+    const file = readdirSync(tarballs).find((entry) => !before.has(entry));
+    if (!check(`pnpm pack packages/${name}`, result.ok && !!file, result.ok ? '' : last(result.output))) process.exit(1);
+    packed[JSON.parse(readFileSync(join(root, 'packages', name, 'package.json'), 'utf8')).name] = join(tarballs, file);
+  }
+  for (const [name, file] of Object.entries(packed)) {
+    const manifest = run('tar', ['-xOzf', file, 'package/package.json'], dir);
+    check(`${name} tarball has no workspace: ranges`, manifest.ok && !manifest.stdout.includes('workspace:'));
+  }
+
+  // 2. an app outside the workspace that uses the library only (no CLI)
+  const app = join(dir, 'app');
+  cpSync(template, app, { recursive: true });
+  const library = ['@entity-sync/core', '@entity-sync/adapters'];
+  writeFileSync(join(app, 'package.json'), JSON.stringify({
+    name: 'entity-sync-install-test-app', private: true, type: 'module',
+    dependencies: {
+      ...Object.fromEntries(library.map((name) => [name, `file:${packed[name]}`])),
+      '@mikro-orm/core': tested('@mikro-orm/core'),
+      '@mikro-orm/postgresql': tested('@mikro-orm/postgresql'),
+      'mikro-orm-pglite': tested('mikro-orm-pglite'),
+      '@electric-sql/pglite': tested('@electric-sql/pglite'),
+      'reflect-metadata': tested('reflect-metadata'),
+    },
+    devDependencies: { typescript: tested('typescript'), '@types/node': '20.19.9' },
+  }, null, 2));
+  const install = run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error'], app);
+  if (!check('npm install of the packed library into an app', install.ok, install.ok ? '' : last(install.output))) process.exit(1);
+
+  const extra = run('npm', ['ls', '--all', '--parseable', 'amqplib', 'commander', 'cli-progress', 'pg-copy-streams'], app);
+  const found = extra.stdout.split('\n').filter((line) => line.includes('node_modules/'));
+  check('an app using only ./mikro-orm installs no amqplib, commander, cli-progress or pg-copy-streams', found.length === 0,
+    found.map((line) => line.slice(line.lastIndexOf('node_modules/') + 13)).join(', '));
+  const copies = run('npm', ['ls', '--all', '--parseable', '@mikro-orm/core'], app).stdout.split('\n').filter((line) => line.trim());
+  check('one copy of @mikro-orm/core', copies.length === 1, copies.join(', '));
+
+  const esm = run('npx', ['tsc', '-p', 'tsconfig.json'], app);
+  check('type-checks and builds as ESM (module NodeNext)', esm.ok, last(esm.output));
+  const cjs = run('npx', ['tsc', '-p', 'tsconfig.cjs.json'], app);
+  check('type-checks with CommonJS settings (module commonjs, moduleResolution node10)', cjs.ok, last(cjs.output));
+
+  if (esm.ok) {
+    const main = run('node', ['dist/main.js'], app);
+    let outcome;
+    try {
+      outcome = JSON.parse(main.stdout.trim().split('\n').at(-1));
+    } catch {
+      outcome = undefined;
+    }
+    check('runs on PGlite: a graph exported and imported, one change replicated',
+      main.ok && outcome?.imported === 2 && outcome?.rows === 3 && outcome?.replicated === 'Ursula K. Le Guin', main.ok ? main.stdout.trim() : last(main.output));
+  }
+
+  // 3. the CLI, added to the same app
+  if (packed['@entity-sync/cli']) {
+    const cli = run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error', `file:${packed['@entity-sync/cli']}`], app);
+    if (check('npm install of the packed CLI', cli.ok, cli.ok ? '' : last(cli.output))) {
+      const version = run('npx', ['entity-sync', '--version'], app);
+      const expected = JSON.parse(readFileSync(join(root, 'packages/cli/package.json'), 'utf8')).version;
+      check('npx entity-sync --version', version.ok && version.stdout.trim() === expected, version.output);
+      const exported = run('npx', ['entity-sync', '--config', 'dist/mikro-orm.config.js', 'export', 'Writer:1', '-o', 'cli-writer.json'], app);
+      const rows = exported.ok && existsSync(join(app, 'cli-writer.json')) ? readFileSync(join(app, 'cli-writer.json'), 'utf8') : '';
+      check('npx entity-sync export writes the graph', exported.ok && rows.includes('The Lathe of Heaven'), last(exported.output));
+    }
+  } else {
+    check('a @entity-sync/cli package to install', false, 'packages/cli does not exist');
+  }
+} finally {
+  if (keep) console.log(`kept ${dir}`);
+  else rmSync(dir, { recursive: true, force: true });
+}
+const failed = results.filter((result) => !result.ok).length;
+console.log(`${results.length - failed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);

@@ -52,4 +52,7 @@ export type ErrorCode =
   // options passed to a public function
   | 'INVALID_OPTION'
   // extension lifecycle
-  | 'EXTENSION_NOT_REGISTERED';
+  | 'EXTENSION_NOT_REGISTERED'
+  // installation: an optional peer package that a feature needs is missing, two copies of MikroORM
+  | 'PEER_MISSING'
+  | 'ORM_DUPLICATE_COPY';

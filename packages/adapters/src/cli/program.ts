@@ -1,10 +1,10 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { isEntitySyncError, parseRootSpec, type DocumentEncoding } from '@entity-sync/core';
 import type { MikroORM } from '@mikro-orm/core';
-import { deleteGraph } from '../mikro-orm/graph/delete-graph.js';
-import { exportGraph } from '../mikro-orm/graph/export-graph.js';
-import { importGraph, type ConflictPolicy } from '../mikro-orm/graph/import-graph.js';
-import type { RootRef } from '../mikro-orm/graph/roots.js';
+import { deleteGraph } from '../mikro-orm/graph-io/delete-graph.js';
+import { exportGraph } from '../mikro-orm/graph-io/export-graph.js';
+import { importGraph, type ConflictPolicy } from '../mikro-orm/graph-io/import-graph.js';
+import type { RootRef } from '../mikro-orm/graph-io/roots.js';
 import { openOrm } from './config-loader.js';
 import { cqrsCommand } from './cqrs-commands.js';
 import { progressDisplay } from './progress.js';

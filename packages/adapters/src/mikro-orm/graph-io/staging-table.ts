@@ -1,17 +1,15 @@
 import { DocumentError, type CellValue, type DocumentEntity } from '@entity-sync/core';
-import { ident, literal, type SqlSession } from './sql-session.js';
-import type { CatalogColumn } from './table-catalog.js';
-import type { TableNode } from './table-graph.js';
+import { ident, literal, type SqlSession } from '../../internal/pg/sql-session.js';
+import { copyText } from '../../internal/pg/copy-text.js';
+import type { CatalogColumn } from '../../internal/pg/table-catalog.js';
+import type { TableNode } from '../../internal/pg/table-graph.js';
 
 let stagingCounter = 0;
 
-// A value in COPY text format: \N for null; backslash, tab, newline and carriage return escaped.
-function copyText(value: unknown, entity: string, row: number): string {
-  if (value === null) return '\\N';
-  if (typeof value !== 'string') throw DocumentError.invalid(`row ${row} of ${entity} holds a ${typeof value}, not text or null`, entity);
-  return /[\\\t\n\r]/.test(value)
-    ? value.replace(/[\\\t\n\r]/g, (c) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r'))
-    : value;
+// A document cell in COPY text format: text or null, anything else is a broken document.
+function copyCell(value: unknown, entity: string, row: number): string {
+  if (value !== null && typeof value !== 'string') throw DocumentError.invalid(`row ${row} of ${entity} holds a ${typeof value}, not text or null`, entity);
+  return copyText(value);
 }
 
 /**
@@ -90,8 +88,8 @@ export class StagingTable {
       if (!Array.isArray(row) || row.length !== width) {
         throw DocumentError.invalid(`row ${firstRow + r} of ${this.entity.name} is not a list of ${width} values`, this.entity.name);
       }
-      for (let i = 0; i < width; i++) text += `${i ? '\t' : ''}${copyText(row[i], this.entity.name, firstRow + r)}`;
-      for (const i of keyPositions) text += `\t${copyText(row[i], this.entity.name, firstRow + r)}`;
+      for (let i = 0; i < width; i++) text += `${i ? '\t' : ''}${copyCell(row[i], this.entity.name, firstRow + r)}`;
+      for (const i of keyPositions) text += `\t${copyCell(row[i], this.entity.name, firstRow + r)}`;
       text += '\n';
     }
     const names = [...this.entity.columns.map((_, i) => `c${i}`), ...keyPositions.map((_, j) => `o${j}`)];

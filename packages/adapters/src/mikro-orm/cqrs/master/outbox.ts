@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/core';
-import { defaultSchemaOf, inTransaction } from '../compat.js';
-import { EntitySync } from '../entity-sync.js';
-import { ident, literal, SqlSession } from '../graph/sql-session.js';
-import { TableGraph } from '../graph/table-graph.js';
+import { defaultSchemaOf, inTransaction } from '../../extension/compat.js';
+import { EntitySync } from '../../extension/entity-sync.js';
+import { ident, literal, SqlSession } from '../../../internal/pg/sql-session.js';
+import { TableGraph } from '../../../internal/pg/table-graph.js';
 import { MasterMessages } from './master-messages.js';
-import { TransactionOrder } from './transaction-order.js';
+import { TransactionOrder } from '../relay/transaction-order.js';
 
 // The outbox is written by a trigger on every master table, in the transaction that changes the
 // row: nothing can commit without its message, a rolled-back transaction or savepoint takes its

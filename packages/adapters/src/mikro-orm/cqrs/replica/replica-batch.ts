@@ -1,8 +1,8 @@
 import { EntitySyncError, judgeRevision, type CqrsMessage, type ReplicaOptions, type RevisionVerdict } from '@entity-sync/core';
 import type { EntityManager } from '@mikro-orm/core';
-import { defaultSchemaOf, entityClassOf, propertyNames, requiredProperties, unitOfWorkFeatures } from '../compat.js';
-import { EntitySync } from '../entity-sync.js';
-import { ident, literal, type SqlSession } from '../graph/sql-session.js';
+import { defaultSchemaOf, entityClassOf, propertyNames, requiredProperties, unitOfWorkFeatures } from '../../extension/compat.js';
+import { EntitySync } from '../../extension/entity-sync.js';
+import { ident, literal, type SqlSession } from '../../../internal/pg/sql-session.js';
 import { mapFields, type ReplicaHandlers } from './replica-applier.js';
 
 /** `a.k1 = b.k1 AND ...` over key columns. */

@@ -1,7 +1,7 @@
 import { CQRS_MESSAGE_VERSION, EntitySyncError, type CqrsMessage, type CqrsOperation, type MasterOptions } from '@entity-sync/core';
 import type { EntityManager } from '@mikro-orm/core';
-import { entityFromRow, plainOfEntity } from '../compat.js';
-import { EntitySync } from '../entity-sync.js';
+import { entityFromRow, plainOfEntity } from '../../extension/compat.js';
+import { EntitySync } from '../../extension/entity-sync.js';
 import { carriesDigits, exactRow } from './exact-values.js';
 import { publishedFields } from './published-fields.js';
 import type { GraphNode } from '@entity-sync/core';

@@ -7,14 +7,14 @@ import {
   type DocumentSource,
   type ImportConflict,
 } from '@entity-sync/core';
-import type { EntitySync } from '../entity-sync.js';
+import type { EntitySync } from '../extension/entity-sync.js';
 import type { ConflictPolicy, EntityImportCounts, ImportReport, RewrittenValues } from './import-graph.js';
 import type { GraphProgress } from './key-walker.js';
-import { isForeignKeyViolation } from './database-errors.js';
-import { ident, literal, type SqlSession } from './sql-session.js';
+import { isForeignKeyViolation } from '../../internal/pg/database-errors.js';
+import { ident, literal, type SqlSession } from '../../internal/pg/sql-session.js';
 import { StagingTable } from './staging-table.js';
-import type { CatalogColumn } from './table-catalog.js';
-import type { ForeignKeyEdge, TableGraph, TableNode } from './table-graph.js';
+import type { CatalogColumn } from '../../internal/pg/table-catalog.js';
+import type { ForeignKeyEdge, TableGraph, TableNode } from '../../internal/pg/table-graph.js';
 
 // The last value a sequence gave (one increment below its start before its first), without drawing from it.
 function lastValue(sequence: string): string {

@@ -1,9 +1,9 @@
 import { databaseErrorFacts, GraphError, type CellValue } from '@entity-sync/core';
-import { assignedPrimaryKeyOf, entityNameOf } from '../compat.js';
-import type { EntityRef } from '../entity-sync.js';
+import { assignedPrimaryKeyOf, entityNameOf } from '../extension/compat.js';
+import type { EntityRef } from '../extension/entity-sync.js';
 import type { KeyWalker, WalkRoot } from './key-walker.js';
-import type { CatalogColumn } from './table-catalog.js';
-import type { TableGraph, TableNode } from './table-graph.js';
+import type { CatalogColumn } from '../../internal/pg/table-catalog.js';
+import type { TableGraph, TableNode } from '../../internal/pg/table-graph.js';
 
 /** A root given by entity and primary key: one value, or one per column of a composite key. */
 export interface RootRef {

@@ -9,8 +9,8 @@ import {
   type TextSink,
 } from '@entity-sync/core';
 import type { GraphProgress, KeySet } from './key-walker.js';
-import { ident, type SqlSession } from './sql-session.js';
-import { joinOn, type TableGraph, type TableNode } from './table-graph.js';
+import { ident, type SqlSession } from '../../internal/pg/sql-session.js';
+import { joinOn, type TableGraph, type TableNode } from '../../internal/pg/table-graph.js';
 
 function countLines(text: string): number {
   let count = 0;

@@ -1,6 +1,6 @@
 import { GraphError, OptionError, type CellValue } from '@entity-sync/core';
-import { arrayLiteral, ident, type SqlSession } from './sql-session.js';
-import { columnList, joinOn, type ForeignKeyEdge, type TableGraph, type TableNode } from './table-graph.js';
+import { arrayLiteral, ident, type SqlSession } from '../../internal/pg/sql-session.js';
+import { columnList, joinOn, type ForeignKeyEdge, type TableGraph, type TableNode } from '../../internal/pg/table-graph.js';
 
 /** Which rows a walk collects and how far. */
 export interface WalkRules {

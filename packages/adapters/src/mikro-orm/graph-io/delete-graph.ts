@@ -1,16 +1,16 @@
 import { databaseErrorFacts, GraphError, type CellValue, type DatabaseErrorFacts, type DocumentEncoding } from '@entity-sync/core';
 import type { EntityManager } from '@mikro-orm/core';
 import type { Writable } from 'node:stream';
-import { defaultSchemaOf, inTransaction } from '../compat.js';
-import { EntitySync } from '../entity-sync.js';
+import { defaultSchemaOf, inTransaction } from '../extension/compat.js';
+import { EntitySync } from '../extension/entity-sync.js';
 import { writeKeySets } from './document-export.js';
 import { deleteRows, outsideEffects } from './graph-deleter.js';
 import { KeyWalker, type GraphProgress } from './key-walker.js';
 import { checkDeleteOptions } from './option-checks.js';
 import { addWalkRoots, resolveRoots, type GraphRoots } from './roots.js';
-import { ident, SqlSession } from './sql-session.js';
-import { joinOn, TableGraph } from './table-graph.js';
-import { openSink, type OpenSink } from './text-files.js';
+import { ident, SqlSession } from '../../internal/pg/sql-session.js';
+import { joinOn, TableGraph } from '../../internal/pg/table-graph.js';
+import { openSink, type OpenSink } from '../../internal/files/text-sink.js';
 
 /** Options of `deleteGraph`. */
 export interface DeleteGraphOptions {

@@ -1,6 +1,6 @@
 import type { DocumentSource, SchemaDifference } from '@entity-sync/core';
-import type { EntitySync } from '../entity-sync.js';
-import type { TableGraph } from './table-graph.js';
+import type { EntitySync } from '../extension/entity-sync.js';
+import type { TableGraph } from '../../internal/pg/table-graph.js';
 
 /** Every difference between a document's schema fingerprint and the target's tables. */
 export function schemaDifferences(document: DocumentSource, tables: TableGraph, sync: EntitySync): SchemaDifference[] {

@@ -1,8 +1,8 @@
 import { dependencyOrder, EntitySyncError, parseCqrsMessage, type CqrsMessage, type ReplicaOptions, type RevisionVerdict } from '@entity-sync/core';
 import type { EntityManager } from '@mikro-orm/core';
-import { defaultSchemaOf, forkOutsideTransaction, inTransaction } from '../compat.js';
-import { EntitySync } from '../entity-sync.js';
-import { ident, SqlSession } from '../graph/sql-session.js';
+import { defaultSchemaOf, forkOutsideTransaction, inTransaction } from '../../extension/compat.js';
+import { EntitySync } from '../../extension/entity-sync.js';
+import { ident, SqlSession } from '../../../internal/pg/sql-session.js';
 import { deleteRows, judgeBatch, recordRevisions, replicaTarget, saveRows, type ReplicaTarget } from './replica-batch.js';
 
 /** Static hooks a replica class may define to apply messages itself. */

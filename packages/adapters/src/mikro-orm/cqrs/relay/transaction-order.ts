@@ -1,5 +1,5 @@
 import type { RelationGraph } from '@entity-sync/core';
-import type { MasterEntity } from './master-messages.js';
+import type { MasterEntity } from '../master/master-messages.js';
 
 // The outbox keeps one entry per row and transaction, at the position of the row's first change,
 // with its final state: the order of a transaction's entries is not an order its net changes

@@ -1,15 +1,15 @@
 import type { DocumentEncoding, GraphDocument, GraphDocumentHeader, TextSink } from '@entity-sync/core';
 import type { EntityManager } from '@mikro-orm/core';
 import type { Writable } from 'node:stream';
-import { defaultSchemaOf, inTransaction } from '../compat.js';
-import { EntitySync } from '../entity-sync.js';
+import { defaultSchemaOf, inTransaction } from '../extension/compat.js';
+import { EntitySync } from '../extension/entity-sync.js';
 import { writeKeySets } from './document-export.js';
 import { KeyWalker, type GraphProgress, type WalkRules } from './key-walker.js';
 import { checkExportOptions } from './option-checks.js';
 import { addWalkRoots, resolveRoots, type GraphRoots } from './roots.js';
-import { SqlSession } from './sql-session.js';
-import { TableGraph } from './table-graph.js';
-import { openSink } from './text-files.js';
+import { SqlSession } from '../../internal/pg/sql-session.js';
+import { TableGraph } from '../../internal/pg/table-graph.js';
+import { openSink } from '../../internal/files/text-sink.js';
 
 /** Options of `exportGraph`. */
 export interface ExportGraphOptions extends WalkRules {

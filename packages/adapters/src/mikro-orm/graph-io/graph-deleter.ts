@@ -1,10 +1,10 @@
 import { dependencyOrder, SchemaError, type CellValue } from '@entity-sync/core';
-import type { EntitySync } from '../entity-sync.js';
-import { isForeignKeyViolation } from './database-errors.js';
+import type { EntitySync } from '../extension/entity-sync.js';
+import { isForeignKeyViolation } from '../../internal/pg/database-errors.js';
 import type { OutsideEffect } from './delete-graph.js';
 import type { GraphProgress, KeySet, KeyWalker } from './key-walker.js';
-import { ident, type SqlSession } from './sql-session.js';
-import { joinOn, type ForeignKeyEdge, type TableGraph, type TableNode } from './table-graph.js';
+import { ident, type SqlSession } from '../../internal/pg/sql-session.js';
+import { joinOn, type ForeignKeyEdge, type TableGraph, type TableNode } from '../../internal/pg/table-graph.js';
 
 // Children first. The tables of a cycle go in one statement: PostgreSQL checks non-deferrable keys at
 // the end of each statement, so no key is set to NULL first (which NOT NULL keys refuse, and which

@@ -1,6 +1,6 @@
 import { EntitySyncError, type CqrsMessage, type RevisionVerdict, type Subscription, type Transport, type TransportAdmin } from '@entity-sync/core';
 import type { EntityManager } from '@mikro-orm/core';
-import { isLostConnection } from '../graph/database-errors.js';
+import { isLostConnection } from '../../../internal/pg/database-errors.js';
 import { ReplicaApplier } from './replica-applier.js';
 import { checkReplicaSchema } from './schema-check.js';
 

@@ -9,15 +9,16 @@ import {
 } from '@entity-sync/core';
 import type { EntityManager } from '@mikro-orm/core';
 import type { Readable } from 'node:stream';
-import { defaultSchemaOf, inTransaction } from '../compat.js';
-import { EntitySync } from '../entity-sync.js';
+import { defaultSchemaOf, inTransaction } from '../extension/compat.js';
+import { EntitySync } from '../extension/entity-sync.js';
 import type { GraphProgress } from './key-walker.js';
-import { SqlSession } from './sql-session.js';
+import { SqlSession } from '../../internal/pg/sql-session.js';
 import { GraphImporter } from './graph-importer.js';
 import { schemaDifferences } from './schema-fingerprint.js';
-import { TableGraph } from './table-graph.js';
+import { TableGraph } from '../../internal/pg/table-graph.js';
 import { checkImportOptions } from './option-checks.js';
-import { openDocument, settled } from './text-files.js';
+import { settled } from '../../internal/files/text-sink.js';
+import { openDocument } from './open-document.js';
 
 /** What to do with a document row that already exists in the target. */
 export type ConflictPolicy = 'fail' | 'skip' | 'overwrite' | 'remap';

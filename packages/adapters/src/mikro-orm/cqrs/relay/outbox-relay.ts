@@ -1,12 +1,12 @@
 import type { CqrsMessage, Transport } from '@entity-sync/core';
 import type { EntityManager } from '@mikro-orm/core';
-import { defaultSchemaOf, inTransaction } from '../compat.js';
-import { listenOn } from '../graph/raw-connection.js';
-import { checkMasterInstalled } from './schema-check.js';
-import { arrayLiteral, ident, SqlSession } from '../graph/sql-session.js';
-import { EntitySync } from '../entity-sync.js';
-import { exactRow } from './exact-values.js';
-import { MasterMessages, type CapturedChange } from './master-messages.js';
+import { defaultSchemaOf, inTransaction } from '../../extension/compat.js';
+import { listenOn } from '../../../internal/pg/raw-connection.js';
+import { checkMasterInstalled } from './install-check.js';
+import { arrayLiteral, ident, SqlSession } from '../../../internal/pg/sql-session.js';
+import { EntitySync } from '../../extension/entity-sync.js';
+import { exactRow } from '../master/exact-values.js';
+import { MasterMessages, type CapturedChange } from '../master/master-messages.js';
 import { TransactionOrder } from './transaction-order.js';
 
 /** Options of `relayOutbox` and `OutboxRelay`. */

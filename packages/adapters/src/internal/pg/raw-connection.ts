@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { once } from 'node:events';
 import type { EntityManager } from '@mikro-orm/core';
-import { acquireDriverConnection, transactionConnection } from '../compat.js';
+import { acquireDriverConnection, transactionConnection } from '../../mikro-orm/extension/compat.js';
 import { numberPlaceholders } from './sql-placeholders.js';
 
 /** What a statement returns on the raw driver connection. */

@@ -1,5 +1,5 @@
 import { OptionError, type DocumentEncoding } from '@entity-sync/core';
-import { isEntityManager, isMikroOrm } from '../compat.js';
+import { isEntityManager, isMikroOrm } from '../extension/compat.js';
 import type { DeleteGraphOptions } from './delete-graph.js';
 import type { ExportGraphOptions } from './export-graph.js';
 import type { ConflictPolicy, ImportGraphOptions } from './import-graph.js';

@@ -11,7 +11,7 @@ import { EntitySync } from '../mikro-orm/extension/entity-sync.js';
 import { openSink } from '../internal/files/text-sink.js';
 import { inputLines } from './input-lines.js';
 import { openTransport, redactUrl, type OpenedTransport } from './transport-url.js';
-import type { CliIo } from './program.js';
+import type { CliIo } from './cli-io.js';
 
 type WithOrm = <T>(work: (orm: MikroORM) => Promise<T>) => Promise<T>;
 

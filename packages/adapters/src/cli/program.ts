@@ -3,19 +3,14 @@ import { isEntitySyncError, parseRootSpec, type DocumentEncoding } from '@entity
 import type { MikroORM } from '@mikro-orm/core';
 import { deleteGraph } from '../mikro-orm/graph-io/delete-graph.js';
 import { exportGraph } from '../mikro-orm/graph-io/export-graph.js';
-import { importGraph, type ConflictPolicy } from '../mikro-orm/graph-io/import-graph.js';
+import { importGraph } from '../mikro-orm/graph-io/import-graph.js';
+import type { ConflictPolicy } from '../mikro-orm/graph-io/import-options.js';
 import type { RootRef } from '../mikro-orm/graph-io/roots.js';
+import type { CliIo } from './cli-io.js';
 import { openOrm } from './config-loader.js';
 import { cqrsCommand } from './cqrs-commands.js';
 import { progressDisplay } from './progress.js';
 import { describeDelete, describeExport, describeImport } from './summaries.js';
-
-/** Where the CLI writes: injectable so that it can run in-process in tests. */
-export interface CliIo {
-  out: (text: string) => void;
-  err: (text: string) => void;
-  cwd: string;
-}
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 const positiveInt = (value: string) => {

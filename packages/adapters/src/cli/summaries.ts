@@ -1,6 +1,6 @@
-import type { DeleteReport } from '../mikro-orm/graph-io/delete-graph.js';
+import type { DeleteReport } from '../mikro-orm/graph-io/delete-report.js';
 import type { ExportResult } from '../mikro-orm/graph-io/export-graph.js';
-import type { ImportReport } from '../mikro-orm/graph-io/import-graph.js';
+import type { ImportReport } from '../mikro-orm/graph-io/import-report.js';
 
 const table = (rows: [string, string][]): string[] => {
   const width = Math.max(...rows.map(([name]) => name.length), 6);

@@ -1,60 +1,16 @@
-import { databaseErrorFacts, GraphError, type CellValue, type DatabaseErrorFacts, type DocumentEncoding } from '@entity-sync/core';
-import type { EntityManager } from '@mikro-orm/core';
-import type { Writable } from 'node:stream';
+import { databaseErrorFacts, GraphError, type DatabaseErrorFacts } from '@entity-sync/core';
 import { defaultSchemaOf, inTransaction } from '../extension/compat.js';
 import { EntitySync } from '../extension/entity-sync.js';
 import { writeKeySets } from './document-export.js';
 import { deleteRows, outsideEffects } from './graph-deleter.js';
-import { KeyWalker, type GraphProgress } from './key-walker.js';
+import { KeyWalker } from './key-walker.js';
+import type { DeleteGraphOptions } from './delete-options.js';
+import type { DeleteReport } from './delete-report.js';
 import { checkDeleteOptions } from './option-checks.js';
 import { addWalkRoots, resolveRoots, type GraphRoots } from './roots.js';
 import { ident, SqlSession } from '../../internal/pg/sql-session.js';
 import { joinOn, TableGraph } from '../../internal/pg/table-graph.js';
 import { openSink, type OpenSink } from '../../internal/files/text-sink.js';
-
-/** Options of `deleteGraph`. */
-export interface DeleteGraphOptions {
-  /** Entity manager of the database to delete from. */
-  em: EntityManager;
-  /** Plan everything, report it, and roll back. */
-  dryRun?: boolean;
-  /** Write an export of exactly the deleted rows here first (a file path or a stream); `importGraph` restores it. A path is opened before any query. */
-  archiveTo?: string | Writable;
-  /** Encoding of the archive. Default `json`. */
-  archiveFormat?: DocumentEncoding;
-  /** Nullable relations whose rows are kept with the key set to NULL instead of deleted (`'Customer.supportRep'`). */
-  excludeRelations?: string[];
-  signal?: AbortSignal;
-  onProgress?: (progress: GraphProgress) => void;
-}
-
-/** Rows that go although they also belong to rows outside the deleted graph: what a user must see before confirming. */
-export interface OutsideEffect {
-  entity: string;
-  /** How many of its rows go. */
-  rows: number;
-  /** Keys of the first rows (at most 20). */
-  sample: CellValue[][];
-  /** The relation through which they are reached. */
-  via: string;
-  /** The rows outside the graph they belong to, per relation: these stay, but lose these rows. */
-  outside: { relation: string; entity: string; rows: number }[];
-}
-
-/** What a delete did (or, in a dry run, would do). */
-export interface DeleteReport {
-  dryRun: boolean;
-  /** Rows deleted per entity. */
-  entities: Record<string, number>;
-  /** Rows kept with a nullable foreign key set to NULL, per relation. */
-  setNull: { relation: string; entity: string; rows: number }[];
-  /** Deleted rows that also belong to rows outside the graph (invoice lines of other customers' invoices, playlist links...). */
-  outside: OutsideEffect[];
-  /** Rows written to the archive, when `archiveTo` was given (none in a dry run). */
-  archived?: number;
-  rows: number;
-  statements: number;
-}
 
 class DryRunRollback extends Error {
   constructor(readonly report: DeleteReport) {

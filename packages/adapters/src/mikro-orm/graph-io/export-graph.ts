@@ -1,29 +1,14 @@
-import type { DocumentEncoding, GraphDocument, GraphDocumentHeader, TextSink } from '@entity-sync/core';
-import type { EntityManager } from '@mikro-orm/core';
-import type { Writable } from 'node:stream';
+import type { GraphDocument, GraphDocumentHeader, TextSink } from '@entity-sync/core';
 import { defaultSchemaOf, inTransaction } from '../extension/compat.js';
 import { EntitySync } from '../extension/entity-sync.js';
 import { writeKeySets } from './document-export.js';
-import { KeyWalker, type GraphProgress, type WalkRules } from './key-walker.js';
+import type { ExportGraphOptions } from './export-options.js';
+import { KeyWalker } from './key-walker.js';
 import { checkExportOptions } from './option-checks.js';
 import { addWalkRoots, resolveRoots, type GraphRoots } from './roots.js';
 import { SqlSession } from '../../internal/pg/sql-session.js';
 import { TableGraph } from '../../internal/pg/table-graph.js';
 import { openSink } from '../../internal/files/text-sink.js';
-
-/** Options of `exportGraph`. */
-export interface ExportGraphOptions extends WalkRules {
-  /** Entity manager of the source database. */
-  em: EntityManager;
-  /** `json` (default): one document; `ndjson`: a stream of lines, for graphs of any size. */
-  format?: DocumentEncoding;
-  /** A file path (written atomically; opened before any query, `FILE_NOT_WRITABLE` if it cannot be), a writable stream, or a sink; omitted: the document is returned. */
-  to?: string | Writable | TextSink;
-  /** Time recorded in the header; `null` for a document that depends on the data alone. Default: now. */
-  exportedAt?: Date | null;
-  signal?: AbortSignal;
-  onProgress?: (progress: GraphProgress) => void;
-}
 
 /** What an export produced. */
 export interface ExportResult {

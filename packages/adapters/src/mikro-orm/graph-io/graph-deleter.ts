@@ -1,7 +1,7 @@
 import { dependencyOrder, SchemaError, type CellValue } from '@entity-sync/core';
 import type { EntitySync } from '../extension/entity-sync.js';
 import { isForeignKeyViolation } from '../../internal/pg/database-errors.js';
-import type { OutsideEffect } from './delete-graph.js';
+import type { OutsideEffect } from './delete-report.js';
 import type { GraphProgress, KeySet, KeyWalker } from './key-walker.js';
 import { ident, type SqlSession } from '../../internal/pg/sql-session.js';
 import { joinOn, type ForeignKeyEdge, type TableGraph, type TableNode } from '../../internal/pg/table-graph.js';

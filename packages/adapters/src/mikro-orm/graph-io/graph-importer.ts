@@ -8,7 +8,8 @@ import {
   type ImportConflict,
 } from '@entity-sync/core';
 import type { EntitySync } from '../extension/entity-sync.js';
-import type { ConflictPolicy, EntityImportCounts, ImportReport, RewrittenValues } from './import-graph.js';
+import type { ConflictPolicy } from './import-options.js';
+import type { EntityImportCounts, ImportReport, RewrittenValues } from './import-report.js';
 import type { GraphProgress } from './key-walker.js';
 import { isForeignKeyViolation } from '../../internal/pg/database-errors.js';
 import { ident, literal, type SqlSession } from '../../internal/pg/sql-session.js';

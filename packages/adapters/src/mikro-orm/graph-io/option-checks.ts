@@ -1,8 +1,8 @@
 import { OptionError, type DocumentEncoding } from '@entity-sync/core';
 import { isEntityManager, isMikroOrm } from '../extension/compat.js';
-import type { DeleteGraphOptions } from './delete-graph.js';
-import type { ExportGraphOptions } from './export-graph.js';
-import type { ConflictPolicy, ImportGraphOptions } from './import-graph.js';
+import type { DeleteGraphOptions } from './delete-options.js';
+import type { ExportGraphOptions } from './export-options.js';
+import type { ConflictPolicy, ImportGraphOptions } from './import-options.js';
 
 // Listed as records so that a new policy or encoding that is not added here fails to compile.
 const ENCODINGS = Object.keys({ json: true, ndjson: true } satisfies Record<DocumentEncoding, true>);

@@ -1,7 +1,6 @@
 import { EntitySyncError } from '@entity-sync/core';
 import type { EntityManager } from '@mikro-orm/core';
 import { inTransaction } from '../../extension/compat.js';
-import type { SqlSession } from '../../../internal/pg/sql-session.js';
 
 // The line streams of the repair tools: NDJSON, one string per line without its newline, a
 // header line first and an end line last, so that a stream cut short is refused.

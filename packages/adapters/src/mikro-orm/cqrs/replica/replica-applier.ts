@@ -1,16 +1,9 @@
-import { dependencyOrder, EntitySyncError, parseCqrsMessage, type CqrsMessage, type ReplicaOptions, type RevisionVerdict } from '@entity-sync/core';
+import { dependencyOrder, EntitySyncError, parseCqrsMessage, type CqrsMessage, type RevisionVerdict } from '@entity-sync/core';
 import type { EntityManager } from '@mikro-orm/core';
 import { defaultSchemaOf, forkOutsideTransaction, inTransaction } from '../../extension/compat.js';
 import { EntitySync } from '../../extension/entity-sync.js';
 import { ident, SqlSession } from '../../../internal/pg/sql-session.js';
 import { deleteRows, judgeBatch, recordRevisions, replicaTarget, saveRows, type ReplicaTarget } from './replica-batch.js';
-
-/** Static hooks a replica class may define to apply messages itself. */
-export interface ReplicaHandlers {
-  onCqrsCreate?(data: Record<string, unknown>, message: CqrsMessage, em: EntityManager): Promise<void> | void;
-  onCqrsUpdate?(data: Record<string, unknown>, message: CqrsMessage, em: EntityManager): Promise<void> | void;
-  onCqrsDelete?(key: Record<string, unknown>, message: CqrsMessage, em: EntityManager): Promise<void> | void;
-}
 
 /** Creates the table where a replica keeps the revision (and tombstone) of every row it applied. Idempotent. */
 export async function installReplica(em: EntityManager): Promise<void> {
@@ -19,19 +12,6 @@ export async function installReplica(em: EntityManager): Promise<void> {
     await session.run(`CREATE TABLE IF NOT EXISTS ${ident(defaultSchemaOf(tx))}.entity_sync_replica_state ` +
       `(cqrs_id text NOT NULL, key jsonb NOT NULL, revision bigint NOT NULL, deleted boolean NOT NULL, PRIMARY KEY (cqrs_id, key))`);
   });
-}
-
-/** Incoming state as replica properties: `@Replica` `fields` rename, drop (`null`) and transform; unknown fields are left out. */
-export function mapFields(state: Record<string, unknown>, replica: { options: ReplicaOptions; properties: Set<string> }): Record<string, unknown> {
-  const data: Record<string, unknown> = {};
-  for (const [field, value] of Object.entries(state)) {
-    const mapping = replica.options.fields?.[field];
-    if (mapping === null) continue;
-    const target = typeof mapping === 'string' ? mapping : mapping?.to ?? field;
-    if (!replica.properties.has(target)) continue;
-    data[target] = typeof mapping === 'object' && mapping?.transform ? mapping.transform(value) : value;
-  }
-  return data;
 }
 
 /**

@@ -3,7 +3,8 @@ import type { EntityManager } from '@mikro-orm/core';
 import { defaultSchemaOf, entityClassOf, propertyNames, requiredProperties, unitOfWorkFeatures } from '../../extension/compat.js';
 import { EntitySync } from '../../extension/entity-sync.js';
 import { ident, literal, type SqlSession } from '../../../internal/pg/sql-session.js';
-import { mapFields, type ReplicaHandlers } from './replica-applier.js';
+import { mapFields } from './field-mapping.js';
+import type { ReplicaHandlers } from './replica-handlers.js';
 
 /** `a.k1 = b.k1 AND ...` over key columns. */
 export const joinOn = (left: string, right: string, columns: string[]) => columns.map((c) => `${left}.${ident(c)} = ${right}.${ident(c)}`).join(' AND ');

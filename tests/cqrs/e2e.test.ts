@@ -2,7 +2,7 @@
 // through real RabbitMQ: the relay and the consumer are the `entity-sync cqrs` commands, and
 // the faults are real (SIGKILL, a broker outage, duplicated and reordered deliveries).
 import 'reflect-metadata';
-import { EntitySync, installOutbox, installReplica, MasterMessages } from '@entity-sync/adapters/mikro-orm';
+import { EntitySync, installOutbox, installReplica } from '@entity-sync/adapters/mikro-orm';
 import { RabbitMqTransport } from '@entity-sync/adapters/rabbitmq';
 import type { CqrsMessage } from '@entity-sync/core';
 import { getBackend, rabbitMqAvailable, rabbitMqBroker, testBackends, type RabbitMqBroker } from '@entity-sync/testing';
@@ -17,6 +17,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Author, libraryEntities } from '../../examples/library/src/index.js';
 import { AuthorReplica } from './fixtures/replica-entities.js';
+// not public API: this test builds the messages of the outbox itself, to deliver each twice and in reverse order
+import { MasterMessages } from '../../packages/adapters/src/mikro-orm/cqrs/master/master-messages.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const fixtures = join(root, 'tests/cqrs/fixtures');

@@ -1,5 +1,5 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { isEntitySyncError, parseRootSpec, type DocumentEncoding } from '@entity-sync/core';
+import { isEntitySyncError, type DocumentEncoding } from '@entity-sync/core';
 import type { MikroORM } from '@mikro-orm/core';
 import { deleteGraph } from '../mikro-orm/graph-io/delete-graph.js';
 import { exportGraph } from '../mikro-orm/graph-io/export-graph.js';
@@ -10,6 +10,7 @@ import type { CliIo } from './cli-io.js';
 import { openOrm } from './config-loader.js';
 import { cqrsCommand } from './cqrs-commands.js';
 import { progressDisplay } from './progress.js';
+import { parseRootSpec } from './root-spec.js';
 import { describeDelete, describeExport, describeImport } from './summaries.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];

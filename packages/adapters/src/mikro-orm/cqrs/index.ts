@@ -1,6 +1,5 @@
 export { installOutbox, setCorrelationId } from './master/outbox.js';
-export { relayOutbox, OutboxRelay, OUTBOX_CHANNEL, type RelayOptions, type OutboxRelayOptions } from './relay/outbox-relay.js';
-export { MasterMessages, type MasterEntity, type CapturedChange } from './master/master-messages.js';
+export { relayOutbox, OutboxRelay, type RelayOptions, type OutboxRelayOptions } from './relay/outbox-relay.js';
 export { installReplica, ReplicaApplier } from './replica/replica-applier.js';
 export type { ReplicaHandlers } from './replica/replica-handlers.js';
 export { ReplicaConsumer, type ReplicaConsumerOptions, type ConsumerStats } from './replica/replica-consumer.js';

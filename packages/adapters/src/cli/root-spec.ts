@@ -1,4 +1,4 @@
-import { GraphError } from '../errors/graph-error.js';
+import { GraphError } from '@entity-sync/core';
 
 /** A root written as text: entity name and primary-key values as text. */
 export interface RootSpec {

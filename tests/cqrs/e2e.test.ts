@@ -59,7 +59,7 @@ function track(child: ChildProcess): Proc {
 }
 
 const cli = (config: string, args: string[], env: Record<string, string>) =>
-  start(join(root, 'packages/adapters/dist/cli/main.js'), ['--config', join(fixtures, config), 'cqrs', ...args], env);
+  start(join(root, 'packages/cli/bin/entity-sync.js'), ['--config', join(fixtures, config), 'cqrs', ...args], env);
 
 async function finished(proc: Proc): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   return proc.exited;
@@ -371,7 +371,7 @@ if (testBackends().some((backend) => backend.name === 'postgres') && rabbitMqAva
     await rows(master, `update entity_sync_outbox set sent_at = now() where sent_at is null`);
     assert.not.equal(await replicaRows(replica), await masterRows(master));
 
-    const node = `'${process.execPath}' --import @swc-node/register/esm-register '${join(root, 'packages/adapters/dist/cli/main.js')}'`;
+    const node = `'${process.execPath}' --import @swc-node/register/esm-register '${join(root, 'packages/cli/bin/entity-sync.js')}'`;
     const side = (config: string) => `${node} --config '${join(fixtures, config)}' cqrs`;
     const pipeline = `${side('master.config.ts')} diff-master --id author | ${side('replica.config.ts')} diff-replica | ${side('master.config.ts')} diff-sync --json`;
     const diff = shell(pipeline, env);

@@ -57,6 +57,12 @@ test('every relative import names a source file that exists', () => {
   assert.equal(missing, []);
 });
 
+test('a package reaches another only through its package name: no relative import leaves its src folder', () => {
+  const packageOf = (file: string) => file.split('/').slice(0, 3).join('/');
+  const leaving = [...graph].flatMap(([file, imports]) => imports.filter((target) => packageOf(target) !== packageOf(file)).map((target) => `${file} -> ${target}`));
+  assert.equal(leaving, []);
+});
+
 test('no capability of the adapters imports from another capability\'s folder', () => {
   const crossings: string[] = [];
   for (const [file, imports] of graph) {

@@ -6,7 +6,7 @@ import { PassThrough } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { inputLines } from '../src/cli/input-lines.js';
+import { inputLines } from '../src/input-lines.js';
 
 async function collect(lines: AsyncIterable<string>, ms = 10_000): Promise<string[]> {
   const out: string[] = [];

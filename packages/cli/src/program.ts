@@ -1,17 +1,17 @@
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { isEntitySyncError, type DocumentEncoding } from '@entity-sync/core';
 import type { MikroORM } from '@mikro-orm/core';
-import { deleteGraph } from '../mikro-orm/graph-io/delete-graph.js';
-import { exportGraph } from '../mikro-orm/graph-io/export-graph.js';
-import { importGraph } from '../mikro-orm/graph-io/import-graph.js';
-import type { ConflictPolicy } from '../mikro-orm/graph-io/import-options.js';
-import type { RootRef } from '../mikro-orm/graph-io/roots.js';
+import { deleteGraph, exportGraph, importGraph, type ConflictPolicy, type RootRef } from '@entity-sync/adapters/mikro-orm';
 import type { CliIo } from './cli-io.js';
 import { openOrm } from './config-loader.js';
 import { cqrsCommand } from './cqrs-commands.js';
 import { progressDisplay } from './progress.js';
 import { parseRootSpec } from './root-spec.js';
 import { describeDelete, describeExport, describeImport } from './summaries.js';
+
+// the package's own version: package.json is one folder above src/ and dist/ alike
+const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 const positiveInt = (value: string) => {
@@ -31,9 +31,11 @@ function roots(specs: string[]): RootRef[] {
 export function createProgram(io: CliIo): Command {
   const program = new Command('entity-sync')
     .description('Copy, replicate, sync and reconcile MikroORM entity data')
+    .version(version, '-V, --version', 'print the version of entity-sync')
     .option('-c, --config <file>', 'MikroORM config module (default: package.json "mikro-orm".configPaths, then ./src/mikro-orm.config.ts, ./mikro-orm.config.js...)')
     .exitOverride()
-    .configureOutput({ writeOut: io.out, writeErr: io.err });
+    // commander ends what it prints with a newline, as io.out does
+    .configureOutput({ writeOut: (text) => io.out(text.replace(/\n$/, '')), writeErr: io.err });
 
   const withOrm = async <T>(work: (orm: MikroORM) => Promise<T>): Promise<T> => {
     const orm = await openOrm(program.opts<{ config?: string }>().config, io.cwd);

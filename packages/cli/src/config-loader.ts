@@ -3,7 +3,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { EntitySyncError } from '@entity-sync/core';
 import { MikroORM, type Options } from '@mikro-orm/core';
-import { EntitySync } from '../mikro-orm/extension/entity-sync.js';
+import { EntitySync } from '@entity-sync/adapters/mikro-orm';
 
 const DEFAULT_PATHS = ['./src/mikro-orm.config.ts', './mikro-orm.config.ts', './dist/mikro-orm.config.js', './mikro-orm.config.js'];
 

@@ -1,5 +1,5 @@
 import { EntitySyncError, type AdministeredTransport } from '@entity-sync/core';
-import type { RabbitMqQueueType } from '../rabbitmq/queue-arguments.js';
+import type { RabbitMqQueueType } from '@entity-sync/adapters/rabbitmq';
 
 /** What the cqrs commands can do with a built-in transport: `Transport` and every `TransportAdmin` method. */
 export type OpenedTransport = AdministeredTransport;
@@ -26,15 +26,14 @@ export async function openTransport(url: string | undefined, retries: RetrySetti
     throw new EntitySyncError('USAGE', 'No transport: pass --transport <url> (amqp://... or postgres://...) or set ENTITY_SYNC_TRANSPORT.');
   }
   if (/^amqps?:\/\//.test(url)) {
-    const { RabbitMqTransport } = await import('../rabbitmq/rabbitmq-transport.js');
+    const { RabbitMqTransport } = await import('@entity-sync/adapters/rabbitmq');
     // many deliveries in flight, so that a busy consumer applies what is waiting in one transaction
     // the transport checks queueType and says which values it takes
     const { url: nodes, queueType } = queueTypeParameter(url);
     return new RabbitMqTransport({ url: nodes, queueType: queueType as RabbitMqQueueType | undefined, prefetch: 400, concurrency: 200, ...retries, onError: (error) => process.stderr.write(`transport: ${(error as Error).message}\n`) });
   }
   if (/^postgres(ql)?:\/\//.test(url)) {
-    const [{ default: pg }, { PostgresTransport }, { pgClient }] = await Promise.all([
-      import('pg'), import('../postgres/postgres-transport.js'), import('../postgres/sql-client.js')]);
+    const [{ default: pg }, { PostgresTransport, pgClient }] = await Promise.all([import('pg'), import('@entity-sync/adapters/postgres')]);
     const transport = new PostgresTransport(pgClient(new pg.Pool({ connectionString: url, max: 8 }), true), { concurrency: 200, ...retries });
     await transport.install();
     return transport;

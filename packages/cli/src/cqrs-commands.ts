@@ -1,15 +1,12 @@
-import { isAbsolute, resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { EntitySyncError } from '@entity-sync/core';
 import type { MikroORM } from '@mikro-orm/core';
-import { installOutbox } from '../mikro-orm/cqrs/master/outbox.js';
-import { OutboxRelay, relayOutbox } from '../mikro-orm/cqrs/relay/outbox-relay.js';
-import { installReplica } from '../mikro-orm/cqrs/replica/replica-applier.js';
-import { ReplicaConsumer, type ConsumerStats } from '../mikro-orm/cqrs/replica/replica-consumer.js';
-import { diffMaster, diffReplica, diffSync, dumpMaster, loadReplica, syncMaster } from '../mikro-orm/cqrs/repair/index.js';
-import { EntitySync } from '../mikro-orm/extension/entity-sync.js';
-import { openSink } from '../internal/files/text-sink.js';
+import {
+  diffMaster, diffReplica, diffSync, dumpMaster, EntitySync, installOutbox, installReplica, loadReplica, OutboxRelay, relayOutbox,
+  ReplicaConsumer, syncMaster, type ConsumerStats,
+} from '@entity-sync/adapters/mikro-orm';
 import { inputLines } from './input-lines.js';
+import { writeLines } from './line-output.js';
 import { openTransport, redactUrl, type OpenedTransport } from './transport-url.js';
 import type { CliIo } from './cli-io.js';
 
@@ -53,31 +50,6 @@ const jsonFilter = (value: string) => {
   }
   throw new InvalidArgumentError(`expected a JSON object (a MikroORM filter such as '{"id":{"$in":[1,2]}}'), got '${value}'`);
 };
-
-/** Lines of a file, or of standard input for `-` or no file. */
-/** Writes lines to a file (atomically, renamed into place when complete) or to standard output. */
-async function writeLines(cwd: string, file: string | undefined, lines: AsyncIterable<string>): Promise<number> {
-  const target = file && file !== '-' ? (isAbsolute(file) ? file : resolve(cwd, file)) : process.stdout;
-  const { sink, commit, abort } = await openSink(target);
-  let count = 0;
-  try {
-    let buffer = '';
-    for await (const line of lines) {
-      buffer += `${line}\n`;
-      count += 1;
-      if (buffer.length >= 64 * 1024) {
-        await sink(buffer);
-        buffer = '';
-      }
-    }
-    if (buffer) await sink(buffer);
-    await commit();
-  } catch (error) {
-    await abort();
-    throw error;
-  }
-  return count;
-}
 
 function describeStats(stats: ConsumerStats): string {
   const lag = stats.lagP50Ms === null ? 'lag -' : `lag p50 ${stats.lagP50Ms} ms p99 ${stats.lagP99Ms} ms`;

@@ -1,6 +1,4 @@
-import type { DeleteReport } from '../mikro-orm/graph-io/delete-report.js';
-import type { ExportResult } from '../mikro-orm/graph-io/export-graph.js';
-import type { ImportReport } from '../mikro-orm/graph-io/import-report.js';
+import type { DeleteReport, ExportResult, ImportReport } from '@entity-sync/adapters/mikro-orm';
 
 const table = (rows: [string, string][]): string[] => {
   const width = Math.max(...rows.map(([name]) => name.length), 6);

@@ -1,4 +1,4 @@
-import { parseRootSpec } from '../src/cli/root-spec.js';
+import { parseRootSpec } from '../src/root-spec.js';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 

@@ -1,5 +1,5 @@
 import { SingleBar, Presets } from 'cli-progress';
-import type { GraphProgress } from '../mikro-orm/graph-io/key-walker.js';
+import type { GraphProgress } from '@entity-sync/adapters/mikro-orm';
 
 /** A progress reporter for long runs: a bar on a terminal, silence anywhere else. */
 export interface ProgressDisplay {

@@ -19,7 +19,7 @@ interface Run { code: number | null; stdout: string; stderr: string }
 function cli(args: string[], env: Record<string, string>): Promise<Run> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', '@swc-node/register/esm-register',
-      join(root, 'packages/adapters/dist/cli/main.js'), '--config', config, ...args], { cwd: root, env: { ...process.env, ...env } });
+      join(root, 'packages/cli/bin/entity-sync.js'), '--config', config, ...args], { cwd: root, env: { ...process.env, ...env } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk) => (stdout += chunk));

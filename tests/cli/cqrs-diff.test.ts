@@ -37,7 +37,7 @@ function shell(command: string, env: Record<string, string>): Promise<Run> {
   });
 }
 
-const node = `'${process.execPath}' --import @swc-node/register/esm-register '${join(root, 'packages/adapters/dist/cli/main.js')}'`;
+const node = `'${process.execPath}' --import @swc-node/register/esm-register '${join(root, 'packages/cli/bin/entity-sync.js')}'`;
 const side = (config: string) => `${node} --config '${join(root, 'tests/cli/fixtures', config)}' cqrs`;
 const diffPipe = (masterArgs = '') => `${side('repair-master.config.ts')} diff-master --id repair-price ${masterArgs} | ${side('repair-replica.config.ts')} diff-replica`;
 

@@ -2,7 +2,7 @@
 // through real RabbitMQ: the relay and the consumer are the `entity-sync cqrs` commands, and
 // the faults are real (SIGKILL, a broker outage, duplicated and reordered deliveries).
 import 'reflect-metadata';
-import { EntitySync, installOutbox, installReplica, MasterMessages } from '@entity-sync/adapters/mikro-orm';
+import { EntitySync, installOutbox, installReplica } from '@entity-sync/adapters/mikro-orm';
 import { RabbitMqTransport } from '@entity-sync/adapters/rabbitmq';
 import type { CqrsMessage } from '@entity-sync/core';
 import { getBackend, rabbitMqAvailable, rabbitMqBroker, testBackends, type RabbitMqBroker } from '@entity-sync/testing';
@@ -17,6 +17,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Author, libraryEntities } from '../../examples/library/src/index.js';
 import { AuthorReplica } from './fixtures/replica-entities.js';
+// not public API: this test builds the messages of the outbox itself, to deliver each twice and in reverse order
+import { MasterMessages } from '../../packages/adapters/src/mikro-orm/cqrs/master/master-messages.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const fixtures = join(root, 'tests/cqrs/fixtures');
@@ -57,7 +59,7 @@ function track(child: ChildProcess): Proc {
 }
 
 const cli = (config: string, args: string[], env: Record<string, string>) =>
-  start(join(root, 'packages/adapters/dist/cli/main.js'), ['--config', join(fixtures, config), 'cqrs', ...args], env);
+  start(join(root, 'packages/cli/bin/entity-sync.js'), ['--config', join(fixtures, config), 'cqrs', ...args], env);
 
 async function finished(proc: Proc): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   return proc.exited;
@@ -369,7 +371,7 @@ if (testBackends().some((backend) => backend.name === 'postgres') && rabbitMqAva
     await rows(master, `update entity_sync_outbox set sent_at = now() where sent_at is null`);
     assert.not.equal(await replicaRows(replica), await masterRows(master));
 
-    const node = `'${process.execPath}' --import @swc-node/register/esm-register '${join(root, 'packages/adapters/dist/cli/main.js')}'`;
+    const node = `'${process.execPath}' --import @swc-node/register/esm-register '${join(root, 'packages/cli/bin/entity-sync.js')}'`;
     const side = (config: string) => `${node} --config '${join(fixtures, config)}' cqrs`;
     const pipeline = `${side('master.config.ts')} diff-master --id author | ${side('replica.config.ts')} diff-replica | ${side('master.config.ts')} diff-sync --json`;
     const diff = shell(pipeline, env);

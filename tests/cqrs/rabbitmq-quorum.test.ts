@@ -77,7 +77,7 @@ if (testBackends().some((backend) => backend.name === 'postgres') && rabbitMqAva
     await installReplica(replica.em.fork());
     // the replica service's queues, declared the way a user would: the CLI with a cluster URL
     const { stdout } = await promisify(execFile)(process.execPath, ['--import', '@swc-node/register/esm-register',
-      join(root, 'packages/adapters/dist/cli/main.js'), '--config', join(root, 'tests/cqrs/fixtures/replica.config.ts'),
+      join(root, 'packages/cli/bin/entity-sync.js'), '--config', join(root, 'tests/cqrs/fixtures/replica.config.ts'),
       'cqrs', '--transport', `${cluster.url}?queueType=quorum`, 'install', '--queue', QUEUE],
     { cwd: root, timeout: CHILD_DEADLINE_MS, env: { ...process.env, SWC_NODE_PROJECT: join(root, 'tsconfig.json'), ES_REPLICA_URL: replica.config.get('clientUrl')! } });
     assert.match(stdout, new RegExp(`declared queue ${QUEUE} on amqp:\\/\\/\\*\\*\\*@\\S+, bound to author`));

@@ -3,8 +3,8 @@ import { testBackends } from '@entity-sync/testing';
 import { Entity, PrimaryKey } from '@mikro-orm/core';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { numberPlaceholders } from '../src/mikro-orm/graph/sql-placeholders.js';
-import { literal, SqlSession } from '../src/mikro-orm/graph/sql-session.js';
+import { numberPlaceholders } from '../src/internal/pg/sql-placeholders.js';
+import { literal, SqlSession } from '../src/internal/pg/sql-session.js';
 
 const placeholders = suite('numberPlaceholders: ? outside quoted text and comments');
 

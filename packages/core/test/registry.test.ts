@@ -5,9 +5,9 @@ import {
   registryEntries,
   Replica,
   SyncModel,
-  targetName,
   unregister,
 } from '@entity-sync/core';
+import { targetName } from '../src/registry/registry.js';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 

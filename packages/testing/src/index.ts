@@ -9,4 +9,5 @@ export * from './rabbitmq-cluster.js';
 // the in-memory transport with fault injection (duplicates, reordering), for an app's own tests
 export { MemoryTransport, type MemoryTransportOptions, type MemoryFaults, type DeadLetter } from '@entity-sync/adapters/memory';
 export * from './until.js';
-export { transportContract, allAdmin, type TransportFixture, type ContractTransportOptions, type AdminMethod } from './transport-contract.js';
+export { transportContract } from './transport-contract.js';
+export { allAdmin, type TransportFixture, type ContractTransportOptions, type AdminMethod } from './transport-fixture.js';

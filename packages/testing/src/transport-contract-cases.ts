@@ -2,7 +2,7 @@ import { isEntitySyncError, type CqrsMessage, type Transport, type TransportAdmi
 import * as assert from 'uvu/assert';
 import { replicaDatabaseAvailable, replicaOutageCase } from './transport-contract-replica.js';
 import { contractMessage, fresh, OpenedTransports, type ContractCase } from './transport-contract-support.js';
-import type { AdminMethod, TransportFixture } from './transport-contract.js';
+import type { AdminMethod, TransportFixture } from './transport-fixture.js';
 import { until } from './until.js';
 
 const WAIT_MS = 60_000;

@@ -5,7 +5,7 @@ import { PostgreSqlDriver } from '@mikro-orm/postgresql';
 import * as assert from 'uvu/assert';
 import { findPostgresBinDir, PostgresCluster } from './postgres-cluster.js';
 import { contractMessage, fresh, type ContractCase, type OpenedTransports } from './transport-contract-support.js';
-import type { TransportFixture } from './transport-contract.js';
+import type { TransportFixture } from './transport-fixture.js';
 import { until } from './until.js';
 
 interface ContractRow {

@@ -1,5 +1,5 @@
 import { CQRS_MESSAGE_VERSION, type CqrsMessage, type Transport, type TransportAdmin } from '@entity-sync/core';
-import type { ContractTransportOptions, TransportFixture } from './transport-contract.js';
+import type { ContractTransportOptions, TransportFixture } from './transport-fixture.js';
 
 /** One test of the contract; `needs` says what the fixture lacks when it cannot run. */
 export interface ContractCase {

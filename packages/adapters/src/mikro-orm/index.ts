@@ -1,6 +1,4 @@
-export { EntitySync, type EntitySyncOptions, type EntityRef, type LookupOptions } from './entity-sync.js';
-export { buildRelationGraph } from './graph-builder.js';
-export type { RegistryWarning } from './registry-validator.js';
-export type { ResolvedNaturalKey } from './natural-key-paths.js';
-export * from './graph/index.js';
+export { EntitySync, type EntitySyncOptions, type EntityRef, type LookupOptions } from './extension/entity-sync.js';
+export type { RegistryWarning } from './extension/registry-validator.js';
+export * from './graph-io/index.js';
 export * from './cqrs/index.js';

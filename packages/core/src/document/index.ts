@@ -1,4 +1,3 @@
 export * from './graph-document.js';
 export * from './document-writer.js';
-export * from './document-reader.js';
-export * from './json-prefix.js';
+export { documentFromObject, parseJsonDocument, readNdjsonDocument, type DocumentSource } from './document-reader.js';

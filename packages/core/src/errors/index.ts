@@ -1,6 +1,6 @@
 export * from './entity-sync-error.js';
 export * from './error-code.js';
-export * from './database-error-facts.js';
+export { databaseErrorFacts, type DatabaseErrorFacts } from './database-error-facts.js';
 export * from './option-error.js';
 export * from './file-error.js';
 export * from './registry-error.js';

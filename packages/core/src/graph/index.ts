@@ -1,4 +1,3 @@
 export * from './graph-model.js';
 export * from './relation-graph.js';
 export * from './dependency-order.js';
-export * from './root-spec.js';

@@ -1,3 +1,3 @@
 export * from './options.js';
-export * from './registry.js';
+export { getRegistryEntry, registerMaster, registerReplica, registerSyncModel, registryEntries, unregister } from './registry.js';
 export * from './decorators.js';

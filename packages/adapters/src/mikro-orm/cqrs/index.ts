@@ -1,8 +1,8 @@
-export { installOutbox, setCorrelationId } from './outbox.js';
-export { relayOutbox, OutboxRelay, OUTBOX_CHANNEL, type RelayOptions, type OutboxRelayOptions } from './outbox-relay.js';
-export { MasterMessages, type MasterEntity, type CapturedChange } from './master-messages.js';
-export { installReplica, ReplicaApplier, type ReplicaHandlers } from './replica-applier.js';
-export { ReplicaConsumer, type ReplicaConsumerOptions, type ConsumerStats } from './replica-consumer.js';
+export { installOutbox, setCorrelationId } from './master/outbox.js';
+export { relayOutbox, OutboxRelay, type RelayOptions, type OutboxRelayOptions } from './relay/outbox-relay.js';
+export { installReplica, ReplicaApplier } from './replica/replica-applier.js';
+export type { ReplicaHandlers } from './replica/replica-handlers.js';
+export { ReplicaConsumer, type ReplicaConsumerOptions, type ConsumerStats } from './replica/replica-consumer.js';
 export {
   dumpMaster, loadReplica, syncMaster, diffMaster, diffReplica, diffSync,
   type RepairOptions, type DumpMasterOptions, type LoadReplicaOptions, type LoadReplicaResult, type SyncMasterOptions,

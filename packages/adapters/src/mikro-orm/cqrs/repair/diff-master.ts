@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/core';
-import { SqlSession } from '../../graph/sql-session.js';
-import { MasterMessages } from '../master-messages.js';
+import { SqlSession } from '../../../internal/pg/sql-session.js';
+import { MasterMessages } from '../master/master-messages.js';
 import { masterSource, readMasterPage, syncChange } from './master-rows.js';
 import type { RepairOptions } from './repair-options.js';
 import { CONTENT_VERSION, DEFAULT_BATCH, DIFF_FORMAT, linesFromTransaction, streamHeader } from './streams.js';

@@ -1,13 +1,14 @@
 import { EntitySyncError } from '@entity-sync/core';
 import type { EntityManager } from '@mikro-orm/core';
-import { SqlSession } from '../../graph/sql-session.js';
-import { replicaTarget, type ReplicaTarget } from '../replica-batch.js';
+import { lineCopy } from '../../../internal/pg/copy-text.js';
+import { SqlSession } from '../../../internal/pg/sql-session.js';
+import { replicaTarget, type ReplicaTarget } from '../replica/replica-batch.js';
 import { noDifferences, tempName, type DiffKind } from './diff-report.js';
 import { keyArray, revisionsOf } from './master-rows.js';
 import { ContentComparison } from './replica-content.js';
 import type { RepairOptions } from './repair-options.js';
 import {
-  checkKey, CONTENT_VERSION, DEFAULT_BATCH, DIFF_FORMAT, invalid, isRecord, isRevision, lineCopy, LineReader, linesFromTransaction, readHeader,
+  checkKey, CONTENT_VERSION, DEFAULT_BATCH, DIFF_FORMAT, invalid, isRecord, isRevision, LineReader, linesFromTransaction, readHeader,
   type StreamHeader,
 } from './streams.js';
 

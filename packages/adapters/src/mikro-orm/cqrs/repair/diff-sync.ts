@@ -1,9 +1,9 @@
 import type { CqrsMessage, Transport } from '@entity-sync/core';
 import type { EntityManager } from '@mikro-orm/core';
-import { inTransaction } from '../../compat.js';
-import { SqlSession } from '../../graph/sql-session.js';
-import { MasterMessages } from '../master-messages.js';
-import { joinOn, keyRecord } from '../replica-batch.js';
+import { inTransaction } from '../../extension/compat.js';
+import { SqlSession } from '../../../internal/pg/sql-session.js';
+import { MasterMessages } from '../master/master-messages.js';
+import { joinOn, keyRecord } from '../replica/replica-batch.js';
 import { diffKinds, noDifferences, type DiffKind } from './diff-report.js';
 import { LineSpool } from './line-spool.js';
 import { masterSource, publishOptions, syncChange, type MasterSource } from './master-rows.js';

@@ -1,10 +1,10 @@
 import { EntitySyncError, parseCqrsMessage, type CqrsMessage } from '@entity-sync/core';
 import type { EntityManager } from '@mikro-orm/core';
-import { inTransaction } from '../../compat.js';
-import { SqlSession } from '../../graph/sql-session.js';
-import { MasterMessages } from '../master-messages.js';
-import { installReplica } from '../replica-applier.js';
-import { applyBatch, replicaTarget } from '../replica-batch.js';
+import { inTransaction } from '../../extension/compat.js';
+import { SqlSession } from '../../../internal/pg/sql-session.js';
+import { MasterMessages } from '../master/master-messages.js';
+import { installReplica } from '../replica/replica-applier.js';
+import { applyBatch, replicaTarget } from '../replica/replica-batch.js';
 import { masterSource, readMasterPage, syncChange } from './master-rows.js';
 import type { RepairOptions } from './repair-options.js';
 import { checkKey, DEFAULT_BATCH, DUMP_FORMAT, invalid, LineReader, linesFromTransaction, readHeader, streamHeader } from './streams.js';

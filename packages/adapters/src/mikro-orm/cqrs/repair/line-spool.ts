@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { FileError } from '@entity-sync/core';
-import { settled } from '../../graph/text-files.js';
+import { settled } from '../../../internal/files/text-sink.js';
 
 /**
  * Lines kept in a file of their own in a new temporary directory: written once, then read back

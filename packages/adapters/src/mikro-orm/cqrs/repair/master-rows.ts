@@ -1,8 +1,8 @@
 import type { EntityManager } from '@mikro-orm/core';
-import { defaultSchemaOf, findKeysByCursor } from '../../compat.js';
-import { ident, literal, SqlSession } from '../../graph/sql-session.js';
-import type { CapturedRow, MasterEntity, MasterMessages } from '../master-messages.js';
-import { joinOn } from '../replica-batch.js';
+import { defaultSchemaOf, findKeysByCursor } from '../../extension/compat.js';
+import { ident, literal, SqlSession } from '../../../internal/pg/sql-session.js';
+import type { CapturedRow, MasterEntity, MasterMessages } from '../master/master-messages.js';
+import { joinOn } from '../replica/replica-batch.js';
 
 // SQL over primary keys, and the master rows of a CQRS id read page by page.
 

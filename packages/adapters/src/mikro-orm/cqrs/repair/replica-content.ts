@@ -1,9 +1,10 @@
 import type { EntityManager } from '@mikro-orm/core';
-import { entityClassOf } from '../../compat.js';
-import { EntitySync } from '../../entity-sync.js';
-import { ident, literal, type SqlSession } from '../../graph/sql-session.js';
-import { mapFields, type ReplicaHandlers } from '../replica-applier.js';
-import type { ReplicaTarget } from '../replica-batch.js';
+import { entityClassOf } from '../../extension/compat.js';
+import { EntitySync } from '../../extension/entity-sync.js';
+import { ident, literal, type SqlSession } from '../../../internal/pg/sql-session.js';
+import { mapFields } from '../replica/field-mapping.js';
+import type { ReplicaHandlers } from '../replica/replica-handlers.js';
+import type { ReplicaTarget } from '../replica/replica-batch.js';
 
 // What diffReplica compares of a replica row's content: the columns an apply writes from the
 // fields a message carries, mapped as the replica maps them. The values are compared in SQL as

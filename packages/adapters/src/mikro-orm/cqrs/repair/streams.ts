@@ -1,7 +1,6 @@
 import { EntitySyncError } from '@entity-sync/core';
 import type { EntityManager } from '@mikro-orm/core';
-import { inTransaction } from '../../compat.js';
-import type { SqlSession } from '../../graph/sql-session.js';
+import { inTransaction } from '../../extension/compat.js';
 
 // The line streams of the repair tools: NDJSON, one string per line without its newline, a
 // header line first and an end line last, so that a stream cut short is refused.
@@ -106,11 +105,6 @@ export function checkKey(kind: StreamKind, key: unknown, length: number, line: n
 
 export const isRevision = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 0;
 
-// COPY text format: backslash, tab, newline and carriage return are escaped.
-function copyText(value: string): string {
-  return value.replace(/[\\\t\n\r]/g, (c) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r'));
-}
-
 const HIGH_WATER = 1000;
 
 /**
@@ -163,24 +157,5 @@ export function linesFromTransaction(em: EntityManager, isolation: 'repeatable r
         }
       }
     },
-  };
-}
-
-/** Sends rows of text values (null for NULL) into `columns` of a table with COPY, `size` rows at a time. */
-export function lineCopy(session: SqlSession, table: string, size: number, columns = ['line']):
-  { add(...values: (string | null)[]): Promise<void>; finish(): Promise<void> } {
-  let buffer = '';
-  let buffered = 0;
-  const send = async () => {
-    if (buffered) await session.copyIn(`COPY ${table} (${columns.join(', ')}) FROM STDIN`, buffer);
-    buffer = '';
-    buffered = 0;
-  };
-  return {
-    async add(...values) {
-      buffer += `${values.map((value) => (value === null ? '\\N' : copyText(value))).join('\t')}\n`;
-      if (++buffered >= size) await send();
-    },
-    finish: send,
   };
 }

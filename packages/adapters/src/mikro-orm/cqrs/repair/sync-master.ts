@@ -1,8 +1,8 @@
 import type { CqrsMessage, Transport } from '@entity-sync/core';
 import type { EntityManager } from '@mikro-orm/core';
-import { inTransaction } from '../../compat.js';
-import { SqlSession } from '../../graph/sql-session.js';
-import { MasterMessages } from '../master-messages.js';
+import { inTransaction } from '../../extension/compat.js';
+import { SqlSession } from '../../../internal/pg/sql-session.js';
+import { MasterMessages } from '../master/master-messages.js';
 import { masterSource, publishOptions, readMasterPage, syncChange } from './master-rows.js';
 import type { RepairOptions } from './repair-options.js';
 import { DEFAULT_BATCH } from './streams.js';

@@ -1,2 +1,0 @@
-export { createProgram, runCli, type CliIo } from './program.js';
-export { findConfigPath, openOrm } from './config-loader.js';

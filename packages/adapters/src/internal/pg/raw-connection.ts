@@ -1,0 +1,158 @@
+import { Readable } from 'node:stream';
+import { once } from 'node:events';
+import type { EntityManager } from '@mikro-orm/core';
+import { acquireDriverConnection, transactionConnection } from '../../mikro-orm/extension/compat.js';
+import { numberPlaceholders } from './sql-placeholders.js';
+
+/** What a statement returns on the raw driver connection. */
+export interface RawResult<T> {
+  rows: T[];
+  affected: number;
+}
+
+/**
+ * The driver connection under a MikroORM transaction: real bind parameters (nothing inlined
+ * into SQL text) and COPY, which is how bulk reads and writes reach the speed of the database.
+ * Works on node-postgres (`pg`) and on PGlite.
+ */
+export interface RawConnection {
+  query<T>(sql: string, params: unknown[]): Promise<RawResult<T>>;
+  /** Runs `COPY (...) TO STDOUT` and yields its text in chunks. */
+  copyOut(sql: string): AsyncIterable<string>;
+  /** Runs `COPY ... FROM STDIN` fed with `text` (COPY text format). */
+  copyIn(sql: string, text: string): Promise<void>;
+}
+
+interface PgClient {
+  query(config: unknown, values?: unknown[]): Promise<{ rows: unknown[]; rowCount: number | null }> | Readable;
+}
+
+interface PGliteLike {
+  query(sql: string, params?: unknown[], options?: { blob?: Blob }): Promise<{ rows: unknown[]; affectedRows?: number; blob?: Blob }>;
+  waitReady: Promise<void>;
+}
+
+function pgConnection(client: PgClient, copy: typeof import('pg-copy-streams')): RawConnection {
+  return {
+    async query<T>(sql: string, params: unknown[]) {
+      const result = await (client.query({ text: numberPlaceholders(sql), values: params }) as Promise<{ rows: T[]; rowCount: number | null }>);
+      return { rows: result.rows, affected: result.rowCount ?? 0 };
+    },
+    async *copyOut(sql: string) {
+      const stream = client.query(copy.to(sql)) as Readable;
+      stream.setEncoding('utf8');
+      for await (const chunk of stream) yield chunk as string;
+    },
+    async copyIn(sql: string, text: string) {
+      const stream = client.query(copy.from(sql)) as unknown as NodeJS.WritableStream;
+      const done = Promise.race([once(stream, 'finish'), once(stream, 'error').then(([error]) => Promise.reject(error))]);
+      stream.end(text);
+      await done;
+    },
+  };
+}
+
+function pgliteConnection(pglite: PGliteLike): RawConnection {
+  return {
+    async query<T>(sql: string, params: unknown[]) {
+      const result = await pglite.query(numberPlaceholders(sql), params);
+      return { rows: result.rows as T[], affected: result.affectedRows ?? 0 };
+    },
+    // PGlite runs COPY through an in-memory blob: one statement's output is held at once.
+    async *copyOut(sql: string) {
+      const result = await pglite.query(sql.replace(/TO STDOUT$/, "TO '/dev/blob'"));
+      if (result.blob) yield await result.blob.text();
+    },
+    async copyIn(sql: string, text: string) {
+      await pglite.query(sql.replace(/FROM STDIN$/, "FROM '/dev/blob'"), [], { blob: new Blob([text]) });
+    },
+  };
+}
+
+/** The raw connection of the transaction `em` is in. */
+export async function rawConnection(em: EntityManager): Promise<RawConnection> {
+  const connection = await transactionConnection(em);
+  if (typeof (connection as PGliteLike).waitReady === 'object' && typeof (connection as { exec?: unknown }).exec === 'function') {
+    return pgliteConnection(connection as PGliteLike);
+  }
+  return pgConnection(connection as PgClient, await import('pg-copy-streams'));
+}
+
+/**
+ * Calls `onNotify` on every NOTIFY of `channel` until the returned function is called. On
+ * node-postgres it holds one pool connection for LISTEN; when that connection breaks (a restart
+ * of the server), `onLost` is told, a new one listens again with a bounded backoff, and
+ * `onNotify` is called once it does, since notifications sent in between were lost. PGlite
+ * listens on its single instance.
+ */
+export async function listenOn(em: EntityManager, channel: string, onNotify: () => void,
+  onLost: (error: Error) => void = () => {}): Promise<() => Promise<void>> {
+  const first = await acquireDriverConnection(em);
+  const pglite = first.connection as { listen?: (channel: string, callback: () => void) => Promise<() => Promise<void>>; waitReady?: unknown };
+  if (typeof pglite.listen === 'function' && pglite.waitReady) {
+    const unlisten = await pglite.listen(channel, onNotify);
+    await first.release();
+    return unlisten;
+  }
+  type Client = { query(sql: string): Promise<unknown>; on(event: string, listener: (arg: never) => void): void;
+    removeListener(event: string, listener: (arg: never) => void): void };
+  let stopped = false;
+  let retry: NodeJS.Timeout | undefined;
+  let current: { client: Client; release(): Promise<void>; forget(): void } | undefined;
+  const listen = async (acquired: { connection: unknown; release(): Promise<void> }) => {
+    const client = acquired.connection as Client;
+    const notification = (message: { channel: string }) => {
+      if (message.channel === channel) onNotify();
+    };
+    const lost = (error?: Error) => {
+      if (current?.client !== client) return;
+      current.forget();
+      current = undefined;
+      void acquired.release().catch(() => undefined);
+      onLost(error ?? new Error(`the connection listening on ${channel} ended`));
+      if (!stopped) again(1);
+    };
+    const forget = () => {
+      client.removeListener('notification', notification as never);
+      client.removeListener('error', lost as never);
+      client.removeListener('end', lost as never);
+    };
+    client.on('notification', notification as never);
+    client.on('error', lost as never);
+    client.on('end', lost as never);
+    current = { client, release: acquired.release, forget };
+    try {
+      await client.query(`LISTEN "${channel}"`);
+    } catch (error) {
+      current = undefined;
+      forget();
+      await acquired.release().catch(() => undefined);
+      throw error;
+    }
+  };
+  const again = (attempt: number) => {
+    retry = setTimeout(() => {
+      acquireDriverConnection(em).then(listen).then(() => {
+        if (stopped) return stop();
+        onNotify();
+      }, (error: Error) => {
+        onLost(error);
+        if (!stopped) again(attempt + 1);
+      });
+    }, Math.min(5000, 100 * 2 ** (attempt - 1)));
+    // an ORM closed without stopping its listener must not be kept alive by these retries
+    retry.unref();
+  };
+  const stop = async () => {
+    stopped = true;
+    clearTimeout(retry);
+    const listening = current;
+    current = undefined;
+    if (!listening) return;
+    listening.forget();
+    await listening.client.query(`UNLISTEN "${channel}"`).catch(() => undefined);
+    await listening.release();
+  };
+  await listen(first);
+  return stop;
+}

@@ -1,0 +1,110 @@
+import { createHash } from 'node:crypto';
+import type { EntityManager } from '@mikro-orm/core';
+import { defaultSchemaOf, inTransaction } from '../../extension/compat.js';
+import { EntitySync } from '../../extension/entity-sync.js';
+import { ident, literal, SqlSession } from '../../../internal/pg/sql-session.js';
+import { TableGraph } from '../../../internal/pg/table-graph.js';
+import { MasterMessages } from './master-messages.js';
+import { TransactionOrder } from '../relay/transaction-order.js';
+
+// The outbox is written by a trigger on every master table, in the transaction that changes the
+// row: nothing can commit without its message, a rolled-back transaction or savepoint takes its
+// message with it, and bulk writes that bypass the unit of work (nativeUpdate, insertMany, raw
+// SQL) are captured too. Within one transaction a row keeps one outbox entry (its final state)
+// and its revision grows once.
+// One capture function per master table, with its key expression written in. The revision row
+// remembers the transaction that last changed the row and its outbox entry, so that one upsert
+// both counts the revision and tells whether this transaction already has an entry to update:
+// the outbox needs no index but its primary key. Relays are woken once per transaction.
+const captureFunction = (schema: string, name: string, cqrsId: string, keyColumns: string[]) => {
+  const keyOf = (row: string) => `jsonb_build_array(${keyColumns.map((column) => `${row}.${ident(column)}`).join(', ')})`;
+  const id = literal(cqrsId);
+  return `
+CREATE OR REPLACE FUNCTION ${schema}.${name}() RETURNS trigger LANGUAGE plpgsql SET search_path = ${schema}, pg_catalog AS $$
+DECLARE
+  new_state jsonb;
+  old_state jsonb;
+  row_key jsonb;
+  this_tx bigint := txid_current();
+  fresh_entry bigint := nextval('entity_sync_outbox_id_seq');
+  entry bigint;
+  next_revision bigint;
+BEGIN
+  IF TG_OP = 'DELETE' THEN
+    old_state := to_jsonb(OLD);
+    row_key := ${keyOf('OLD')};
+  ELSE
+    new_state := to_jsonb(NEW);
+    row_key := ${keyOf('NEW')};
+    IF TG_OP = 'UPDATE' THEN old_state := to_jsonb(OLD); END IF;
+  END IF;
+  INSERT INTO entity_sync_revision AS r (cqrs_id, key, revision, tx, outbox_id) VALUES (${id}, row_key, 1, this_tx, fresh_entry)
+    ON CONFLICT (cqrs_id, key) DO UPDATE SET
+      revision = CASE WHEN r.tx = this_tx THEN r.revision ELSE r.revision + 1 END,
+      outbox_id = CASE WHEN r.tx = this_tx THEN r.outbox_id ELSE fresh_entry END,
+      tx = this_tx
+    RETURNING revision, outbox_id INTO next_revision, entry;
+  IF entry <> fresh_entry THEN
+    -- a later change of the row in the same transaction: one message, with the final state
+    UPDATE entity_sync_outbox SET operation = CASE WHEN new_state IS NULL THEN 'delete' ELSE 'save' END, state = new_state
+      WHERE id = entry;
+    RETURN NULL;
+  END IF;
+  INSERT INTO entity_sync_outbox (id, tx, cqrs_id, key, operation, revision, state, previous, correlation_id)
+    VALUES (fresh_entry, this_tx, ${id}, row_key, CASE WHEN new_state IS NULL THEN 'delete' ELSE 'save' END, next_revision, new_state, old_state,
+      nullif(current_setting('entity_sync.correlation_id', true), ''));
+  IF current_setting('entity_sync.notified', true) IS DISTINCT FROM '1' THEN
+    PERFORM pg_notify('entity_sync_outbox', '');
+    PERFORM set_config('entity_sync.notified', '1', true);
+  END IF;
+  RETURN NULL;
+END $$`;
+};
+
+/**
+ * Creates the outbox and revision tables and a capture trigger on the table of every `@Master`
+ * entity of the ORM (idempotent: run it at deploy time, like a migration).
+ */
+export async function installOutbox(em: EntityManager): Promise<string[]> {
+  const sync = EntitySync.forEntityManager(em);
+  return inTransaction(em, async (tx) => {
+    const session = await SqlSession.open(tx);
+    const schema = defaultSchemaOf(tx);
+    await session.run(`SET LOCAL search_path TO ${ident(schema)}`);
+    await session.run(`CREATE TABLE IF NOT EXISTS entity_sync_revision (cqrs_id text NOT NULL, key jsonb NOT NULL, revision bigint NOT NULL, ` +
+      `tx bigint, outbox_id bigint, PRIMARY KEY (cqrs_id, key))`);
+    await session.run(`ALTER TABLE entity_sync_revision ADD COLUMN IF NOT EXISTS tx bigint, ADD COLUMN IF NOT EXISTS outbox_id bigint`);
+    await session.run(`CREATE TABLE IF NOT EXISTS entity_sync_outbox (id bigserial PRIMARY KEY, tx bigint NOT NULL, cqrs_id text NOT NULL, ` +
+      `key jsonb NOT NULL, operation text NOT NULL, revision bigint NOT NULL, state jsonb, previous jsonb, ` +
+      `created_at timestamptz NOT NULL DEFAULT clock_timestamp(), sent_at timestamptz)`);
+    await session.run(`ALTER TABLE entity_sync_outbox ADD COLUMN IF NOT EXISTS correlation_id text`);
+    // the relay deletes what it published: the outbox holds only unsent entries and needs no other index,
+    // but one on the transaction when masters reference each other, for the relay to publish whole transactions
+    for (const index of ['entity_sync_outbox_unsent', 'entity_sync_outbox_tx_key']) await session.run(`DROP INDEX IF EXISTS ${index}`);
+    const order = new TransactionOrder(new MasterMessages(tx).masters.values(), sync.graph);
+    await session.run(order.trivial ? 'DROP INDEX IF EXISTS entity_sync_outbox_tx' : 'CREATE INDEX IF NOT EXISTS entity_sync_outbox_tx ON entity_sync_outbox (tx)');
+    const tables = await TableGraph.load(session, sync.graph, schema);
+    const installed: string[] = [];
+    for (const name of sync.graph.nodes.keys()) {
+      const master = sync.registryEntry(name)?.master;
+      if (!master) continue;
+      const table = tables.table(name);
+      const fn = `entity_sync_capture_${createHash('sha1').update(table.qualified).digest('hex').slice(0, 12)}`;
+      await session.run(captureFunction(ident(schema), fn, master.cqrsId, table.primaryKey.map((column) => column.name)));
+      await session.run(`DROP TRIGGER IF EXISTS entity_sync_capture ON ${table.qualified}`);
+      await session.run(`CREATE TRIGGER entity_sync_capture AFTER INSERT OR UPDATE OR DELETE ON ${table.qualified} ` +
+        `FOR EACH ROW EXECUTE FUNCTION ${ident(schema)}.${fn}()`);
+      installed.push(master.cqrsId);
+    }
+    return installed;
+  });
+}
+
+/**
+ * Tags the changes the transaction `em` is in makes to master entities with a correlation id,
+ * which their CQRS messages carry (a request id, say). Call it inside `em.transactional`.
+ */
+export async function setCorrelationId(em: EntityManager, correlationId: string): Promise<void> {
+  const session = await SqlSession.open(em);
+  await session.query(`SELECT set_config('entity_sync.correlation_id', ?, true)`, [correlationId]);
+}

@@ -1,0 +1,197 @@
+import type { CqrsMessage, Transport } from '@entity-sync/core';
+import type { EntityManager } from '@mikro-orm/core';
+import { defaultSchemaOf, inTransaction } from '../../extension/compat.js';
+import { listenOn } from '../../../internal/pg/raw-connection.js';
+import { checkMasterInstalled } from './install-check.js';
+import { arrayLiteral, ident, SqlSession } from '../../../internal/pg/sql-session.js';
+import { EntitySync } from '../../extension/entity-sync.js';
+import { exactRow } from '../master/exact-values.js';
+import { MasterMessages, type CapturedChange } from '../master/master-messages.js';
+import { TransactionOrder } from './transaction-order.js';
+
+/** Options of `relayOutbox` and `OutboxRelay`. */
+export interface RelayOptions {
+  /** Outbox entries per batch. Default 1000. */
+  batchSize?: number;
+  /**
+   * Called after the transport confirmed a batch and before the batch is deleted from the outbox. A crash
+   * here (the window every relay has) publishes the batch again on the next run.
+   */
+  onPublished?: (messages: CqrsMessage[]) => void | Promise<void>;
+}
+
+interface OutboxRow {
+  id: string;
+  tx: string;
+  cqrs_id: string;
+  key: unknown[];
+  operation: 'save' | 'delete';
+  revision: string;
+  /** JSON text, read exactly (see `exactRow`). */
+  state: string | null;
+  previous: string | null;
+  correlation_id: string | null;
+  created_at: string;
+}
+
+/** The NOTIFY channel the capture trigger wakes relays on. */
+export const OUTBOX_CHANNEL = 'entity_sync_outbox';
+
+// What a relay builds once: the messages of captured changes, and the publishing order.
+interface RelayPlan {
+  messages: MasterMessages;
+  order: TransactionOrder;
+}
+
+function relayPlan(em: EntityManager): RelayPlan {
+  const messages = new MasterMessages(em);
+  return { messages, order: new TransactionOrder(messages.masters.values(), EntitySync.forEntityManager(em).graph) };
+}
+
+// A transaction larger than this many batches is published in parts, each in its own order.
+const WHOLE_TRANSACTION_BATCHES = 10;
+
+async function relayBatch(em: EntityManager, transport: Transport, { messages, order }: RelayPlan, options: RelayOptions): Promise<number> {
+  return inTransaction(em, async (tx) => {
+    const session = await SqlSession.open(tx);
+    const outbox = `${ident(defaultSchemaOf(tx))}.entity_sync_outbox`;
+    const size = options.batchSize ?? 1000;
+    const columns = 'o.id::text AS id, o.tx::text AS tx, o.cqrs_id, o.key, o.operation, o.revision::text AS revision, ' +
+      'o.state::text AS state, o.previous::text AS previous, o.correlation_id, o.created_at::text AS created_at';
+    // SKIP LOCKED lets several relays share the outbox without publishing an entry twice at once.
+    // ORDER BY o.id, the bigint: a bare `id` would name the text output column and sort '10' before '9';
+    // only the ids this ORM publishes: another's entries wait for the relay that knows them
+    const rows = await session.query<OutboxRow>(`SELECT ${columns} FROM ${outbox} o WHERE o.sent_at IS NULL AND o.cqrs_id = ANY(?::text[]) ` +
+      `ORDER BY o.id LIMIT ${size} FOR UPDATE SKIP LOCKED`, [arrayLiteral([...messages.masters.keys()])]);
+    if (rows.length === 0) return 0;
+    if (rows.length === size && !order.trivial) {
+      // a full batch may end inside a transaction: its other entries come along, so that it is ordered as a whole
+      rows.push(...await session.query<OutboxRow>(`SELECT ${columns} FROM ${outbox} o ` +
+        `WHERE o.tx = ANY(?::bigint[]) AND o.id > ?::bigint AND o.sent_at IS NULL ORDER BY o.id LIMIT ${size * WHOLE_TRANSACTION_BATCHES} FOR UPDATE SKIP LOCKED`,
+      [`{${[...new Set(rows.map((row) => row.tx))].join(',')}}`, rows.at(-1)!.id]));
+    }
+    const changes = rows.map((row) => {
+      const digits = messages.masters.get(row.cqrs_id)?.digitColumns ?? new Set<string>();
+      const state = row.state === null ? null : exactRow(row.state, digits);
+      const previous = row.previous === null ? null : exactRow(row.previous, digits);
+      const change: CapturedChange = {
+        cqrsId: row.cqrs_id, key: row.key, operation: row.operation, revision: Number(row.revision), state, previous,
+        correlationId: row.correlation_id, createdAt: new Date(row.created_at).toISOString(),
+      };
+      return { id: row.id, tx: row.tx, cqrsId: row.cqrs_id, key: row.key, state, previous, change };
+    });
+    const batch: CqrsMessage[] = [];
+    for (const { change } of order.order(changes)) {
+      const message = await messages.toMessage(change, tx);
+      if (message) batch.push(message);
+    }
+    if (batch.length) await transport.publish(batch);
+    await options.onPublished?.(batch);
+    await session.run(`DELETE FROM ${outbox} WHERE id = ANY(?::bigint[])`, [`{${rows.map((row) => row.id).join(',')}}`]);
+    return rows.length;
+  });
+}
+
+/**
+ * Publishes committed outbox entries in order, in batches, and deletes them only once the
+ * transport confirmed them. The order is the outbox's, except inside a transaction, whose
+ * entries go out together in an order that a replica's foreign keys accept one message at a
+ * time (see TransactionOrder); a transaction of more than ten batches goes out in parts. A
+ * crash between publishing and deleting publishes the batch again on the next run: replicas
+ * drop the duplicates by revision, so each change applies once.
+ * Runs until the outbox is empty; returns how many entries it handled.
+ */
+export async function relayOutbox(em: EntityManager, transport: Transport, options: RelayOptions = {}): Promise<number> {
+  const plan = relayPlan(em);
+  await checkMasterInstalled(em, [...plan.messages.masters.keys()]);
+  let total = 0;
+  for (let handled = -1; handled !== 0; total += handled) handled = await relayBatch(em, transport, plan, options);
+  return total;
+}
+
+/** Options of a long-running `OutboxRelay`. */
+export interface OutboxRelayOptions extends RelayOptions {
+  /** How often to look at the outbox when no NOTIFY arrives. Default 1000 ms. */
+  pollMs?: number;
+  /**
+   * Called when a batch fails (the transport is down, say: the relay retries with a backoff from
+   * 200 ms to 30 s that commits do not cut short) and when the LISTEN connection is lost (it listens again).
+   */
+  onError?: (error: unknown) => void;
+}
+
+/**
+ * The outbox relay as a long-running process: woken by the capture trigger's NOTIFY on commit,
+ * it publishes until the outbox is empty, then waits; a poll catches what a missed
+ * notification would leave behind. Failures (broker down) are retried with backoff, in order.
+ */
+export class OutboxRelay {
+  /** Entries handled since start. */
+  relayed = 0;
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private wake: (() => void) | undefined;
+  private woken = false;
+  private unlisten: (() => Promise<void>) | undefined;
+
+  constructor(private readonly em: EntityManager, private readonly transport: Transport, private readonly options: OutboxRelayOptions = {}) {}
+
+  /** Starts listening and relaying; resolves once listening. Throws `CQRS_NOT_INSTALLED` before `cqrs install` ran, `CQRS_UNKNOWN_ID` when the outbox holds entries of ids this ORM does not declare. */
+  async start(): Promise<void> {
+    if (this.running) return;
+    const plan = relayPlan(this.em);
+    await checkMasterInstalled(this.em, [...plan.messages.masters.keys()]);
+    this.running = true;
+    this.unlisten = await listenOn(this.em, OUTBOX_CHANNEL, () => this.poke(), (error) => this.options.onError?.(error));
+    this.loop = (async () => {
+      let failures = 0;
+      while (this.running) {
+        this.woken = false;
+        try {
+          const handled = await relayBatch(this.em.fork(), this.transport, plan, this.options);
+          this.relayed += handled;
+          failures = 0;
+          if (handled > 0) continue;
+        } catch (error) {
+          failures += 1;
+          this.options.onError?.(error);
+          // a commit's NOTIFY does not end this wait: with the broker down it would only fail again
+          await this.sleep(Math.min(30_000, 200 * 2 ** (failures - 1)), false);
+          continue;
+        }
+        if (!this.woken) await this.sleep(this.options.pollMs ?? 1000);
+      }
+    })();
+  }
+
+  private poke(): void {
+    this.woken = true;
+    this.wake?.();
+  }
+
+  // `wakes`: whether a NOTIFY ends the wait early; stop always does.
+  private sleep(ms: number, wakes = true): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wake = () => {
+        if (wakes || !this.running) {
+          this.wake = undefined;
+          done();
+        }
+      };
+    });
+  }
+
+  /** Stops after the batch in flight (which is published and deleted, or left for the next run). */
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    this.wake?.();
+    await this.loop;
+    await this.unlisten?.();
+  }
+}

@@ -1,0 +1,10 @@
+export { exportGraph, type ExportResult } from './export-graph.js';
+export type { ExportGraphOptions } from './export-options.js';
+export type { GraphProgress, WalkRules } from './key-walker.js';
+export type { GraphRoots, RootRef } from './roots.js';
+export { importGraph, type ImportSource } from './import-graph.js';
+export type { ImportGraphOptions, ConflictPolicy } from './import-options.js';
+export type { ImportReport, EntityImportCounts } from './import-report.js';
+export { deleteGraph } from './delete-graph.js';
+export type { DeleteGraphOptions } from './delete-options.js';
+export type { DeleteReport, OutsideEffect } from './delete-report.js';

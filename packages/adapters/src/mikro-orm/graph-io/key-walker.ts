@@ -1,0 +1,291 @@
+import { GraphError, OptionError, type CellValue } from '@entity-sync/core';
+import { arrayLiteral, ident, type SqlSession } from '../../internal/pg/sql-session.js';
+import { columnList, joinOn, type ForeignKeyEdge, type TableGraph, type TableNode } from '../../internal/pg/table-graph.js';
+
+/** Which rows a walk collects and how far. */
+export interface WalkRules {
+  /** Relations to follow beyond the defaults, by name in either direction (`'Publisher.books'`). */
+  follow?: string[];
+  /** Relations never to follow (`'Track<-InvoiceLine.track'`, or a many-to-many name). */
+  excludeRelations?: string[];
+  /** How many levels of owned rows below a root to collect (default: all). */
+  maxDepth?: number;
+  /** Stop with `GRAPH_TOO_LARGE` once the graph passes this many rows. */
+  maxRows?: number;
+}
+
+/** Progress of a long operation. */
+export interface GraphProgress {
+  phase: 'walk' | 'write' | 'load' | 'check' | 'apply' | 'delete';
+  entity?: string;
+  rows: number;
+}
+
+/** The keys of one table's collected rows, held in a temporary table of the transaction. */
+export interface KeySet {
+  table: TableNode;
+  /** Name of the temporary table. */
+  temp: string;
+  rows: number;
+}
+
+/** The root rows of a walk, by table. */
+export interface WalkRoot {
+  table: TableNode;
+  keys: CellValue[][];
+}
+
+/** A nullable foreign key whose values a delete sets to NULL instead of deleting the rows. */
+export interface SetNullEdge {
+  fk: ForeignKeyEdge;
+  rows: number;
+}
+
+let tempCounter = 0;
+
+/**
+ * Collects the keys of a graph with set-based statements: each statement moves one relation
+ * one level for every row at once, inside the database, so the number of statements grows
+ * with relations and depth, never with rows.
+ *
+ * Export mode: roots and the rows they own (referencing rows, recursively), and everything
+ * any collected row needs (referenced rows, recursively). Needed rows are not expanded to
+ * their other dependents. Delete mode: roots and every row that references them, recursively;
+ * excluded nullable keys are listed to be set to NULL instead.
+ */
+export class KeyWalker {
+  readonly keySets = new Map<string, KeySet>();
+  readonly setNull: SetNullEdge[] = [];
+  private readonly followDependents = new Set<ForeignKeyEdge>();
+  private readonly excludeNeeds = new Set<ForeignKeyEdge>();
+  private readonly excludeDependents = new Set<ForeignKeyEdge>();
+  private readonly changedBy = new Map<string, number>();
+  private readonly relations: string[] = [];
+  private readonly holdsNeeded = new Set<KeySet>();
+  private readonly nonEmpty = new Set<KeySet>();
+  // round -> table -> the relations through which the table got rows in that round
+  private readonly reachedVia = new Map<number, Map<string, Set<string>>>();
+  private changed = 0;
+  private total = 0;
+
+  constructor(
+    private readonly session: SqlSession,
+    private readonly tables: TableGraph,
+    private readonly mode: 'export' | 'delete',
+    private readonly rules: WalkRules = {},
+    private readonly onProgress?: (progress: GraphProgress) => void,
+  ) {
+    const resolve = (names: string[] | undefined, needs: Set<ForeignKeyEdge>, dependents: Set<ForeignKeyEdge>) => {
+      for (const name of names ?? []) {
+        const fk = tables.foreignKey(name);
+        (name === fk.name ? needs : dependents).add(fk);
+      }
+    };
+    if (mode === 'delete') {
+      // A delete walks dependents only: either name of a relation means the rows that hold its key.
+      for (const name of rules.excludeRelations ?? []) {
+        const fk = tables.foreignKey(name);
+        if (!fk.nullable) {
+          throw OptionError.invalid('deleteGraph', 'excludeRelations', name, 'a nullable relation',
+            `${fk.name} is NOT NULL: its rows cannot stay with the key set to NULL, so they go with the rows they reference. Remove it from excludeRelations.`);
+        }
+        this.excludeDependents.add(fk);
+      }
+    } else {
+      resolve(rules.excludeRelations, this.excludeNeeds, this.excludeDependents);
+    }
+    resolve(rules.follow, new Set(), this.followDependents);
+  }
+
+  /** Rows collected, as of the last `count()` (which `walk()` runs at its end). */
+  get rows(): number {
+    return this.total;
+  }
+
+  private async keySet(table: TableNode): Promise<KeySet> {
+    let set = this.keySets.get(table.entity);
+    if (!set) {
+      this.tables.keyedTable(table.entity);
+      const temp = `es_keys_${++tempCounter}`;
+      const columns = table.primaryKey.map((column) => `${ident(column.name)} ${column.type}`).join(', ');
+      await this.session.run(`CREATE TEMP TABLE ${temp} (${columns}, _mode char(1) NOT NULL, _depth smallint NOT NULL, ` +
+        `_round smallint NOT NULL, _via smallint NOT NULL, PRIMARY KEY (${table.primaryKey.map((c) => ident(c.name)).join(', ')})) ON COMMIT DROP`);
+      set = { table, temp, rows: 0 };
+      this.keySets.set(table.entity, set);
+    }
+    return set;
+  }
+
+  /** The relation a `_via` number stands for. */
+  relationName(via: number): string {
+    return this.relations[via] ?? 'root';
+  }
+
+  private viaNumber(relation: string): number {
+    let index = this.relations.indexOf(relation);
+    if (index === -1) index = this.relations.push(relation) - 1;
+    return index;
+  }
+
+  // Runs an INSERT ... SELECT into a key set. The count it returns includes rows upgraded from
+  // needed to owned (rare), so exact totals are taken by counting the key tables when it matters.
+  //
+  // Selects exclude rows already collected, so a plain INSERT is enough (ON CONFLICT costs a
+  // speculative insertion per row); only owned rows that may upgrade needed ones, and roots,
+  // which may repeat, go through ON CONFLICT.
+  private async collect(target: KeySet, select: (via: number) => string, params: unknown[], relation: string, round: number,
+    kind: 'root' | 'needs' | 'owns'): Promise<number> {
+    const pk = target.table.primaryKey.map((c) => ident(c.name)).join(', ');
+    const onConflict = kind === 'root' ? `ON CONFLICT (${pk}) DO NOTHING`
+      : kind === 'owns' && this.holdsNeeded.has(target)
+        ? `ON CONFLICT (${pk}) DO UPDATE SET _mode = 'o', _depth = EXCLUDED._depth, _round = EXCLUDED._round, _via = EXCLUDED._via WHERE ${target.temp}._mode = 'n'`
+        : '';
+    const changed = await this.session.run(
+      `INSERT INTO ${target.temp} (${pk}, _mode, _depth, _round, _via) ${select(this.viaNumber(relation))} ${onConflict}`, params);
+    // Temporary tables are never auto-analyzed: without statistics, later joins on a large key table plan
+    // badly. Analyzed after every insert that adds rows, so the statement count still depends on relations only.
+    if (changed > 0) await this.session.run(`ANALYZE ${target.temp}`);
+    if (changed > 0 && kind === 'needs') this.holdsNeeded.add(target);
+    if (changed > 0) this.nonEmpty.add(target);
+    if (changed > 0) {
+      const reached = this.reachedVia.get(round) ?? new Map<string, Set<string>>();
+      reached.set(target.table.entity, (reached.get(target.table.entity) ?? new Set()).add(relation));
+      this.reachedVia.set(round, reached);
+    }
+    this.changed += changed;
+    this.changedBy.set(relation, (this.changedBy.get(relation) ?? 0) + changed);
+    if (this.rules.maxRows !== undefined && this.changed > this.rules.maxRows) {
+      const total = await this.count();
+      if (total > this.rules.maxRows) {
+        const [name, count] = [...this.changedBy].sort((a, b) => b[1] - a[1])[0]!;
+        throw GraphError.tooLarge(this.rules.maxRows, total, name, count);
+      }
+    }
+    this.onProgress?.({ phase: 'walk', entity: target.table.entity, rows: this.changed });
+    return changed;
+  }
+
+  /** Counts the rows of every key set (exact, once the walk is over). */
+  async count(): Promise<number> {
+    let total = 0;
+    for (const set of this.keySets.values()) {
+      const [row] = await this.session.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${set.temp}`);
+      set.rows = row?.n ?? 0;
+      total += set.rows;
+    }
+    this.total = total;
+    return total;
+  }
+
+  /** Adds root rows; throws `ROOT_NOT_FOUND` naming the keys that match no row. */
+  async addRoots(roots: WalkRoot[]): Promise<void> {
+    for (const { table, keys } of roots) {
+      const set = await this.keySet(table);
+      const unnest = table.primaryKey.map(() => '?::text[]').join(', ');
+      const aliases = table.primaryKey.map((_, i) => `r.k${i}`);
+      const on = table.primaryKey.map((column, i) => `t.${ident(column.name)} = ${aliases[i]}::${column.type}`).join(' AND ');
+      const params = table.primaryKey.map((_, i) => arrayLiteral(keys.map((key) => key[i] ?? null)));
+      const added = await this.collect(set, (via) =>
+        `SELECT ${columnList('t', table.primaryKey)}, 'o', 0, 0, ${via} FROM ${table.qualified} t ` +
+        `JOIN unnest(${unnest}) AS r(${aliases.map((_, i) => `k${i}`).join(', ')}) ON ${on}`,
+        params, 'root', 0, 'root');
+      const distinct = new Set(keys.map((key) => JSON.stringify(key))).size;
+      if (added < distinct) {
+        const found = await this.session.query<Record<string, unknown>>(
+          `SELECT ${table.primaryKey.map((c, i) => `${ident(c.name)}::text AS k${i}`).join(', ')} FROM ${set.temp} WHERE _round = 0`);
+        const have = new Set(found.map((row) => JSON.stringify(table.primaryKey.map((_, i) => row[`k${i}`]))));
+        const missing = keys.filter((key) => !have.has(JSON.stringify(key)));
+        if (missing.length) throw GraphError.rootNotFound(table.entity, missing.map((key) => (key.length === 1 ? key[0] : key)));
+      }
+    }
+  }
+
+  /** Walks level by level until no statement adds a row. */
+  async walk(): Promise<void> {
+    let frontier = new Set(this.keySets.keys());
+    for (let round = 1; frontier.size > 0; round++) {
+      const next = new Set<string>();
+      for (const entity of [...frontier].sort()) {
+        const source = this.keySets.get(entity)!;
+        if (this.mode === 'export') {
+          const reached = this.reachedVia.get(round - 1)?.get(entity);
+          for (const fk of this.tables.needs(source.table)) {
+            // a key @SyncModel keeps back leaves no trace in the document, not even the row it points at
+            if (this.excludeNeeds.has(fk) || fk.columns.some((column) => source.table.excluded.has(column.name))) continue;
+            // rows that came in through this key's inverse were found by joining their parent: it is collected already
+            if (reached?.size === 1 && reached.has(fk.inverseName)) continue;
+            if (await this.followNeed(source, fk, round)) next.add(fk.parent.entity);
+          }
+        }
+        for (const fk of this.tables.dependents(source.table)) {
+          if (this.mode === 'delete' && this.excludeDependents.has(fk)) {
+            if (fk.nullable) {
+              await this.recordSetNull(fk);
+              continue;
+            }
+          } else if (this.excludeDependents.has(fk) || (this.mode === 'export' && fk.columns.some((column) => fk.child.excluded.has(column.name)))) {
+            continue;
+          }
+          if (await this.followDependent(source, fk, round)) next.add(fk.child.entity);
+        }
+      }
+      frontier = next;
+    }
+    await this.count();
+  }
+
+  private async followNeed(source: KeySet, fk: ForeignKeyEdge, round: number): Promise<boolean> {
+    const target = await this.keySet(fk.parent);
+    const notNull = fk.columns.map((c) => `c.${ident(c.name)} IS NOT NULL`).join(' AND ');
+    // the anti-join keeps rows already collected away from ON CONFLICT, which is far costlier per row
+    const select = fk.referencesPrimaryKey
+      ? (via: number) => `SELECT DISTINCT ${columnList('c', fk.columns)}, 'n', 0, ${round}, ${via} FROM ${fk.child.qualified} c ` +
+        `JOIN ${source.temp} k ON ${joinOn('c', fk.child.primaryKey, 'k', fk.child.primaryKey)} WHERE k._round = ${round - 1} AND ${notNull} ` +
+        `AND NOT EXISTS (SELECT 1 FROM ${target.temp} x WHERE ${joinOn('x', fk.parent.primaryKey, 'c', fk.columns)})`
+      : (via: number) => `SELECT DISTINCT ${columnList('p', fk.parent.primaryKey)}, 'n', 0, ${round}, ${via} FROM ${fk.child.qualified} c ` +
+        `JOIN ${source.temp} k ON ${joinOn('c', fk.child.primaryKey, 'k', fk.child.primaryKey)} ` +
+        `JOIN ${fk.parent.qualified} p ON ${joinOn('p', fk.referenced, 'c', fk.columns)} WHERE k._round = ${round - 1} ` +
+        `AND NOT EXISTS (SELECT 1 FROM ${target.temp} x WHERE ${joinOn('x', fk.parent.primaryKey, 'p', fk.parent.primaryKey)})`;
+    return (await this.collect(target, select, [], fk.name, round, 'needs')) > 0;
+  }
+
+  private async followDependent(source: KeySet, fk: ForeignKeyEdge, round: number): Promise<boolean> {
+    const target = await this.keySet(fk.child);
+    const conditions = [`k._round = ${round - 1}`];
+    if (this.nonEmpty.has(target)) {
+      conditions.push(`NOT EXISTS (SELECT 1 FROM ${target.temp} x WHERE ${joinOn('x', fk.child.primaryKey, 'c', fk.child.primaryKey)} AND x._mode = 'o')`);
+    }
+    if (this.mode === 'export' && !this.followDependents.has(fk)) {
+      conditions.push(`k._mode = 'o'`);
+      if (this.rules.maxDepth !== undefined) conditions.push(`k._depth < ${this.rules.maxDepth}`);
+    }
+    const from = fk.referencesPrimaryKey
+      ? `FROM ${fk.child.qualified} c JOIN ${source.temp} k ON ${joinOn('c', fk.columns, 'k', fk.parent.primaryKey)}`
+      : `FROM ${fk.child.qualified} c JOIN ${fk.parent.qualified} p ON ${joinOn('c', fk.columns, 'p', fk.referenced)} ` +
+        `JOIN ${source.temp} k ON ${joinOn('p', fk.parent.primaryKey, 'k', fk.parent.primaryKey)}`;
+    // each child row joins exactly one parent key row, so the rows come out distinct already
+    // in key order, the key table's index grows at its end instead of splitting pages everywhere
+    const select = (via: number) => `SELECT ${columnList('c', fk.child.primaryKey)}, 'o', k._depth + 1, ${round}, ${via} ` +
+      `${from} WHERE ${conditions.join(' AND ')} ORDER BY ${columnList('c', fk.child.primaryKey)}`;
+    return (await this.collect(target, select, [], fk.inverseName, round, 'owns')) > 0;
+  }
+
+  private async recordSetNull(fk: ForeignKeyEdge): Promise<void> {
+    if (this.setNull.some((entry) => entry.fk === fk)) return;
+    this.setNull.push({ fk, rows: 0 });
+  }
+
+  /** Counts the rows each set-null key will change, once the walk is complete. */
+  async countSetNull(): Promise<void> {
+    for (const entry of this.setNull) {
+      const parent = this.keySets.get(entry.fk.parent.entity);
+      if (!parent) continue;
+      const [row] = await this.session.query<{ n: string | number }>(
+        `SELECT count(*) AS n FROM ${entry.fk.child.qualified} c JOIN ${parent.temp} k ON ${joinOn('c', entry.fk.columns, 'k', entry.fk.parent.primaryKey)}` +
+        (this.keySets.has(entry.fk.child.entity)
+          ? ` WHERE NOT EXISTS (SELECT 1 FROM ${this.keySets.get(entry.fk.child.entity)!.temp} d WHERE ${joinOn('d', entry.fk.child.primaryKey, 'c', entry.fk.child.primaryKey)})`
+          : ''));
+      entry.rows = Number(row?.n ?? 0);
+    }
+  }
+}

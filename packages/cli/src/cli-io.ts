@@ -1,0 +1,6 @@
+/** Where the CLI writes: injectable so that it can run in-process in tests. */
+export interface CliIo {
+  out: (text: string) => void;
+  err: (text: string) => void;
+  cwd: string;
+}

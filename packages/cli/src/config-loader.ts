@@ -1,0 +1,50 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { EntitySyncError } from '@entity-sync/core';
+import { MikroORM, type Options } from '@mikro-orm/core';
+import { EntitySync } from '@entity-sync/adapters/mikro-orm';
+
+const DEFAULT_PATHS = ['./src/mikro-orm.config.ts', './mikro-orm.config.ts', './dist/mikro-orm.config.js', './mikro-orm.config.js'];
+
+/** Where the app's MikroORM config is, the way the `mikro-orm` CLI looks for it. */
+export function findConfigPath(explicit: string | undefined, cwd: string): string {
+  const fromPackage = (() => {
+    const file = resolve(cwd, 'package.json');
+    if (!existsSync(file)) return [];
+    const paths = (JSON.parse(readFileSync(file, 'utf8')) as { 'mikro-orm'?: { configPaths?: string[] } })['mikro-orm']?.configPaths;
+    return Array.isArray(paths) ? paths : [];
+  })();
+  const candidates = explicit ? [explicit]
+    : [process.env.MIKRO_ORM_CLI_CONFIG, ...fromPackage, ...DEFAULT_PATHS].filter((path): path is string => !!path);
+  for (const candidate of candidates) {
+    const path = isAbsolute(candidate) ? candidate : resolve(cwd, candidate);
+    if (existsSync(path)) return path;
+  }
+  throw new EntitySyncError('CONFIG_NOT_FOUND',
+    `No MikroORM config found (looked at ${candidates.join(', ')}). Pass --config <file>, or list it in package.json under "mikro-orm": { "configPaths": [...] }.`,
+    { info: { candidates } });
+}
+
+/** Loads the config module (default export: options, or a function returning them) and opens the ORM with entity-sync attached. */
+export async function openOrm(explicit: string | undefined, cwd = process.cwd()): Promise<MikroORM> {
+  const path = findConfigPath(explicit, cwd);
+  let loaded: Record<string, unknown>;
+  try {
+    loaded = await import(pathToFileURL(path).href) as Record<string, unknown>;
+  } catch (error) {
+    const hint = path.endsWith('.ts')
+      ? ' A TypeScript config needs a loader: point --config at the compiled .js file, or run under one (node --import @swc-node/register/esm-register).'
+      : '';
+    throw new EntitySyncError('CONFIG_INVALID', `Cannot load the MikroORM config ${path}: ${(error as Error).message}.${hint}`, { cause: error, info: { path } });
+  }
+  let config = (loaded.default ?? loaded.config ?? loaded) as unknown;
+  if (typeof config === 'function') config = await (config as () => unknown)();
+  if (config instanceof MikroORM) {
+    EntitySync.attach(config);
+    return config;
+  }
+  const orm = await MikroORM.init(config as Options);
+  EntitySync.attach(orm);
+  return orm;
+}

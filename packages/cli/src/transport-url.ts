@@ -33,7 +33,10 @@ export async function openTransport(url: string | undefined, retries: RetrySetti
     return new RabbitMqTransport({ url: nodes, queueType: queueType as RabbitMqQueueType | undefined, prefetch: 400, concurrency: 200, ...retries, onError: (error) => process.stderr.write(`transport: ${(error as Error).message}\n`) });
   }
   if (/^postgres(ql)?:\/\//.test(url)) {
-    const [{ default: pg }, { PostgresTransport, pgClient }] = await Promise.all([import('pg'), import('@entity-sync/adapters/postgres')]);
+    const [{ default: pg }, { PostgresTransport, pgClient }] = await Promise.all([import('pg').catch((error: unknown) => {
+      throw new EntitySyncError('PEER_MISSING', "A postgres:// transport needs the package 'pg', which is not installed: npm install pg",
+        { cause: error, info: { package: 'pg', feature: 'The PostgreSQL transport' } });
+    }), import('@entity-sync/adapters/postgres')]);
     const transport = new PostgresTransport(pgClient(new pg.Pool({ connectionString: url, max: 8 }), true), { concurrency: 200, ...retries });
     await transport.install();
     return transport;

@@ -1,5 +1,6 @@
 import { EntitySyncError, isEntitySyncError, parseCqrsMessage, type AdministeredTransport, type CqrsMessage, type MessageHandler, type Subscription, type TransportDeadLetter } from '@entity-sync/core';
-import amqp, { type Channel, type ChannelModel, type ConfirmChannel, type ConsumeMessage, type GetMessage } from 'amqplib';
+import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, GetMessage } from 'amqplib';
+import { loadPeer } from '../internal/peer.js';
 import { nodeUrls } from './node-urls.js';
 import { delayQueue, durableQueue, queueMismatch, queueTypeOf, serviceQueue, type RabbitMqQueueType } from './queue-arguments.js';
 
@@ -120,6 +121,7 @@ export class RabbitMqTransport implements AdministeredTransport {
 
   // The first node that takes a connection, starting with the current one.
   private async connectNode(): Promise<ChannelModel> {
+    const amqp = await loadPeer<typeof import('amqplib')>('amqplib', 'The RabbitMQ transport');
     const failures: string[] = [];
     let last: unknown;
     for (let tried = 0; tried < this.nodes.length; tried++) {

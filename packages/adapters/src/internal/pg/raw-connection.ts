@@ -2,6 +2,7 @@ import { Readable } from 'node:stream';
 import { once } from 'node:events';
 import type { EntityManager } from '@mikro-orm/core';
 import { acquireDriverConnection, transactionConnection } from '../../mikro-orm/extension/compat.js';
+import { loadPeer } from '../peer.js';
 import { numberPlaceholders } from './sql-placeholders.js';
 
 /** What a statement returns on the raw driver connection. */
@@ -75,7 +76,7 @@ export async function rawConnection(em: EntityManager): Promise<RawConnection> {
   if (typeof (connection as PGliteLike).waitReady === 'object' && typeof (connection as { exec?: unknown }).exec === 'function') {
     return pgliteConnection(connection as PGliteLike);
   }
-  return pgConnection(connection as PgClient, await import('pg-copy-streams'));
+  return pgConnection(connection as PgClient, await loadPeer<typeof import('pg-copy-streams')>('pg-copy-streams', 'COPY on PostgreSQL (graph export and import, CQRS repair)'));
 }
 
 /**

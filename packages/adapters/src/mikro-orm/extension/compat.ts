@@ -326,3 +326,21 @@ export function unitOfWorkFeatures(em: EntityManager, entity: string): string[] 
   const computed = meta.props.filter((prop) => prop.onCreate || prop.onUpdate).map((prop) => `${prop.name}'s onCreate/onUpdate`);
   return [...hooks, ...computed, ...(meta.versionProperty ? [`the version property ${String(meta.versionProperty)}`] : [])];
 }
+
+/**
+ * Whether `orm` was created by the copy of @mikro-orm/core this package loads. An app that loads
+ * two copies (a second install under entity-sync, a `link:` dependency) decorates its entities with
+ * one and hands them to the other, which then knows none of them.
+ */
+export function isOwnOrmCopy(orm: object): boolean {
+  return orm instanceof MikroORM;
+}
+
+/** Where this package's copy of @mikro-orm/core is, for an error message; undefined when it cannot tell. */
+export function ownOrmCopyPath(): string | undefined {
+  try {
+    return import.meta.resolve('@mikro-orm/core');
+  } catch {
+    return undefined;
+  }
+}

@@ -9,6 +9,8 @@ import {
 import type { EntityManager, MikroORM } from '@mikro-orm/core';
 import {
   ensureLoaded,
+  isOwnOrmCopy,
+  ownOrmCopyPath,
   entityNameOf,
   extensionOfEntityManager,
   findByFilter,
@@ -75,6 +77,14 @@ export class EntitySync {
 
   /** Attaches entity-sync to an ORM that is already initialized (or returns the attached instance). */
   static attach(orm: MikroORM, options: EntitySyncOptions = {}): EntitySync {
+    if (!isOwnOrmCopy(orm)) {
+      const where = ownOrmCopyPath();
+      throw new EntitySyncError('ORM_DUPLICATE_COPY',
+        `Two copies of @mikro-orm/core are loaded: the app's ORM comes from one, entity-sync uses another${where ? ` (${where})` : ''}, ` +
+        'so the entities decorated with the first are unknown to the second. Install one copy: the same @mikro-orm/core version for the app ' +
+        'and entity-sync, deduplicated (npm dedupe; with pnpm an "overrides" entry), and entity-sync installed from the registry or packed ' +
+        'tarballs rather than `link:`.', { info: { copy: where } });
+    }
     const existing = getExtension<EntitySync>(orm, EXTENSION_NAME);
     if (existing) return existing;
     const instance = new EntitySync(orm, options);

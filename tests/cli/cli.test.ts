@@ -124,6 +124,18 @@ if (testBackends().some((backend) => backend.name === 'postgres')) {
     assert.match(usage.stderr, "required option '-o, --output <file>' not specified");
   });
 
+  test('with --json a failure is JSON on stdout, with the error code and the same exit codes', async () => {
+    const missing = await cli(['export', 'Customer:999999', '-o', join(dir, 'x.json'), '--json'], env(source));
+    assert.is(missing.code, 1);
+    const failure = JSON.parse(missing.stdout) as { error: { code: string; message: string; info: Record<string, unknown> } };
+    assert.is(failure.error.code, 'ROOT_NOT_FOUND');
+    assert.match(failure.error.message, 'No Customer row has the primary key "999999"');
+    assert.type(failure.error.info, 'object');
+    const usage = await cli(['export', 'Customer:1', '--json'], env(source));
+    assert.is(usage.code, 2);
+    assert.equal(JSON.parse(usage.stdout), { error: { code: 'USAGE', message: "required option '-o, --output <file>' not specified", info: { commander: 'commander.missingMandatoryOptionValue' } } });
+  });
+
   test('a key that is not of the key type, or a file that cannot be written, fails typed and writes nothing', async () => {
     const notANumber = await cli(['export', 'Customer:abc', '-o', join(dir, 'abc.json')], env(source));
     assert.is(notANumber.code, 1);

@@ -5,7 +5,9 @@ import { EntitySyncError } from '@entity-sync/core';
 import { MikroORM, type Options } from '@mikro-orm/core';
 import { EntitySync } from '@entity-sync/adapters/mikro-orm';
 
-const DEFAULT_PATHS = ['./src/mikro-orm.config.ts', './mikro-orm.config.ts', './dist/mikro-orm.config.js', './mikro-orm.config.js'];
+// as the mikro-orm CLI looks, compiled ES module and CommonJS configs included
+const DEFAULT_PATHS = ['./src/mikro-orm.config.ts', './mikro-orm.config.ts',
+  ...['./dist/', './build/', './'].flatMap((dir) => ['js', 'mjs', 'cjs'].map((ext) => `${dir}mikro-orm.config.${ext}`))];
 
 /** Where the app's MikroORM config is, the way the `mikro-orm` CLI looks for it. */
 export function findConfigPath(explicit: string | undefined, cwd: string): string {

@@ -108,18 +108,26 @@ export function createProgram(io: CliIo): Command {
 /** Runs the CLI; resolves to the exit code (0 success, 1 a failed operation, 2 a usage error). */
 export async function runCli(argv: string[], io: CliIo = { out: (t) => console.log(t), err: (t) => process.stderr.write(t), cwd: process.cwd() }): Promise<number> {
   const program = createProgram(io);
+  // with --json a failure is JSON on stdout too, for scripts: {"error":{"code","message","info"}}
+  const json = argv.includes('--json');
+  const failed = (exitCode: number, code: string, message: string, info: Record<string, unknown> = {}) => {
+    if (json) io.out(JSON.stringify({ error: { code, message, info } }));
+    return exitCode;
+  };
   try {
     await program.parseAsync(argv, { from: 'user' });
     return 0;
   } catch (error) {
     if (error instanceof CommanderError) {
-      return error.exitCode === 0 ? 0 : 2;
+      // commander has already printed what was wrong on stderr
+      return error.exitCode === 0 ? 0 : failed(2, 'USAGE', error.message.replace(/^error: /, ''), { commander: error.code });
     }
     if (isEntitySyncError(error)) {
       io.err(`error [${error.code}]: ${error.message}\n`);
-      return 1;
+      return failed(1, error.code, error.message, error.info);
     }
-    io.err(`error: ${(error as Error).message ?? String(error)}\n`);
-    return 1;
+    const message = (error as Error).message ?? String(error);
+    io.err(`error: ${message}\n`);
+    return failed(1, 'UNEXPECTED', message);
   }
 }

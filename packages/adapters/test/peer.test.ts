@@ -13,9 +13,9 @@ test('a missing peer is PEER_MISSING with the package, the feature and the insta
 });
 
 test('an installed peer loads, once', async () => {
-  const first = await loadPeer<typeof import('commander')>('commander', 'The CLI');
-  assert.type(first.Command, 'function');
-  assert.is(await loadPeer('commander', 'The CLI'), first);
+  const first = await loadPeer<typeof import('amqplib')>('amqplib', 'The RabbitMQ transport');
+  assert.type(first.connect, 'function');
+  assert.is(await loadPeer('amqplib', 'The RabbitMQ transport'), first);
 });
 
 test.run();

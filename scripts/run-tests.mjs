@@ -22,12 +22,27 @@ const deadline = setTimeout(() => {
   console.error(`\nthe test run passed its deadline of ${runDeadline / 1000} s and was killed`);
   child.kill('SIGKILL');
 }, runDeadline);
+// uvu's summary ends with its duration; a process still running well after it is held open by
+// something a test left behind (a pool, a socket, a timer): it is killed and the run fails.
+// (the harness itself exits ENTITY_SYNC_TEST_EXIT_GRACE_MS after its summary, naming what is open; this is the backstop)
+const exitGraceMs = 2 * Number(process.env.ENTITY_SYNC_TEST_EXIT_GRACE_MS ?? 15_000) + 15_000;
+let heldOpen = false;
+let graceTimer;
 child.stdout.on('data', (chunk) => {
   output += chunk;
   process.stdout.write(chunk);
+  if (!graceTimer && /Duration:\s/.test(output.replace(/\x1b\[[0-9;]*m/g, ''))) {
+    graceTimer = setTimeout(() => {
+      heldOpen = true;
+      console.error(`\nthe test process did not exit within ${exitGraceMs / 1000} s of its last test: something a test opened ` +
+        '(a connection pool, a socket, a timer) is still open. It was killed; the run fails.');
+      child.kill('SIGKILL');
+    }, exitGraceMs);
+  }
 });
 child.on('close', (code, signal) => {
   clearTimeout(deadline);
+  clearTimeout(graceTimer);
   // uvu prints "Total: N", "Passed: N", "Skipped: N" (with colour codes) at the end.
   const plain = output.replace(/\x1b\[[0-9;]*m/g, '');
   const count = (label) => Number(plain.match(new RegExp(`${label}:\\s+(\\d+)`))?.[1] ?? 0);
@@ -35,7 +50,9 @@ child.on('close', (code, signal) => {
   const passed = count('Passed');
   const skipped = count('Skipped');
   let failed = total - passed - skipped;
-  if ((code !== 0 || signal || killedAtDeadline) && failed === 0) failed = 1;
+  // a process held open after its last test counts as one failure more
+  if (heldOpen) failed += 1;
+  else if ((code !== 0 || signal || killedAtDeadline) && failed === 0) failed = 1;
   // alone on its line, also when a killed run stopped in the middle of one
   if (!output.endsWith('\n')) process.stdout.write('\n');
   console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);

@@ -8,10 +8,10 @@ import { killAfter } from '../support/child-deadline.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
-function runner(env: Record<string, string>): Promise<{ code: number | null; output: string; seconds: number }> {
+function runner(env: Record<string, string>, file = 'hangs'): Promise<{ code: number | null; output: string; seconds: number }> {
   const started = Date.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(root, 'scripts/run-tests.mjs'), '^tests/harness/hanging/hangs\\.case\\.ts$'],
+    const child = spawn(process.execPath, [join(root, 'scripts/run-tests.mjs'), `^tests/harness/hanging/${file}\\.case\\.ts$`],
       { cwd: root, env: { ...process.env, ...env, FORCE_COLOR: '0' } });
     let stdout = '';
     let stderr = '';
@@ -38,6 +38,14 @@ test('a run that outlives its deadline is killed and fails', async () => {
   assert.is(run.code, 1, run.output);
   assert.match(run.output, 'the test run passed its deadline of 4 s and was killed');
   assert.match(run.output, /^0 passed, 1 failed$/m);
+});
+
+test('a process that something a test opened keeps alive after the last test exits, saying what was open', async () => {
+  const run = await runner({ ENTITY_SYNC_TEST_EXIT_GRACE_MS: '1000' }, 'leaks');
+  assert.is(run.code, 0, run.output);
+  assert.match(run.output, 'warning: the test process was still held open 1 s after its last test by: Server');
+  assert.match(run.output, /^1 passed, 0 failed$/m);
+  assert.ok(run.seconds < 45, `the run took ${run.seconds} s`);
 });
 
 test.run();

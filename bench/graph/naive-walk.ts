@@ -11,7 +11,7 @@ interface Relations {
 }
 
 function relationsOf(orm: MikroORM): Map<string, Relations> {
-  const metas = Object.values(orm.getMetadata().getAll()).filter((meta: EntityMetadata) => !meta.pivotTable && !meta.embeddable);
+  const metas = [...orm.getMetadata()].filter((meta: EntityMetadata) => !meta.pivotTable && !meta.embeddable);
   const relations = new Map<string, Relations>(metas.map((meta) => [meta.className, { needs: [], owners: [], links: [] }]));
   for (const meta of metas) {
     for (const prop of meta.relations) {

@@ -14,9 +14,12 @@ import {
   findByFilter,
   getExtension,
   logWarning,
+  prepareConnections,
   propertyValue,
   readEntities,
   setExtension,
+  whenDiscovered,
+  type EntityInfo,
 } from './compat.js';
 import { buildRelationGraph } from './graph-builder.js';
 import type { ResolvedNaturalKey } from './natural-key-paths.js';
@@ -63,21 +66,34 @@ export class EntitySync {
   private readonly entries: Map<string, RegistryEntry>;
   private readonly naturalKeys: Map<string, ResolvedNaturalKey>;
 
-  /** Entry point for `extensions: [EntitySync]`: MikroORM calls it after discovery. */
+  /**
+   * Entry point for `extensions: [EntitySync]`. MikroORM 6 calls it after discovery, MikroORM 7
+   * before: entity-sync then sets itself up from discovery's `afterDiscovered` hook.
+   */
   static register(orm: MikroORM): void {
-    EntitySync.attach(orm);
+    EntitySync.configure({}).register(orm);
   }
 
   /** An extension with options, for `extensions: [EntitySync.configure({ onWarning })]`. */
   static configure(options: EntitySyncOptions): { register(orm: MikroORM): void } {
-    return { register: (orm) => void EntitySync.attach(orm, options) };
+    return {
+      register: (orm) => {
+        prepareConnections(orm);
+        whenDiscovered(orm, (entities) => void EntitySync.attachWith(orm, options, entities));
+      },
+    };
   }
 
   /** Attaches entity-sync to an ORM that is already initialized (or returns the attached instance). */
   static attach(orm: MikroORM, options: EntitySyncOptions = {}): EntitySync {
+    prepareConnections(orm);
+    return EntitySync.attachWith(orm, options, undefined);
+  }
+
+  private static attachWith(orm: MikroORM, options: EntitySyncOptions, entities: EntityInfo[] | undefined): EntitySync {
     const existing = getExtension<EntitySync>(orm, EXTENSION_NAME);
     if (existing) return existing;
-    const instance = new EntitySync(orm, options);
+    const instance = new EntitySync(orm, options, entities ?? readEntities(orm));
     setExtension(orm, EXTENSION_NAME, instance);
     return instance;
   }
@@ -92,8 +108,7 @@ export class EntitySync {
     return extensionOfEntityManager<EntitySync>(em, EXTENSION_NAME) ?? notAttached();
   }
 
-  private constructor(private readonly orm: MikroORM, options: EntitySyncOptions) {
-    const entities = readEntities(orm);
+  private constructor(private readonly orm: MikroORM, options: EntitySyncOptions, entities: EntityInfo[]) {
     this.graph = buildRelationGraph(entities);
     const registry = validateRegistry(entities);
     this.entries = registry.entries;

@@ -13,9 +13,8 @@ import {
 } from '@mikro-orm/core';
 import { acquireDriverConnectionV7, recordPgliteTransactions, transactionConnectionV7 } from './compat-v7.js';
 
-/** The major version of the MikroORM in use (6 or 7). */
-export const mikroOrmMajor = Number(Utils.getORMVersion().split('.')[0]);
-const v7 = mikroOrmMajor >= 7;
+// the major version of the MikroORM in use (6 or 7)
+const v7 = Number(Utils.getORMVersion().split('.')[0]) >= 7;
 
 // Entity names are plain strings here; MikroORM 7 still resolves them but types them out.
 const byName = (entity: string) => entity as never;

@@ -37,10 +37,17 @@ else
   trap 'rm -rf "$work"' EXIT
 fi
 
-# the sources as they are in the working tree (tracked, and untracked but not ignored)
+# the sources as they are in the working tree (in a git checkout: tracked, and untracked but not ignored)
 log "copying the workspace to $work"
-(cd "$root" && git ls-files -z --cached --others --exclude-standard | tar --null --ignore-failed-read -T - -cf - 2>/dev/null) |
-  tar -xf - -C "$work" || fail "could not copy the workspace"
+sources() {
+  cd "$root" || return 1
+  if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+    git ls-files -z --cached --others --exclude-standard | tar --null --ignore-failed-read -T - -cf - 2>/dev/null
+  else
+    tar --exclude=./node_modules --exclude='*/node_modules' --exclude='*/dist' --exclude='*.tsbuildinfo' --exclude='*/.tmp' -cf - .
+  fi
+}
+sources | tar -xf - -C "$work" || fail "could not copy the workspace"
 node "$here/workspace.mjs" "$work" || fail "could not rewrite the workspace for MikroORM 7"
 
 cd "$work" || fail "no folder $work"

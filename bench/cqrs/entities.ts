@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { Master, Replica } from '@entity-sync/core';
-import { Entity, PrimaryKey, Property } from '@mikro-orm/core';
+import { Entity, PrimaryKey, Property } from '@entity-sync/testing/mikro-orm';
 
 // A customer account as an application keeps it: eight columns of the usual kinds (a serial key,
 // short and long text, an integer, a boolean, a timestamp), about 1 KB as a message.

@@ -1,6 +1,7 @@
 import { EntitySync, installOutbox, relayOutbox } from '@entity-sync/adapters/mikro-orm';
 import { RabbitMqTransport } from '@entity-sync/adapters/rabbitmq';
 import type { PostgresCluster } from '@entity-sync/testing';
+import { createSchema, ReflectMetadataProvider } from '@entity-sync/testing/mikro-orm';
 import { MikroORM } from '@mikro-orm/core';
 import { PostgreSqlDriver } from '@mikro-orm/postgresql';
 import { applyQueue, type ApplyRun } from './apply-throughput.js';
@@ -78,8 +79,8 @@ function ledgerHistory(transactions: number): string[] {
 }
 
 const open = async (url: string, entities: Function[]) => {
-  const orm = await MikroORM.init<PostgreSqlDriver>({ driver: PostgreSqlDriver, clientUrl: url, entities, extensions: [EntitySync], pool: { min: 1, max: 4 } });
-  await orm.schema.createSchema();
+  const orm = await MikroORM.init<PostgreSqlDriver>({ driver: PostgreSqlDriver, clientUrl: url, metadataProvider: ReflectMetadataProvider, entities, extensions: [EntitySync], pool: { min: 1, max: 4 } });
+  await createSchema(orm);
   return orm;
 };
 

@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { Master, Replica } from '@entity-sync/core';
-import { Entity, ManyToOne, PrimaryKey, Property } from '@mikro-orm/core';
+import { Entity, ManyToOne, PrimaryKey, Property } from '@entity-sync/testing/mikro-orm';
 
 // Accounts and the transfers between them: two master tables with foreign keys from one to the
 // other, and their replicas with the same columns and foreign keys (or, for the comparison,

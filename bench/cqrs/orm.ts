@@ -1,4 +1,5 @@
 import { EntitySync } from '@entity-sync/adapters/mikro-orm';
+import { createSchema as createTables, ReflectMetadataProvider } from '@entity-sync/testing/mikro-orm';
 import { MikroORM } from '@mikro-orm/core';
 import { PostgreSqlDriver } from '@mikro-orm/postgresql';
 import { Account, AccountCopy } from './entities.js';
@@ -15,9 +16,9 @@ export interface OpenOptions {
 
 async function open(url: string, entities: Function[], { poolMax = 10, createSchema = true }: OpenOptions): Promise<Orm> {
   const orm = await MikroORM.init<PostgreSqlDriver>({
-    driver: PostgreSqlDriver, clientUrl: url, entities, extensions: [EntitySync], pool: { min: 1, max: poolMax },
+    driver: PostgreSqlDriver, clientUrl: url, metadataProvider: ReflectMetadataProvider, entities, extensions: [EntitySync], pool: { min: 1, max: poolMax },
   });
-  if (createSchema) await orm.schema.createSchema();
+  if (createSchema) await createTables(orm);
   return orm;
 }
 

@@ -1,5 +1,6 @@
 import 'reflect-metadata';
-import { Collection, Entity, ManyToMany, ManyToOne, OneToMany, PrimaryKey, Property, type Rel } from '@mikro-orm/core';
+import { Collection, type Rel } from '@mikro-orm/core';
+import { Entity, ManyToMany, ManyToOne, OneToMany, PrimaryKey, Property } from '@entity-sync/testing/mikro-orm';
 
 // A multi-store shop. Every store owns its own rows, so a store is a natural graph root and
 // the stores together own the whole data set. It carries the shapes the export and import must

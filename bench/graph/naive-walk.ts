@@ -11,7 +11,7 @@ interface Relations {
 }
 
 function relationsOf(orm: MikroORM): Map<string, Relations> {
-  const metas = Object.values(orm.getMetadata().getAll()).filter((meta: EntityMetadata) => !meta.pivotTable && !meta.embeddable);
+  const metas = [...orm.getMetadata()].filter((meta: EntityMetadata) => !meta.pivotTable && !meta.embeddable);
   const relations = new Map<string, Relations>(metas.map((meta) => [meta.className, { needs: [], owners: [], links: [] }]));
   for (const meta of metas) {
     for (const prop of meta.relations) {
@@ -54,7 +54,8 @@ export async function naiveWalk(orm: MikroORM, root: { entity: string; id: numbe
   const start = performance.now();
   const outOfTime = () => (performance.now() - start) / 1000 > budgetSeconds;
 
-  const first = await em.findOneOrFail(root.entity, root.id);
+  // entity names: MikroORM 7 still takes them, but no longer types them
+  const first = await em.findOneOrFail(root.entity as never, root.id);
   calls += 1;
   const queue: { entity: AnyEntity; owned: boolean }[] = [{ entity: first, owned: true }];
   seen.add(first);
@@ -81,7 +82,7 @@ export async function naiveWalk(orm: MikroORM, root: { entity: string; id: numbe
     if (!owned) continue;
     expanded.add(entity);
     for (const { entity: child, property } of owners) {
-      const children = await em.find(child, { [property]: entity } as never);
+      const children = await em.find(child as never, { [property]: entity } as never);
       calls += 1;
       for (const row of children) reach(row as AnyEntity, true);
     }

@@ -14,7 +14,7 @@ function fromText(text: string | null, type: string): unknown {
 }
 
 function metadataFor(orm: MikroORM, entity: DocumentEntity): EntityMetadata {
-  const metas = Object.values(orm.getMetadata().getAll());
+  const metas = [...orm.getMetadata()];
   const meta = metas.find((m) => m.className === entity.name) ?? metas.find((m) => m.pivotTable && m.tableName === entity.table);
   if (!meta) throw new Error(`no entity ${entity.name} in the ORM`);
   return meta;

@@ -18,6 +18,11 @@ const DEADLINE_MS = Number(process.env.ENTITY_SYNC_INSTALL_DEADLINE_MS ?? 300_00
 // Versions the app takes from the registry: the ones the workspace tests with.
 const rootPackage = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 const tested = (name) => rootPackage.devDependencies[name] ?? (() => { throw new Error(`no tested version of ${name} in package.json`); })();
+// the MikroORM major of the workspace (7 in the MikroORM 7 lane), and what an app on it installs
+const major = Number(tested('@mikro-orm/core').split('.')[0]);
+const ormPackages = major >= 7
+  ? ['@mikro-orm/core', '@mikro-orm/postgresql', '@mikro-orm/decorators', '@mikro-orm/pglite', '@electric-sql/pglite']
+  : ['@mikro-orm/core', '@mikro-orm/postgresql', 'mikro-orm-pglite', '@electric-sql/pglite'];
 
 const results = [];
 function check(name, ok, detail = '') {
@@ -59,21 +64,21 @@ try {
   // 2. an app outside the workspace that uses the library only (no CLI)
   const app = join(dir, 'app');
   cpSync(template, app, { recursive: true });
+  // the entities' decorators and the PGlite driver of this major (src/orm.v6.ts or src/orm.v7.ts)
+  cpSync(join(app, 'src', `orm.v${major >= 7 ? 7 : 6}.ts`), join(app, 'src', 'orm.ts'));
+  for (const variant of ['orm.v6.ts', 'orm.v7.ts']) rmSync(join(app, 'src', variant));
   const library = ['@entity-sync/core', '@entity-sync/adapters'];
   writeFileSync(join(app, 'package.json'), JSON.stringify({
     name: 'entity-sync-install-test-app', private: true, type: 'module',
     dependencies: {
       ...Object.fromEntries(library.map((name) => [name, `file:${packed[name]}`])),
-      '@mikro-orm/core': tested('@mikro-orm/core'),
-      '@mikro-orm/postgresql': tested('@mikro-orm/postgresql'),
-      'mikro-orm-pglite': tested('mikro-orm-pglite'),
-      '@electric-sql/pglite': tested('@electric-sql/pglite'),
+      ...Object.fromEntries(ormPackages.map((name) => [name, tested(name)])),
       'reflect-metadata': tested('reflect-metadata'),
     },
     devDependencies: { typescript: tested('typescript'), '@types/node': '20.19.9' },
   }, null, 2));
   const install = run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error'], app);
-  if (!check('npm install of the packed library into an app', install.ok, install.ok ? '' : last(install.output))) process.exit(1);
+  if (!check(`npm install of the packed library into an app on MikroORM ${tested('@mikro-orm/core')}`, install.ok, install.ok ? '' : last(install.output))) process.exit(1);
 
   // only what entity-sync brings counts (MikroORM's own knex depends on commander, say)
   const unwanted = ['amqplib', 'commander', 'cli-progress', 'pg-copy-streams'];

@@ -18,7 +18,12 @@ process.stdout.write = (chunk, ...rest) => {
         const name = handle?.constructor?.name ?? typeof handle;
         return handle?.remotePort ? `${name} to ${handle.remoteAddress}:${handle.remotePort}` : name;
       });
-      process.stderr.write(`\nwarning: the test process was still held open ${graceMs / 1000} s after its last test by: ${open.join(', ')}; ` +
+      // timers and pending requests are not handles: name them by kind (unref'd timers, like this one, are not listed)
+      const kinds = new Map();
+      for (const kind of process.getActiveResourcesInfo()) kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
+      for (const kind of ['TTYWrap', 'PipeWrap', 'TCPSocketWrap', 'TCPServerWrap', 'ProcessWrap']) kinds.delete(kind);
+      for (const [kind, count] of kinds) if (count > 0) open.push(count > 1 ? `${count} × ${kind}` : kind);
+      process.stderr.write(`\nwarning: the test process was still held open ${graceMs / 1000} s after its last test by: ${open.join(', ') || 'nothing Node can name'}; ` +
         'a test left it open. Exiting.\n');
       process.exit(process.exitCode ?? 0);
     }, graceMs).unref();

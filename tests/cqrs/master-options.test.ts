@@ -5,7 +5,8 @@ import { EntitySync, installOutbox, relayOutbox, setCorrelationId } from '@entit
 import { MemoryTransport } from '@entity-sync/adapters/memory';
 import { Master, type CqrsMessage } from '@entity-sync/core';
 import { testBackends } from '@entity-sync/testing';
-import { Entity, ManyToOne, PrimaryKey, Property, type EntityManager, type MikroORM } from '@mikro-orm/core';
+import { type EntityManager, type MikroORM } from '@mikro-orm/core';
+import { Entity, ManyToOne, PrimaryKey, Property } from '@entity-sync/testing/mikro-orm';
 import { Exclude, Expose, Transform } from 'class-transformer';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';

@@ -4,7 +4,7 @@ import { PostgresTransport, pgClient, pgliteClient, type SqlClient } from '@enti
 import { Replica } from '@entity-sync/core';
 import { PostgresBackend, testBackends, type TestBackend } from '@entity-sync/testing';
 import { PGlite } from '@electric-sql/pglite';
-import { Entity, PrimaryKey, Property } from '@mikro-orm/core';
+import { Entity, PrimaryKey, Property } from '@entity-sync/testing/mikro-orm';
 import pg from 'pg';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';

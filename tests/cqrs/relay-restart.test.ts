@@ -4,6 +4,7 @@ import { EntitySync, installOutbox, OutboxRelay } from '@entity-sync/adapters/mi
 import { MemoryTransport } from '@entity-sync/adapters/memory';
 import { createTestOrm, findPostgresBinDir, PostgresCluster } from '@entity-sync/testing';
 import type { CqrsMessage, Transport } from '@entity-sync/core';
+import { createSchema, ReflectMetadataProvider } from '@entity-sync/testing/mikro-orm';
 import { MikroORM } from '@mikro-orm/core';
 import { PostgreSqlDriver } from '@mikro-orm/postgresql';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -56,8 +57,8 @@ if (process.env.CI === 'true' || findPostgresBinDir()) {
     let relay: OutboxRelay | undefined;
     try {
       await cluster.createDatabase('master');
-      orm = await MikroORM.init({ driver: PostgreSqlDriver, clientUrl: cluster.url('master'), entities: libraryEntities, extensions: [EntitySync] } as never);
-      await orm.schema.createSchema();
+      orm = await MikroORM.init({ driver: PostgreSqlDriver, clientUrl: cluster.url('master'), metadataProvider: ReflectMetadataProvider, entities: libraryEntities, extensions: [EntitySync] } as never);
+      await createSchema(orm);
       await installOutbox(orm.em.fork());
       const transport = new MemoryTransport();
       const received: string[] = [];

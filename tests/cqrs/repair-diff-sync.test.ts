@@ -24,7 +24,10 @@ async function transactionOpen(backend: TestBackend, orm: MikroORM): Promise<boo
       "where datname = current_database() and pid <> pg_backend_pid() and state like 'idle in transaction%'");
     return row!.n > 0;
   }
-  const pglite = (orm.config.get('driverOptions') as { connection: { pglite: () => { isInTransaction(): boolean } } }).connection.pglite();
+  // the backend's instance, where the PGlite driver of MikroORM 6 (`connection.pglite`) or 7 (`pglite`) takes it
+  type Given = () => Promise<{ isInTransaction(): boolean }> | { isInTransaction(): boolean };
+  const options = orm.config.get('driverOptions') as { connection?: { pglite: Given }; pglite?: Given };
+  const pglite = await (options.connection ?? options).pglite!();
   return pglite.isInTransaction();
 }
 

@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
-import { Entity, ManyToOne, OptionalProps, PrimaryKey, PrimaryKeyProp, Property, type EntityManager } from '@mikro-orm/core';
+import { OptionalProps, PrimaryKeyProp, type EntityManager } from '@mikro-orm/core';
+import { Entity, ManyToOne, PrimaryKey, Property } from '@entity-sync/testing/mikro-orm';
 import { Master, Replica, type CqrsMessage } from '@entity-sync/core';
 
 // Masters and replicas with the primary-key shapes the repair tools must handle besides the

@@ -6,7 +6,8 @@ import { EntitySync, installOutbox, installReplica, relayOutbox, ReplicaApplier,
 import { MemoryTransport } from '@entity-sync/adapters/memory';
 import { Master, Replica, type CqrsMessage, type MessageHandler, type Transport } from '@entity-sync/core';
 import { testBackends } from '@entity-sync/testing';
-import { Entity, ManyToOne, PrimaryKey, Property, type MikroORM } from '@mikro-orm/core';
+import { type MikroORM } from '@mikro-orm/core';
+import { Entity, ManyToOne, PrimaryKey, Property } from '@entity-sync/testing/mikro-orm';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 

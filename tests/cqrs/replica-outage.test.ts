@@ -5,7 +5,8 @@ import { EntitySync, installReplica, ReplicaConsumer } from '@entity-sync/adapte
 import { MemoryTransport } from '@entity-sync/adapters/memory';
 import { CQRS_MESSAGE_VERSION, Replica, type CqrsMessage } from '@entity-sync/core';
 import { findPostgresBinDir, PostgresCluster } from '@entity-sync/testing';
-import { Entity, MikroORM, PrimaryKey, Property } from '@mikro-orm/core';
+import { MikroORM } from '@mikro-orm/core';
+import { connectionTimeoutOptions, createSchema, Entity, PrimaryKey, Property, ReflectMetadataProvider } from '@entity-sync/testing/mikro-orm';
 import { PostgreSqlDriver } from '@mikro-orm/postgresql';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { suite } from 'uvu';
@@ -35,9 +36,9 @@ if (process.env.CI === 'true' || findPostgresBinDir()) {
     const outages: number[] = [];
     try {
       await cluster.createDatabase('replica');
-      orm = await MikroORM.init({ driver: PostgreSqlDriver, clientUrl: cluster.url('replica'), entities: [OutageWriter], extensions: [EntitySync],
-        pool: { acquireTimeoutMillis: 2000 } } as never);
-      await orm.schema.createSchema();
+      orm = await MikroORM.init({ driver: PostgreSqlDriver, clientUrl: cluster.url('replica'), metadataProvider: ReflectMetadataProvider, entities: [OutageWriter], extensions: [EntitySync],
+        ...connectionTimeoutOptions(2000) } as never);
+      await createSchema(orm);
       await installReplica(orm.em.fork());
       const transport = new MemoryTransport({ maxAttempts: 5 });
       consumer = new ReplicaConsumer(orm.em.fork(), transport, { queue: 'outage', onOutage: (_, retryInMs) => void outages.push(retryInMs) });

@@ -6,7 +6,8 @@ import { dumpMaster, EntitySync, installOutbox, installReplica, loadReplica, rel
 import { MemoryTransport } from '@entity-sync/adapters/memory';
 import { Master, Replica, type CqrsMessage, type MessageHandler, type Transport } from '@entity-sync/core';
 import { testBackends } from '@entity-sync/testing';
-import { Entity, PrimaryKey, Property, type MikroORM } from '@mikro-orm/core';
+import { type MikroORM } from '@mikro-orm/core';
+import { Entity, PrimaryKey, Property } from '@entity-sync/testing/mikro-orm';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 

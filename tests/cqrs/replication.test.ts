@@ -3,7 +3,7 @@ import { EntitySync, installOutbox, installReplica, OutboxRelay, relayOutbox, Re
 import { MemoryTransport } from '@entity-sync/adapters/memory';
 import { judgeRevision, Replica, type RevisionVerdict } from '@entity-sync/core';
 import { testBackends } from '@entity-sync/testing';
-import { Entity, PrimaryKey, Property } from '@mikro-orm/core';
+import { Entity, PrimaryKey, Property } from '@entity-sync/testing/mikro-orm';
 import type { MikroORM } from '@mikro-orm/core';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';

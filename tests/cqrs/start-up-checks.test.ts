@@ -6,7 +6,7 @@ import { PostgresTransport, pgliteClient } from '@entity-sync/adapters/postgres'
 import { PGlite } from '@electric-sql/pglite';
 import { CQRS_MESSAGE_VERSION, Replica, type Transport, type TransportAdmin } from '@entity-sync/core';
 import { testBackends } from '@entity-sync/testing';
-import { Entity, PrimaryKey, Property } from '@mikro-orm/core';
+import { Entity, PrimaryKey, Property } from '@entity-sync/testing/mikro-orm';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Author, libraryEntities } from '../../examples/library/src/index.js';
@@ -49,7 +49,7 @@ for (const backend of testBackends()) {
     try {
       await installOutbox(orm.em.fork());
       // what a renamed @Master leaves behind: entries its old capture trigger wrote
-      await orm.em.fork().persistAndFlush(Object.assign(new Author(), { name: 'Renamed', email: 'renamed@example.com' }));
+      await orm.em.fork().persist(Object.assign(new Author(), { name: 'Renamed', email: 'renamed@example.com' })).flush();
       await orm.em.getConnection().execute(`UPDATE ${outbox} SET cqrs_id = 'writer'`);
       const transport = new MemoryTransport();
       const refused = new OutboxRelay(orm.em.fork(), transport);
@@ -64,7 +64,7 @@ for (const backend of testBackends()) {
       relay = new OutboxRelay(orm.em.fork(), transport, { pollMs: 50 });
       await relay.start();
       await orm.em.getConnection().execute(`INSERT INTO ${outbox} (tx, cqrs_id, key, operation, revision, state) VALUES (1, 'writer', '[1]', 'save', 1, '{"id":1}')`);
-      await orm.em.fork().persistAndFlush(Object.assign(new Author(), { name: 'Known', email: 'known@example.com' }));
+      await orm.em.fork().persist(Object.assign(new Author(), { name: 'Known', email: 'known@example.com' })).flush();
       await until('the known entry to be relayed', async () => (await count("cqrs_id = 'author'")) === 0, 30_000, 50);
       assert.is(await count("cqrs_id = 'writer'"), 1, 'the unknown entry was left for a relay that knows it');
     } finally {

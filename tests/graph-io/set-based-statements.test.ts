@@ -1,7 +1,8 @@
 import 'reflect-metadata';
 import { EntitySync, exportGraph } from '@entity-sync/adapters/mikro-orm';
 import { testBackends } from '@entity-sync/testing';
-import { Entity, ManyToOne, PrimaryKey, Property, type MikroORM } from '@mikro-orm/core';
+import { type MikroORM } from '@mikro-orm/core';
+import { Entity, ManyToOne, PrimaryKey, Property } from '@entity-sync/testing/mikro-orm';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { sql } from './helpers/sql.js';

@@ -2,7 +2,8 @@
 import 'reflect-metadata';
 import { EntitySync, exportGraph, importGraph } from '@entity-sync/adapters/mikro-orm';
 import { testBackends, type TestBackend } from '@entity-sync/testing';
-import { Entity, PrimaryKey, Property, type MikroORM } from '@mikro-orm/core';
+import { type MikroORM } from '@mikro-orm/core';
+import { Entity, PrimaryKey, Property } from '@entity-sync/testing/mikro-orm';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { withTimeout } from '../support/timeout.js';

@@ -1,7 +1,8 @@
 import 'reflect-metadata';
 import { EntitySync, exportGraph, importGraph } from '@entity-sync/adapters/mikro-orm';
 import { testBackends } from '@entity-sync/testing';
-import { Entity, ManyToOne, PrimaryKey, Property, type MikroORM } from '@mikro-orm/core';
+import { type MikroORM } from '@mikro-orm/core';
+import { Entity, ManyToOne, PrimaryKey, Property } from '@entity-sync/testing/mikro-orm';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -1,7 +1,8 @@
 import 'reflect-metadata';
 import { EntitySync, exportGraph, importGraph } from '@entity-sync/adapters/mikro-orm';
 import { testBackends } from '@entity-sync/testing';
-import { Entity, Enum, ManyToOne, PrimaryKey, Property, type MikroORM } from '@mikro-orm/core';
+import { type MikroORM } from '@mikro-orm/core';
+import { Entity, Enum, ManyToOne, PrimaryKey, Property } from '@entity-sync/testing/mikro-orm';
 import { Readable } from 'node:stream';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';

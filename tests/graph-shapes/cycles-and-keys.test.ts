@@ -1,7 +1,8 @@
 import 'reflect-metadata';
 import { deleteGraph, EntitySync, exportGraph, importGraph } from '@entity-sync/adapters/mikro-orm';
 import { testBackends } from '@entity-sync/testing';
-import { Entity, ManyToOne, PrimaryKey, Property, type Rel } from '@mikro-orm/core';
+import { type Rel } from '@mikro-orm/core';
+import { Entity, ManyToOne, PrimaryKey, Property } from '@entity-sync/testing/mikro-orm';
 import type { MikroORM } from '@mikro-orm/core';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -12,7 +13,7 @@ class Team {
   @PrimaryKey() id!: number;
   @Property() name!: string;
   // Team and Player reference each other: a cycle broken at this nullable key
-  @ManyToOne('Player', { nullable: true }) captain?: Rel<Player>;
+  @ManyToOne(() => Player, { nullable: true }) captain?: Rel<Player>;
 }
 
 @Entity()

@@ -1,7 +1,8 @@
 import 'reflect-metadata';
 import { deleteGraph, EntitySync, exportGraph, importGraph } from '@entity-sync/adapters/mikro-orm';
 import { testBackends } from '@entity-sync/testing';
-import { Entity, ManyToOne, PrimaryKey, Property, type MikroORM, type Rel } from '@mikro-orm/core';
+import { type MikroORM, type Rel } from '@mikro-orm/core';
+import { Entity, ManyToOne, PrimaryKey, Property } from '@entity-sync/testing/mikro-orm';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { tableChecksums } from '../support/checksums.js';
@@ -13,7 +14,7 @@ import { withTimeout } from '../support/timeout.js';
 class Department {
   @PrimaryKey() id!: number;
   @Property() name!: string;
-  @ManyToOne('Employee', { fieldName: 'head_id' }) head!: Rel<Employee>;
+  @ManyToOne(() => Employee, { fieldName: 'head_id' }) head!: Rel<Employee>;
 }
 
 @Entity({ tableName: 'nn_employee' })

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { EntitySync } from '@entity-sync/adapters/mikro-orm';
 import { testBackends } from '@entity-sync/testing';
-import { Embeddable, Embedded, Entity, ManyToOne, PrimaryKey, Property } from '@mikro-orm/core';
+import { Embeddable, Embedded, Entity, ManyToOne, PrimaryKey, Property } from '@entity-sync/testing/mikro-orm';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { databaseForeignKeys, describeEdges, graphForeignKeys } from '../support/catalog.js';

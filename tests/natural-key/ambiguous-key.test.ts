@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { EntitySync } from '@entity-sync/adapters/mikro-orm';
 import { SyncModel } from '@entity-sync/core';
 import { testBackends } from '@entity-sync/testing';
-import { Entity, PrimaryKey, Property } from '@mikro-orm/core';
+import { Entity, PrimaryKey, Property } from '@entity-sync/testing/mikro-orm';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { rejection } from '../support/discover.js';

@@ -1,7 +1,8 @@
 import 'reflect-metadata';
 import { EntitySync } from '@entity-sync/adapters/mikro-orm';
 import { EntitySyncError, Master, registerMaster, registerSyncModel, SyncModel, unregister } from '@entity-sync/core';
-import { Entity, EntitySchema, ManyToOne, PrimaryKey, Property, Unique } from '@mikro-orm/core';
+import { EntitySchema } from '@mikro-orm/core';
+import { Entity, ManyToOne, PrimaryKey, Property, ReflectMetadataProvider, Unique } from '@entity-sync/testing/mikro-orm';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { discover, rejection } from '../support/discover.js';
@@ -178,7 +179,7 @@ test('the programmatic twin works for EntitySchema entities', async () => {
 test('EntitySync.of fails clearly on an ORM without the extension', async () => {
   const { MikroORM } = await import('@mikro-orm/core');
   const { PostgreSqlDriver } = await import('@mikro-orm/postgresql');
-  const orm = await MikroORM.init({ driver: PostgreSqlDriver, dbName: 'x', connect: false, entities: [Region] });
+  const orm = await MikroORM.init({ driver: PostgreSqlDriver, dbName: 'x', connect: false, metadataProvider: ReflectMetadataProvider, entities: [Region] });
   assert.throws(() => EntitySync.of(orm), (error: EntitySyncError) => error.code === 'EXTENSION_NOT_REGISTERED');
   const attached = EntitySync.attach(orm);
   assert.is(EntitySync.of(orm), attached);

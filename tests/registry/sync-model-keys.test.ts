@@ -2,7 +2,8 @@
 import 'reflect-metadata';
 import { EntitySync } from '@entity-sync/adapters/mikro-orm';
 import { EntitySyncError, Master, registerSyncModel, SyncModel, unregister } from '@entity-sync/core';
-import { Entity, EntitySchema, ManyToOne, PrimaryKey, Property } from '@mikro-orm/core';
+import { EntitySchema } from '@mikro-orm/core';
+import { Entity, ManyToOne, PrimaryKey, Property } from '@entity-sync/testing/mikro-orm';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { discover, rejection } from '../support/discover.js';

@@ -1,6 +1,7 @@
 import { MikroORM } from '@mikro-orm/core';
 import { PostgreSqlDriver } from '@mikro-orm/postgresql';
 import { EntitySync, type EntitySyncOptions } from '@entity-sync/adapters/mikro-orm';
+import { ReflectMetadataProvider } from '@entity-sync/testing/mikro-orm';
 
 /** Runs MikroORM discovery with entity-sync attached, without connecting to any database. */
 export async function discover(entities: unknown[], options: EntitySyncOptions = {}): Promise<MikroORM> {
@@ -8,6 +9,7 @@ export async function discover(entities: unknown[], options: EntitySyncOptions =
     driver: PostgreSqlDriver,
     dbName: 'discovery_only',
     connect: false,
+    metadataProvider: ReflectMetadataProvider,
     entities: entities as never,
     extensions: [EntitySync.configure(options)],
   });

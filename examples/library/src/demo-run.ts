@@ -1,6 +1,7 @@
 import { MemoryTransport } from '@entity-sync/adapters/memory';
 import { deleteGraph, EntitySync, exportGraph, importGraph, installOutbox, installReplica, relayOutbox, ReplicaApplier } from '@entity-sync/adapters/mikro-orm';
 import { PGlite } from '@electric-sql/pglite';
+import { createSchema, embeddedOrmOptions } from '@entity-sync/testing/mikro-orm';
 import { MikroORM } from '@mikro-orm/core';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,14 +20,14 @@ export async function runDemo(log: (line: string) => void = console.log): Promis
   // One in-memory PGlite holds both sides: the app's schema and a 'staging' schema standing in for another database.
   const pglite = await PGlite.create();
   await pglite.exec('CREATE SCHEMA staging; CREATE SCHEMA replica');
-  const shared = { driverOptions: { connection: { pglite: () => pglite } } };
+  const shared = await embeddedOrmOptions({ pglite });
   const orm = await MikroORM.init({ ...config, ...shared });
   const staging = await MikroORM.init({ ...config, ...shared, schema: 'staging' });
   const replica = await MikroORM.init({ ...config, ...shared, schema: 'replica', entities: replicaEntities });
   const dir = mkdtempSync(join(tmpdir(), 'entity-sync-demo-'));
   try {
-    await orm.schema.createSchema();
-    await staging.schema.createSchema();
+    await createSchema(orm);
+    await createSchema(staging);
     const sync = EntitySync.of(orm);
     const { graph } = sync;
     log(`entity-sync demo: library app on embedded PGlite (no server)`);
@@ -84,7 +85,7 @@ export async function runDemo(log: (line: string) => void = console.log): Promis
     log(`deleted with an archive (${remaining} book left), restored from it: ${await orm.em.fork().count(Book)} books again`);
 
     // 4. CQRS: Author is the master of 'author'; a replica service keeps AuthorRef rows
-    await replica.schema.createSchema();
+    await createSchema(replica);
     await installOutbox(orm.em.fork());
     await installReplica(replica.em.fork());
     const applier = new ReplicaApplier(replica.em.fork());

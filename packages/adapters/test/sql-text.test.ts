@@ -1,8 +1,9 @@
 import 'reflect-metadata';
 import { testBackends } from '@entity-sync/testing';
-import { Entity, PrimaryKey } from '@mikro-orm/core';
+import { Entity, PrimaryKey } from '@entity-sync/testing/mikro-orm';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { EntitySync } from '../src/mikro-orm/index.js';
 import { numberPlaceholders } from '../src/internal/pg/sql-placeholders.js';
 import { literal, SqlSession } from '../src/internal/pg/sql-session.js';
 
@@ -69,7 +70,8 @@ for (const backend of testBackends()) {
   const test = suite(`literal() and ? placeholders on the database [${backend.name}]`);
 
   test('literals read back exactly, and only real placeholders are bound', async () => {
-    const orm = await backend.createOrm({ entities: [Probe] });
+    // on MikroORM 7 entity-sync reaches PGlite's transactions through its extension
+    const orm = await backend.createOrm({ entities: [Probe], extensions: [EntitySync] });
     try {
       await orm.em.fork().transactional(async (tx) => {
         const session = await SqlSession.open(tx);

@@ -1,6 +1,7 @@
 import { MikroORM } from '@mikro-orm/core';
 import pg from 'pg';
 import { PostgreSqlDriver } from '@mikro-orm/postgresql';
+import { createSchema, defaultMetadataProvider } from './mikro-orm-version.js';
 import { PostgresCluster } from './postgres-cluster.js';
 import type { TestBackend, TestOrmOptions } from './test-backend.js';
 
@@ -20,13 +21,14 @@ export class PostgresBackend implements TestBackend {
     const cluster = await this.clusterInstance();
     const dbName = `test_${process.pid}_${++this.counter}`;
     await cluster.createDatabase(dbName);
-    const { createSchema = true, ...config } = options;
+    const { createSchema: create = true, ...config } = options;
     const orm = await MikroORM.init({
+      metadataProvider: await defaultMetadataProvider(),
       ...config,
       driver: PostgreSqlDriver,
       clientUrl: cluster.url(dbName),
     } as never);
-    if (createSchema) await orm.schema.createSchema();
+    if (create) await createSchema(orm);
     return orm;
   }
 

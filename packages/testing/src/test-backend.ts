@@ -4,7 +4,7 @@ import type { MikroORM, Options } from '@mikro-orm/core';
 export type BackendName = 'pglite' | 'postgres';
 
 /** Options of `TestBackend.createOrm` and `createTestOrm`. */
-export interface TestOrmOptions extends Omit<Options, 'driver' | 'dbName' | 'clientUrl' | 'schema'> {
+export interface TestOrmOptions extends Partial<Omit<Options, 'driver' | 'dbName' | 'clientUrl' | 'schema'>> {
   /** Create the entities' tables. Default `true`. */
   createSchema?: boolean;
 }

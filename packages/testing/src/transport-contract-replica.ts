@@ -3,6 +3,7 @@ import { registerReplica, type Transport } from '@entity-sync/core';
 import { EntitySchema, MikroORM } from '@mikro-orm/core';
 import { PostgreSqlDriver } from '@mikro-orm/postgresql';
 import * as assert from 'uvu/assert';
+import { connectionTimeoutOptions, createSchema } from './mikro-orm-version.js';
 import { findPostgresBinDir, PostgresCluster } from './postgres-cluster.js';
 import { contractMessage, fresh, type ContractCase, type OpenedTransports } from './transport-contract-support.js';
 import type { TransportFixture } from './transport-fixture.js';
@@ -51,9 +52,9 @@ export function replicaOutageCase<T extends Transport>(fixture: TransportFixture
         await cluster.createDatabase('contract_replica');
         orm = await MikroORM.init({
           driver: PostgreSqlDriver, clientUrl: cluster.url('contract_replica'), entities: [entity], extensions: [EntitySync],
-          pool: { acquireTimeoutMillis: 2000 }, allowGlobalContext: true,
-        } as Parameters<typeof MikroORM.init>[0]);
-        await orm.schema.createSchema();
+          ...connectionTimeoutOptions(2000), allowGlobalContext: true,
+        } as never);
+        await createSchema(orm);
         await installReplica(orm.em.fork());
         const transport = await opened.transport({ maxAttempts: 2, retryDelayMs: 20 });
         const outages: number[] = [];

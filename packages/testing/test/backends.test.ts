@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { PostgresCluster, testBackends } from '@entity-sync/testing';
-import { Entity, PrimaryKey, Property } from '@mikro-orm/core';
+import { Entity, PrimaryKey, Property } from '@entity-sync/testing/mikro-orm';
 import { existsSync } from 'node:fs';
 import pg from 'pg';
 import { suite } from 'uvu';
@@ -20,7 +20,7 @@ for (const backend of testBackends()) {
     const second = await backend.createOrm({ entities: [Note] });
     try {
       const em = first.em.fork();
-      await em.persistAndFlush(em.create(Note, { body: 'only in the first' }));
+      await em.persist(em.create(Note, { body: 'only in the first' })).flush();
       assert.is(await first.em.fork().count(Note), 1);
       assert.is(await second.em.fork().count(Note), 0);
     } finally {

@@ -1,5 +1,6 @@
 import 'reflect-metadata';
-import { Entity, OneToOne, PrimaryKey, Property } from '@mikro-orm/core';
+import { Entity, OneToOne, PrimaryKey, Property } from './decorators.js';
+import type { Rel } from '@mikro-orm/core';
 import { Author } from './author.js';
 
 @Entity()
@@ -8,7 +9,7 @@ export class AuthorProfile {
   id!: number;
 
   @OneToOne(() => Author, (author) => author.profile, { owner: true, deleteRule: 'cascade' })
-  author!: Author;
+  author!: Rel<Author>;
 
   @Property({ type: 'text', nullable: true })
   bio?: string;

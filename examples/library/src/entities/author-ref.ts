@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { Entity, PrimaryKey, Property } from '@mikro-orm/core';
+import { Entity, PrimaryKey, Property } from './decorators.js';
 import { Replica } from '@entity-sync/core';
 
 /** A read copy of Author in another service: the email arrives as `contact`. */

@@ -1,7 +1,8 @@
 import 'reflect-metadata';
-import { Entity, OneToOne, PrimaryKey, Property } from '@mikro-orm/core';
+import { Entity, OneToOne, PrimaryKey, Property } from './decorators.js';
 import { Master } from '@entity-sync/core';
-import type { AuthorProfile } from './author-profile.js';
+import type { Rel } from '@mikro-orm/core';
+import { AuthorProfile } from './author-profile.js';
 
 // Author declares no `books` collection: the relation graph still knows that books depend on it.
 @Entity()
@@ -16,6 +17,7 @@ export class Author {
   @Property({ unique: true })
   email!: string;
 
-  @OneToOne('AuthorProfile', (profile: AuthorProfile) => profile.author, { nullable: true })
-  profile?: AuthorProfile;
+  // Rel<>: the two classes import each other, so the property's type must not be read while the modules load
+  @OneToOne(() => AuthorProfile, (profile) => profile.author, { nullable: true })
+  profile?: Rel<AuthorProfile>;
 }

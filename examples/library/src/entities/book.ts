@@ -1,8 +1,9 @@
 import 'reflect-metadata';
-import { Collection, Entity, ManyToMany, ManyToOne, PrimaryKey, Property } from '@mikro-orm/core';
+import { Collection, type Rel } from '@mikro-orm/core';
+import { Entity, ManyToMany, ManyToOne, PrimaryKey, Property } from './decorators.js';
 import { Author } from './author.js';
 import { Language } from './language.js';
-import type { Publisher } from './publisher.js';
+import { Publisher } from './publisher.js';
 import { Tag } from './tag.js';
 
 @Entity()
@@ -19,8 +20,8 @@ export class Book {
   @ManyToOne(() => Author)
   author!: Author;
 
-  @ManyToOne('Publisher', { nullable: true })
-  publisher?: Publisher;
+  @ManyToOne(() => Publisher, { nullable: true })
+  publisher?: Rel<Publisher>;
 
   @ManyToOne(() => Language, { nullable: true })
   language?: Language;

@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { Entity, PrimaryKey, Property } from '@mikro-orm/core';
+import { Entity, PrimaryKey, Property } from './decorators.js';
 import { SyncModel } from '@entity-sync/core';
 
 @Entity()

@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { Entity, ManyToOne, PrimaryKey, Property, Unique } from '@mikro-orm/core';
+import { Entity, ManyToOne, PrimaryKey, Property, Unique } from './decorators.js';
 import { SyncModel } from '@entity-sync/core';
 import { Country } from './country.js';
 

@@ -1,5 +1,6 @@
 import 'reflect-metadata';
-import { Collection, Entity, ManyToOne, OneToMany, PrimaryKey, Property } from '@mikro-orm/core';
+import { Collection } from '@mikro-orm/core';
+import { Entity, ManyToOne, OneToMany, PrimaryKey, Property } from './decorators.js';
 import { Book } from './book.js';
 import { Country } from './country.js';
 

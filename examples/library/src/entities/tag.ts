@@ -1,7 +1,8 @@
 import 'reflect-metadata';
-import { Collection, Entity, ManyToMany, PrimaryKey, Property } from '@mikro-orm/core';
+import { Collection } from '@mikro-orm/core';
+import { Entity, ManyToMany, PrimaryKey, Property } from './decorators.js';
 import { SyncModel } from '@entity-sync/core';
-import type { Book } from './book.js';
+import { Book } from './book.js';
 
 @Entity()
 @SyncModel({ naturalKey: ['name'] })
@@ -12,6 +13,6 @@ export class Tag {
   @Property({ unique: true })
   name!: string;
 
-  @ManyToMany('Book', (book: Book) => book.tags)
+  @ManyToMany(() => Book, (book) => book.tags)
   books = new Collection<Book>(this);
 }

@@ -1,5 +1,6 @@
 import 'reflect-metadata';
-import { Entity, ManyToOne, PrimaryKey, Property, Unique, type Rel } from '@mikro-orm/core';
+import type { Rel } from '@mikro-orm/core';
+import { Entity, ManyToOne, PrimaryKey, Property, Unique } from './orm.js';
 import { Master, Replica, SyncModel } from '@entity-sync/core';
 
 @Entity()

@@ -2,18 +2,15 @@
 // another database, then replicate one change from a master to a replica.
 import 'reflect-metadata';
 import { MikroORM } from '@mikro-orm/core';
-import { PGliteDriver } from 'mikro-orm-pglite';
 import { EntitySync, exportGraph, importGraph, installOutbox, installReplica, relayOutbox, ReplicaConsumer } from '@entity-sync/adapters/mikro-orm';
 import { MemoryTransport } from '@entity-sync/adapters/memory';
 import { Novel, Writer, WriterCopy } from './entities.js';
+import { createSchema, pgliteOptions } from './orm.js';
 
-const open = (entities: Function[], dir?: string) => MikroORM.init({
-  driver: PGliteDriver, dbName: 'app', entities, extensions: [EntitySync],
-  driverOptions: dir ? { connection: { filename: dir } } : {},
-});
+const open = (entities: Function[], dir?: string) => MikroORM.init({ ...pgliteOptions(dir), entities, extensions: [EntitySync] });
 
 const source = await open([Writer, Novel], process.env.APP_DB_DIR ?? './data');
-await source.schema.createSchema();
+await createSchema(source);
 const em = source.em.fork();
 const writer = em.create(Writer, { name: 'Ursula', email: 'ursula@example.com' });
 em.create(Novel, { title: 'The Dispossessed', writer });
@@ -22,12 +19,12 @@ await em.flush();
 await exportGraph(writer, { em: source.em.fork(), to: 'writer.json' });
 
 const target = await open([Writer, Novel]);
-await target.schema.createSchema();
+await createSchema(target);
 const report = await importGraph('writer.json', { em: target.em.fork() });
 const imported = await target.em.fork().count(Novel);
 
 const replica = await open([WriterCopy]);
-await replica.schema.createSchema();
+await createSchema(replica);
 await installOutbox(source.em.fork());
 await installReplica(replica.em.fork());
 const transport = new MemoryTransport();

@@ -1,5 +1,5 @@
-// Every call that depends on MikroORM v6's API lives here. The rest of the adapter reads
-// the plain shapes below, so supporting v7 means changing this file only.
+// Every call that depends on MikroORM's API lives here, for MikroORM 6 and 7 alike (the
+// kysely connections of 7 in compat-v7.ts). The rest of the adapter reads the plain shapes below.
 import {
   EntityManager,
   EntitySchema,
@@ -11,6 +11,13 @@ import {
   type EntityMetadata,
   type EntityProperty,
 } from '@mikro-orm/core';
+import { acquireDriverConnectionV7, recordPgliteTransactions, transactionConnectionV7 } from './compat-v7.js';
+
+// the major version of the MikroORM in use (6 or 7)
+const v7 = Number(Utils.getORMVersion().split('.')[0]) >= 7;
+
+// Entity names are plain strings here; MikroORM 7 still resolves them but types them out.
+const byName = (entity: string) => entity as never;
 
 /** The relation kinds as this adapter spells them. */
 export type PropertyKind = 'scalar' | 'embedded' | 'm:1' | '1:1' | '1:m' | 'm:n';
@@ -133,7 +140,8 @@ function schemaObjects(orm: MikroORM, metas: EntityMetadata[]): Map<string, Enti
     }
   };
   // the list discovery read, chosen as MikroORM.init chooses it
-  const listed = orm.config.get('preferTs') && orm.config.get('entitiesTs').length > 0 ? 'entitiesTs' : 'entities';
+  const preferTs = orm.config.get('preferTs') ?? (v7 && (Utils as { detectTypeScriptSupport?(): boolean }).detectTypeScriptSupport?.());
+  const listed = preferTs && orm.config.get('entitiesTs').length > 0 ? 'entitiesTs' : 'entities';
   for (const item of orm.config.get(listed)) add(item);
   for (const meta of metas) {
     add(meta.extends);
@@ -144,11 +152,35 @@ function schemaObjects(orm: MikroORM, metas: EntityMetadata[]): Map<string, Enti
   return schemas;
 }
 
-/** Every discovered entity of `orm`, in discovery order. */
-export function readEntities(orm: MikroORM): EntityInfo[] {
-  const metas = Object.values(orm.getMetadata().getAll());
+/** Every discovered entity of `orm` (or of the metadata discovery just built), in discovery order. */
+export function readEntities(orm: MikroORM, storage: MetadataStorage = orm.getMetadata()): EntityInfo[] {
+  const metas = [...storage];
   const schemas = schemaObjects(orm, metas);
   return metas.map((meta) => entityInfo(meta, schemas));
+}
+
+/**
+ * Calls `ready` with the ORM's entities once discovery has run: at once when it has (MikroORM 6
+ * registers extensions after discovery, and any ORM after `init`), else from discovery's
+ * `afterDiscovered` hook, after the app's own (MikroORM 7 registers extensions before
+ * discovery). An error thrown by `ready` rejects `MikroORM.init`.
+ */
+export function whenDiscovered(orm: MikroORM, ready: (entities: EntityInfo[]) => void): void {
+  const storage = orm.getMetadata() as MetadataStorage | undefined;
+  if (storage) return ready(readEntities(orm, storage));
+  type Hook = (storage: MetadataStorage, platform: unknown) => unknown;
+  const discovery = orm.config.get('discovery') as { afterDiscovered?: Hook };
+  const before = discovery.afterDiscovered;
+  const afterDiscovered: Hook = (discovered, platform) => {
+    const done = before?.(discovered, platform);
+    return done instanceof Promise ? done.then(() => ready(readEntities(orm, discovered))) : ready(readEntities(orm, discovered));
+  };
+  orm.config.set('discovery', { ...discovery, afterDiscovered } as never);
+}
+
+/** Prepares the ORM's connections for raw statements; call before the ORM first connects. */
+export function prepareConnections(orm: MikroORM): void {
+  if (v7) recordPgliteTransactions(orm);
 }
 
 /** True when `target` carries MikroORM decorator metadata, whichever ORM instance it belongs to. */
@@ -200,7 +232,7 @@ export function propertyValue(entity: object, property: string): unknown {
 
 /** Runs `findOne`-style queries for `entity` with a filter. */
 export function findByFilter<T extends object>(em: EntityManager, entity: string, filter: object, limit: number): Promise<T[]> {
-  return em.find<T>(entity, filter as never, { limit }) as Promise<T[]>;
+  return em.find<T>(byName(entity), filter as never, { limit }) as Promise<T[]>;
 }
 
 /** Runs `work` in a transaction on a fork of `em` (or joins the transaction `em` is in). */
@@ -253,6 +285,7 @@ export function extensionOfEntityManager<T>(em: EntityManager, name: string): T 
 
 /** The driver connection (a `pg` client or a PGlite instance) of the transaction `em` is in. */
 export async function transactionConnection(em: EntityManager): Promise<unknown> {
+  if (v7) return transactionConnectionV7(em);
   const trx = em.getTransactionContext<{ client: { acquireConnection(): Promise<unknown> } }>();
   if (!trx) throw new Error('a transaction is required for raw statements');
   return trx.client.acquireConnection();
@@ -260,7 +293,7 @@ export async function transactionConnection(em: EntityManager): Promise<unknown>
 
 /** Properties an insert of `entity` cannot do without: not nullable, no default, not generated, not a collection. */
 export function requiredProperties(em: EntityManager, entity: string): string[] {
-  const meta = em.getMetadata().find(entity);
+  const meta = em.getMetadata().find(byName(entity));
   if (!meta) return [];
   return meta.props
     .filter((prop) => (prop.kind === 'scalar' || prop.kind === 'm:1' || (prop.kind === '1:1' && prop.owner)) &&
@@ -271,12 +304,12 @@ export function requiredProperties(em: EntityManager, entity: string): string[] 
 
 /** The class of an entity, where its static CQRS handlers live. */
 export function entityClassOf(em: EntityManager, entity: string): Function | undefined {
-  return em.getMetadata().find(entity)?.class;
+  return em.getMetadata().find(byName(entity))?.class;
 }
 
 /** A managed entity built from a database row (column names), without a query; relations become references. */
 export function entityFromRow<T extends object>(em: EntityManager, entity: string, row: Record<string, unknown>): T {
-  return em.map<T>(entity, row as never) as T;
+  return em.map<T>(byName(entity), row as never) as T;
 }
 
 /** A plain object of an entity's properties (relations as primary keys, loaded relations embedded). */
@@ -286,6 +319,7 @@ export function plainOfEntity(entity: object): Record<string, unknown> {
 
 /** Takes a driver connection (a `pg` client or the PGlite instance) out of the ORM's pool, outside any transaction. */
 export async function acquireDriverConnection(em: EntityManager): Promise<{ connection: unknown; release(): Promise<void> }> {
+  if (v7) return acquireDriverConnectionV7(em);
   const client = (em.getConnection() as unknown as { getKnex(): { client: { acquireConnection(): Promise<unknown>; releaseConnection(c: unknown): Promise<void> } } }).getKnex().client;
   const connection = await client.acquireConnection();
   return { connection, release: () => client.releaseConnection(connection) };
@@ -299,20 +333,24 @@ export function forkOutsideTransaction(em: EntityManager): EntityManager {
 /** One page of a filtered entity's primary keys (column values in key order), in primary-key order. */
 export async function findKeysByCursor(em: EntityManager, entity: string, filter: object, properties: string[], size: number, after?: string):
   Promise<{ keys: unknown[][]; next?: string }> {
-  const cursor = await em.findByCursor(entity, filter as never, {
+  const options = {
     first: size,
     after,
-    orderBy: Object.fromEntries(properties.map((property) => [property, 'asc'])) as never,
-    fields: properties as never,
+    orderBy: Object.fromEntries(properties.map((property) => [property, 'asc'])),
+    fields: properties,
     includeCount: false,
-  });
+  };
+  type Cursor = { items: object[]; hasNextPage: boolean; endCursor: string | null };
+  const cursors = em as unknown as { findByCursor(entity: string, ...args: object[]): Promise<Cursor> };
+  // MikroORM 7 takes the filter as the `where` option
+  const cursor = v7 ? await cursors.findByCursor(entity, { where: filter, ...options }) : await cursors.findByCursor(entity, filter, options);
   const keys = cursor.items.map((item) => primaryKeyValuesOf(item as object));
   return { keys, next: cursor.hasNextPage ? cursor.endCursor ?? undefined : undefined };
 }
 
 /** Property names of an entity (what a replica's field mapping may write). */
 export function propertyNames(em: EntityManager, entity: string): Set<string> {
-  return new Set(em.getMetadata().find(entity)?.props.map((prop) => prop.name) ?? []);
+  return new Set(em.getMetadata().find(byName(entity))?.props.map((prop) => prop.name) ?? []);
 }
 
 /**
@@ -320,7 +358,7 @@ export function propertyNames(em: EntityManager, entity: string): Set<string> {
  * lifecycle hooks (`@BeforeCreate`...), `onCreate` / `onUpdate` values, a version property. Empty when none.
  */
 export function unitOfWorkFeatures(em: EntityManager, entity: string): string[] {
-  const meta = em.getMetadata().find(entity);
+  const meta = em.getMetadata().find(byName(entity));
   if (!meta) return [];
   const hooks = Object.entries(meta.hooks ?? {}).filter(([, list]) => (list?.length ?? 0) > 0).map(([hook]) => `the ${hook} hook`);
   const computed = meta.props.filter((prop) => prop.onCreate || prop.onUpdate).map((prop) => `${prop.name}'s onCreate/onUpdate`);

@@ -16,9 +16,12 @@ import {
   findByFilter,
   getExtension,
   logWarning,
+  prepareConnections,
   propertyValue,
   readEntities,
   setExtension,
+  whenDiscovered,
+  type EntityInfo,
 } from './compat.js';
 import { buildRelationGraph } from './graph-builder.js';
 import type { ResolvedNaturalKey } from './natural-key-paths.js';
@@ -65,29 +68,36 @@ export class EntitySync {
   private readonly entries: Map<string, RegistryEntry>;
   private readonly naturalKeys: Map<string, ResolvedNaturalKey>;
 
-  /** Entry point for `extensions: [EntitySync]`: MikroORM calls it after discovery. */
+  /**
+   * Entry point for `extensions: [EntitySync]`. MikroORM 6 calls it after discovery, MikroORM 7
+   * before: entity-sync then sets itself up from discovery's `afterDiscovered` hook.
+   */
   static register(orm: MikroORM): void {
-    EntitySync.attach(orm);
+    EntitySync.configure({}).register(orm);
   }
 
   /** An extension with options, for `extensions: [EntitySync.configure({ onWarning })]`. */
   static configure(options: EntitySyncOptions): { register(orm: MikroORM): void } {
-    return { register: (orm) => void EntitySync.attach(orm, options) };
+    return {
+      register: (orm) => {
+        refuseOtherOrmCopy(orm);
+        prepareConnections(orm);
+        whenDiscovered(orm, (entities) => void EntitySync.attachWith(orm, options, entities));
+      },
+    };
   }
 
   /** Attaches entity-sync to an ORM that is already initialized (or returns the attached instance). */
   static attach(orm: MikroORM, options: EntitySyncOptions = {}): EntitySync {
-    if (!isOwnOrmCopy(orm)) {
-      const where = ownOrmCopyPath();
-      throw new EntitySyncError('ORM_DUPLICATE_COPY',
-        `Two copies of @mikro-orm/core are loaded: the app's ORM comes from one, entity-sync uses another${where ? ` (${where})` : ''}, ` +
-        'so the entities decorated with the first are unknown to the second. Install one copy: the same @mikro-orm/core version for the app ' +
-        'and entity-sync, deduplicated (npm dedupe; with pnpm an "overrides" entry), and entity-sync installed from the registry or packed ' +
-        'tarballs rather than `link:`.', { info: { copy: where } });
-    }
+    refuseOtherOrmCopy(orm);
+    prepareConnections(orm);
+    return EntitySync.attachWith(orm, options, undefined);
+  }
+
+  private static attachWith(orm: MikroORM, options: EntitySyncOptions, entities: EntityInfo[] | undefined): EntitySync {
     const existing = getExtension<EntitySync>(orm, EXTENSION_NAME);
     if (existing) return existing;
-    const instance = new EntitySync(orm, options);
+    const instance = new EntitySync(orm, options, entities ?? readEntities(orm));
     setExtension(orm, EXTENSION_NAME, instance);
     return instance;
   }
@@ -102,8 +112,7 @@ export class EntitySync {
     return extensionOfEntityManager<EntitySync>(em, EXTENSION_NAME) ?? notAttached();
   }
 
-  private constructor(private readonly orm: MikroORM, options: EntitySyncOptions) {
-    const entities = readEntities(orm);
+  private constructor(private readonly orm: MikroORM, options: EntitySyncOptions, entities: EntityInfo[]) {
     this.graph = buildRelationGraph(entities);
     const registry = validateRegistry(entities);
     this.entries = registry.entries;
@@ -189,5 +198,17 @@ export class EntitySync {
       throw NaturalKeyError.ambiguous(name, named);
     }
     return rows[0] ?? null;
+  }
+}
+
+/** An ORM built from another copy of @mikro-orm/core has entities this copy cannot see. */
+function refuseOtherOrmCopy(orm: MikroORM): void {
+  if (!isOwnOrmCopy(orm)) {
+    const where = ownOrmCopyPath();
+    throw new EntitySyncError('ORM_DUPLICATE_COPY',
+      `Two copies of @mikro-orm/core are loaded: the app's ORM comes from one, entity-sync uses another${where ? ` (${where})` : ''}, ` +
+      'so the entities decorated with the first are unknown to the second. Install one copy: the same @mikro-orm/core version for the app ' +
+      'and entity-sync, deduplicated (npm dedupe; with pnpm an "overrides" entry), and entity-sync installed from the registry or packed ' +
+      'tarballs rather than `link:`.', { info: { copy: where } });
   }
 }

@@ -177,10 +177,10 @@ export async function saveRows(tx: EntityManager, session: SqlSession, replica: 
 async function saveEntities(tx: EntityManager, session: SqlSession, replica: ReplicaTarget,
   rows: { message: CqrsMessage; data: Record<string, unknown> }[]): Promise<void> {
   const existing = await existingRows(session, replica, rows.map(({ message }) => message));
-  if (existing.size) await tx.find(replica.entity, keyFilter(replica, rows.filter((_, i) => existing.has(i)).map(({ message }) => keyOf(replica, message))) as never);
+  if (existing.size) await tx.find(replica.entity as never, keyFilter(replica, rows.filter((_, i) => existing.has(i)).map(({ message }) => keyOf(replica, message))) as never);
   const { handlers } = replica;
   for (const [i, { message, data }] of rows.entries()) {
-    const entity = existing.has(i) ? await tx.findOne(replica.entity, keyOf(replica, message) as never) : null;
+    const entity = existing.has(i) ? await tx.findOne(replica.entity as never, keyOf(replica, message) as never) : null;
     if (!entity) {
       const missing = replica.required.filter((property) => data[property] === undefined);
       if (missing.length) throw fieldMissing(replica, message, missing);
@@ -188,7 +188,7 @@ async function saveEntities(tx: EntityManager, session: SqlSession, replica: Rep
     if (entity && handlers.onCqrsUpdate) await handlers.onCqrsUpdate(data, message, tx);
     else if (!entity && handlers.onCqrsCreate) await handlers.onCqrsCreate(data, message, tx);
     else if (entity) tx.assign(entity, data);
-    else tx.create(replica.entity, data as never);
+    else tx.create(replica.entity as never, data as never);
   }
   await tx.flush();
   tx.clear();

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { EntitySyncError } from '@entity-sync/core';
+import { EntitySyncError, type TransportFactory } from '@entity-sync/core';
 import { MikroORM, type Options } from '@mikro-orm/core';
 import { EntitySync } from '@entity-sync/adapters/mikro-orm';
 
@@ -28,8 +28,18 @@ export function findConfigPath(explicit: string | undefined, cwd: string): strin
     { info: { candidates } });
 }
 
-/** Loads the config module (default export: options, or a function returning them) and opens the ORM with entity-sync attached. */
-export async function openOrm(explicit: string | undefined, cwd = process.cwd()): Promise<MikroORM> {
+/** The app's config module, loaded: the MikroORM options (or ORM) it exports, and the transport factory it may export. */
+export interface LoadedConfig {
+  /** Absolute path of the module. */
+  path: string;
+  /** The default export (or `config`): MikroORM options, a function returning them, or an initialized MikroORM. */
+  orm: unknown;
+  /** The `transport` export, for the cqrs commands: builds a transport of the app's own. */
+  transport?: TransportFactory;
+}
+
+/** Loads the config module that `--config` names or discovery finds. */
+export async function loadConfig(explicit: string | undefined, cwd = process.cwd()): Promise<LoadedConfig> {
   const path = findConfigPath(explicit, cwd);
   let loaded: Record<string, unknown>;
   try {
@@ -40,13 +50,24 @@ export async function openOrm(explicit: string | undefined, cwd = process.cwd())
       : '';
     throw new EntitySyncError('CONFIG_INVALID', `Cannot load the MikroORM config ${path}: ${(error as Error).message}.${hint}`, { cause: error, info: { path } });
   }
-  let config = (loaded.default ?? loaded.config ?? loaded) as unknown;
-  if (typeof config === 'function') config = await (config as () => unknown)();
-  if (config instanceof MikroORM) {
-    EntitySync.attach(config);
-    return config;
+  const { transport } = loaded;
+  if (transport !== undefined && typeof transport !== 'function') {
+    throw new EntitySyncError('CONFIG_INVALID',
+      `The transport export of ${path} is a ${transport === null ? 'null' : typeof transport}, not a function: export a TransportFactory, ` +
+      '`export const transport = (settings) => new MyTransport(...)`.', { info: { path, export: 'transport' } });
   }
-  const orm = await MikroORM.init(config as Options);
+  return { path, orm: loaded.default ?? loaded.config ?? loaded, transport: transport as TransportFactory | undefined };
+}
+
+/** Opens the ORM of a loaded config with entity-sync attached. */
+export async function openOrm(config: LoadedConfig): Promise<MikroORM> {
+  let options = config.orm;
+  if (typeof options === 'function') options = await (options as () => unknown)();
+  if (options instanceof MikroORM) {
+    EntitySync.attach(options);
+    return options;
+  }
+  const orm = await MikroORM.init(options as Options);
   EntitySync.attach(orm);
   return orm;
 }

@@ -7,8 +7,9 @@ import {
 } from '@entity-sync/adapters/mikro-orm';
 import { inputLines } from './input-lines.js';
 import { writeLines } from './line-output.js';
-import { openTransport, redactUrl, type OpenedTransport } from './transport-url.js';
 import type { CliIo } from './cli-io.js';
+import type { LoadedConfig } from './config-loader.js';
+import { adminMethod, chooseTransport, type ChosenTransport } from './cqrs-transport.js';
 
 type WithOrm = <T>(work: (orm: MikroORM) => Promise<T>) => Promise<T>;
 
@@ -58,22 +59,26 @@ function describeStats(stats: ConsumerStats): string {
 }
 
 /** The `entity-sync cqrs ...` commands. */
-export function cqrsCommand(io: CliIo, withOrm: WithOrm): Command {
+export function cqrsCommand(io: CliIo, withOrm: WithOrm, config: () => Promise<LoadedConfig>): Command {
   const cqrs = new Command('cqrs')
     .description('CQRS replication: outbox relay, replica consumers, dead letters, repair tools')
-    .option('-t, --transport <url>', 'amqp://... (RabbitMQ) or postgres://... (message table); default $ENTITY_SYNC_TRANSPORT')
+    .option('-t, --transport <url>', 'amqp://... (RabbitMQ) or postgres://... (message table); default $ENTITY_SYNC_TRANSPORT, then the config module\'s transport export')
     .option('--max-attempts <n>', 'attempts before a message goes to the dead letters (default 5)', positive)
     .option('--retry-delay <ms>', 'delay before the first retry, doubling for each next one (default 200)', positive);
 
-  const withTransport = async <T>(work: (opened: OpenedTransport) => Promise<T>): Promise<T> => {
-    const { transport, maxAttempts, retryDelay } = cqrs.opts<{ transport?: string; maxAttempts?: number; retryDelay?: number }>();
-    const opened = await openTransport(transport ?? process.env.ENTITY_SYNC_TRANSPORT, { maxAttempts, retryDelayMs: retryDelay });
+  const transportUrl = () => cqrs.opts<{ transport?: string }>().transport || process.env.ENTITY_SYNC_TRANSPORT || undefined;
+  const withChosen = async <T>(work: (chosen: ChosenTransport) => Promise<T>): Promise<T> => {
+    const { maxAttempts, retryDelay } = cqrs.opts<{ maxAttempts?: number; retryDelay?: number }>();
+    const chosen = await chooseTransport(transportUrl(), config, {
+      maxAttempts, retryDelayMs: retryDelay, onError: (error) => io.err(`transport: ${(error as Error).message ?? String(error)}\n`),
+    });
     try {
-      return await work(opened);
+      return await work(chosen);
     } finally {
-      await opened.close();
+      await chosen.transport.close();
     }
   };
+  const withTransport = <T>(work: (transport: ChosenTransport['transport']) => Promise<T>) => withChosen((chosen) => work(chosen.transport));
 
   cqrs.command('install')
     .description('create the outbox and capture triggers (masters), the revision table (replicas) and the replica queue')
@@ -84,17 +89,23 @@ export function cqrsCommand(io: CliIo, withOrm: WithOrm): Command {
         const sync = EntitySync.of(orm);
         const replicaIds = [...sync.graph.nodes.keys()].map((name) => sync.registryEntry(name)?.replica?.cqrsId).filter((id): id is string => !!id);
         if (replicaIds.length) await installReplica(orm.em.fork());
-        const transportUrl = cqrs.opts<{ transport?: string }>().transport || process.env.ENTITY_SYNC_TRANSPORT;
         if (opts.queue && !replicaIds.length) {
           throw new EntitySyncError('USAGE', `--queue ${opts.queue}: this ORM has no @Replica entities to bind it to. Run install with the replica service's config.`);
         }
-        if (replicaIds.length && (opts.queue || transportUrl)) {
+        if (replicaIds.length && (opts.queue || transportUrl() || (await config()).transport)) {
           const queue = replicaQueue(orm, opts.queue);
-          await withTransport((opened) => opened.declareQueue(queue, replicaIds));
-          io.out(`declared queue ${queue} on ${redactUrl(transportUrl)}, bound to ${replicaIds.join(', ')}`);
+          await withChosen(async (chosen) => {
+            // a queue asked for by name must be declared; the one of the @Replica options is declared when the transport can
+            if (!opts.queue && typeof chosen.transport.declareQueue !== 'function') {
+              io.out(`queue not declared: ${chosen.source} has no declareQueue(); declare queue ${queue} with the broker's own tools.`);
+              return;
+            }
+            await adminMethod(chosen, 'declareQueue', `declare queue ${queue}`)(queue, replicaIds);
+            io.out(`declared queue ${queue} on ${chosen.source}, bound to ${replicaIds.join(', ')}`);
+          });
         } else if (replicaIds.length) {
-          io.out('queue not declared: no transport given. Pass --transport <url> (or set ENTITY_SYNC_TRANSPORT) to declare the replica queue now; ' +
-            'otherwise `cqrs consume` declares it when it first starts.');
+          io.out('queue not declared: no transport given. Pass --transport <url> (or set ENTITY_SYNC_TRANSPORT, or export a transport factory ' +
+            'from the config) to declare the replica queue now; otherwise `cqrs consume` declares it when it first starts.');
         }
         io.out(`outbox capturing: ${masters.join(', ') || 'no @Master entities'}; replicas: ${replicaIds.join(', ') || 'none'}`);
       });
@@ -158,14 +169,16 @@ export function cqrsCommand(io: CliIo, withOrm: WithOrm): Command {
     .option('--purge', 'drop them')
     .option('--json', 'print JSON')
     .action(async (opts: { queue: string; retry?: boolean; purge?: boolean; json?: boolean }) => {
-      await withTransport(async (opened) => {
-        if (opts.retry && opts.purge) throw new EntitySyncError('USAGE', 'Pass --retry or --purge, not both.');
+      if (opts.retry && opts.purge) throw new EntitySyncError('USAGE', 'Pass --retry or --purge, not both.');
+      await withChosen(async (chosen) => {
         if (opts.retry || opts.purge) {
-          const count = opts.retry ? await opened.retryDeadLetters(opts.queue) : await opened.purgeDeadLetters(opts.queue);
+          const count = opts.retry
+            ? await adminMethod(chosen, 'retryDeadLetters', `retry the dead letters of ${opts.queue}`)(opts.queue)
+            : await adminMethod(chosen, 'purgeDeadLetters', `purge the dead letters of ${opts.queue}`)(opts.queue);
           io.out(opts.json ? JSON.stringify({ [opts.retry ? 'retried' : 'purged']: count }) : `${opts.retry ? 'retried' : 'purged'} ${count} dead letter(s)`);
           return;
         }
-        const letters = await opened.deadLetters(opts.queue);
+        const letters = await adminMethod(chosen, 'deadLetters', `list the dead letters of ${opts.queue}`)(opts.queue);
         io.out(opts.json ? JSON.stringify(letters)
           : letters.length === 0 ? `no dead letters in ${opts.queue}`
             : letters.map((l) => `${l.message?.id ?? `unreadable body ${JSON.stringify(l.body ?? '')}`} (${l.attempts} attempt(s)): ${l.error}`).join('\n'));

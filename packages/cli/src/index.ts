@@ -1,3 +1,3 @@
 export { createProgram, runCli } from './program.js';
 export type { CliIo } from './cli-io.js';
-export { findConfigPath, openOrm } from './config-loader.js';
+export { findConfigPath, loadConfig, openOrm, type LoadedConfig } from './config-loader.js';

@@ -4,7 +4,7 @@ import { isEntitySyncError, type DocumentEncoding } from '@entity-sync/core';
 import type { MikroORM } from '@mikro-orm/core';
 import { deleteGraph, exportGraph, importGraph, type ConflictPolicy, type RootRef } from '@entity-sync/adapters/mikro-orm';
 import type { CliIo } from './cli-io.js';
-import { openOrm } from './config-loader.js';
+import { loadConfig, openOrm, type LoadedConfig } from './config-loader.js';
 import { cqrsCommand } from './cqrs-commands.js';
 import { progressDisplay } from './progress.js';
 import { parseRootSpec } from './root-spec.js';
@@ -37,8 +37,11 @@ export function createProgram(io: CliIo): Command {
     // commander ends what it prints with a newline, as io.out does
     .configureOutput({ writeOut: (text) => io.out(text.replace(/\n$/, '')), writeErr: io.err });
 
+  // the config module is loaded once per run, on first use (dead-letters may need its transport only)
+  let config: Promise<LoadedConfig> | undefined;
+  const loadedConfig = () => (config ??= loadConfig(program.opts<{ config?: string }>().config, io.cwd));
   const withOrm = async <T>(work: (orm: MikroORM) => Promise<T>): Promise<T> => {
-    const orm = await openOrm(program.opts<{ config?: string }>().config, io.cwd);
+    const orm = await openOrm(await loadedConfig());
     try {
       return await work(orm);
     } finally {
@@ -100,7 +103,7 @@ export function createProgram(io: CliIo): Command {
       io.out(opts.json ? JSON.stringify(report) : describeDelete(report));
     });
 
-  program.addCommand(cqrsCommand(io, withOrm));
+  program.addCommand(cqrsCommand(io, withOrm, loadedConfig));
 
   return program;
 }

@@ -1,4 +1,4 @@
-import { EntitySyncError, type AdministeredTransport } from '@entity-sync/core';
+import { EntitySyncError, type AdministeredTransport, type TransportSettings } from '@entity-sync/core';
 import type { RabbitMqQueueType } from '@entity-sync/adapters/rabbitmq';
 
 /** What the cqrs commands can do with a built-in transport: `Transport` and every `TransportAdmin` method. */
@@ -7,30 +7,20 @@ export type OpenedTransport = AdministeredTransport;
 /** A transport URL with its credentials masked, fit for a log line. */
 export const redactUrl = (url: string | undefined) => (url ?? '').replace(/\/\/[^@/]*@/, '//***@');
 
-/** Retry settings the cqrs commands pass to the transport they open. */
-export interface RetrySettings {
-  /** Attempts before a message goes to the dead letters (transport default 5). */
-  maxAttempts?: number;
-  /** Retry n waits `retryDelayMs * 2^(n-1)` (transport default 200). */
-  retryDelayMs?: number;
-}
-
 /**
  * Opens the transport a URL names: `amqp://` / `amqps://` for RabbitMQ (a cluster as
  * comma-separated hosts, `amqp://user:password@node1,node2,node3/vhost`; `?queueType=quorum`
  * for quorum queues), `postgres://` / `postgresql://` for the PostgreSQL message table
  * (installed on first use).
  */
-export async function openTransport(url: string | undefined, retries: RetrySettings = {}): Promise<OpenedTransport> {
-  if (!url) {
-    throw new EntitySyncError('USAGE', 'No transport: pass --transport <url> (amqp://... or postgres://...) or set ENTITY_SYNC_TRANSPORT.');
-  }
+export async function openTransport(url: string, settings: TransportSettings): Promise<OpenedTransport> {
+  const { onError, ...retries } = settings;
   if (/^amqps?:\/\//.test(url)) {
     const { RabbitMqTransport } = await import('@entity-sync/adapters/rabbitmq');
     // many deliveries in flight, so that a busy consumer applies what is waiting in one transaction
     // the transport checks queueType and says which values it takes
     const { url: nodes, queueType } = queueTypeParameter(url);
-    return new RabbitMqTransport({ url: nodes, queueType: queueType as RabbitMqQueueType | undefined, prefetch: 400, concurrency: 200, ...retries, onError: (error) => process.stderr.write(`transport: ${(error as Error).message}\n`) });
+    return new RabbitMqTransport({ url: nodes, queueType: queueType as RabbitMqQueueType | undefined, prefetch: 400, concurrency: 200, ...retries, onError });
   }
   if (/^postgres(ql)?:\/\//.test(url)) {
     const [{ default: pg }, { PostgresTransport, pgClient }] = await Promise.all([import('pg').catch((error: unknown) => {

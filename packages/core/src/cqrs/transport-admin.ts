@@ -55,3 +55,28 @@ export interface TransportAdmin {
 
 /** A transport with every admin capability of the operating tools, as the built-in ones are. */
 export type AdministeredTransport = Transport & Required<Omit<TransportAdmin, 'cqrsIdsOf'>> & Pick<TransportAdmin, 'cqrsIdsOf'>;
+
+/** What the `entity-sync` command passes to a transport factory: the retry settings of `cqrs --max-attempts / --retry-delay`. */
+export interface TransportSettings {
+  /** Attempts before a message goes to the dead letters, when the command line gives them. */
+  maxAttempts?: number;
+  /** Delay before the first retry in ms (doubling for each next one), when the command line gives it. */
+  retryDelayMs?: number;
+  /** Where to report a transport problem the transport works around (a lost connection it reopens). */
+  onError(error: unknown): void;
+}
+
+/**
+ * Builds the transport of the `entity-sync cqrs` commands for a broker of your own: export it as
+ * `transport` from the config module the command loads (next to its MikroORM config). The
+ * commands close the transport when they end. `install`, `dead-letters` and the consumer's
+ * start-up check use the `TransportAdmin` members it has.
+ *
+ * @example
+ * ```ts
+ * // mikro-orm.config.ts
+ * export default defineConfig({ ... });
+ * export const transport: TransportFactory = ({ maxAttempts }) => new MyTransport({ url: process.env.BROKER_URL, maxAttempts });
+ * ```
+ */
+export type TransportFactory = (settings: TransportSettings) => (Transport & TransportAdmin) | Promise<Transport & TransportAdmin>;

@@ -1,4 +1,4 @@
-import { EntitySync, installOutbox, relayOutbox } from '@entity-sync/adapters/mikro-orm';
+import { EntitySync, installOutbox, OutboxRelay } from '@entity-sync/adapters/mikro-orm';
 import { RabbitMqTransport } from '@entity-sync/adapters/rabbitmq';
 import type { PostgresCluster } from '@entity-sync/testing';
 import { createSchema, ReflectMetadataProvider } from '@entity-sync/testing/mikro-orm';
@@ -104,7 +104,7 @@ export async function compareForeignKeys(options: ForeignKeyComparisonOptions): 
     const transport = new RabbitMqTransport({ url: options.amqpUrl });
     try {
       for (const queue of queues.flat()) await transport.declareQueue(queue, ['ledger-account', 'ledger-transfer']);
-      result.messages = await relayOutbox(master.em.fork(), transport, { batchSize: 1000 });
+      result.messages = (await new OutboxRelay(master.em.fork(), transport, { batchSize: 1000 }).relayPending()).relayed;
     } finally {
       await transport.close();
     }

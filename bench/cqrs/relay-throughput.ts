@@ -1,4 +1,4 @@
-import { relayOutbox } from '@entity-sync/adapters/mikro-orm';
+import { OutboxRelay } from '@entity-sync/adapters/mikro-orm';
 import { RabbitMqTransport } from '@entity-sync/adapters/rabbitmq';
 import type { CqrsMessage } from '@entity-sync/core';
 import type { Throughput } from '../graph/measure.js';
@@ -74,7 +74,7 @@ async function publishedOrder(url: string, messages: RawMessage[]): Promise<{ ou
 }
 
 /**
- * Times `relayOutbox` publishing the whole outbox through the RabbitMQ transport, for each batch
+ * Times `OutboxRelay.relayPending` publishing the whole outbox through the RabbitMQ transport, for each batch
  * size, against raw amqplib publishing the very same bodies for each window size; rounds
  * alternate relay and raw runs. Before each run the filled outbox is put back and the queue
  * is purged; after it, the outbox must be empty and the queue must hold every message.
@@ -97,7 +97,7 @@ export async function compareRelay(options: RelayComparisonOptions): Promise<Rel
       await rawPublisher.purge(RELAY_QUEUE);
       transport.reset();
       const start = performance.now();
-      const handled = await relayOutbox(orm.em.fork(), transport, { batchSize, onPublished });
+      const handled = (await new OutboxRelay(orm.em.fork(), transport, { batchSize, onPublished }).relayPending()).relayed;
       const run = { batchSize, rows: handled, seconds: (performance.now() - start) / 1000, publishSeconds: transport.publishSeconds, batches: transport.batches };
       const [{ n }] = (await sql<{ n: string }>(url, 'SELECT count(*) AS n FROM entity_sync_outbox WHERE sent_at IS NULL')) as [{ n: string }];
       if (handled !== changes || Number(n) !== 0) result.problems.push(`relay batch ${batchSize}: handled ${handled} of ${changes}, ${n} left in the outbox`);

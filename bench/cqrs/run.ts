@@ -92,7 +92,7 @@ try {
   say(`    ${costs.map((c) => `${int(c.rowsPerTransaction)}: ${c.withTrigger.toFixed(0)} / ${c.without.toFixed(0)}`).join(';  ')}`);
 
   say();
-  say(`RELAY: relayOutbox publishing ${int(changes)} committed changes through RabbitMqTransport to one durable queue,`);
+  say(`RELAY: OutboxRelay.relayPending publishing ${int(changes)} committed changes through RabbitMqTransport to one durable queue,`);
   say(`vs raw amqplib (confirm channel, persistent, topic exchange to a durable queue) publishing the same bodies; ${relayRounds} rounds`);
   const relayDb = await database('relay_master', openMaster);
   await installOutbox(relayDb.em.fork());
@@ -104,7 +104,7 @@ try {
   for (const batchSize of RELAY_BATCH_SIZES) {
     const runs = relay.relay.filter((run) => run.batchSize === batchSize);
     const best = fastest(runs);
-    say(`${label(`relayOutbox, batchSize ${int(batchSize)}`)}${describe(best, 'messages')}, ${runsNote(runs)}`);
+    say(`${label(`relayPending, batchSize ${int(batchSize)}`)}${describe(best, 'messages')}, ${runsNote(runs)}`);
     say(`${label('')}${best.batches} batches; publish and confirm ${best.publishSeconds.toFixed(2)} s, ` +
       `reading and deleting the outbox entries ${(best.seconds - best.publishSeconds).toFixed(2)} s (${((best.seconds - best.publishSeconds) * 1000 / best.batches).toFixed(1)} ms per batch)`);
   }

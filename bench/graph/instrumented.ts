@@ -13,8 +13,8 @@ export interface PhasedRun extends Throughput {
 export async function timedExport(roots: GraphRoots, em: EntityManager, file: string): Promise<PhasedRun> {
   const start = performance.now();
   let walked: number | undefined;
-  const result = await exportGraph(roots, {
-    em, format: 'ndjson', to: file,
+  const result = await exportGraph(em, roots, {
+    format: 'ndjson', to: file,
     onProgress: ({ phase }) => {
       if (phase === 'write' && walked === undefined) walked = since(start);
     },
@@ -27,8 +27,8 @@ export async function timedExport(roots: GraphRoots, em: EntityManager, file: st
 export async function timedImport(file: string, em: EntityManager): Promise<PhasedRun> {
   const start = performance.now();
   let loaded = 0;
-  const report = await importGraph(file, {
-    em,
+  const report = await importGraph(em, file, {
+    
     onProgress: ({ phase }) => {
       if (phase === 'load') loaded = since(start);
     },

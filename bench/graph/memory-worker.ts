@@ -27,9 +27,9 @@ const start = performance.now();
 let rows = 0;
 if (mode === 'export') {
   const roots = Array.from({ length: STORES }, (_, i) => ({ entity: Store, key: i + 1 }));
-  rows = (await exportGraph(roots, { em: orm.em.fork(), format: 'ndjson', to: file })).rows;
+  rows = (await exportGraph(orm.em.fork(), roots, { format: 'ndjson', to: file })).rows;
 } else if (mode === 'import') {
-  rows = (await importGraph(file, { em: orm.em.fork() })).rows;
+  rows = (await importGraph(orm.em.fork(), file)).rows;
 }
 const seconds = (performance.now() - start) / 1000;
 await orm.close();

@@ -189,7 +189,7 @@ if (testBackends().some((backend) => backend.name === 'postgres') && rabbitMqAva
     const install = cli('replica.config.ts', ['install'], { ...env, ENTITY_SYNC_TRANSPORT: '' });
     const exit = await finished(install);
     assert.is(exit.code, 0, install.stderr());
-    assert.match(install.stdout(), 'queue not declared: no transport given. Pass --transport <url> (or set ENTITY_SYNC_TRANSPORT)');
+    assert.match(install.stdout(), 'queue not declared: no transport given. Pass --transport <url> (or set ENTITY_SYNC_TRANSPORT, or export a transport factory from the config)');
     assert.not.match(install.stdout(), 'declared queue');
   });
 

@@ -1,7 +1,7 @@
 // What a master publishes: serializers (a function that embeds related entities, a
 // class-transformer class), shouldSync on the entity as committed, include/exclude, produce: false.
 import 'reflect-metadata';
-import { EntitySync, installOutbox, relayOutbox, setCorrelationId } from '@entity-sync/adapters/mikro-orm';
+import { EntitySync, installOutbox, OutboxRelay, setCorrelationId } from '@entity-sync/adapters/mikro-orm';
 import { MemoryTransport } from '@entity-sync/adapters/memory';
 import { Master, type CqrsMessage } from '@entity-sync/core';
 import { testBackends } from '@entity-sync/testing';
@@ -82,7 +82,7 @@ for (const backend of testBackends()) {
 
   const relay = async () => {
     published.length = 0;
-    await relayOutbox(orm.em.fork(), transport);
+    await new OutboxRelay(orm.em.fork(), transport).relayPending();
     await transport.drain();
     return [...published];
   };

@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { EntitySync, installOutbox, installReplica, relayOutbox, ReplicaApplier, ReplicaConsumer } from '@entity-sync/adapters/mikro-orm';
+import { EntitySync, installOutbox, installReplica, OutboxRelay, ReplicaApplier, ReplicaConsumer } from '@entity-sync/adapters/mikro-orm';
 import { PostgresTransport, pgClient, pgliteClient, type SqlClient } from '@entity-sync/adapters/postgres';
 import { Replica } from '@entity-sync/core';
 import { PostgresBackend, testBackends, type TestBackend } from '@entity-sync/testing';
@@ -62,7 +62,7 @@ for (const backend of testBackends()) {
       await em.flush();
       em.remove(authors[7]!);
       await em.flush();
-      while (await relayOutbox(master.em.fork(), transport) > 0);
+      while ((await new OutboxRelay(master.em.fork(), transport).relayPending()).relayed > 0);
       await until(async () => (await transport.pending()) === 0, 'the queue to drain');
 
       const inMaster = (await master.em.fork().find(Author, {}, { orderBy: { id: 'asc' } })).map((a) => `${a.id}:${a.name}:${a.email}`);
@@ -130,7 +130,7 @@ for (const backend of testBackends()) {
       await em.flush();
       em.remove(authors.slice(20, 25));
       await em.flush();
-      await relayOutbox(master.em.fork(), transport);
+      await new OutboxRelay(master.em.fork(), transport).relayPending();
       const peek = await transport.subscribe('peek', ['author'], async (message) => {
         order.push(message.id);
         most = Math.max(most, ++inFlight);

@@ -1,4 +1,4 @@
-import { relayOutbox, type ReplicaApplier } from '@entity-sync/adapters/mikro-orm';
+import { OutboxRelay, type ReplicaApplier } from '@entity-sync/adapters/mikro-orm';
 import { MemoryTransport } from '@entity-sync/adapters/memory';
 import type { CqrsMessage, Transport } from '@entity-sync/core';
 import type { MikroORM } from '@mikro-orm/core';
@@ -47,7 +47,7 @@ export function recorder(): Transport & { sent: CqrsMessage[] } {
 /** Relays the master's outbox and applies to the replica, in order, every message of an id it replicates. */
 export async function replicate(master: MikroORM, applier: ReplicaApplier): Promise<void> {
   const transport = recorder();
-  while (await relayOutbox(master.em.fork(), transport) > 0);
+  while ((await new OutboxRelay(master.em.fork(), transport).relayPending()).relayed > 0);
   for (const message of transport.sent) if (applier.cqrsIds.includes(message.cqrsId)) await applier.apply(message);
 }
 

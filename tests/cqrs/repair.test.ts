@@ -356,7 +356,7 @@ for (const backend of testBackends()) {
 
       gated.hold();
       const chosen = [authors[1]!.id, authors[3]!.id, authors[4]!.id];
-      assert.is(await syncMaster(master.em.fork(), gated, { cqrsId: 'author', filter: { id: { $in: chosen } }, batchSize: 2 }), 3);
+      assert.is((await syncMaster(master.em.fork(), gated, { cqrsId: 'author', filter: { id: { $in: chosen } }, batchSize: 2 })).published, 3);
       await gated.release();
       const masterRows = await authorView(master.em.fork());
       assert.equal(await authorRefView(replica.em.fork()), masterRows.filter((row) => chosen.includes(Number(row.split(':')[0]))));
@@ -366,13 +366,13 @@ for (const backend of testBackends()) {
       assert.equal(await replicaStates(replica, 'author'), [`[${chosen[0]}]@1`, `[${chosen[1]}]@2`, `[${chosen[2]}]@1`]);
 
       gated.hold();
-      assert.is(await syncMaster(master.em.fork(), gated, { cqrsId: 'author', filter: { name: 'Author 5' }, queue: 'replica-b' }), 1);
+      assert.is((await syncMaster(master.em.fork(), gated, { cqrsId: 'author', filter: { name: 'Author 5' }, queue: 'replica-b' })).published, 1);
       await gated.release();
       assert.equal(other.slice(3).map((m) => m.key[0]), [authors[5]!.id]);
       assert.is(await replica.em.fork().count(AuthorRef), 3, 'the other queue received nothing');
 
       gated.hold();
-      assert.is(await syncMaster(master.em.fork(), gated, { cqrsId: 'author', queue: 'replica-a', batchSize: 4 }), 6);
+      assert.is((await syncMaster(master.em.fork(), gated, { cqrsId: 'author', queue: 'replica-a', batchSize: 4 })).published, 6);
       await gated.release();
       assert.equal(await authorRefView(replica.em.fork()), masterRows);
       assert.is(other.length, 4);

@@ -2,7 +2,7 @@
 // account) applies a master's transactions without a foreign-key failure and without falling
 // back to one message at a time: one by one, in batches cut anywhere, and through the consumer.
 import 'reflect-metadata';
-import { EntitySync, installOutbox, installReplica, relayOutbox, ReplicaApplier, ReplicaConsumer } from '@entity-sync/adapters/mikro-orm';
+import { EntitySync, installOutbox, installReplica, OutboxRelay, ReplicaApplier, ReplicaConsumer } from '@entity-sync/adapters/mikro-orm';
 import { MemoryTransport } from '@entity-sync/adapters/memory';
 import { Master, Replica, type CqrsMessage, type MessageHandler, type Transport } from '@entity-sync/core';
 import { testBackends } from '@entity-sync/testing';
@@ -178,7 +178,7 @@ for (const backend of testBackends()) {
   };
   const published = async (master: MikroORM, batchSize: number): Promise<CqrsMessage[]> => {
     const messages: CqrsMessage[] = [];
-    await relayOutbox(master.em.fork(), new MemoryTransport(), { batchSize, onPublished: (batch) => void messages.push(...batch) });
+    await new OutboxRelay(master.em.fork(), new MemoryTransport(), { batchSize, onPublished: (batch) => void messages.push(...batch) }).relayPending();
     return messages;
   };
 
@@ -211,7 +211,7 @@ for (const backend of testBackends()) {
       await consumer.start();
       await commit(master, [...TRICKY, ...randomTransactions(40, 7)]);
       // small relay batches end inside transactions
-      await relayOutbox(master.em.fork(), transport, { batchSize: 4 });
+      await new OutboxRelay(master.em.fork(), transport, { batchSize: 4 }).relayPending();
       await transport.drain();
       assert.equal((await transport.deadLetters()).map((letter) => `${letter.message?.id}: ${letter.error}`), []);
       const stats = consumer.stats();
@@ -255,7 +255,7 @@ for (const backend of testBackends()) {
     try {
       await consumer.start();
       await commit(master, [...TRICKY, ...randomTransactions(60, 3)]);
-      await relayOutbox(master.em.fork(), transport, { batchSize: 100 });
+      await new OutboxRelay(master.em.fork(), transport, { batchSize: 100 }).relayPending();
       const stats = consumer.stats();
       assert.equal(fallbacks, []);
       assert.is(stats.fallbacks, 0);

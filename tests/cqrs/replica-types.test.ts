@@ -2,7 +2,7 @@
 // round-trips: through the outbox, the relay, a transport that sends messages as JSON text,
 // the ReplicaConsumer (inserts, then updates), and through dumpMaster -> loadReplica.
 import 'reflect-metadata';
-import { dumpMaster, EntitySync, installOutbox, installReplica, loadReplica, relayOutbox, ReplicaConsumer } from '@entity-sync/adapters/mikro-orm';
+import { dumpMaster, EntitySync, installOutbox, installReplica, loadReplica, OutboxRelay, ReplicaConsumer } from '@entity-sync/adapters/mikro-orm';
 import { MemoryTransport } from '@entity-sync/adapters/memory';
 import { Master, Replica, type CqrsMessage, type MessageHandler, type Transport } from '@entity-sync/core';
 import { testBackends } from '@entity-sync/testing';
@@ -98,13 +98,13 @@ for (const backend of testBackends()) {
       await consumer.start();
       const connection = master.em.getConnection();
       await connection.execute(`insert into ${schemaOf(master)}.typed_master (${COLUMNS}) values ${ROWS.map((row) => `(${row})`).join(', ')}`);
-      await relayOutbox(master.em.fork(), transport);
+      await new OutboxRelay(master.em.fork(), transport).relayPending();
       await transport.inner.drain();
       assert.equal(await rowTexts(replica, 'typed_copy'), await rowTexts(master, 'typed_master'), 'inserted rows');
       assert.ok((await rowTexts(master, 'typed_master'))[0]!.includes('12345678901234567890.12345678901234567890'));
 
       await connection.execute(`update ${schemaOf(master)}.typed_master set ${UPDATES}`);
-      await relayOutbox(master.em.fork(), transport);
+      await new OutboxRelay(master.em.fork(), transport).relayPending();
       await transport.inner.drain();
       assert.equal(await rowTexts(replica, 'typed_copy'), await rowTexts(master, 'typed_master'), 'updated rows');
       assert.is(consumer.stats().applied, 6);

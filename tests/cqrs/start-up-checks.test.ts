@@ -1,6 +1,6 @@
 // What a relay or consumer started on a database that is not ready says, before it takes a message.
 import 'reflect-metadata';
-import { EntitySync, installOutbox, installReplica, OutboxRelay, relayOutbox, ReplicaConsumer } from '@entity-sync/adapters/mikro-orm';
+import { EntitySync, installOutbox, installReplica, OutboxRelay, ReplicaConsumer } from '@entity-sync/adapters/mikro-orm';
 import { MemoryTransport } from '@entity-sync/adapters/memory';
 import { PostgresTransport, pgliteClient } from '@entity-sync/adapters/postgres';
 import { PGlite } from '@electric-sql/pglite';
@@ -53,7 +53,7 @@ for (const backend of testBackends()) {
       await orm.em.getConnection().execute(`UPDATE ${outbox} SET cqrs_id = 'writer'`);
       const transport = new MemoryTransport();
       const refused = new OutboxRelay(orm.em.fork(), transport);
-      for (const start of [() => refused.start(), () => relayOutbox(orm.em.fork(), transport)]) {
+      for (const start of [() => refused.start(), () => new OutboxRelay(orm.em.fork(), transport).relayPending()]) {
         const error = await start().catch((e) => e);
         await refused.stop();
         assert.is(error.code, 'CQRS_UNKNOWN_ID');

@@ -1,7 +1,7 @@
 // @SyncModel include/exclude apply to CQRS messages as @Master's do: what either excludes is
 // never published (relay and dump), includes of both intersect, and the key always stays.
 import 'reflect-metadata';
-import { dumpMaster, EntitySync, installOutbox, relayOutbox } from '@entity-sync/adapters/mikro-orm';
+import { dumpMaster, EntitySync, installOutbox, OutboxRelay } from '@entity-sync/adapters/mikro-orm';
 import { MemoryTransport } from '@entity-sync/adapters/memory';
 import { Master, SyncModel, type CqrsMessage } from '@entity-sync/core';
 import { testBackends } from '@entity-sync/testing';
@@ -76,7 +76,7 @@ for (const backend of testBackends()) {
 
   const relay = async () => {
     published.length = 0;
-    await relayOutbox(orm.em.fork(), transport);
+    await new OutboxRelay(orm.em.fork(), transport).relayPending();
     await transport.drain();
     return [...published];
   };

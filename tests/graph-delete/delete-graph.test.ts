@@ -27,7 +27,7 @@ for (const backend of testBackends()) {
 
   test('the plan of deleting an artist names the invoice lines of other customers that go with its tracks', async () => {
     const before = await tableChecksums(orm);
-    const plan = await deleteGraph({ entity: Artist, key: 1 }, { em: orm.em.fork(), dryRun: true });
+    const plan = await deleteGraph(orm.em.fork(), { entity: Artist, key: 1 }, { dryRun: true });
     assert.equal(await tableChecksums(orm), before, 'a dry run changes nothing');
 
     const expected = async (query: string) => Number((await sql<{ n: number }>(query))[0]!.n);
@@ -56,7 +56,7 @@ for (const backend of testBackends()) {
   test('archive, delete, then import of the archive restores the database exactly', async () => {
     const before = await tableChecksums(orm);
     const archive = join(dir, 'artist-1.ndjson');
-    const report = await deleteGraph({ entity: Artist, key: 1 }, { em: orm.em.fork(), archiveTo: archive, archiveFormat: 'ndjson' });
+    const report = await deleteGraph(orm.em.fork(), { entity: Artist, key: 1 }, { archiveTo: archive, archiveFormat: 'ndjson' });
     assert.is(report.archived, report.rows);
     const after = await tableChecksums(orm);
     for (const [table, rows] of Object.entries({ artist: 1, album: report.entities.Album!, track: report.entities.Track!,
@@ -66,15 +66,15 @@ for (const backend of testBackends()) {
     for (const shared of ['genre', 'media_type', 'invoice', 'customer', 'playlist', 'employee']) {
       assert.is(after[shared], before[shared], `${shared} is untouched`);
     }
-    const restored = await importGraph(archive, { em: orm.em.fork() });
+    const restored = await importGraph(orm.em.fork(), archive);
     assert.is(restored.rows, report.rows);
     assert.equal(await tableChecksums(orm), before);
   });
 
   test('excluded nullable relations keep their rows with the key set to NULL', async () => {
     const before = await tableChecksums(orm);
-    const plan = await deleteGraph({ entity: Employee, key: 2 }, {
-      em: orm.em.fork(), dryRun: true, excludeRelations: ['Employee.reports', 'Employee<-Customer.supportRep'],
+    const plan = await deleteGraph(orm.em.fork(), { entity: Employee, key: 2 }, {
+      dryRun: true, excludeRelations: ['Employee.reports', 'Employee<-Customer.supportRep'],
     });
     assert.equal(plan.entities, { Employee: 1 });
     const reports = Number((await sql<{ n: number }>(`select count(*)::int as n from $s.employee where reports_to = 2`))[0]!.n);
@@ -83,7 +83,7 @@ for (const backend of testBackends()) {
     assert.equal(await tableChecksums(orm), before);
 
     // without the exclusions the manager's reports, their customers and the customers' invoices go too
-    const cascade = await deleteGraph({ entity: Employee, key: 2 }, { em: orm.em.fork(), dryRun: true });
+    const cascade = await deleteGraph(orm.em.fork(), { entity: Employee, key: 2 }, { dryRun: true });
     assert.ok(cascade.entities.Employee! > 1);
     assert.ok((cascade.entities.Invoice ?? 0) > 0);
     assert.ok(cascade.rows > plan.rows);
@@ -93,8 +93,8 @@ for (const backend of testBackends()) {
     const before = await tableChecksums(orm);
     const controller = new AbortController();
     let deletes = 0;
-    const failure = await deleteGraph({ entity: Artist, key: 22 }, {
-      em: orm.em.fork(), signal: controller.signal,
+    const failure = await deleteGraph(orm.em.fork(), { entity: Artist, key: 22 }, {
+      signal: controller.signal,
       onProgress: (progress) => {
         if (progress.phase === 'delete' && ++deletes === 2) controller.abort(new Error('stopped by the test'));
       },

@@ -19,7 +19,7 @@ for (const backend of testBackends()) {
   test("a customer's invoice lines are flagged for the tracks they point at, until Track is declared reference data", withTimeout(async () => {
     const plain = await chinook(backend);
     try {
-      const plan = await deleteGraph({ entity: Customer, key: 1 }, { em: plain.em.fork(), dryRun: true });
+      const plan = await deleteGraph(plain.em.fork(), { entity: Customer, key: 1 }, { dryRun: true });
       const lines = plan.outside.find((effect) => effect.entity === 'InvoiceLine');
       assert.ok(lines, 'invoice lines are listed as also belonging to their tracks');
       assert.equal(lines!.outside.map((entry) => entry.entity), ['Track']);
@@ -31,7 +31,7 @@ for (const backend of testBackends()) {
     try {
       const declared = await chinook(backend);
       try {
-        const plan = await deleteGraph({ entity: Customer, key: 1 }, { em: declared.em.fork(), dryRun: true });
+        const plan = await deleteGraph(declared.em.fork(), { entity: Customer, key: 1 }, { dryRun: true });
         assert.ok(plan.entities.InvoiceLine! > 0, 'the lines still go');
         assert.equal(plan.outside, [], 'nothing is flagged for pointing at reference data');
       } finally {

@@ -24,13 +24,13 @@ for (const backend of testBackends()) {
   test.before(async () => {
     source = await backend.createOrm({ entities: chinookEntities, extensions: [EntitySync], createSchema: false });
     await runSqlFile(backend, source, chinookSqlPath, { startAt: chinookStart });
-    const exported = await exportGraph({ entity: Playlist, key: 17 }, { em: source.em.fork() });
+    const exported = await exportGraph(source.em.fork(), { entity: Playlist, key: 17 });
     json = exported.text!;
     document = exported.document!;
-    ndjson = (await exportGraph({ entity: Playlist, key: 17 }, { em: source.em.fork(), format: 'ndjson' })).text!;
+    ndjson = (await exportGraph(source.em.fork(), { entity: Playlist, key: 17 }, { format: 'ndjson' })).text!;
     target = await backend.createOrm({ entities: chinookEntities, extensions: [EntitySync] });
     // one row already there, so that "nothing written" is checked against a non-empty database
-    await importGraph(await (await exportGraph({ entity: 'Genre', key: 1 }, { em: source.em.fork() })).document!, { em: target.em.fork() });
+    await importGraph(target.em.fork(), await (await exportGraph(source.em.fork(), { entity: 'Genre', key: 1 })).document!);
     dir = mkdtempSync(join(tmpdir(), 'entity-sync-broken-'));
   });
   test.after(async () => {
@@ -43,7 +43,7 @@ for (const backend of testBackends()) {
     const before = await tableChecksums(target);
     const file = typeof source === 'string' ? join(dir, `doc-${Math.random().toString(36).slice(2)}.json`) : undefined;
     if (file) writeFileSync(file, source as string);
-    const error = await importGraph((file ?? source) as GraphDocument, { em: target.em.fork() }).then(
+    const error = await importGraph(target.em.fork(), (file ?? source) as GraphDocument).then(
       () => assert.unreachable('the import should fail'), (e) => e);
     assert.is(error.code, code, error.message);
     assert.match(error.message, message);
@@ -106,7 +106,7 @@ for (const backend of testBackends()) {
   });
 
   test('a missing file', async () => {
-    const error = await importGraph(join(dir, 'nope.json'), { em: target.em.fork() }).catch((e) => e);
+    const error = await importGraph(target.em.fork(), join(dir, 'nope.json')).catch((e) => e);
     assert.is(error.code, 'FILE_NOT_FOUND');
     assert.ok(readFileSync.length > 0);
   });

@@ -63,7 +63,7 @@ for (const backend of testBackends()) {
   });
 
   test('customers and playlists export exactly the rows they own and need, and nothing more', async () => {
-    const exported = await exportGraph(roots, { em: em(), exportedAt: null });
+    const exported = await exportGraph(em(), roots, { exportedAt: null });
     const expected = await keysByEntity(source, `with recursive
       c as (select * from $s.customer where customer_id = any(array[${CUSTOMERS}])),
       i as (select * from $s.invoice where customer_id in (select customer_id from c)),
@@ -86,7 +86,7 @@ for (const backend of testBackends()) {
   });
 
   test('an artist owns albums, tracks and their sales and playlist links; invoices, customers and playlists are only needed', async () => {
-    const exported = await exportGraph({ entity: Artist, key: 1 }, { em: em(), exportedAt: null });
+    const exported = await exportGraph(em(), { entity: Artist, key: 1 }, { exportedAt: null });
     const expected = await keysByEntity(source, `with recursive
       al as (select * from $s.album where artist_id = 1),
       t as (select * from $s.track where album_id in (select album_id from al)),
@@ -106,7 +106,7 @@ for (const backend of testBackends()) {
   });
 
   test('a sales agent owns its customers; the managers it needs do not bring their other reports; maxDepth counts owned levels', async () => {
-    const exported = await exportGraph({ entity: Employee, key: 3 }, { em: em(), exportedAt: null });
+    const exported = await exportGraph(em(), { entity: Employee, key: 3 }, { exportedAt: null });
     const expected = await keysByEntity(source, `with recursive
       c as (select * from $s.customer where support_rep_id = 3),
       i as (select * from $s.invoice where customer_id in (select customer_id from c)),
@@ -121,58 +121,57 @@ for (const backend of testBackends()) {
     assert.equal(expected.Employee, ['["1"]', '["2"]', '["3"]']);
     assert.equal(sortedEntries(documentKeys(exported.document!)), sortedEntries(expected));
 
-    const shallow = await exportGraph({ entity: Employee, key: 3 }, { em: em(), exportedAt: null, maxDepth: 1 });
+    const shallow = await exportGraph(em(), { entity: Employee, key: 3 }, { exportedAt: null, maxDepth: 1 });
     assert.equal(shallow.header.entities.map((e) => `${e.name}:${e.rows}`),
       ['Employee:3', `Customer:${await count(source, 'select count(*)::int as n from $s.customer where support_rep_id = 3')}`]);
-    const rootOnly = await exportGraph({ entity: Employee, key: 3 }, { em: em(), exportedAt: null, maxDepth: 0 });
+    const rootOnly = await exportGraph(em(), { entity: Employee, key: 3 }, { exportedAt: null, maxDepth: 0 });
     assert.equal(documentKeys(rootOnly.document!), { Employee: ['["1"]', '["2"]', '["3"]'] });
   });
 
   test('roots: an instance and its key give the same bytes, a composite key works, wrong arity and missing keys are refused by name', async () => {
     const customer = await em().findOneOrFail(Customer, { customerId: 5 });
-    const byInstance = await exportGraph(customer, { em: em(), exportedAt: null });
-    const byKey = await exportGraph({ entity: 'Customer', key: '5' }, { em: em(), exportedAt: null });
+    const byInstance = await exportGraph(em(), customer, { exportedAt: null });
+    const byKey = await exportGraph(em(), { entity: 'Customer', key: '5' }, { exportedAt: null });
     assert.is(byInstance.text, byKey.text);
 
-    const link = await exportGraph({ entity: 'playlist_track', key: [1, 3402] }, { em: em(), exportedAt: null });
+    const link = await exportGraph(em(), { entity: 'playlist_track', key: [1, 3402] }, { exportedAt: null });
     assert.equal(documentKeys(link.document!).playlist_track, ['["1","3402"]']);
     assert.equal(documentKeys(link.document!).Playlist, ['["1"]']);
     assert.equal(documentKeys(link.document!).Track, ['["3402"]']);
 
     for (const key of [[1, 2], []]) {
-      const error = await exportGraph({ entity: Customer, key }, { em: em() }).then(() => assert.unreachable('arity'), (e) => e);
+      const error = await exportGraph(em(), { entity: Customer, key }).then(() => assert.unreachable('arity'), (e) => e);
       assert.is(error.code, 'INVALID_ROOT', error.message);
       assert.match(error.message, `Customer's primary key has 1 column(s) (customer_id), the root gives ${key.length}`);
     }
-    const half = await exportGraph({ entity: 'playlist_track', key: 1 }, { em: em() }).then(() => assert.unreachable('arity'), (e) => e);
+    const half = await exportGraph(em(), { entity: 'playlist_track', key: 1 }).then(() => assert.unreachable('arity'), (e) => e);
     assert.is(half.code, 'INVALID_ROOT');
     assert.match(half.message, 'primary key has 2 column(s) (playlist_id, track_id), the root gives 1');
 
-    const missing = await exportGraph([{ entity: Customer, key: 1 }, { entity: Customer, key: 4242 }, { entity: Customer, key: 59 }, { entity: Customer, key: 9999 }],
-      { em: em() }).then(() => assert.unreachable('missing'), (e) => e);
+    const missing = await exportGraph(em(), [{ entity: Customer, key: 1 }, { entity: Customer, key: 4242 }, { entity: Customer, key: 59 }, { entity: Customer, key: 9999 }]).then(() => assert.unreachable('missing'), (e) => e);
     assert.is(missing.code, 'ROOT_NOT_FOUND');
     assert.equal(missing.info.keys, ['4242', '9999']);
     assert.match(missing.message, 'No Customer row has the primary key "4242", "9999"');
   });
 
   test('exclude by many-to-many name in either direction, and by undeclared inverse', async () => {
-    const bare = await exportGraph({ entity: Playlist, key: 3 }, { em: em(), excludeRelations: ['Playlist.tracks'] });
+    const bare = await exportGraph(em(), { entity: Playlist, key: 3 }, { excludeRelations: ['Playlist.tracks'] });
     assert.equal(bare.header.entities.map((e) => `${e.name}:${e.rows}`), ['Playlist:1']);
-    const track = await exportGraph({ entity: 'Track', key: 1 }, { em: em(), excludeRelations: ['Track<-Playlist.tracks', 'Track<-InvoiceLine.track'] });
+    const track = await exportGraph(em(), { entity: 'Track', key: 1 }, { excludeRelations: ['Track<-Playlist.tracks', 'Track<-InvoiceLine.track'] });
     assert.equal(track.header.entities.map((e) => `${e.name}:${e.rows}`), ['Artist:1', 'Album:1', 'Genre:1', 'MediaType:1', 'Track:1']);
-    const sales = await exportGraph({ entity: Artist, key: 1 }, { em: em(), excludeRelations: ['Track<-InvoiceLine.track'] });
+    const sales = await exportGraph(em(), { entity: Artist, key: 1 }, { excludeRelations: ['Track<-InvoiceLine.track'] });
     assert.not.ok(sales.header.entities.some((e) => ['InvoiceLine', 'Invoice', 'Customer', 'Employee'].includes(e.name)));
     assert.ok(sales.header.entities.some((e) => e.name === 'playlist_track'), 'only the excluded relation is cut');
   });
 
   test('maxRows: the exact size passes, one less fails naming the relation that fanned out', async () => {
-    const full = await exportGraph(roots, { em: em(), exportedAt: null });
-    const exact = await exportGraph(roots, { em: em(), exportedAt: null, maxRows: full.rows });
+    const full = await exportGraph(em(), roots, { exportedAt: null });
+    const exact = await exportGraph(em(), roots, { exportedAt: null, maxRows: full.rows });
     assert.is(exact.text, full.text);
-    const over = await exportGraph(roots, { em: em(), maxRows: full.rows - 1 }).then(() => assert.unreachable('maxRows'), (e) => e);
+    const over = await exportGraph(em(), roots, { maxRows: full.rows - 1 }).then(() => assert.unreachable('maxRows'), (e) => e);
     assert.is(over.code, 'GRAPH_TOO_LARGE');
 
-    const rock = await exportGraph({ entity: 'Genre', key: 1 }, { em: em(), maxRows: 100 }).then(() => assert.unreachable('maxRows'), (e) => e);
+    const rock = await exportGraph(em(), { entity: 'Genre', key: 1 }, { maxRows: 100 }).then(() => assert.unreachable('maxRows'), (e) => e);
     assert.is(rock.code, 'GRAPH_TOO_LARGE');
     assert.is(rock.info.relation, 'Genre<-Track.genre');
     assert.match(rock.message, `${await count(source, 'select count(*)::int as n from $s.track where genre_id = 1')} of them through Genre<-Track.genre`);
@@ -182,15 +181,15 @@ for (const backend of testBackends()) {
     const target = await emptyTarget();
     try {
       const file = join(dir, 'graph.json');
-      const written = await exportGraph(roots, { em: em(), exportedAt: null, to: file });
+      const written = await exportGraph(em(), roots, { exportedAt: null, to: file });
       assert.is(written.text, undefined);
-      const inMemory = await exportGraph(roots, { em: em(), exportedAt: null });
+      const inMemory = await exportGraph(em(), roots, { exportedAt: null });
       assert.is(readFileSync(file, 'utf8'), inMemory.text);
 
-      const report = await importGraph(file, { em: target.em.fork() });
+      const report = await importGraph(target.em.fork(), file);
       assert.is(report.rows, written.rows);
       const again = join(dir, 'again.json');
-      await exportGraph(roots, { em: target.em.fork(), exportedAt: null, to: again });
+      await exportGraph(target.em.fork(), roots, { exportedAt: null, to: again });
       assert.is(readFileSync(again, 'utf8'), readFileSync(file, 'utf8'));
 
       const document = inMemory.document!;
@@ -208,9 +207,9 @@ for (const backend of testBackends()) {
   test("overlapping graphs: 'fail' lists exactly the shared rows and writes nothing, 'skip' writes the rest", async () => {
     const target = await emptyTarget();
     try {
-      const playlist = await exportGraph({ entity: Playlist, key: 17 }, { em: em(), exportedAt: null });
-      await importGraph(playlist.document!, { em: target.em.fork() });
-      const customers = await exportGraph(CUSTOMERS.map((key) => ({ entity: Customer, key })), { em: em(), exportedAt: null });
+      const playlist = await exportGraph(em(), { entity: Playlist, key: 17 }, { exportedAt: null });
+      await importGraph(target.em.fork(), playlist.document!);
+      const customers = await exportGraph(em(), CUSTOMERS.map((key) => ({ entity: Customer, key })), { exportedAt: null });
       const present = documentKeys(playlist.document!);
       const incoming = documentKeys(customers.document!);
       const shared = Object.entries(incoming).flatMap(([entity, keys]) =>
@@ -218,7 +217,7 @@ for (const backend of testBackends()) {
       assert.ok(shared.length > 0, 'the two graphs share tracks and reference rows');
 
       const before = await tableChecksums(target);
-      const error = await importGraph(customers.document!, { em: target.em.fork() }).then(() => assert.unreachable('conflict'), (e) => e);
+      const error = await importGraph(target.em.fork(), customers.document!).then(() => assert.unreachable('conflict'), (e) => e);
       assert.is(error.code, 'IMPORT_CONFLICT');
       const conflicts = error.info.conflicts as ImportReport['conflicts'];
       assert.equal(conflicts.map((c) => `${c.entity} ${JSON.stringify(c.key)}`).sort(), shared);
@@ -229,7 +228,7 @@ for (const backend of testBackends()) {
       }
       assert.equal(await tableChecksums(target), before, 'nothing was written');
 
-      const report = await importGraph(customers.document!, { em: target.em.fork(), onConflict: 'skip' });
+      const report = await importGraph(target.em.fork(), customers.document!, { onConflict: 'skip' });
       for (const entity of customers.header.entities) {
         const skipped = shared.filter((line) => line.startsWith(`${entity.name} `)).length;
         assert.equal(report.entities[entity.name], { created: entity.rows - skipped, updated: 0, skipped, remapped: 0, reused: 0 }, entity.name);
@@ -252,20 +251,20 @@ for (const backend of testBackends()) {
     const target = await emptyTarget();
     try {
       const before = await tableChecksums(target);
-      const customers = structuredClone((await exportGraph(CUSTOMERS.map((key) => ({ entity: Customer, key })), { em: em() })).document!) as GraphDocument;
+      const customers = structuredClone((await exportGraph(em(), CUSTOMERS.map((key) => ({ entity: Customer, key })))).document!) as GraphDocument;
       const employees = customers.entities.find((e) => e.name === 'Employee')!;
       const reportsTo = employees.columns.findIndex((c) => c.name === 'reports_to');
       customers.data.Employee = customers.data.Employee!.filter((row) => row[reportsTo] !== null);
       employees.rows = customers.data.Employee.length;
-      const headless = await importGraph(customers, { em: target.em.fork() }).then(() => assert.unreachable('dangling'), (e) => e);
+      const headless = await importGraph(target.em.fork(), customers).then(() => assert.unreachable('dangling'), (e) => e);
       assert.is(headless.code, 'DANGLING_REFERENCE', headless.message);
       assert.is(headless.info.relation, 'Employee.reportsTo');
       assert.equal(headless.info.keys, [['2']]);
 
-      const playlist = structuredClone((await exportGraph({ entity: Playlist, key: 17 }, { em: em() })).document!) as GraphDocument;
+      const playlist = structuredClone((await exportGraph(em(), { entity: Playlist, key: 17 })).document!) as GraphDocument;
       const [dropped] = playlist.data.Track!.splice(0, 1);
       playlist.entities.find((e) => e.name === 'Track')!.rows -= 1;
-      const unlinked = await importGraph(playlist, { em: target.em.fork() }).then(() => assert.unreachable('dangling'), (e) => e);
+      const unlinked = await importGraph(target.em.fork(), playlist).then(() => assert.unreachable('dangling'), (e) => e);
       assert.is(unlinked.code, 'DANGLING_REFERENCE', unlinked.message);
       assert.is(unlinked.info.relation, 'playlist_track.Track_inverse');
       assert.equal(unlinked.info.keys, [['17', dropped![0]]]);
@@ -277,7 +276,7 @@ for (const backend of testBackends()) {
 
   // Last: it adds a second copy of the graph to the source.
   test("'remap' into the source: a complete second copy whose every key points only at the copy", async () => {
-    const exported = await exportGraph(roots, { em: em(), exportedAt: null });
+    const exported = await exportGraph(em(), roots, { exportedAt: null });
     const document = exported.document!;
     const tables = Object.fromEntries(document.entities.map((e) => [e.name, e]));
     const sizes = async () => Object.fromEntries(await Promise.all(document.entities.map(async (e) =>
@@ -291,9 +290,9 @@ for (const backend of testBackends()) {
     const before = await sizes();
     const checksums = await tableChecksums(source);
 
-    const dry = await importGraph(document, { em: em(), onConflict: 'remap', dryRun: true });
+    const dry = await importGraph(em(), document, { onConflict: 'remap', dryRun: true });
     assert.equal(await tableChecksums(source), checksums, 'the dry run wrote nothing');
-    const report = await importGraph(document, { em: em(), onConflict: 'remap' });
+    const report = await importGraph(em(), document, { onConflict: 'remap' });
     assert.equal({ ...dry, dryRun: false, statements: 0 }, { ...report, statements: 0 }, 'the dry run reported what the run did');
 
     const after = await sizes();

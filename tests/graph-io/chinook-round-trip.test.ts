@@ -1,4 +1,4 @@
-import { EntitySync, exportGraph, importGraph, type ExportResult } from '@entity-sync/adapters/mikro-orm';
+import { EntitySync, exportGraph, importGraph, type ExportReport } from '@entity-sync/adapters/mikro-orm';
 import type { GraphDocument } from '@entity-sync/core';
 import { runSqlFile, testBackends } from '@entity-sync/testing';
 import type { MikroORM } from '@mikro-orm/core';
@@ -28,13 +28,13 @@ async function tableRows(orm: MikroORM, table: string, columns: string[], primar
 for (const backend of testBackends()) {
   const test = suite(`export / import round trip on Chinook [${backend.name}]`);
   let source: MikroORM;
-  let exported: ExportResult;
+  let exported: ExportReport;
   let dir: string;
 
   test.before(async () => {
     source = await backend.createOrm({ entities: chinookEntities, extensions: [EntitySync], createSchema: false });
     await runSqlFile(backend, source, chinookSqlPath, { startAt: chinookStart });
-    exported = await exportGraph(roots, { em: source.em.fork(), exportedAt: null });
+    exported = await exportGraph(source.em.fork(), roots, { exportedAt: null });
     dir = mkdtempSync(join(tmpdir(), 'entity-sync-roundtrip-'));
   });
   test.after(async () => {
@@ -47,11 +47,11 @@ for (const backend of testBackends()) {
     try {
       const document = exported.document as GraphDocument;
       assert.equal(document.entities.map((e) => e.name), ['Artist', 'Album', 'Employee', 'Customer', 'Genre', 'Invoice', 'MediaType', 'Playlist', 'Track', 'InvoiceLine', 'playlist_track']);
-      const report = await importGraph(document, { em: target.em.fork() });
+      const report = await importGraph(target.em.fork(), document);
       assert.is(report.rows, exported.rows);
       for (const entity of document.entities) assert.is(report.entities[entity.name]!.created, entity.rows, entity.name);
 
-      const again = await exportGraph(roots, { em: target.em.fork(), exportedAt: null });
+      const again = await exportGraph(target.em.fork(), roots, { exportedAt: null });
       assert.is(again.text, exported.text);
 
       for (const entity of document.entities) {
@@ -73,15 +73,15 @@ for (const backend of testBackends()) {
     const target = await backend.createOrm({ entities: chinookEntities, extensions: [EntitySync] });
     try {
       const file = join(dir, 'graph.ndjson');
-      const written = await exportGraph(roots, { em: source.em.fork(), exportedAt: null, format: 'ndjson', to: file });
+      const written = await exportGraph(source.em.fork(), roots, { exportedAt: null, format: 'ndjson', to: file });
       assert.is(written.text, undefined);
       const lines = readFileSync(file, 'utf8').split('\n');
       assert.is(JSON.parse(lines[0]!).encoding, 'ndjson');
       assert.is(lines.at(-2), '{"end":true}');
       assert.is(lines.length, 1 + written.header.entities.length + written.rows + 2);
-      await importGraph(file, { em: target.em.fork() });
+      await importGraph(target.em.fork(), file);
       const file2 = join(dir, 'again.ndjson');
-      await exportGraph(roots, { em: target.em.fork(), exportedAt: null, format: 'ndjson', to: file2 });
+      await exportGraph(target.em.fork(), roots, { exportedAt: null, format: 'ndjson', to: file2 });
       assert.is(readFileSync(file2, 'utf8'), readFileSync(file, 'utf8'));
     } finally {
       await target.close();
@@ -90,7 +90,7 @@ for (const backend of testBackends()) {
 
   test("importing into the source with 'fail' reports every conflict and changes nothing", async () => {
     const before = await tableChecksums(source);
-    const error = await importGraph(exported.document!, { em: source.em.fork() }).catch((e) => e);
+    const error = await importGraph(source.em.fork(), exported.document!).catch((e) => e);
     assert.is(error.code, 'IMPORT_CONFLICT');
     assert.is(error.info.conflicts.length, exported.rows);
     assert.ok(error.info.conflicts.every((c: { kind: string; differingColumns: string[] }) => c.kind === 'primaryKey' && c.differingColumns.length === 0));
@@ -103,9 +103,9 @@ for (const backend of testBackends()) {
     try {
       await runSqlFile(backend, scratch, chinookSqlPath, { startAt: chinookStart });
       const before = await tableChecksums(scratch);
-      const dry = await importGraph(exported.document!, { em: scratch.em.fork(), onConflict: 'remap', dryRun: true });
+      const dry = await importGraph(scratch.em.fork(), exported.document!, { onConflict: 'remap', dryRun: true });
       assert.equal(await tableChecksums(scratch), before, 'the dry run changed nothing');
-      const report = await importGraph(exported.document!, { em: scratch.em.fork(), onConflict: 'remap' });
+      const report = await importGraph(scratch.em.fork(), exported.document!, { onConflict: 'remap' });
       assert.equal({ ...dry, dryRun: false, statements: 0 }, { ...report, statements: 0 }, 'the dry run reported what the run did');
 
       const after = await tableChecksums(scratch);
@@ -118,7 +118,7 @@ for (const backend of testBackends()) {
       const newRoots = exported.header.roots.map((root) => ({
         entity: root.entity, key: report.idMap[root.entity]!.find(([old]) => old[0] === root.key[0])![1],
       }));
-      const copy = await exportGraph(newRoots, { em: scratch.em.fork(), exportedAt: null });
+      const copy = await exportGraph(scratch.em.fork(), newRoots, { exportedAt: null });
       assert.equal(copy.header.entities.map((e) => `${e.name}:${e.rows}`), exported.header.entities.map((e) => `${e.name}:${e.rows}`));
       for (const entity of copy.header.entities) {
         const keyIndexes = entity.primaryKey.map((k) => entity.columns.findIndex((c) => c.name === k));
@@ -136,10 +136,10 @@ for (const backend of testBackends()) {
     const target = await backend.createOrm({ entities: chinookEntities, extensions: [EntitySync] });
     try {
       const before = await tableChecksums(target);
-      const dry = await importGraph(exported.document!, { em: target.em.fork(), dryRun: true });
+      const dry = await importGraph(target.em.fork(), exported.document!, { dryRun: true });
       assert.equal(await tableChecksums(target), before);
       assert.is(dry.dryRun, true);
-      const real = await importGraph(exported.document!, { em: target.em.fork() });
+      const real = await importGraph(target.em.fork(), exported.document!);
       assert.equal({ ...dry, dryRun: false, statements: 0 }, { ...real, statements: 0 });
       assert.is.not(await tableChecksums(target), before);
     } finally {
@@ -148,39 +148,39 @@ for (const backend of testBackends()) {
   });
 
   test('the walk is set-based: 1 customer and 20 customers take the same statements', async () => {
-    const one = await exportGraph({ entity: Customer, key: 1 }, { em: source.em.fork() });
-    const many = await exportGraph(Array.from({ length: 20 }, (_, i) => ({ entity: Customer, key: i + 1 })), { em: source.em.fork() });
+    const one = await exportGraph(source.em.fork(), { entity: Customer, key: 1 });
+    const many = await exportGraph(source.em.fork(), Array.from({ length: 20 }, (_, i) => ({ entity: Customer, key: i + 1 })));
     assert.ok(many.rows > 10 * one.rows, `${many.rows} rows vs ${one.rows}`);
     assert.is(many.statements, one.statements);
-    const allPlaylists = await exportGraph(Array.from({ length: 18 }, (_, i) => ({ entity: Playlist, key: i + 1 })), { em: source.em.fork() });
-    const onePlaylist = await exportGraph({ entity: Playlist, key: 18 }, { em: source.em.fork() });
+    const allPlaylists = await exportGraph(source.em.fork(), Array.from({ length: 18 }, (_, i) => ({ entity: Playlist, key: i + 1 })));
+    const onePlaylist = await exportGraph(source.em.fork(), { entity: Playlist, key: 18 });
     assert.ok(allPlaylists.rows > 100 * onePlaylist.rows);
     assert.is(allPlaylists.statements, onePlaylist.statements);
   });
 
   test('follow, exclude, maxDepth and maxRows shape the graph; bad roots fail clearly', async () => {
     const em = () => source.em.fork();
-    const artist = await exportGraph({ entity: 'Artist', key: 1 }, { em: em() });
+    const artist = await exportGraph(em(), { entity: 'Artist', key: 1 });
     assert.ok(artist.header.entities.some((e) => e.name === 'InvoiceLine'));
-    const withoutSales = await exportGraph({ entity: 'Artist', key: 1 }, { em: em(), excludeRelations: ['Track<-InvoiceLine.track'] });
+    const withoutSales = await exportGraph(em(), { entity: 'Artist', key: 1 }, { excludeRelations: ['Track<-InvoiceLine.track'] });
     assert.not.ok(withoutSales.header.entities.some((e) => ['InvoiceLine', 'Invoice', 'Customer'].includes(e.name)));
-    const albumsOnly = await exportGraph({ entity: 'Artist', key: 1 }, { em: em(), maxDepth: 1 });
+    const albumsOnly = await exportGraph(em(), { entity: 'Artist', key: 1 }, { maxDepth: 1 });
     assert.equal(albumsOnly.header.entities.map((e) => e.name), ['Artist', 'Album']);
-    const album = await exportGraph({ entity: 'Album', key: 1 }, { em: em(), excludeRelations: ['Album<-Track.album'] });
+    const album = await exportGraph(em(), { entity: 'Album', key: 1 }, { excludeRelations: ['Album<-Track.album'] });
     assert.equal(album.header.entities.map((e) => `${e.name}:${e.rows}`), ['Artist:1', 'Album:1']);
     // a needed artist does not bring its other albums, unless the relation is followed
-    const track = await exportGraph({ entity: 'Track', key: 1 }, { em: em(), excludeRelations: ['Track<-InvoiceLine.track', 'Track<-playlist_track.Track_inverse'] });
+    const track = await exportGraph(em(), { entity: 'Track', key: 1 }, { excludeRelations: ['Track<-InvoiceLine.track', 'Track<-playlist_track.Track_inverse'] });
     assert.is(track.header.entities.find((e) => e.name === 'Album')!.rows, 1);
-    const followed = await exportGraph({ entity: 'Track', key: 1 }, { em: em(), excludeRelations: ['Track<-InvoiceLine.track', 'Track<-playlist_track.Track_inverse'], follow: ['Artist<-Album.artist'] });
+    const followed = await exportGraph(em(), { entity: 'Track', key: 1 }, { excludeRelations: ['Track<-InvoiceLine.track', 'Track<-playlist_track.Track_inverse'], follow: ['Artist<-Album.artist'] });
     assert.ok(followed.header.entities.find((e) => e.name === 'Album')!.rows > 1);
 
-    const tooLarge = await exportGraph({ entity: Playlist, key: 1 }, { em: em(), maxRows: 500 }).catch((e) => e);
+    const tooLarge = await exportGraph(em(), { entity: Playlist, key: 1 }, { maxRows: 500 }).catch((e) => e);
     assert.is(tooLarge.code, 'GRAPH_TOO_LARGE');
     assert.match(tooLarge.message, /The graph passed maxRows \(500\): \d+ rows so far, \d+ of them through Playlist<-playlist_track\.Playlist_owner\./);
     assert.match(tooLarge.message, "excludeRelations: ['Playlist<-playlist_track.Playlist_owner']");
-    const missing = await exportGraph({ entity: Customer, key: 4242 }, { em: em() }).catch((e) => e);
+    const missing = await exportGraph(em(), { entity: Customer, key: 4242 }).catch((e) => e);
     assert.is(missing.code, 'ROOT_NOT_FOUND');
-    const unknown = await exportGraph({ entity: 'Artist', key: 1 }, { em: em(), excludeRelations: ['Artist.songs'] }).catch((e) => e);
+    const unknown = await exportGraph(em(), { entity: 'Artist', key: 1 }, { excludeRelations: ['Artist.songs'] }).catch((e) => e);
     assert.is(unknown.code, 'GRAPH_UNKNOWN_RELATION');
   });
 

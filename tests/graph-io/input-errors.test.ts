@@ -90,7 +90,7 @@ for (const backend of testBackends()) {
     await seed(source);
     target = await backend.createOrm({ entities, extensions: [EntitySync] });
     dir = mkdtempSync(join(tmpdir(), 'entity-sync-inputs-'));
-    document = (await exportGraph({ entity: Recipe, key: 1 }, { em: source.em.fork() })).document!;
+    document = (await exportGraph(source.em.fork(), { entity: Recipe, key: 1 })).document!;
   });
   test.after(async () => {
     await source.close();
@@ -112,43 +112,44 @@ for (const backend of testBackends()) {
 
   test('option values are checked: the option, the value given and the valid ones are named', async () => {
     await unchanged(target, async () => {
-      await invalidOption(importGraph(document, { em: target.em.fork(), onConflict: 'replace' as never }),
+      await invalidOption(importGraph(target.em.fork(), document, { onConflict: 'replace' as never }),
         "importGraph: option 'onConflict' is 'replace'", "one of 'fail', 'skip', 'overwrite', 'remap'");
-      await invalidOption(importGraph(document, { em: target.em.fork(), matchBy: 'natural-key' as never }),
+      await invalidOption(importGraph(target.em.fork(), document, { matchBy: 'natural-key' as never }),
         "option 'matchBy' is 'natural-key'", "one of 'primaryKey', 'naturalKey'", "in code write 'naturalKey'");
       for (const batchSize of [0, -5, 2.5, '100']) {
-        await invalidOption(importGraph(document, { em: target.em.fork(), batchSize: batchSize as never }),
+        await invalidOption(importGraph(target.em.fork(), document, { batchSize: batchSize as never }),
           "option 'batchSize' is", String(batchSize), 'a whole number of at least 1');
       }
     });
     const file = join(dir, 'never.json');
-    await invalidOption(exportGraph({ entity: Recipe, key: 1 }, { em: source.em.fork(), format: 'xml' as never, to: file }),
+    await invalidOption(exportGraph(source.em.fork(), { entity: Recipe, key: 1 }, { format: 'xml' as never, to: file }),
       "exportGraph: option 'format' is 'xml'", "one of 'json', 'ndjson'");
-    await invalidOption(exportGraph({ entity: Recipe, key: 1 }, { em: source.em.fork(), maxRows: -1 }), "option 'maxRows' is -1", 'a whole number of at least 1');
-    await invalidOption(exportGraph({ entity: Recipe, key: 1 }, { em: source.em.fork(), maxDepth: 1.5 }), "option 'maxDepth' is 1.5", 'a whole number of at least 0');
-    await invalidOption(exportGraph({ entity: Recipe, key: 1 }, { em: source.em.fork(), excludeRelations: 'Recipe.steps' as never }),
+    await invalidOption(exportGraph(source.em.fork(), { entity: Recipe, key: 1 }, { maxRows: -1 }), "option 'maxRows' is -1", 'a whole number of at least 1');
+    await invalidOption(exportGraph(source.em.fork(), { entity: Recipe, key: 1 }, { maxDepth: 1.5 }), "option 'maxDepth' is 1.5", 'a whole number of at least 0');
+    await invalidOption(exportGraph(source.em.fork(), { entity: Recipe, key: 1 }, { excludeRelations: 'Recipe.steps' as never }),
       "option 'excludeRelations' is 'Recipe.steps'", 'a list of relation names');
-    await invalidOption(exportGraph({ entity: Recipe, key: 1 }, { em: source.em.fork(), to: 42 as never }),
+    await invalidOption(exportGraph(source.em.fork(), { entity: Recipe, key: 1 }, { to: 42 as never }),
       "option 'to' is 42", 'a file path or a writable stream, or a sink function');
     assert.not.ok(existsSync(file) || existsSync(`${file}.partial`), 'no file was written');
     await unchanged(source, async () => {
-      await invalidOption(deleteGraph({ entity: Recipe, key: 1 }, { em: source.em.fork(), archiveFormat: 'csv' as never }),
+      await invalidOption(deleteGraph(source.em.fork(), { entity: Recipe, key: 1 }, { archiveFormat: 'csv' as never }),
         "deleteGraph: option 'archiveFormat' is 'csv'", "one of 'json', 'ndjson'");
     });
   });
 
-  test('a missing or wrong em is refused by name in all three functions', async () => {
+  test('a missing or wrong em is refused by name in all three functions, and options that are not an object', async () => {
     await unchanged(source, async () => {
       const root = { entity: Recipe, key: 1 };
       for (const [name, call] of [
-        ['exportGraph', (options: never) => exportGraph(root, options)],
-        ['importGraph', (options: never) => importGraph(document, options)],
-        ['deleteGraph', (options: never) => deleteGraph(root, options)],
+        ['exportGraph', (em: never, options?: never) => exportGraph(em, root, options)],
+        ['importGraph', (em: never, options?: never) => importGraph(em, document, options)],
+        ['deleteGraph', (em: never, options?: never) => deleteGraph(em, root, options)],
       ] as const) {
-        await invalidOption(call({} as never), `${name}: option 'em' is missing`, 'a MikroORM EntityManager');
-        await invalidOption(call(undefined as never), `${name}: option 'em' is missing`, '{ em: orm.em.fork() }');
-        await invalidOption(call({ em: source } as never), `${name}: option 'em' is a MikroORM`, 'That is the MikroORM instance: pass orm.em.fork()');
-        await invalidOption(call({ em: 'db' } as never), `${name}: option 'em' is 'db'`, 'a MikroORM EntityManager');
+        await invalidOption(call(undefined as never), `${name}: argument 'em' is missing`, 'a MikroORM EntityManager', `Pass orm.em.fork() (or the em of a request) first: ${name}(em, `);
+        await invalidOption(call(source as never), `${name}: argument 'em' is a MikroORM`, 'That is the MikroORM instance: pass orm.em.fork()');
+        await invalidOption(call('db' as never), `${name}: argument 'em' is 'db'`, 'a MikroORM EntityManager');
+        await invalidOption(call({ em: source.em.fork() } as never), `${name}: argument 'em' is a plain object`, 'The EntityManager goes first, the options last');
+        await invalidOption(call(source.em.fork() as never, 'fast' as never), `${name}: argument 'options' is 'fast'`, 'an object of options, or nothing');
       }
     });
   });
@@ -156,8 +157,8 @@ for (const backend of testBackends()) {
   test("the old option name exclude points at excludeRelations (not @SyncModel's column exclude)", async () => {
     await unchanged(source, async () => {
       for (const call of [
-        exportGraph({ entity: Recipe, key: 1 }, { em: source.em.fork(), exclude: ['Recipe.steps'] } as never),
-        deleteGraph({ entity: Recipe, key: 1 }, { em: source.em.fork(), exclude: ['Recipe.steps'] } as never),
+        exportGraph(source.em.fork(), { entity: Recipe, key: 1 }, { exclude: ['Recipe.steps'] } as never),
+        deleteGraph(source.em.fork(), { entity: Recipe, key: 1 }, { exclude: ['Recipe.steps'] } as never),
       ]) {
         await invalidOption(call, "option 'exclude' was renamed to 'excludeRelations'", 'pass excludeRelations instead', "@SyncModel's exclude", 'columns');
       }
@@ -173,8 +174,8 @@ for (const backend of testBackends()) {
   test('roots without a key, unflushed instances and key text of the wrong type are INVALID_ROOT naming the root and the type', async () => {
     await unchanged(source, async () => {
       for (const run of [
-        (roots: object) => exportGraph(roots, { em: source.em.fork() }),
-        (roots: object) => deleteGraph(roots, { em: source.em.fork() }),
+        (roots: object) => exportGraph(source.em.fork(), roots),
+        (roots: object) => deleteGraph(source.em.fork(), roots),
       ]) {
         await invalidRoot(run({ entity: Recipe }), 'Invalid root "{ entity: Recipe }"', 'it has no key', '(id: integer)');
         const unsaved = source.em.fork().create(Recipe, { title: 'Draft', servings: 1 });
@@ -188,7 +189,7 @@ for (const backend of testBackends()) {
           'the database cannot read the key as that type: ');
       }
     });
-    const upper = await exportGraph({ entity: Token, key: `{${TOKEN.toUpperCase()}}` }, { em: source.em.fork() });
+    const upper = await exportGraph(source.em.fork(), { entity: Token, key: `{${TOKEN.toUpperCase()}}` });
     assert.equal(upper.header.roots, [{ entity: 'Token', key: [TOKEN] }], 'a uuid in another accepted spelling is written as the database prints it');
   });
 
@@ -201,7 +202,7 @@ for (const backend of testBackends()) {
         transactions += 1;
         return transactional(work, options);
       }) as EntityManager['transactional'];
-      const error = await failure(exportGraph({ entity: Recipe, key: 1 }, { em, to }));
+      const error = await failure(exportGraph(em, { entity: Recipe, key: 1 }, { to }));
       assert.is(error.code, 'FILE_NOT_WRITABLE', error.message);
       assert.ok(error.message.startsWith(`Cannot write ${to}: `), error.message);
       assert.match(error.message, to === dir ? 'it is a directory' : `the directory ${join(dir, 'missing')} does not exist`);
@@ -214,14 +215,14 @@ for (const backend of testBackends()) {
   test('a delete with an archive in a missing directory fails before deleting anything', async () => {
     const archiveTo = join(dir, 'missing', 'archive.ndjson');
     await unchanged(source, async () => {
-      const error = await failure(deleteGraph({ entity: Recipe, key: 1 }, { em: source.em.fork(), archiveTo, archiveFormat: 'ndjson' }));
+      const error = await failure(deleteGraph(source.em.fork(), { entity: Recipe, key: 1 }, { archiveTo, archiveFormat: 'ndjson' }));
       assert.is(error.code, 'FILE_NOT_WRITABLE', error.message);
       assert.match(error.message, `Cannot write ${archiveTo}: the directory ${join(dir, 'missing')} does not exist; create it or choose another path`);
     });
   });
 
   test('a failing import closes the file or stream it read', async () => {
-    const ndjson = (await exportGraph({ entity: Recipe, key: 1 }, { em: source.em.fork(), format: 'ndjson' })).text!;
+    const ndjson = (await exportGraph(source.em.fork(), { entity: Recipe, key: 1 }, { format: 'ndjson' })).text!;
     const file = join(dir, 'recipe-1.ndjson');
     writeFileSync(file, ndjson);
     const lines = ndjson.split('\n');
@@ -230,24 +231,24 @@ for (const backend of testBackends()) {
     const mismatched = join(dir, 'recipe-1-mismatched.ndjson');
     writeFileSync(mismatched, [JSON.stringify(header), ...lines.slice(1)].join('\n'));
 
-    const mismatch = await failure(importGraph(mismatched, { em: target.em.fork() }));
+    const mismatch = await failure(importGraph(target.em.fork(), mismatched));
     assert.is(mismatch.code, 'SCHEMA_MISMATCH', mismatch.message);
     assert.is(openFds(mismatched), 0, 'the file of a document refused for its schema is closed');
 
-    const conflict = await failure(importGraph(file, { em: source.em.fork() }));
+    const conflict = await failure(importGraph(source.em.fork(), file));
     assert.is(conflict.code, 'IMPORT_CONFLICT', conflict.message);
     assert.is(openFds(file), 0, 'the file of a conflicting import is closed');
 
     const stream = Readable.from([ndjson]);
-    const badOption = await failure(importGraph(stream, { em: target.em.fork(), onConflict: 'replace' as never }));
+    const badOption = await failure(importGraph(target.em.fork(), stream, { onConflict: 'replace' as never }));
     assert.is(badOption.code, 'INVALID_OPTION');
     assert.ok(stream.destroyed, 'a stream passed to a refused import is closed');
 
     const schemaStream = Readable.from([[JSON.stringify(header), ...lines.slice(1)].join('\n')]);
-    assert.is((await failure(importGraph(schemaStream, { em: target.em.fork() }))).code, 'SCHEMA_MISMATCH');
+    assert.is((await failure(importGraph(target.em.fork(), schemaStream))).code, 'SCHEMA_MISMATCH');
     assert.ok(schemaStream.destroyed);
 
-    const report = await importGraph(file, { em: target.em.fork(), dryRun: true });
+    const report = await importGraph(target.em.fork(), file, { dryRun: true });
     assert.is(report.entities.Recipe!.created, 1);
     assert.is(openFds(file), 0, 'and so is the file of an import that succeeds');
   });
@@ -255,9 +256,9 @@ for (const backend of testBackends()) {
   test('an import the database refuses quotes its message, SQLSTATE, table and constraint, without blaming the file', async () => {
     await backend.executeScript(target, 'ALTER TABLE recipe ADD CONSTRAINT recipe_servings_positive CHECK (servings > 0)');
     try {
-      const spoon = (await exportGraph({ entity: Recipe, key: 2 }, { em: source.em.fork() })).document!;
+      const spoon = (await exportGraph(source.em.fork(), { entity: Recipe, key: 2 })).document!;
       await unchanged(target, async () => {
-        const error = await failure(importGraph(spoon, { em: target.em.fork() }));
+        const error = await failure(importGraph(target.em.fork(), spoon));
         assert.is(error.code, 'IMPORT_REJECTED', error.message);
         for (const part of ['The database refused the import: new row for relation "recipe" violates check constraint "recipe_servings_positive"',
           'SQLSTATE 23514', 'table ', 'recipe', 'constraint recipe_servings_positive', 'Nothing was imported',
@@ -278,7 +279,7 @@ for (const backend of testBackends()) {
       await seed(orm);
       const rejected = async (parts: string[]) => {
         await unchanged(orm, async () => {
-          const error = await failure(deleteGraph({ entity: Recipe, key: 1 }, { em: orm.em.fork() }));
+          const error = await failure(deleteGraph(orm.em.fork(), { entity: Recipe, key: 1 }));
           assert.is(error.code, 'DELETE_REJECTED', error.message);
           assert.ok(error.cause?.code, 'the driver error is kept as the cause');
           for (const part of ['The database refused the delete: ', 'Nothing was deleted.', ...parts]) {
@@ -309,9 +310,9 @@ for (const backend of testBackends()) {
       await backend.executeScript(orm, 'DROP TRIGGER keep_steps ON step');
 
       // entity-sync's own errors pass through unchanged
-      const missing = await failure(deleteGraph({ entity: Recipe, key: 99 }, { em: orm.em.fork() }));
+      const missing = await failure(deleteGraph(orm.em.fork(), { entity: Recipe, key: 99 }));
       assert.is(missing.code, 'ROOT_NOT_FOUND');
-      assert.is((await deleteGraph({ entity: Recipe, key: 1 }, { em: orm.em.fork() })).entities.Recipe, 1, 'once nothing refuses, the delete goes through');
+      assert.is((await deleteGraph(orm.em.fork(), { entity: Recipe, key: 1 })).entities.Recipe, 1, 'once nothing refuses, the delete goes through');
     } finally {
       await orm.close();
     }

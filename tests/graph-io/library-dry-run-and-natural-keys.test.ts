@@ -28,13 +28,13 @@ for (const backend of testBackends()) {
   test('a dry run into an empty database writes no row, moves no sequence, and reports what the real run does', async () => {
     const target = await open();
     try {
-      const exported = await exportGraph(await source.em.fork().find(Author, {}), { em: source.em.fork(), exportedAt: null });
+      const exported = await exportGraph(source.em.fork(), await source.em.fork().find(Author, {}), { exportedAt: null });
       const sequences = await sequenceStates(target);
       const checksums = await tableChecksums(target);
-      const dry = await importGraph(exported.document!, { em: target.em.fork(), dryRun: true });
+      const dry = await importGraph(target.em.fork(), exported.document!, { dryRun: true });
       assert.equal(await tableChecksums(target), checksums, 'no row was written');
       assert.equal(await sequenceStates(target), sequences, 'no sequence moved');
-      const real = await importGraph(exported.document!, { em: target.em.fork() });
+      const real = await importGraph(target.em.fork(), exported.document!);
       assert.equal(comparable(dry), comparable(real));
     } finally {
       await target.close();
@@ -44,8 +44,8 @@ for (const backend of testBackends()) {
   test('an import names every sequence it moved, and the app then inserts into every table after the imported ids', async () => {
     const target = await open();
     try {
-      const exported = await exportGraph(await source.em.fork().find(Author, {}), { em: source.em.fork(), exportedAt: null });
-      const report = await importGraph(exported.document!, { em: target.em.fork() });
+      const exported = await exportGraph(source.em.fork(), await source.em.fork().find(Author, {}), { exportedAt: null });
+      const report = await importGraph(target.em.fork(), exported.document!);
       assert.equal(bare(report.sequences),
         ['author_id_seq', 'author_profile_id_seq', 'book_id_seq', 'country_id_seq', 'language_id_seq', 'publisher_id_seq', 'tag_id_seq']);
 
@@ -80,13 +80,13 @@ for (const backend of testBackends()) {
       em.create(Author, { name: 'Goethe', email: 'goethe@example.org' });
       await em.flush();
 
-      const exported = await exportGraph(await source.em.fork().find(Author, {}), { em: source.em.fork(), exportedAt: null });
+      const exported = await exportGraph(source.em.fork(), await source.em.fork().find(Author, {}), { exportedAt: null });
       const sequences = await sequenceStates(target);
       const checksums = await tableChecksums(target);
-      const dry = await importGraph(exported.document!, { em: target.em.fork(), onConflict: 'remap', dryRun: true });
+      const dry = await importGraph(target.em.fork(), exported.document!, { onConflict: 'remap', dryRun: true });
       assert.equal(await tableChecksums(target), checksums, 'no row was written');
       assert.equal(await sequenceStates(target), sequences, 'no sequence moved');
-      const real = await importGraph(exported.document!, { em: target.em.fork(), onConflict: 'remap' });
+      const real = await importGraph(target.em.fork(), exported.document!, { onConflict: 'remap' });
       assert.equal(comparable(dry), comparable(real), 'the dry run reported the ids the run gave');
 
       // the copy hangs together under its new ids
@@ -122,11 +122,11 @@ for (const backend of testBackends()) {
 
       // France owns its language, that language's texts, and its publisher's books and their tag links
       const france = await source.em.fork().findOneOrFail(Country, { code: 'FR' });
-      const exported = await exportGraph(france, { em: source.em.fork(), exportedAt: null });
+      const exported = await exportGraph(source.em.fork(), france, { exportedAt: null });
       assert.equal(exported.header.entities.map((e) => e.name).sort(),
         ['Author', 'Book', 'CopyText', 'Country', 'Language', 'Publisher', 'Tag', 'book_tags']);
 
-      const report = await importGraph(exported.document!, { em: target.em.fork(), onConflict: 'remap', matchBy: 'naturalKey' });
+      const report = await importGraph(target.em.fork(), exported.document!, { onConflict: 'remap', matchBy: 'naturalKey' });
       assert.equal(report.entities.Country, { created: 0, updated: 0, skipped: 0, remapped: 0, reused: 1 });
       assert.equal(report.entities.Language, { created: 0, updated: 0, skipped: 0, remapped: 0, reused: 1 });
       assert.equal(report.entities.Tag, { created: 0, updated: 0, skipped: 0, remapped: 0, reused: 3 });

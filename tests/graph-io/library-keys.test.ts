@@ -13,8 +13,8 @@ for (const backend of testBackends()) {
     try {
       await seedLibrary(source.em.fork());
       const roots = await source.em.fork().find(Author, {});
-      const exported = await exportGraph(roots, { em: source.em.fork() });
-      const report = await importGraph(exported.document!, { em: target.em.fork() });
+      const exported = await exportGraph(source.em.fork(), roots);
+      const report = await importGraph(target.em.fork(), exported.document!);
       assert.ok(report.sequences.some((name) => name.endsWith('book_id_seq')), report.sequences.join(', '));
       const em = target.em.fork();
       const author = await em.findOneOrFail(Author, { name: 'Jane Austen' });
@@ -44,13 +44,13 @@ for (const backend of testBackends()) {
       em.create(Language, { country: gb, code: 'en', name: 'English' });
       await em.flush();
       const austen = await source.em.fork().findOneOrFail(Author, { name: 'Jane Austen' });
-      const exported = await exportGraph(austen, { em: source.em.fork() });
+      const exported = await exportGraph(source.em.fork(), austen);
 
-      const plain = await importGraph(exported.document!, { em: target.em.fork() }).catch((e) => e);
+      const plain = await importGraph(target.em.fork(), exported.document!).catch((e) => e);
       assert.is(plain.code, 'IMPORT_CONFLICT');
       assert.ok(plain.info.conflicts.some((c: { kind: string; entity: string }) => c.kind === 'naturalKey' && c.entity === 'Country'));
 
-      const report = await importGraph(exported.document!, { em: target.em.fork(), onConflict: 'remap', matchBy: 'naturalKey' });
+      const report = await importGraph(target.em.fork(), exported.document!, { onConflict: 'remap', matchBy: 'naturalKey' });
       assert.equal(report.entities.Country, { created: 0, updated: 0, skipped: 0, remapped: 0, reused: 1 });
       assert.equal(report.entities.Language, { created: 0, updated: 0, skipped: 0, remapped: 0, reused: 1 });
       assert.equal(report.entities.Tag, { created: 0, updated: 0, skipped: 0, remapped: 0, reused: 2 });

@@ -64,8 +64,8 @@ for (const backend of testBackends()) {
       await seed(source, backend);
       await seed(target, backend);
       await target.em.getConnection().execute(`UPDATE "${target.config.get('schema') ?? 'public'}".ow_patient SET name = 'Bo (old)', last_update = '${STAMP}' WHERE id = 2`);
-      const exported = await exportGraph({ entity: Ward, key: 1 }, { em: source.em.fork(), exportedAt: null });
-      const report = await importGraph(exported.document!, { em: target.em.fork(), onConflict: 'overwrite' });
+      const exported = await exportGraph(source.em.fork(), { entity: Ward, key: 1 }, { exportedAt: null });
+      const report = await importGraph(target.em.fork(), exported.document!, { onConflict: 'overwrite' });
       assert.equal(report.entities.Patient, { created: 0, updated: 1, skipped: 1, remapped: 0, reused: 0 });
       assert.equal(report.entities.Ward, { created: 0, updated: 0, skipped: 1, remapped: 0, reused: 0 });
       const patients = await target.em.fork().find(Patient, { ward: 1 }, { orderBy: { id: 'asc' } });
@@ -84,12 +84,12 @@ for (const backend of testBackends()) {
     try {
       await seed(orm, backend);
       for (const name of ['Visit.referredBy', 'Doctor<-Visit.referredBy']) {
-        const plan = await deleteGraph({ entity: Doctor, key: 2 }, { em: orm.em.fork(), dryRun: true, excludeRelations: [name] });
+        const plan = await deleteGraph(orm.em.fork(), { entity: Doctor, key: 2 }, { dryRun: true, excludeRelations: [name] });
         assert.equal(plan.setNull, [{ relation: 'Visit.referredBy', entity: 'Visit', rows: 1 }], name);
         assert.equal(plan.entities, { Doctor: 1, Visit: 1 }, `${name}: the visit doctor 2 gave goes, the one they referred stays`);
       }
       const before = await tableChecksums(orm);
-      const error = await deleteGraph({ entity: Doctor, key: 2 }, { em: orm.em.fork(), excludeRelations: ['Visit.doctor'] }).catch((e) => e);
+      const error = await deleteGraph(orm.em.fork(), { entity: Doctor, key: 2 }, { excludeRelations: ['Visit.doctor'] }).catch((e) => e);
       assert.is(error.code, 'INVALID_OPTION');
       assert.match(error.message, "deleteGraph: option 'excludeRelations' is 'Visit.doctor'; it must be a nullable relation. Visit.doctor is NOT NULL");
       assert.equal(await tableChecksums(orm), before);
@@ -103,7 +103,7 @@ for (const backend of testBackends()) {
     try {
       await seed(orm, backend);
       // deleting doctor 1 takes visits 1 and 2, whose patients stay
-      const plan = await deleteGraph({ entity: Doctor, key: 1 }, { em: orm.em.fork(), dryRun: true, excludeRelations: ['Visit.referredBy'] });
+      const plan = await deleteGraph(orm.em.fork(), { entity: Doctor, key: 1 }, { dryRun: true, excludeRelations: ['Visit.referredBy'] });
       const visits = plan.outside.find((effect) => effect.entity === 'Visit');
       assert.ok(visits, 'the visits are flagged');
       assert.equal(visits!.sample, [['1'], ['2']]);
@@ -116,10 +116,10 @@ for (const backend of testBackends()) {
   test('a misspelt option is refused, naming the options there are', withTimeout(async () => {
     const orm = await backend.createOrm({ entities, extensions: [EntitySync] });
     try {
-      const error = await importGraph({ format: 'entity-sync/graph' } as never, { em: orm.em.fork(), onconflict: 'remap' } as never).catch((e) => e);
+      const error = await importGraph(orm.em.fork(), { format: 'entity-sync/graph' } as never, { onconflict: 'remap' } as never).catch((e) => e);
       assert.is(error.code, 'INVALID_OPTION');
       assert.match(error.message, "importGraph: there is no option 'onconflict'. Did you mean 'onConflict'?");
-      const exportError = await exportGraph({ entity: Ward, key: 1 }, { em: orm.em.fork(), maxrows: 5 } as never).catch((e) => e);
+      const exportError = await exportGraph(orm.em.fork(), { entity: Ward, key: 1 }, { maxrows: 5 } as never).catch((e) => e);
       assert.match(exportError.message, "exportGraph: there is no option 'maxrows'. Did you mean 'maxRows'?");
     } finally {
       await orm.close();

@@ -51,16 +51,16 @@ for (const backend of testBackends()) {
   });
 
   test('a warehouse with 24,000 stock rows takes as many statements as one with 3', async () => {
-    const small = await exportGraph({ entity: Warehouse, key: 1 }, { em: orm.em.fork() });
-    const large = await exportGraph({ entity: Warehouse, key: 2 }, { em: orm.em.fork() });
+    const small = await exportGraph(orm.em.fork(), { entity: Warehouse, key: 1 });
+    const large = await exportGraph(orm.em.fork(), { entity: Warehouse, key: 2 });
     assert.equal(small.header.entities.map((e) => e.name), large.header.entities.map((e) => e.name), 'the same relations and depth');
     assert.ok(large.rows > 1_000 * small.rows, `${large.rows} rows vs ${small.rows}`);
     assert.is(large.statements, small.statements, `${large.statements} statements for ${large.rows} rows, ${small.statements} for ${small.rows}`);
   });
 
   test('five hundred roots take the statements of one', async () => {
-    const one = await exportGraph({ entity: Bin, key: 3 }, { em: orm.em.fork() });
-    const many = await exportGraph(Array.from({ length: 500 }, (_, i) => ({ entity: Bin, key: 3 + i })), { em: orm.em.fork() });
+    const one = await exportGraph(orm.em.fork(), { entity: Bin, key: 3 });
+    const many = await exportGraph(orm.em.fork(), Array.from({ length: 500 }, (_, i) => ({ entity: Bin, key: 3 + i })));
     assert.ok(many.rows > 100 * one.rows, `${many.rows} rows vs ${one.rows}`);
     assert.is(many.statements, one.statements);
   });

@@ -54,8 +54,8 @@ for (const backend of testBackends()) {
     const dir = mkdtempSync(join(tmpdir(), 'entity-sync-columns-'));
     try {
       await seed(source);
-      const json = await exportGraph({ entity: Team, key: 1 }, { em: source.em.fork(), exportedAt: null });
-      await exportGraph({ entity: Team, key: 1 }, { em: source.em.fork(), format: 'ndjson', to: join(dir, 'g.ndjson') });
+      const json = await exportGraph(source.em.fork(), { entity: Team, key: 1 }, { exportedAt: null });
+      await exportGraph(source.em.fork(), { entity: Team, key: 1 }, { format: 'ndjson', to: join(dir, 'g.ndjson') });
       for (const text of [json.text!, readFileSync(join(dir, 'g.ndjson'), 'utf8')]) {
         assert.not.ok(text.includes(SECRET), 'the secret is in the file');
         assert.not.ok(text.includes('password_hash'), 'the column is named in the file');
@@ -63,7 +63,7 @@ for (const backend of testBackends()) {
       const member = json.header.entities.find((entity) => entity.name === 'Member')!;
       assert.equal(member.columns.map((column) => column.name), ['id', 'login', 'team_id']);
 
-      await importGraph(json.document!, { em: target.em.fork() });
+      await importGraph(target.em.fork(), json.document!);
       const imported = await target.em.fork().find(Member, {}, { orderBy: { id: 'asc' } });
       assert.equal(imported.map((m) => [m.login, m.passwordHash]), [['ada', 'unset'], ['bo', 'unset']]);
     } finally {
@@ -77,7 +77,7 @@ for (const backend of testBackends()) {
     const source = await backend.createOrm({ entities: [Team, Member], extensions: [EntitySync] });
     try {
       await seed(source);
-      const exported = await exportGraph({ entity: Team, key: 1 }, { em: source.em.fork(), exportedAt: null });
+      const exported = await exportGraph(source.em.fork(), { entity: Team, key: 1 }, { exportedAt: null });
       const team = exported.header.entities.find((entity) => entity.name === 'Team')!;
       assert.equal(team.columns.map((column) => column.name), ['id', 'code', 'name']);
       assert.not.ok(exported.text!.includes('1200.50'), 'a column include leaves out travelled');
@@ -91,8 +91,8 @@ for (const backend of testBackends()) {
     const target = await backend.createOrm({ entities: [Team, StrictMember], extensions: [EntitySync] });
     try {
       await seed(source);
-      const exported = await exportGraph({ entity: Team, key: 1 }, { em: source.em.fork(), exportedAt: null });
-      const error = await importGraph(exported.document!, { em: target.em.fork() }).catch((e) => e);
+      const exported = await exportGraph(source.em.fork(), { entity: Team, key: 1 }, { exportedAt: null });
+      const error = await importGraph(target.em.fork(), exported.document!).catch((e) => e);
       assert.is(error.code, 'SCHEMA_MISMATCH');
       assert.match(error.message, 'Member.password_hash: @SyncModel keeps it out of documents, and the target has it NOT NULL without a default');
       assert.is(await target.em.fork().count(Team), 0, 'nothing was written');
@@ -108,9 +108,9 @@ for (const backend of testBackends()) {
     try {
       await seed(orm);
       const archive = join(dir, 'archive.json');
-      await deleteGraph({ entity: Team, key: 1 }, { em: orm.em.fork(), archiveTo: archive });
+      await deleteGraph(orm.em.fork(), { entity: Team, key: 1 }, { archiveTo: archive });
       assert.is(await orm.em.fork().count(Member), 0);
-      await importGraph(archive, { em: orm.em.fork() });
+      await importGraph(orm.em.fork(), archive);
       const restored = await orm.em.fork().find(Member, {}, { orderBy: { id: 'asc' } });
       assert.equal(restored.map((m) => m.passwordHash), [SECRET, SECRET]);
       assert.is((await orm.em.fork().findOneOrFail(Team, 1)).budget, '1200.50');

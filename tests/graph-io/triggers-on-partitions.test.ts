@@ -52,11 +52,11 @@ for (const backend of testBackends()) {
       await source.em.getConnection().execute(`INSERT INTO "${schemaOf(source)}".tp_reading (id, kind, value) VALUES (1, 'a', 'quiet'), (2, 's', 'soft')`);
       const states = await triggerStates(target);
       assert.equal(states, ['tp_reading:O', 'tp_reading_a:O', 'tp_reading_s:D']);
-      const exported = await exportGraph([{ entity: Reading, key: 1 }, { entity: Reading, key: 2 }], { em: source.em.fork(), exportedAt: null });
+      const exported = await exportGraph(source.em.fork(), [{ entity: Reading, key: 1 }, { entity: Reading, key: 2 }], { exportedAt: null });
       assert.is(exported.document!.data.Reading!.map((row) => row[2]).join(), 'QUIET,soft');
-      const report = await importGraph(exported.document!, { em: target.em.fork(), triggers: 'disable' });
+      const report = await importGraph(target.em.fork(), exported.document!, { triggers: 'disable' });
       assert.equal(report.rewritten, []);
-      const again = await exportGraph([{ entity: Reading, key: 1 }, { entity: Reading, key: 2 }], { em: target.em.fork(), exportedAt: null });
+      const again = await exportGraph(target.em.fork(), [{ entity: Reading, key: 1 }, { entity: Reading, key: 2 }], { exportedAt: null });
       assert.is(again.text, exported.text);
       assert.equal(await triggerStates(target), states);
     } finally {

@@ -51,8 +51,8 @@ for (const backend of testBackends()) {
     await sql(source, `insert into $s.shelf_item values ${LABELS.map((label, i) => `(${i + 1}, 1, '${label.replace(/'/g, "''")}')`).join(', ')}`);
     // a non-empty target, so that "nothing written" compares real data
     await sql(target, `insert into $s.shelf values (99, 'other')`);
-    json = (await exportGraph({ entity: Shelf, key: 1 }, { em: source.em.fork(), exportedAt: null })).text!;
-    ndjson = (await exportGraph({ entity: Shelf, key: 1 }, { em: source.em.fork(), exportedAt: null, format: 'ndjson' })).text!;
+    json = (await exportGraph(source.em.fork(), { entity: Shelf, key: 1 }, { exportedAt: null })).text!;
+    ndjson = (await exportGraph(source.em.fork(), { entity: Shelf, key: 1 }, { exportedAt: null, format: 'ndjson' })).text!;
     dir = mkdtempSync(join(tmpdir(), 'entity-sync-cuts-'));
   });
   test.after(async () => {
@@ -69,7 +69,7 @@ for (const backend of testBackends()) {
       if (complete(prefix) || !worth(prefix)) continue;
       const file = join(dir, `${name}-${cut}`);
       writeFileSync(file, prefix);
-      const error = await importGraph(file, { em: target.em.fork() }).then(() => ({ code: 'IMPORTED', message: '' }), (e) => e);
+      const error = await importGraph(target.em.fork(), file).then(() => ({ code: 'IMPORTED', message: '' }), (e) => e);
       if (error.code !== 'DOCUMENT_TRUNCATED') wrong.push(`cut after ${JSON.stringify(prefix.slice(-24))}: ${error.code} ${error.message}`);
     }
     return wrong;
@@ -98,7 +98,7 @@ for (const backend of testBackends()) {
     for (const [name, text] of [['whole.json', json], ['whole.ndjson', ndjson]] as const) {
       const file = join(dir, name);
       writeFileSync(file, text);
-      const report = await importGraph(file, { em: target.em.fork(), dryRun: true });
+      const report = await importGraph(target.em.fork(), file, { dryRun: true });
       assert.equal(report.entities.ShelfItem!.created, LABELS.length);
     }
   });

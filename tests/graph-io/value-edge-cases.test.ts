@@ -116,10 +116,10 @@ for (const backend of testBackends()) {
     for (const format of ['json', 'ndjson'] as const) {
       const target = await open();
       try {
-        const exported = await exportGraph({ entity: Drawer, key: DRAWER }, { em: source.em.fork(), exportedAt: null, format });
-        await importGraph(format === 'json' ? exported.document! : Readable.from([exported.text!]), { em: target.em.fork() });
+        const exported = await exportGraph(source.em.fork(), { entity: Drawer, key: DRAWER }, { exportedAt: null, format });
+        await importGraph(target.em.fork(), format === 'json' ? exported.document! : Readable.from([exported.text!]));
         assert.equal(await texts(target), await texts(source), format);
-        const again = await exportGraph({ entity: Drawer, key: DRAWER }, { em: target.em.fork(), exportedAt: null, format });
+        const again = await exportGraph(target.em.fork(), { entity: Drawer, key: DRAWER }, { exportedAt: null, format });
         assert.is(again.text, exported.text, format);
       } finally {
         await target.close();
@@ -128,7 +128,7 @@ for (const backend of testBackends()) {
   });
 
   test('empty and NULL stay apart in the file', async () => {
-    const { document } = await exportGraph({ entity: Drawer, key: DRAWER }, { em: source.em.fork() });
+    const { document } = await exportGraph(source.em.fork(), { entity: Drawer, key: DRAWER });
     const columns = document!.entities.find((e) => e.name === 'Oddity')!.columns.map((c) => c.name);
     const [, second, third] = document!.data.Oddity!;
     const at = (row: (string | null)[], column: string) => row[columns.indexOf(column)];
@@ -141,8 +141,8 @@ for (const backend of testBackends()) {
   });
 
   test("'remap' gives the drawer a new uuid and the rows new bigint keys, and changes no other value", async () => {
-    const exported = await exportGraph({ entity: Drawer, key: DRAWER }, { em: source.em.fork(), exportedAt: null });
-    const report = await importGraph(exported.document!, { em: source.em.fork(), onConflict: 'remap' });
+    const exported = await exportGraph(source.em.fork(), { entity: Drawer, key: DRAWER }, { exportedAt: null });
+    const report = await importGraph(source.em.fork(), exported.document!, { onConflict: 'remap' });
     const [[oldDrawer, newDrawer]] = report.idMap.Drawer!;
     assert.equal(oldDrawer, [DRAWER]);
     assert.match(newDrawer![0]!, /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);

@@ -71,21 +71,21 @@ for (const backend of testBackends()) {
     try {
       await seed(source);
       for (const format of ['json', 'ndjson'] as const) {
-        const exported = await exportGraph({ entity: Vault, key: VAULT }, { em: source.em.fork(), exportedAt: null, format });
+        const exported = await exportGraph(source.em.fork(), { entity: Vault, key: VAULT }, { exportedAt: null, format });
         const specimen = exported.header.entities.find((e) => e.name === 'Specimen')!;
         assert.equal(specimen.columns.find((c) => c.name === 'mood')!.type, 'mood');
         assert.equal(specimen.columns.find((c) => c.name === 'instant')!.type, 'timestamp(6) with time zone');
         const fresh = format === 'json' ? target : await backend.createOrm({ entities: [Vault, Specimen], extensions: [EntitySync] });
         try {
-          await importGraph(format === 'json' ? exported.document! : await import('node:stream').then(({ Readable }) => Readable.from([exported.text!])), { em: fresh.em.fork() });
+          await importGraph(fresh.em.fork(), format === 'json' ? exported.document! : await import('node:stream').then(({ Readable }) => Readable.from([exported.text!])));
           assert.equal(await texts(fresh), await texts(source), `${format}: every column's text is the same`);
-          const again = await exportGraph({ entity: Vault, key: VAULT }, { em: fresh.em.fork(), exportedAt: null, format });
+          const again = await exportGraph(fresh.em.fork(), { entity: Vault, key: VAULT }, { exportedAt: null, format });
           assert.is(again.text, exported.text, `${format}: the same bytes`);
         } finally {
           if (fresh !== target) await fresh.close();
         }
       }
-      const row = (await exportGraph({ entity: Vault, key: VAULT }, { em: source.em.fork() })).document!.data.Specimen![0]!;
+      const row = (await exportGraph(source.em.fork(), { entity: Vault, key: VAULT })).document!.data.Specimen![0]!;
       assert.ok(row.includes('9223372036854775807'));
       assert.ok(row.includes('12345678901234567890.12345678901234567890'));
       assert.ok(row.includes('2024-02-29 18:29:59.654321+00'), 'timestamptz is written in UTC');

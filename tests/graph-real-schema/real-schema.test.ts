@@ -97,7 +97,7 @@ async function closeAll(...dbs: (RealSchemaDatabase | undefined)[]): Promise<voi
 for (const backend of testBackends()) {
   const test = suite(`graph operations on a real-world schema [${backend.name}]`);
   const open = (options?: OpenRealSchemaOptions) => openRealSchema(backend, options);
-  const exportRoots = async (db: RealSchemaDatabase) => (await exportGraph(roots, { em: db.orm.em.fork(), exportedAt: null })).document!;
+  const exportRoots = async (db: RealSchemaDatabase) => (await exportGraph(db.orm.em.fork(), roots, { exportedAt: null })).document!;
   let dir: string;
 
   test.before(() => {
@@ -131,15 +131,15 @@ for (const backend of testBackends()) {
     const source = await open();
     const target = await open({ rows: false });
     try {
-      const exported = await exportGraph(roots, { em: source.orm.em.fork(), exportedAt: null });
+      const exported = await exportGraph(source.orm.em.fork(), roots, { exportedAt: null });
       const document = exported.document!;
       assert.equal(document.entities.map((entity) => entity.name).sort(), everyEntityButTheKeyless);
       // the file holds a legacy address that the target's BEFORE INSERT trigger would lower-case: kept as it is
-      const report = await importGraph(document, { em: target.orm.em.fork(), triggers: 'disable' });
+      const report = await importGraph(target.orm.em.fork(), document, { triggers: 'disable' });
       for (const entity of document.entities) assert.is(report.entities[entity.name]?.created, entity.rows, `${entity.name} rows created`);
       assert.equal(report.rewritten, []);
       await assertRowsAsInFile(target, document);
-      const again = await exportGraph(roots, { em: target.orm.em.fork(), exportedAt: null });
+      const again = await exportGraph(target.orm.em.fork(), roots, { exportedAt: null });
       assert.is(again.text, exported.text);
       // the triggers are on again, as they were
       const [row] = await target.orm.em.getConnection().execute<{ email: string }[]>(
@@ -155,7 +155,7 @@ for (const backend of testBackends()) {
     const target = await open({ rows: false });
     try {
       const document = await exportRoots(source);
-      const report = await importGraph(document, { em: target.orm.em.fork() });
+      const report = await importGraph(target.orm.em.fork(), document);
       assert.equal(report.rewritten, [
         { entity: 'Guardian', column: 'email', rows: 1, sample: [['2']], by: 'trigger guardian_lower_email' },
       ]);
@@ -176,7 +176,7 @@ for (const backend of testBackends()) {
     const source = await open();
     const target = await open({ rows: false });
     try {
-      await importGraph(await exportRoots(source), { em: target.orm.em.fork() });
+      await importGraph(target.orm.em.fork(), await exportRoots(source));
       const highest: Record<string, number> = {};
       for (const [entity, column] of Object.entries(databaseKeys)) highest[entity] = await maxOf(target.orm, qualifiedTable(target.orm, entity), column);
       const keys = await appInsertsEveryTable(target.orm, target.entities);
@@ -197,7 +197,7 @@ for (const backend of testBackends()) {
       for (const [entity, column] of Object.entries(databaseKeys)) highest[entity] = await maxOf(source.orm, qualifiedTable(source.orm, entity), column);
 
       // currencies are reference data (natural key = code): the copy shares them
-      const report: ImportReport = await importGraph(document, { em: source.orm.em.fork(), onConflict: 'remap', matchBy: 'naturalKey' });
+      const report: ImportReport = await importGraph(source.orm.em.fork(), document, { onConflict: 'remap', matchBy: 'naturalKey' });
       const after = await checksums(source.orm, source.otherSchema);
       for (const entity of document.entities) {
         if (entity.name === 'Currency') {
@@ -227,7 +227,7 @@ for (const backend of testBackends()) {
     try {
       const document = await exportRoots(source);
       const before = await checksums(source.orm, source.otherSchema);
-      const error = await rejection(importGraph(document, { em: source.orm.em.fork() }));
+      const error = await rejection(importGraph(source.orm.em.fork(), document));
       assert.is(error.code, 'IMPORT_CONFLICT', error.message);
       const conflicts = (error as unknown as { info: { conflicts: ImportConflict[] } }).info.conflicts;
       assert.equal([...new Set(conflicts.map((c) => `${c.entity} ${JSON.stringify(c.key)}`))].sort(), documentKeys(document));
@@ -244,14 +244,14 @@ for (const backend of testBackends()) {
     const target = await open({ rows: false });
     try {
       // the department, its employees and its rooms: one NOT NULL cycle not deferrable, one deferrable
-      const exported = await exportGraph({ entity: 'Department', key: 3 }, { em: source.orm.em.fork(), exportedAt: null, maxDepth: 1 });
+      const exported = await exportGraph(source.orm.em.fork(), { entity: 'Department', key: 3 }, { exportedAt: null, maxDepth: 1 });
       const document = exported.document!;
       assert.equal(document.entities.map((e) => `${e.name}:${e.rows}`).sort(), ['ClassRoom:1', 'Department:1', 'Employee:2']);
 
-      await importGraph(document, { em: target.orm.em.fork() });
+      await importGraph(target.orm.em.fork(), document);
       await assertRowsAsInFile(target, document);
 
-      const remapped = await importGraph(document, { em: source.orm.em.fork(), onConflict: 'remap' });
+      const remapped = await importGraph(source.orm.em.fork(), document, { onConflict: 'remap' });
       assert.equal(Object.fromEntries(Object.entries(remapped.entities).map(([name, counts]) => [name, counts.remapped])), { ClassRoom: 1, Department: 1, Employee: 2 });
       assert.equal(await copyInconsistencies(source.orm, [mainSchema(source.orm), source.otherSchema], document, remapped, []), []);
 
@@ -276,12 +276,12 @@ for (const backend of testBackends()) {
 
       const schemas = [mainSchema(source.orm), source.otherSchema];
       const before = await tableRowTexts(source.orm, schemas);
-      const plan = await deleteGraph({ entity: 'Department', key: 3 }, { em: source.orm.em.fork(), dryRun: true });
+      const plan = await deleteGraph(source.orm.em.fork(), { entity: 'Department', key: 3 }, { dryRun: true });
       assert.is(plan.dryRun, true);
       assert.equal(plan.entities, expected, 'the dry run counts');
       assert.equal(await tableRowTexts(source.orm, schemas), before, 'the dry run changed nothing');
 
-      const report = await deleteGraph({ entity: 'Department', key: 3 }, { em: source.orm.em.fork() });
+      const report = await deleteGraph(source.orm.em.fork(), { entity: 'Department', key: 3 });
       assert.equal(report.entities, expected, 'the delete counts');
       const after = await tableRowTexts(source.orm, schemas);
       for (const [table, rows] of Object.entries(before)) {
@@ -300,12 +300,11 @@ for (const backend of testBackends()) {
       const before = await checksums(source.orm, source.otherSchema);
       const archive = join(dir, `archive-${backend.name}.ndjson`);
       // a student (lessons in every partition, instrument loans in a nullable cycle, a locker) and a guardian (legacy e-mail, invoices)
-      const deleted = await deleteGraph([{ entity: 'Student', key: 1 }, { entity: 'Guardian', key: 2 }],
-        { em: source.orm.em.fork(), archiveTo: archive, archiveFormat: 'ndjson' });
+      const deleted = await deleteGraph(source.orm.em.fork(), [{ entity: 'Student', key: 1 }, { entity: 'Guardian', key: 2 }], { archiveTo: archive, archiveFormat: 'ndjson' });
       assert.is(deleted.archived, deleted.rows);
       assert.not.equal(await checksums(source.orm, source.otherSchema), before);
       // a restore is exact: the legacy address goes back in as it was, past the lower-casing trigger
-      const restored = await importGraph(archive, { em: source.orm.em.fork(), triggers: 'disable' });
+      const restored = await importGraph(source.orm.em.fork(), archive, { triggers: 'disable' });
       assert.is(restored.rows, deleted.rows);
       assert.equal(await checksums(source.orm, source.otherSchema), before);
     } finally {
@@ -320,9 +319,9 @@ for (const backend of testBackends()) {
       const before = await checksums(source.orm, source.otherSchema);
       const root = { entity: 'LegacyImportLog', key: ['pupils_2019.csv', 1] };
       for (const [operation, attempt] of [
-        ['exportGraph', () => exportGraph(root, { em: source.orm.em.fork() })],
-        ['deleteGraph (dry run)', () => deleteGraph(root, { em: source.orm.em.fork(), dryRun: true })],
-        ['deleteGraph', () => deleteGraph(root, { em: source.orm.em.fork() })],
+        ['exportGraph', () => exportGraph(source.orm.em.fork(), root)],
+        ['deleteGraph (dry run)', () => deleteGraph(source.orm.em.fork(), root, { dryRun: true })],
+        ['deleteGraph', () => deleteGraph(source.orm.em.fork(), root)],
       ] as const) {
         const error = await rejection(attempt());
         assert.is(error.code, 'TABLE_WITHOUT_KEY', `${operation}: ${error.message}`);
@@ -331,16 +330,16 @@ for (const backend of testBackends()) {
       assert.equal(await checksums(source.orm, source.otherSchema), before, 'nothing was deleted');
 
       // locker has no primary key, only a unique index on locker_id
-      const exported = await exportGraph({ entity: 'Locker', key: 2 }, { em: source.orm.em.fork(), exportedAt: null });
+      const exported = await exportGraph(source.orm.em.fork(), { entity: 'Locker', key: 2 }, { exportedAt: null });
       assert.equal(exported.header.entities.map((e) => `${e.name}:${e.rows}`), ['Student:1', 'Locker:1']);
-      await importGraph(exported.document!, { em: target.orm.em.fork() });
+      await importGraph(target.orm.em.fork(), exported.document!);
       await assertRowsAsInFile(target, exported.document!);
-      const again = await exportGraph({ entity: 'Locker', key: 2 }, { em: target.orm.em.fork(), exportedAt: null });
+      const again = await exportGraph(target.orm.em.fork(), { entity: 'Locker', key: 2 }, { exportedAt: null });
       assert.is(again.text, exported.text);
 
       const schemas = [mainSchema(source.orm), source.otherSchema];
       const rows = await tableRowTexts(source.orm, schemas);
-      const report = await deleteGraph({ entity: 'Locker', key: 2 }, { em: source.orm.em.fork() });
+      const report = await deleteGraph(source.orm.em.fork(), { entity: 'Locker', key: 2 });
       assert.equal(report.entities, { Locker: 1 });
       const after = await tableRowTexts(source.orm, schemas);
       assert.equal(after.locker, rows.locker!.filter((row) => !row.startsWith('(2,')), 'only locker 2 is gone');
@@ -355,15 +354,15 @@ for (const backend of testBackends()) {
     const target = await open({ rows: false, excludeGuardianSecret: true });
     try {
       const guardians = [1, 2, 3, 4].map((key) => ({ entity: 'Guardian', key }));
-      const json = await exportGraph(guardians, { em: source.orm.em.fork(), exportedAt: null });
+      const json = await exportGraph(source.orm.em.fork(), guardians, { exportedAt: null });
       const file = join(dir, `guardians-${backend.name}.ndjson`);
-      await exportGraph(guardians, { em: source.orm.em.fork(), exportedAt: null, format: 'ndjson', to: file });
+      await exportGraph(source.orm.em.fork(), guardians, { exportedAt: null, format: 'ndjson', to: file });
       const ndjson = readFileSync(file, 'utf8');
       for (const secret of secrets) {
         assert.not.ok(json.text!.includes(secret), `a password hash is in the JSON export: ${secret}`);
         assert.not.ok(ndjson.includes(secret), `a password hash is in the NDJSON export: ${secret}`);
       }
-      await importGraph(json.document!, { em: target.orm.em.fork() });
+      await importGraph(target.orm.em.fork(), json.document!);
       const hashes = await canonical(target.orm, (run) => run<{ id: number; h: string }>(
         `SELECT guardian_id AS id, password_hash AS h FROM ${qualifiedTable(target.orm, 'Guardian')} ORDER BY 1`));
       assert.equal(hashes.map((row) => `${row.id}:${row.h}`), ['1:!', '2:!', '3:!', '4:!'], "password_hash is the target's default");

@@ -68,17 +68,17 @@ for (const backend of testBackends()) {
     const target = await backend.createOrm({ entities, extensions: [EntitySync] });
     try {
       await seed(source);
-      const exported = await exportGraph({ entity: Team, key: 1 }, { em: source.em.fork(), exportedAt: null });
+      const exported = await exportGraph(source.em.fork(), { entity: Team, key: 1 }, { exportedAt: null });
       assert.equal(exported.header.entities.map((e) => `${e.name}:${e.rows}`), ['Team:1', 'Player:2']);
-      const report = await importGraph(exported.document!, { em: target.em.fork() });
+      const report = await importGraph(target.em.fork(), exported.document!);
       assert.equal(report.entities.Team, { created: 1, updated: 0, skipped: 0, remapped: 0, reused: 0 });
-      const again = await exportGraph({ entity: Team, key: 1 }, { em: target.em.fork(), exportedAt: null });
+      const again = await exportGraph(target.em.fork(), { entity: Team, key: 1 }, { exportedAt: null });
       assert.is(again.text, exported.text);
       const reds = await target.em.fork().findOneOrFail(Team, 1, { populate: ['captain'] });
       assert.is(reds.captain?.name, 'Ana');
 
       // a second copy in the source: the captain points at the copied player, not the original
-      const remapped = await importGraph(exported.document!, { em: source.em.fork(), onConflict: 'remap' });
+      const remapped = await importGraph(source.em.fork(), exported.document!, { onConflict: 'remap' });
       const [[, newTeam]] = remapped.idMap.Team!;
       const copy = await source.em.fork().findOneOrFail(Team, Number(newTeam![0]), { populate: ['captain.team'] });
       assert.is(copy.captain?.team.id, copy.id);
@@ -93,7 +93,7 @@ for (const backend of testBackends()) {
     const orm = await backend.createOrm({ entities, extensions: [EntitySync] });
     try {
       await seed(orm);
-      const report = await deleteGraph({ entity: Team, key: 2 }, { em: orm.em.fork() });
+      const report = await deleteGraph(orm.em.fork(), { entity: Team, key: 2 });
       assert.equal(report.entities, { Team: 1, Player: 1 });
       assert.is(await orm.em.fork().count(Player), 2);
     } finally {
@@ -106,29 +106,28 @@ for (const backend of testBackends()) {
     const target = await backend.createOrm({ entities, extensions: [EntitySync] });
     try {
       await seed(source);
-      const byUuid = await exportGraph({ entity: 'Document', key: '6f1c2a52-8d1e-4b7a-9a59-1d3b7e0c4f10' }, { em: source.em.fork() });
+      const byUuid = await exportGraph(source.em.fork(), { entity: 'Document', key: '6f1c2a52-8d1e-4b7a-9a59-1d3b7e0c4f10' });
       assert.equal(byUuid.header.entities.map((e) => `${e.name}:${e.rows}`), ['Document:1', 'Label:1', 'Slot:1']);
-      const byText = await exportGraph({ entity: Label, key: 'shelf.a:1' }, { em: source.em.fork() });
+      const byText = await exportGraph(source.em.fork(), { entity: Label, key: 'shelf.a:1' });
       assert.equal(byText.header.roots, [{ entity: 'Label', key: ['shelf.a:1'] }]);
       const slot = await source.em.fork().findOneOrFail(Slot, { rack: 'north', position: 3 });
-      const byInstance = await exportGraph(slot, { em: source.em.fork(), exportedAt: null });
-      const byComposite = await exportGraph({ entity: Slot, key: ['north', 3] }, { em: source.em.fork(), exportedAt: null });
+      const byInstance = await exportGraph(source.em.fork(), slot, { exportedAt: null });
+      const byComposite = await exportGraph(source.em.fork(), { entity: Slot, key: ['north', 3] }, { exportedAt: null });
       assert.is(byInstance.text, byComposite.text);
       assert.equal(byComposite.header.entities.map((e) => e.name), ['Document', 'Label', 'Slot']);
 
       const before = await tableChecksums(target);
-      const wrongArity = await exportGraph({ entity: Slot, key: 'north' }, { em: source.em.fork() }).catch((e) => e);
+      const wrongArity = await exportGraph(source.em.fork(), { entity: Slot, key: 'north' }).catch((e) => e);
       assert.is(wrongArity.code, 'INVALID_ROOT');
       // a uuid primary key is remapped to a new uuid
-      await importGraph(byUuid.document!, { em: target.em.fork() });
-      const documentOnly = await exportGraph({ entity: 'Document', key: '6f1c2a52-8d1e-4b7a-9a59-1d3b7e0c4f10' },
-        { em: source.em.fork(), excludeRelations: ['Document<-Label.document'] });
+      await importGraph(target.em.fork(), byUuid.document!);
+      const documentOnly = await exportGraph(source.em.fork(), { entity: 'Document', key: '6f1c2a52-8d1e-4b7a-9a59-1d3b7e0c4f10' }, { excludeRelations: ['Document<-Label.document'] });
       assert.equal(documentOnly.header.entities.map((e) => e.name), ['Document']);
-      const remap = await importGraph(documentOnly.document!, { em: target.em.fork(), onConflict: 'remap', dryRun: true });
+      const remap = await importGraph(target.em.fork(), documentOnly.document!, { onConflict: 'remap', dryRun: true });
       assert.is(remap.entities.Document!.remapped, 1);
       assert.match(remap.idMap.Document![0]![1][0]!, /^[0-9a-f-]{36}$/);
       // a text key with no sequence or default cannot be given a new value
-      const textRemap = await importGraph(byText.document!, { em: target.em.fork(), onConflict: 'remap' }).catch((e) => e);
+      const textRemap = await importGraph(target.em.fork(), byText.document!, { onConflict: 'remap' }).catch((e) => e);
       assert.is(textRemap.code, 'REMAP_UNSUPPORTED');
       assert.match(textRemap.message, "Cannot give Label rows new keys: primary-key column 'code'");
       assert.is.not(await tableChecksums(target), before);

@@ -62,9 +62,9 @@ for (const backend of testBackends()) {
     const orm = await backend.createOrm({ entities: [Order, Line], extensions: [EntitySync], createSchema: false });
     try {
       await backend.executeScript(orm, SHARED_SEQUENCE);
-      const exported = await exportGraph({ entity: Order, key: 1 }, { em: orm.em.fork(), exportedAt: null });
-      const dry = await importGraph(exported.document!, { em: orm.em.fork(), onConflict: 'remap', dryRun: true });
-      const real = await importGraph(exported.document!, { em: orm.em.fork(), onConflict: 'remap' });
+      const exported = await exportGraph(orm.em.fork(), { entity: Order, key: 1 }, { exportedAt: null });
+      const dry = await importGraph(orm.em.fork(), exported.document!, { onConflict: 'remap', dryRun: true });
+      const real = await importGraph(orm.em.fork(), exported.document!, { onConflict: 'remap' });
       assert.equal(withoutCounts(dry), withoutCounts(real));
       assert.equal(real.idMap.Order, [[['1'], ['100']]]);
       assert.equal(real.idMap.Line, [[['2'], ['110']], [['3'], ['120']]]);
@@ -82,8 +82,8 @@ for (const backend of testBackends()) {
       const root = em.create(Folder, { id: 1, name: 'root' });
       em.create(Folder, { id: 2, name: 'docs', parent: root });
       await em.flush();
-      const exported = await exportGraph({ entity: Folder, key: 1 }, { em: orm.em.fork(), exportedAt: null });
-      const report = await importGraph(exported.document!, { em: orm.em.fork(), onConflict: 'remap' });
+      const exported = await exportGraph(orm.em.fork(), { entity: Folder, key: 1 }, { exportedAt: null });
+      const report = await importGraph(orm.em.fork(), exported.document!, { onConflict: 'remap' });
       assert.is(report.entities.Folder!.remapped, 2);
       const copies = await orm.em.fork().find(Folder, { id: { $gt: 2 } }, { orderBy: { id: 'asc' }, populate: ['parent'] });
       assert.equal(copies.map((f) => [f.name, f.parent?.id ?? null]), [['root', null], ['docs', copies[0]!.id]]);
@@ -99,9 +99,9 @@ for (const backend of testBackends()) {
       const author = em.create(User, { id: 1, name: 'Ada' });
       em.create(Note, { id: 1, text: 'hello', author });
       await em.flush();
-      const plan = await deleteGraph({ entity: User, key: 1 }, { em: orm.em.fork(), dryRun: true });
+      const plan = await deleteGraph(orm.em.fork(), { entity: User, key: 1 }, { dryRun: true });
       assert.equal(plan.entities, { User: 1, Note: 1 });
-      await deleteGraph({ entity: User, key: 1 }, { em: orm.em.fork() });
+      await deleteGraph(orm.em.fork(), { entity: User, key: 1 });
       assert.is(await orm.em.fork().count(Note), 0);
     } finally {
       await orm.close();

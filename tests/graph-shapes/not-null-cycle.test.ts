@@ -51,11 +51,11 @@ for (const backend of testBackends()) {
     const target = await backend.createOrm({ entities, extensions: [EntitySync] });
     try {
       await seed(source);
-      const exported = await exportGraph({ entity: Department, key: 1 }, { em: source.em.fork(), exportedAt: null });
+      const exported = await exportGraph(source.em.fork(), { entity: Department, key: 1 }, { exportedAt: null });
       assert.equal(exported.header.entities.map((e) => `${e.name}:${e.rows}`), ['Department:1', 'Employee:2', 'Badge:2']);
-      const report = await importGraph(exported.document!, { em: target.em.fork() });
+      const report = await importGraph(target.em.fork(), exported.document!);
       assert.equal(Object.fromEntries(Object.entries(report.entities).map(([name, counts]) => [name, counts.created])), { Department: 1, Employee: 2, Badge: 2 });
-      const again = await exportGraph({ entity: Department, key: 1 }, { em: target.em.fork(), exportedAt: null });
+      const again = await exportGraph(target.em.fork(), { entity: Department, key: 1 }, { exportedAt: null });
       assert.is(again.text, exported.text);
     } finally {
       await source.close();
@@ -67,8 +67,8 @@ for (const backend of testBackends()) {
     const orm = await backend.createOrm({ entities, extensions: [EntitySync] });
     try {
       await seed(orm);
-      const exported = await exportGraph({ entity: Department, key: 1 }, { em: orm.em.fork(), exportedAt: null });
-      const report = await importGraph(exported.document!, { em: orm.em.fork(), onConflict: 'remap' });
+      const exported = await exportGraph(orm.em.fork(), { entity: Department, key: 1 }, { exportedAt: null });
+      const report = await importGraph(orm.em.fork(), exported.document!, { onConflict: 'remap' });
       const [[, [newId]]] = report.idMap.Department! as [unknown, [string]][];
       const copy = await orm.em.fork().findOneOrFail(Department, Number(newId), { populate: ['head.department'] });
       assert.is(copy.head.department.id, copy.id, 'the head of the copy works in the copy');
@@ -86,10 +86,10 @@ for (const backend of testBackends()) {
     try {
       await seed(orm);
       const before = await tableChecksums(orm);
-      const plan = await deleteGraph({ entity: Department, key: 1 }, { em: orm.em.fork(), dryRun: true });
+      const plan = await deleteGraph(orm.em.fork(), { entity: Department, key: 1 }, { dryRun: true });
       assert.equal(plan.entities, { Department: 1, Employee: 2, Badge: 2 });
       assert.equal(await tableChecksums(orm), before, 'a dry run changes nothing');
-      const report = await deleteGraph({ entity: Department, key: 1 }, { em: orm.em.fork() });
+      const report = await deleteGraph(orm.em.fork(), { entity: Department, key: 1 });
       assert.equal(report.entities, plan.entities);
       const left = await orm.em.fork().find(Employee, {}, { orderBy: { id: 'asc' } });
       assert.equal(left.map((e) => e.name), ['Cy']);
@@ -113,8 +113,8 @@ for (const backend of testBackends()) {
         `WITH d AS (INSERT INTO ${q(target, 'nn_department')} (id, name, head_id) VALUES (1, 'Research', 10)) ` +
         `INSERT INTO ${q(target, 'nn_employee')} (id, name, department_id) VALUES (10, 'Ada', 1)`);
       const before = await tableChecksums(target);
-      const exported = await exportGraph([{ entity: Department, key: 1 }, { entity: Department, key: 2 }], { em: source.em.fork(), exportedAt: null });
-      const error = await importGraph(exported.document!, { em: target.em.fork() }).catch((e) => e);
+      const exported = await exportGraph(source.em.fork(), [{ entity: Department, key: 1 }, { entity: Department, key: 2 }], { exportedAt: null });
+      const error = await importGraph(target.em.fork(), exported.document!).catch((e) => e);
       assert.is(error.code, 'IMPORT_CONFLICT', error.message);
       assert.equal(error.info.conflicts.map((c: { entity: string; key: string[] }) => `${c.entity} ${c.key}`).sort(), ['Department 1', 'Employee 10']);
       assert.equal(await tableChecksums(target), before);

@@ -46,7 +46,7 @@ test('attached right after MikroORM.init, before the first query, graph operatio
     EntitySync.attach(orm, { onWarning: () => undefined });
     await createSchema(orm);
     await orm.em.fork().insert(RegistrationNote, { id: 1, title: 'first' });
-    const exported = await exportGraph({ entity: RegistrationNote, key: 1 }, { em: orm.em.fork(), exportedAt: null });
+    const exported = await exportGraph(orm.em.fork(), { entity: RegistrationNote, key: 1 }, { exportedAt: null });
     assert.equal(exported.header.entities.map((entity) => `${entity.name}:${entity.rows}`), ['RegistrationNote:1']);
   } finally {
     await orm.close();
@@ -59,7 +59,7 @@ test('attached after the ORM connected to embedded PGlite: MikroORM 6 runs graph
     await createSchema(orm);
     await orm.em.fork().insert(RegistrationNote, { id: 1, title: 'first' });
     EntitySync.attach(orm, { onWarning: () => undefined });
-    const exporting = exportGraph({ entity: RegistrationNote, key: 1 }, { em: orm.em.fork(), exportedAt: null });
+    const exporting = exportGraph(orm.em.fork(), { entity: RegistrationNote, key: 1 }, { exportedAt: null });
     if (mikroOrmMajor < 7) {
       assert.equal((await exporting).header.entities.map((entity) => `${entity.name}:${entity.rows}`), ['RegistrationNote:1']);
     } else {

@@ -1,5 +1,5 @@
 import { MemoryTransport } from '@entity-sync/adapters/memory';
-import { deleteGraph, EntitySync, exportGraph, importGraph, installOutbox, installReplica, relayOutbox, ReplicaApplier } from '@entity-sync/adapters/mikro-orm';
+import { deleteGraph, EntitySync, exportGraph, importGraph, installOutbox, installReplica, OutboxRelay, ReplicaApplier } from '@entity-sync/adapters/mikro-orm';
 import { PGlite } from '@electric-sql/pglite';
 import { createSchema, embeddedOrmOptions } from '@entity-sync/testing/mikro-orm';
 import { MikroORM } from '@mikro-orm/core';
@@ -58,7 +58,7 @@ export async function runDemo(log: (line: string) => void = console.log): Promis
     // 1. export an author's graph: the author, what it owns (profile, books, tag links) and what those need
     const hugo = await em.findOneOrFail(Author, { name: 'Victor Hugo' });
     const file = join(dir, 'hugo.json');
-    const exported = await exportGraph(hugo, { em: orm.em.fork(), to: file });
+    const exported = await exportGraph(orm.em.fork(), hugo, { to: file });
     log(`exportGraph(Author "${hugo.name}") -> ${exported.rows} rows in ${exported.statements} statements: ${counts(Object.fromEntries(exported.header.entities.map((e) => [e.name, e.rows])))}`);
 
     // 2. import it into another database that already has the reference data under other ids
@@ -68,20 +68,20 @@ export async function runDemo(log: (line: string) => void = console.log): Promis
     const france = sem.create(Country, { code: 'FR', name: 'France' });
     sem.create(Language, { country: france, code: 'fr', name: 'Français' });
     await sem.flush();
-    const dry = await importGraph(file, { em: staging.em.fork(), onConflict: 'remap', matchBy: 'naturalKey', dryRun: true });
-    const imported = await importGraph(file, { em: staging.em.fork(), onConflict: 'remap', matchBy: 'naturalKey' });
+    const dry = await importGraph(staging.em.fork(), file, { onConflict: 'remap', matchBy: 'naturalKey', dryRun: true });
+    const imported = await importGraph(staging.em.fork(), file, { onConflict: 'remap', matchBy: 'naturalKey' });
     log(`importGraph into a second database (schema 'staging'; remap, match by natural key; the dry run reported the same): ${counts(imported.entities)}`);
     if (JSON.stringify(dry.entities) !== JSON.stringify(imported.entities)) throw new Error('dry run and import differ');
     const copied = await staging.em.fork().findOneOrFail(Book, { title: 'Les Misérables' }, { populate: ['language.country', 'tags'] });
     log(`  there, "${copied.title}" has id ${copied.id}, language ${copied.language?.code}-${copied.language?.country.code} (reused) and tags ${copied.tags.getItems().map((t) => t.name).sort().join(', ')}`);
 
     // 3. delete the author's graph with an archive first, then restore it from the archive
-    const plan = await deleteGraph(hugo, { em: orm.em.fork(), dryRun: true });
+    const plan = await deleteGraph(orm.em.fork(), hugo, { dryRun: true });
     log(`deleteGraph plan: ${counts(plan.entities)}`);
     for (const effect of plan.outside) log(`  note: ${effect.rows} ${effect.entity} row(s) also belong to ${effect.outside.map((o) => `${o.rows} ${o.entity}`).join(', ')} outside the graph`);
-    await deleteGraph(hugo, { em: orm.em.fork(), archiveTo: join(dir, 'hugo-archive.json') });
+    await deleteGraph(orm.em.fork(), hugo, { archiveTo: join(dir, 'hugo-archive.json') });
     const remaining = await orm.em.fork().count(Book);
-    await importGraph(join(dir, 'hugo-archive.json'), { em: orm.em.fork() });
+    await importGraph(orm.em.fork(), join(dir, 'hugo-archive.json'));
     log(`deleted with an archive (${remaining} book left), restored from it: ${await orm.em.fork().count(Book)} books again`);
 
     // 4. CQRS: Author is the master of 'author'; a replica service keeps AuthorRef rows
@@ -97,8 +97,7 @@ export async function runDemo(log: (line: string) => void = console.log): Promis
     austen.name = 'Jane Austen (1775-1817)';
     await writes.flush();
     await orm.em.fork().nativeUpdate(Author, { name: 'Victor Hugo' }, { email: 'victor.hugo@example.org' });
-    let relayed = 0;
-    for (let n = await relayOutbox(orm.em.fork(), transport); n > 0; n = await relayOutbox(orm.em.fork(), transport)) relayed += n;
+    const { relayed } = await new OutboxRelay(orm.em.fork(), transport).relayPending();
     await transport.drain();
     const copies = await replica.em.fork().find(AuthorRef, {}, { orderBy: { id: 'asc' } });
     log(`CQRS: ${relayed} outbox entries relayed (delivered twice and in reverse order on purpose); the replica holds ` +

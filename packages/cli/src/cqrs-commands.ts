@@ -2,8 +2,8 @@ import { Command, InvalidArgumentError } from 'commander';
 import { EntitySyncError } from '@entity-sync/core';
 import type { MikroORM } from '@mikro-orm/core';
 import {
-  diffMaster, diffReplica, diffSync, dumpMaster, EntitySync, installOutbox, installReplica, loadReplica, OutboxRelay, relayOutbox,
-  ReplicaConsumer, syncMaster, type ConsumerStats,
+  diffMaster, diffReplica, diffSync, dumpMaster, EntitySync, installOutbox, installReplica, loadReplica, OutboxRelay, ReplicaConsumer,
+  syncMaster, type ConsumerStats,
 } from '@entity-sync/adapters/mikro-orm';
 import { inputLines } from './input-lines.js';
 import { writeLines } from './line-output.js';
@@ -119,7 +119,8 @@ export function cqrsCommand(io: CliIo, withOrm: WithOrm, config: () => Promise<L
     .action(async (opts: { once?: boolean; batchSize: number; poll: number }) => {
       await withOrm((orm) => withTransport(async (transport) => {
         if (opts.once) {
-          io.out(`relayed ${await relayOutbox(orm.em.fork(), transport, { batchSize: opts.batchSize })} outbox entries`);
+          const { relayed } = await new OutboxRelay(orm.em.fork(), transport, { batchSize: opts.batchSize }).relayPending();
+          io.out(`relayed ${relayed} outbox entries`);
           return;
         }
         const relay = new OutboxRelay(orm.em.fork(), transport, {
@@ -210,9 +211,9 @@ export function cqrsCommand(io: CliIo, withOrm: WithOrm, config: () => Promise<L
     .option('--filter <json>', 'only rows matching this MikroORM filter', jsonFilter)
     .option('--queue <name>', 'publish to this replica queue only')
     .action(async (opts: { id: string; filter?: object; queue?: string }) => {
-      const count = await withOrm((orm) => withTransport((transport) =>
+      const { published } = await withOrm((orm) => withTransport((transport) =>
         syncMaster(orm.em.fork(), transport, { cqrsId: opts.id, filter: opts.filter, queue: opts.queue })));
-      io.out(`published ${count} sync message(s)${opts.queue ? ` to ${opts.queue}` : ''}`);
+      io.out(`published ${published} sync message(s)${opts.queue ? ` to ${opts.queue}` : ''}`);
     });
 
   cqrs.command('diff-master')

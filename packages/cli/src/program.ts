@@ -62,8 +62,8 @@ export function createProgram(io: CliIo): Command {
     .option('--json', 'print the result as JSON')
     .action(async (specs: string[], opts: { output: string; format: DocumentEncoding; follow?: string[]; excludeRelation?: string[]; maxRows?: number; maxDepth?: number; timestamp: boolean; json?: boolean }) => {
       const progress = progressDisplay(!opts.json);
-      const result = await withOrm((orm) => exportGraph(roots(specs), {
-        em: orm.em.fork(), to: opts.output, format: opts.format, follow: opts.follow, excludeRelations: opts.excludeRelation,
+      const result = await withOrm((orm) => exportGraph(orm.em.fork(), roots(specs), {
+        to: opts.output, format: opts.format, follow: opts.follow, excludeRelations: opts.excludeRelation,
         ...(opts.timestamp ? {} : { exportedAt: null }),
         maxRows: opts.maxRows, maxDepth: opts.maxDepth, onProgress: (p) => progress.update(p),
       })).finally(() => progress.stop());
@@ -80,8 +80,8 @@ export function createProgram(io: CliIo): Command {
     .option('--json', 'print the report as JSON')
     .action(async (file: string, opts: { dryRun?: boolean; onConflict: ConflictPolicy; matchBy: string; disableTriggers?: boolean; json?: boolean }) => {
       const progress = progressDisplay(!opts.json);
-      const report = await withOrm((orm) => importGraph(file, {
-        em: orm.em.fork(), dryRun: !!opts.dryRun, onConflict: opts.onConflict,
+      const report = await withOrm((orm) => importGraph(orm.em.fork(), file, {
+        dryRun: !!opts.dryRun, onConflict: opts.onConflict,
         matchBy: opts.matchBy === 'natural-key' ? 'naturalKey' : 'primaryKey', triggers: opts.disableTriggers ? 'disable' : 'fire',
         onProgress: (p) => progress.update(p),
       })).finally(() => progress.stop());
@@ -97,8 +97,8 @@ export function createProgram(io: CliIo): Command {
     .option('--json', 'print the report as JSON')
     .action(async (specs: string[], opts: { dryRun?: boolean; archive?: string; excludeRelation?: string[]; json?: boolean }) => {
       const progress = progressDisplay(!opts.json);
-      const report = await withOrm((orm) => deleteGraph(roots(specs), {
-        em: orm.em.fork(), dryRun: !!opts.dryRun, archiveTo: opts.archive, excludeRelations: opts.excludeRelation, onProgress: (p) => progress.update(p),
+      const report = await withOrm((orm) => deleteGraph(orm.em.fork(), roots(specs), {
+        dryRun: !!opts.dryRun, archiveTo: opts.archive, excludeRelations: opts.excludeRelation, onProgress: (p) => progress.update(p),
       })).finally(() => progress.stop());
       io.out(opts.json ? JSON.stringify(report) : describeDelete(report));
     });

@@ -1,4 +1,4 @@
-import type { DeleteReport, ExportResult, ImportReport } from '@entity-sync/adapters/mikro-orm';
+import type { DeleteReport, ExportReport, ImportReport } from '@entity-sync/adapters/mikro-orm';
 
 const table = (rows: [string, string][]): string[] => {
   const width = Math.max(...rows.map(([name]) => name.length), 6);
@@ -6,7 +6,7 @@ const table = (rows: [string, string][]): string[] => {
 };
 
 /** A readable account of an export. */
-export function describeExport(result: ExportResult, output: string): string {
+export function describeExport(result: ExportReport, output: string): string {
   return [
     `exported ${result.rows} rows of ${result.header.entities.length} entities to ${output}`,
     ...table(result.header.entities.map((entity) => [entity.name, `${entity.rows}`])),

@@ -22,6 +22,15 @@ export class OptionError extends EntitySyncError {
     );
   }
 
+  /** A positional argument (the entity manager, say) that is missing or of the wrong kind. */
+  static invalidArgument(fn: string, argument: string, value: unknown, valid: string, hint?: string): OptionError {
+    return new OptionError(
+      'INVALID_OPTION',
+      `${fn}: argument '${argument}' is ${describeValue(value)}; it must be ${valid}.${hint ? ` ${hint}` : ''}`,
+      { info: { function: fn, argument, value, valid } },
+    );
+  }
+
   static unknown(fn: string, option: string, known: string[]): OptionError {
     const close = known.find((name) => name.toLowerCase() === option.toLowerCase());
     return new OptionError(

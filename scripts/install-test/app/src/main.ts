@@ -2,7 +2,7 @@
 // another database, then replicate one change from a master to a replica.
 import 'reflect-metadata';
 import { MikroORM } from '@mikro-orm/core';
-import { EntitySync, exportGraph, importGraph, installOutbox, installReplica, relayOutbox, ReplicaConsumer } from '@entity-sync/adapters/mikro-orm';
+import { EntitySync, exportGraph, importGraph, installOutbox, installReplica, OutboxRelay, ReplicaConsumer } from '@entity-sync/adapters/mikro-orm';
 import { MemoryTransport } from '@entity-sync/adapters/memory';
 import { Novel, Writer, WriterCopy } from './entities.js';
 import { createSchema, pgliteOptions } from './orm.js';
@@ -16,11 +16,11 @@ const writer = em.create(Writer, { name: 'Ursula', email: 'ursula@example.com' }
 em.create(Novel, { title: 'The Dispossessed', writer });
 em.create(Novel, { title: 'The Lathe of Heaven', writer });
 await em.flush();
-await exportGraph(writer, { em: source.em.fork(), to: 'writer.json' });
+await exportGraph(source.em.fork(), writer, { to: 'writer.json' });
 
 const target = await open([Writer, Novel]);
 await createSchema(target);
-const report = await importGraph('writer.json', { em: target.em.fork() });
+const report = await importGraph(target.em.fork(), 'writer.json');
 const imported = await target.em.fork().count(Novel);
 
 const replica = await open([WriterCopy]);
@@ -33,7 +33,7 @@ await consumer.start();
 const master = source.em.fork();
 (await master.findOneOrFail(Writer, { email: 'ursula@example.com' })).name = 'Ursula K. Le Guin';
 await master.flush();
-await relayOutbox(source.em.fork(), transport);
+await new OutboxRelay(source.em.fork(), transport).relayPending();
 await transport.drain();
 const copy = await replica.em.fork().findOne(WriterCopy, { id: writer.id });
 await consumer.stop();

@@ -1,3 +1,4 @@
+import type { EntityManager } from '@mikro-orm/core';
 import { databaseErrorFacts, GraphError, type DatabaseErrorFacts } from '@entity-sync/core';
 import { defaultSchemaOf, inTransaction } from '../extension/compat.js';
 import { EntitySync } from '../extension/entity-sync.js';
@@ -50,14 +51,14 @@ function deleteAdvice(facts: DatabaseErrorFacts, tables: TableGraph | undefined)
  *
  * @example
  * ```ts
- * const plan = await deleteGraph({ entity: Artist, key: 1 }, { em, dryRun: true });
+ * const plan = await deleteGraph(em, { entity: Artist, key: 1 }, { dryRun: true });
  * plan.outside; // invoice lines of other customers that go with the artist's tracks
- * await deleteGraph({ entity: Artist, key: 1 }, { em, archiveTo: 'artist-1.json' });
+ * await deleteGraph(em, { entity: Artist, key: 1 }, { archiveTo: 'artist-1.json' });
  * ```
  */
-export async function deleteGraph(roots: GraphRoots, options: DeleteGraphOptions): Promise<DeleteReport> {
-  checkDeleteOptions(options);
-  const { em, dryRun = false, signal, onProgress } = options;
+export async function deleteGraph(em: EntityManager, roots: GraphRoots, options: DeleteGraphOptions = {}): Promise<DeleteReport> {
+  checkDeleteOptions(em, options);
+  const { dryRun = false, signal, onProgress } = options;
   const sync = EntitySync.forEntityManager(em);
   const archive: OpenSink | undefined = options.archiveTo !== undefined && !dryRun ? await openSink(options.archiveTo) : undefined;
   let graph: TableGraph | undefined;

@@ -1,12 +1,9 @@
 import type { DocumentEncoding } from '@entity-sync/core';
-import type { EntityManager } from '@mikro-orm/core';
 import type { Writable } from 'node:stream';
 import type { GraphProgress } from './key-walker.js';
 
 /** Options of `deleteGraph`. */
 export interface DeleteGraphOptions {
-  /** Entity manager of the database to delete from. */
-  em: EntityManager;
   /** Plan everything, report it, and roll back. */
   dryRun?: boolean;
   /** Write an export of exactly the deleted rows here first (a file path or a stream); `importGraph` restores it. A path is opened before any query. */

@@ -1,4 +1,5 @@
 import type { GraphDocument, GraphDocumentHeader, TextSink } from '@entity-sync/core';
+import type { EntityManager } from '@mikro-orm/core';
 import { defaultSchemaOf, inTransaction } from '../extension/compat.js';
 import { EntitySync } from '../extension/entity-sync.js';
 import { writeKeySets } from './document-export.js';
@@ -11,7 +12,7 @@ import { TableGraph } from '../../internal/pg/table-graph.js';
 import { openSink } from '../../internal/files/text-sink.js';
 
 /** What an export produced. */
-export interface ExportResult {
+export interface ExportReport {
   header: GraphDocumentHeader;
   /** Rows written, all entities together. */
   rows: number;
@@ -28,13 +29,13 @@ export interface ExportResult {
  *
  * @example
  * ```ts
- * await exportGraph(customer, { em, to: 'customer-7.json' });
- * const { document } = await exportGraph({ entity: Playlist, key: 1 }, { em, excludeRelations: ['Track<-InvoiceLine.track'] });
+ * await exportGraph(em, customer, { to: 'customer-7.json' });
+ * const { document } = await exportGraph(em, { entity: Playlist, key: 1 }, { excludeRelations: ['Track<-InvoiceLine.track'] });
  * ```
  */
-export async function exportGraph(roots: GraphRoots, options: ExportGraphOptions): Promise<ExportResult> {
-  checkExportOptions(options);
-  const { em, format = 'json', signal, onProgress } = options;
+export async function exportGraph(em: EntityManager, roots: GraphRoots, options: ExportGraphOptions = {}): Promise<ExportReport> {
+  checkExportOptions(em, options);
+  const { format = 'json', signal, onProgress } = options;
   const sync = EntitySync.forEntityManager(em);
   const chunks: string[] = [];
   const target = options.to === undefined ? undefined

@@ -1,12 +1,9 @@
 import type { DocumentEncoding, TextSink } from '@entity-sync/core';
-import type { EntityManager } from '@mikro-orm/core';
 import type { Writable } from 'node:stream';
 import type { GraphProgress, WalkRules } from './key-walker.js';
 
 /** Options of `exportGraph`. */
 export interface ExportGraphOptions extends WalkRules {
-  /** Entity manager of the source database. */
-  em: EntityManager;
   /** `json` (default): one document; `ndjson`: a stream of lines, for graphs of any size. */
   format?: DocumentEncoding;
   /** A file path (written atomically; opened before any query, `FILE_NOT_WRITABLE` if it cannot be), a writable stream, or a sink; omitted: the document is returned. */

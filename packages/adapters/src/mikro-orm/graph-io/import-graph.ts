@@ -5,6 +5,7 @@ import {
   type DocumentSource,
   type GraphDocument,
 } from '@entity-sync/core';
+import type { EntityManager } from '@mikro-orm/core';
 import type { Readable } from 'node:stream';
 import { defaultSchemaOf, inTransaction } from '../extension/compat.js';
 import { EntitySync } from '../extension/entity-sync.js';
@@ -52,14 +53,14 @@ async function close(source: ImportSource, document: DocumentSource | undefined)
  *
  * @example
  * ```ts
- * const report = await importGraph('customer-7.json', { em, onConflict: 'remap', matchBy: 'naturalKey' });
+ * const report = await importGraph(em, 'customer-7.json', { onConflict: 'remap', matchBy: 'naturalKey' });
  * ```
  */
-export async function importGraph(source: ImportSource, options: ImportGraphOptions): Promise<ImportReport> {
+export async function importGraph(em: EntityManager, source: ImportSource, options: ImportGraphOptions = {}): Promise<ImportReport> {
   let document: DocumentSource | undefined;
   try {
-    checkImportOptions(options);
-    const { em, dryRun = false, onConflict = 'fail', matchBy = 'primaryKey', triggers = 'fire', batchSize = 5000, signal, onProgress } = options;
+    checkImportOptions(em, options);
+    const { dryRun = false, onConflict = 'fail', matchBy = 'primaryKey', triggers = 'fire', batchSize = 5000, signal, onProgress } = options;
     const sync = EntitySync.forEntityManager(em);
     const opened = await open(source, batchSize);
     document = opened;

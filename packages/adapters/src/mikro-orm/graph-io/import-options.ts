@@ -1,4 +1,3 @@
-import type { EntityManager } from '@mikro-orm/core';
 import type { GraphProgress } from './key-walker.js';
 
 /** What to do with a document row that already exists in the target. */
@@ -6,8 +5,6 @@ export type ConflictPolicy = 'fail' | 'skip' | 'overwrite' | 'remap';
 
 /** Options of `importGraph`. */
 export interface ImportGraphOptions {
-  /** Entity manager of the target database. */
-  em: EntityManager;
   /** Do everything, report it, and roll back. */
   dryRun?: boolean;
   /**

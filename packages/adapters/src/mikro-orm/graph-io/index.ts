@@ -1,4 +1,4 @@
-export { exportGraph, type ExportResult } from './export-graph.js';
+export { exportGraph, type ExportReport } from './export-graph.js';
 export type { ExportGraphOptions } from './export-options.js';
 export type { GraphProgress, WalkRules } from './key-walker.js';
 export type { GraphRoots, RootRef } from './roots.js';

@@ -1,5 +1,5 @@
 import { OptionError, type DocumentEncoding } from '@entity-sync/core';
-import { isEntityManager, isMikroOrm } from '../extension/compat.js';
+import { checkEntityManager } from '../extension/arguments.js';
 import type { DeleteGraphOptions } from './delete-options.js';
 import type { ExportGraphOptions } from './export-options.js';
 import type { ConflictPolicy, ImportGraphOptions } from './import-options.js';
@@ -13,9 +13,9 @@ const MATCH_BY = Object.keys({ primaryKey: true, naturalKey: true } satisfies Re
 type Bag = Record<string, unknown>;
 
 // Every option each function takes, as records so that an option added to an interface but not here fails to compile.
-const EXPORT_OPTIONS = Object.keys({ em: 1, format: 1, to: 1, exportedAt: 1, signal: 1, onProgress: 1, follow: 1, excludeRelations: 1, maxDepth: 1, maxRows: 1 } satisfies Record<keyof ExportGraphOptions, 1>);
-const IMPORT_OPTIONS = Object.keys({ em: 1, dryRun: 1, onConflict: 1, matchBy: 1, triggers: 1, batchSize: 1, signal: 1, onProgress: 1 } satisfies Record<keyof ImportGraphOptions, 1>);
-const DELETE_OPTIONS = Object.keys({ em: 1, dryRun: 1, archiveTo: 1, archiveFormat: 1, excludeRelations: 1, signal: 1, onProgress: 1 } satisfies Record<keyof DeleteGraphOptions, 1>);
+const EXPORT_OPTIONS = Object.keys({ format: 1, to: 1, exportedAt: 1, signal: 1, onProgress: 1, follow: 1, excludeRelations: 1, maxDepth: 1, maxRows: 1 } satisfies Record<keyof ExportGraphOptions, 1>);
+const IMPORT_OPTIONS = Object.keys({ dryRun: 1, onConflict: 1, matchBy: 1, triggers: 1, batchSize: 1, signal: 1, onProgress: 1 } satisfies Record<keyof ImportGraphOptions, 1>);
+const DELETE_OPTIONS = Object.keys({ dryRun: 1, archiveTo: 1, archiveFormat: 1, excludeRelations: 1, signal: 1, onProgress: 1 } satisfies Record<keyof DeleteGraphOptions, 1>);
 
 // A misspelt option would otherwise be ignored without a word (plain JavaScript has no type check).
 function checkKnown(fn: string, bag: Bag, known: string[]): void {
@@ -27,15 +27,11 @@ function checkKnown(fn: string, bag: Bag, known: string[]): void {
 const oneOf = (values: string[]) => `one of ${values.map((value) => `'${value}'`).join(', ')}`;
 
 function checkBag(fn: string, options: unknown): Bag {
+  if (options === undefined) return {};
   if (typeof options !== 'object' || options === null) {
-    throw OptionError.invalid(fn, 'em', undefined, 'a MikroORM EntityManager', `Pass the options, { em: orm.em.fork() } at least, as the second argument of ${fn}.`);
+    throw OptionError.invalidArgument(fn, 'options', options, 'an object of options, or nothing');
   }
-  const bag = options as Bag;
-  if (!isEntityManager(bag.em)) {
-    throw OptionError.invalid(fn, 'em', bag.em, 'a MikroORM EntityManager',
-      isMikroOrm(bag.em) ? 'That is the MikroORM instance: pass orm.em.fork().' : 'Pass orm.em.fork() (or the em of a request).');
-  }
-  return bag;
+  return options as Bag;
 }
 
 function checkChoice(fn: string, bag: Bag, option: string, values: string[], hint?: string): void {
@@ -72,9 +68,10 @@ function checkRenamedExclude(fn: string, bag: Bag): void {
   }
 }
 
-/** Throws `INVALID_OPTION` for an `exportGraph` option it cannot use. */
-export function checkExportOptions(options: ExportGraphOptions): void {
+/** Throws `INVALID_OPTION` for an `exportGraph` entity manager or option it cannot use. */
+export function checkExportOptions(em: unknown, options?: ExportGraphOptions): void {
   const fn = 'exportGraph';
+  checkEntityManager(fn, em, 'exportGraph(em, roots, { to })');
   const bag = checkBag(fn, options);
   checkRenamedExclude(fn, bag);
   checkKnown(fn, bag, EXPORT_OPTIONS);
@@ -86,9 +83,10 @@ export function checkExportOptions(options: ExportGraphOptions): void {
   checkNames(fn, bag, 'excludeRelations');
 }
 
-/** Throws `INVALID_OPTION` for an `importGraph` option it cannot use. */
-export function checkImportOptions(options: ImportGraphOptions): void {
+/** Throws `INVALID_OPTION` for an `importGraph` entity manager or option it cannot use. */
+export function checkImportOptions(em: unknown, options?: ImportGraphOptions): void {
   const fn = 'importGraph';
+  checkEntityManager(fn, em, "importGraph(em, 'graph.json', { dryRun: true })");
   const bag = checkBag(fn, options);
   checkKnown(fn, bag, IMPORT_OPTIONS);
   checkChoice(fn, bag, 'onConflict', CONFLICT_POLICIES);
@@ -100,9 +98,10 @@ export function checkImportOptions(options: ImportGraphOptions): void {
   checkWholeNumber(fn, bag, 'batchSize', 1, 'Omit it for the default, 5000.');
 }
 
-/** Throws `INVALID_OPTION` for a `deleteGraph` option it cannot use. */
-export function checkDeleteOptions(options: DeleteGraphOptions): void {
+/** Throws `INVALID_OPTION` for a `deleteGraph` entity manager or option it cannot use. */
+export function checkDeleteOptions(em: unknown, options?: DeleteGraphOptions): void {
   const fn = 'deleteGraph';
+  checkEntityManager(fn, em, 'deleteGraph(em, roots, { dryRun: true })');
   const bag = checkBag(fn, options);
   checkRenamedExclude(fn, bag);
   checkKnown(fn, bag, DELETE_OPTIONS);

@@ -6,6 +6,7 @@ import { ident, literal, SqlSession } from '../../../internal/pg/sql-session.js'
 import { TableGraph } from '../../../internal/pg/table-graph.js';
 import { MasterMessages } from './master-messages.js';
 import { TransactionOrder } from '../relay/transaction-order.js';
+import { checkEntityManager } from '../../extension/arguments.js';
 
 // The outbox is written by a trigger on every master table, in the transaction that changes the
 // row: nothing can commit without its message, a rolled-back transaction or savepoint takes its
@@ -66,6 +67,7 @@ END $$`;
  * entity of the ORM (idempotent: run it at deploy time, like a migration).
  */
 export async function installOutbox(em: EntityManager): Promise<string[]> {
+  checkEntityManager('installOutbox', em, 'installOutbox(orm.em.fork())');
   const sync = EntitySync.forEntityManager(em);
   return inTransaction(em, async (tx) => {
     const session = await SqlSession.open(tx);
@@ -105,6 +107,7 @@ export async function installOutbox(em: EntityManager): Promise<string[]> {
  * which their CQRS messages carry (a request id, say). Call it inside `em.transactional`.
  */
 export async function setCorrelationId(em: EntityManager, correlationId: string): Promise<void> {
+  checkEntityManager('setCorrelationId', em, "setCorrelationId(em, 'request-42')");
   const session = await SqlSession.open(em);
   await session.query(`SELECT set_config('entity_sync.correlation_id', ?, true)`, [correlationId]);
 }

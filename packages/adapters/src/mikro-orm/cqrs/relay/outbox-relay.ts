@@ -8,9 +8,10 @@ import { EntitySync } from '../../extension/entity-sync.js';
 import { exactRow } from '../master/exact-values.js';
 import { MasterMessages, type CapturedChange } from '../master/master-messages.js';
 import { TransactionOrder } from './transaction-order.js';
+import { checkEntityManager } from '../../extension/arguments.js';
 
-/** Options of `relayOutbox` and `OutboxRelay`. */
-export interface RelayOptions {
+/** Options of `OutboxRelay`. */
+export interface OutboxRelayOptions {
   /** Outbox entries per batch. Default 1000. */
   batchSize?: number;
   /**
@@ -18,6 +19,19 @@ export interface RelayOptions {
    * here (the window every relay has) publishes the batch again on the next run.
    */
   onPublished?: (messages: CqrsMessage[]) => void | Promise<void>;
+  /** How often a started relay looks at the outbox when no NOTIFY arrives. Default 1000 ms. */
+  pollMs?: number;
+  /**
+   * Called when a batch of a started relay fails (the transport is down, say: it retries with a backoff from
+   * 200 ms to 30 s that commits do not cut short) and when its LISTEN connection is lost (it listens again).
+   */
+  onError?: (error: unknown) => void;
+}
+
+/** What `OutboxRelay.relayPending` did. */
+export interface RelayReport {
+  /** Outbox entries published (and then deleted from the outbox). */
+  relayed: number;
 }
 
 interface OutboxRow {
@@ -51,7 +65,7 @@ function relayPlan(em: EntityManager): RelayPlan {
 // A transaction larger than this many batches is published in parts, each in its own order.
 const WHOLE_TRANSACTION_BATCHES = 10;
 
-async function relayBatch(em: EntityManager, transport: Transport, { messages, order }: RelayPlan, options: RelayOptions): Promise<number> {
+async function relayBatch(em: EntityManager, transport: Transport, { messages, order }: RelayPlan, options: OutboxRelayOptions): Promise<number> {
   return inTransaction(em, async (tx) => {
     const session = await SqlSession.open(tx);
     const outbox = `${ident(defaultSchemaOf(tx))}.entity_sync_outbox`;
@@ -93,40 +107,28 @@ async function relayBatch(em: EntityManager, transport: Transport, { messages, o
 }
 
 /**
- * Publishes committed outbox entries in order, in batches, and deletes them only once the
- * transport confirmed them. The order is the outbox's, except inside a transaction, whose
- * entries go out together in an order that a replica's foreign keys accept one message at a
- * time (see TransactionOrder); a transaction of more than ten batches goes out in parts. A
- * crash between publishing and deleting publishes the batch again on the next run: replicas
- * drop the duplicates by revision, so each change applies once.
- * Runs until the outbox is empty; returns how many entries it handled.
- */
-export async function relayOutbox(em: EntityManager, transport: Transport, options: RelayOptions = {}): Promise<number> {
-  const plan = relayPlan(em);
-  await checkMasterInstalled(em, [...plan.messages.masters.keys()]);
-  let total = 0;
-  for (let handled = -1; handled !== 0; total += handled) handled = await relayBatch(em, transport, plan, options);
-  return total;
-}
-
-/** Options of a long-running `OutboxRelay`. */
-export interface OutboxRelayOptions extends RelayOptions {
-  /** How often to look at the outbox when no NOTIFY arrives. Default 1000 ms. */
-  pollMs?: number;
-  /**
-   * Called when a batch fails (the transport is down, say: the relay retries with a backoff from
-   * 200 ms to 30 s that commits do not cut short) and when the LISTEN connection is lost (it listens again).
-   */
-  onError?: (error: unknown) => void;
-}
-
-/**
- * The outbox relay as a long-running process: woken by the capture trigger's NOTIFY on commit,
- * it publishes until the outbox is empty, then waits; a poll catches what a missed
- * notification would leave behind. Failures (broker down) are retried with backoff, in order.
+ * The outbox relay. It publishes committed outbox entries in order, in batches, and deletes
+ * them only once the transport confirmed them. The order is the outbox's, except inside a
+ * transaction, whose entries go out together in an order that a replica's foreign keys accept
+ * one message at a time (see TransactionOrder); a transaction of more than ten batches goes out
+ * in parts. A crash between publishing and deleting publishes the batch again on the next run:
+ * replicas drop the duplicates by revision, so each change applies once.
+ *
+ * `relayPending()` publishes what the outbox holds and returns; `start()` runs it as a
+ * long-running process, woken by the capture trigger's NOTIFY on commit, with a poll that
+ * catches what a missed notification would leave behind and retries with backoff, in order,
+ * while the broker is down.
+ *
+ * @example
+ * ```ts
+ * const { relayed } = await new OutboxRelay(orm.em.fork(), transport).relayPending();
+ * const relay = new OutboxRelay(orm.em.fork(), transport, { onError: console.warn });
+ * await relay.start(); // ... on SIGTERM:
+ * await relay.stop();
+ * ```
  */
 export class OutboxRelay {
-  /** Entries handled since start. */
+  /** Entries a started relay published since `start()`. */
   relayed = 0;
   private running = false;
   private loop: Promise<void> | undefined;
@@ -134,7 +136,22 @@ export class OutboxRelay {
   private woken = false;
   private unlisten: (() => Promise<void>) | undefined;
 
-  constructor(private readonly em: EntityManager, private readonly transport: Transport, private readonly options: OutboxRelayOptions = {}) {}
+  constructor(private readonly em: EntityManager, private readonly transport: Transport, private readonly options: OutboxRelayOptions = {}) {
+    checkEntityManager('OutboxRelay', em, 'new OutboxRelay(orm.em.fork(), transport)');
+  }
+
+  /**
+   * Publishes the committed outbox entries until the outbox is empty, then resolves. Throws
+   * `CQRS_NOT_INSTALLED` before `cqrs install` ran, `CQRS_UNKNOWN_ID` when the outbox holds
+   * entries of ids this ORM does not declare.
+   */
+  async relayPending(): Promise<RelayReport> {
+    const plan = relayPlan(this.em);
+    await checkMasterInstalled(this.em, [...plan.messages.masters.keys()]);
+    let relayed = 0;
+    for (let handled = -1; handled !== 0; relayed += handled) handled = await relayBatch(this.em, this.transport, plan, this.options);
+    return { relayed };
+  }
 
   /** Starts listening and relaying; resolves once listening. Throws `CQRS_NOT_INSTALLED` before `cqrs install` ran, `CQRS_UNKNOWN_ID` when the outbox holds entries of ids this ORM does not declare. */
   async start(): Promise<void> {

@@ -4,6 +4,7 @@ import { MasterMessages } from '../master/master-messages.js';
 import { masterSource, readMasterPage, syncChange } from './master-rows.js';
 import type { RepairOptions } from './repair-options.js';
 import { CONTENT_VERSION, DEFAULT_BATCH, DIFF_FORMAT, linesFromTransaction, streamHeader } from './streams.js';
+import { checkEntityManager } from '../../extension/arguments.js';
 
 /** Options of `diffMaster`. */
 export interface DiffMasterOptions extends RepairOptions {
@@ -24,6 +25,7 @@ export interface DiffMasterOptions extends RepairOptions {
  * to `diffReplica` on the replica. With `content: false` the lines carry no state.
  */
 export function diffMaster(em: EntityManager, options: DiffMasterOptions): AsyncIterable<string> {
+  checkEntityManager('diffMaster', em, "diffMaster(em, { cqrsId: 'author' })");
   const size = options.batchSize ?? DEFAULT_BATCH * 2;
   const content = options.content !== false;
   return linesFromTransaction(em, 'repeatable read', async (tx, emit) => {

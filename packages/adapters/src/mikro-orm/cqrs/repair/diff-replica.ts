@@ -11,6 +11,7 @@ import {
   checkKey, CONTENT_VERSION, DEFAULT_BATCH, DIFF_FORMAT, invalid, isRecord, isRevision, LineReader, linesFromTransaction, readHeader,
   type StreamHeader,
 } from './streams.js';
+import { checkEntityManager } from '../../extension/arguments.js';
 
 /** Options of `diffReplica`. */
 export interface DiffReplicaOptions extends RepairOptions {
@@ -73,6 +74,7 @@ async function readListing(reader: LineReader, header: StreamHeader, replica: Re
  * are not compared (see `onWarning`); a version 1 stream (`content: false`) compares revisions only.
  */
 export function diffReplica(em: EntityManager, lines: AsyncIterable<string>, options: DiffReplicaOptions = {}): AsyncIterable<string> {
+  checkEntityManager('diffReplica', em, 'diffReplica(em, lines)');
   const size = options.batchSize ?? DEFAULT_BATCH * 2;
   return linesFromTransaction(em, undefined, async (tx, emit) => {
     const reader = new LineReader(lines, 'diff');

@@ -9,6 +9,7 @@ import { LineSpool } from './line-spool.js';
 import { masterSource, publishOptions, syncChange, type MasterSource } from './master-rows.js';
 import type { RepairOptions } from './repair-options.js';
 import { checkKey, DEFAULT_BATCH, DIFF_FORMAT, invalid, isRevision, LineReader, readHeader, type StreamHeader } from './streams.js';
+import { checkEntityManager } from '../../extension/arguments.js';
 
 /** Options of `diffSync`. */
 export interface DiffSyncOptions extends RepairOptions {
@@ -21,7 +22,7 @@ export interface DiffSyncOptions extends RepairOptions {
 }
 
 /** What `diffSync` published: current states of missing, stale and changed rows, and deletes of rows the master does not have. */
-export interface DiffSyncResult {
+export interface DiffSyncReport {
   republished: number;
   deleted: number;
 }
@@ -134,7 +135,8 @@ async function pageMessages(tx: EntityManager, session: SqlSession, messages: Ma
  * broker holds no transaction open on the master. Aborting stops before the next page; pages
  * already published stay published, and running the diff again finds what is left.
  */
-export async function diffSync(em: EntityManager, transport: Transport, lines: AsyncIterable<string>, options: DiffSyncOptions = {}): Promise<DiffSyncResult> {
+export async function diffSync(em: EntityManager, transport: Transport, lines: AsyncIterable<string>, options: DiffSyncOptions = {}): Promise<DiffSyncReport> {
+  checkEntityManager('diffSync', em, 'diffSync(em, transport, lines)');
   const size = options.batchSize ?? DEFAULT_BATCH;
   const reader = new LineReader(lines, 'diff');
   const header = await readHeader(reader, 'diff', DIFF_FORMAT);
@@ -142,7 +144,7 @@ export async function diffSync(em: EntityManager, transport: Transport, lines: A
   const master = messages.master(header.cqrsId);
   return withKeptReport(options.tempDir, async (kept) => {
     await readReport(reader, header, master.node.primaryKey.length, kept);
-    const result: DiffSyncResult = { republished: 0, deleted: 0 };
+    const result: DiffSyncReport = { republished: 0, deleted: 0 };
     if (master.options.produce === false) return result;
     const source = await inTransaction(em, async (tx) => masterSource(tx, await SqlSession.open(tx, options.signal), messages, header.cqrsId));
     await raiseRevisions(em, source, header.cqrsId, kept.withRevision, size, options.signal);

@@ -8,6 +8,7 @@ import { applyBatch, replicaTarget } from '../replica/replica-batch.js';
 import { masterSource, readMasterPage, syncChange } from './master-rows.js';
 import type { RepairOptions } from './repair-options.js';
 import { checkKey, DEFAULT_BATCH, DUMP_FORMAT, invalid, LineReader, linesFromTransaction, readHeader, streamHeader } from './streams.js';
+import { checkEntityManager } from '../../extension/arguments.js';
 
 // Bulk copy without the transport: a dump of the master rows as sync messages, loaded into a replica.
 
@@ -25,7 +26,7 @@ export interface LoadReplicaOptions extends RepairOptions {
 }
 
 /** What `loadReplica` did: messages applied, and messages the revision guard skipped (the replica had a newer revision). */
-export interface LoadReplicaResult {
+export interface LoadReplicaReport {
   applied: number;
   skipped: number;
 }
@@ -57,6 +58,7 @@ function dumpMessage(value: Record<string, unknown>, cqrsId: string, keyLength: 
  * ```
  */
 export function dumpMaster(em: EntityManager, options: DumpMasterOptions): AsyncIterable<string> {
+  checkEntityManager('dumpMaster', em, "dumpMaster(em, { cqrsId: 'author' })");
   const size = options.batchSize ?? DEFAULT_BATCH;
   return linesFromTransaction(em, 'repeatable read', async (tx, emit) => {
     const session = await SqlSession.open(tx, options.signal);
@@ -87,7 +89,8 @@ export function dumpMaster(em: EntityManager, options: DumpMasterOptions): Async
  * header, a bad line or a missing end line throws CQRS_DUMP_INVALID and applies nothing. The
  * revision guard applies per row: a replica row with a newer revision is kept (counted as skipped).
  */
-export async function loadReplica(em: EntityManager, lines: AsyncIterable<string>, options: LoadReplicaOptions = {}): Promise<LoadReplicaResult> {
+export async function loadReplica(em: EntityManager, lines: AsyncIterable<string>, options: LoadReplicaOptions = {}): Promise<LoadReplicaReport> {
+  checkEntityManager('loadReplica', em, 'loadReplica(em, lines)');
   const size = options.batchSize ?? DEFAULT_BATCH;
   return inTransaction(em, async (tx) => {
     const reader = new LineReader(lines, 'dump');
@@ -95,7 +98,7 @@ export async function loadReplica(em: EntityManager, lines: AsyncIterable<string
     const replica = replicaTarget(tx, header.cqrsId);
     await installReplica(tx);
     const session = await SqlSession.open(tx, options.signal);
-    const total: LoadReplicaResult = { applied: 0, skipped: 0 };
+    const total: LoadReplicaReport = { applied: 0, skipped: 0 };
     let batch: CqrsMessage[] = [];
     let read = 0;
     const flush = async () => {

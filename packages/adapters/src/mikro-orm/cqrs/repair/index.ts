@@ -4,9 +4,9 @@
 // ends with an end line, so that a file cut short is refused instead of half applied.
 
 export type { RepairOptions } from './repair-options.js';
-export { dumpMaster, loadReplica, type DumpMasterOptions, type LoadReplicaOptions, type LoadReplicaResult } from './dump.js';
-export { syncMaster, type SyncMasterOptions } from './sync-master.js';
+export { dumpMaster, loadReplica, type DumpMasterOptions, type LoadReplicaOptions, type LoadReplicaReport } from './dump.js';
+export { syncMaster, type SyncMasterOptions, type SyncMasterReport } from './sync-master.js';
 export { diffMaster, type DiffMasterOptions } from './diff-master.js';
 export { diffReplica, type DiffReplicaOptions } from './diff-replica.js';
-export { diffSync, type DiffSyncOptions, type DiffSyncResult } from './diff-sync.js';
+export { diffSync, type DiffSyncOptions, type DiffSyncReport } from './diff-sync.js';
 export type { DiffKind } from './diff-report.js';

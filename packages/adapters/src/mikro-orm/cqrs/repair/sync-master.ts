@@ -6,6 +6,7 @@ import { MasterMessages } from '../master/master-messages.js';
 import { masterSource, publishOptions, readMasterPage, syncChange } from './master-rows.js';
 import type { RepairOptions } from './repair-options.js';
 import { DEFAULT_BATCH } from './streams.js';
+import { checkEntityManager } from '../../extension/arguments.js';
 
 /** Options of `syncMaster`. */
 export interface SyncMasterOptions extends RepairOptions {
@@ -18,12 +19,19 @@ export interface SyncMasterOptions extends RepairOptions {
   onProgress?: (published: number) => void;
 }
 
+/** What `syncMaster` did. */
+export interface SyncMasterReport {
+  /** Sync messages published. */
+  published: number;
+}
+
 /**
  * Publishes the current state of chosen master rows (all, or those matching `filter`) as `sync`
  * messages, in batches, to every replica or to one queue. Replicas apply them even at an equal
- * revision, so this repairs rows whose content drifted. Resolves to the number of messages published.
+ * revision, so this repairs rows whose content drifted.
  */
-export async function syncMaster(em: EntityManager, transport: Transport, options: SyncMasterOptions): Promise<number> {
+export async function syncMaster(em: EntityManager, transport: Transport, options: SyncMasterOptions): Promise<SyncMasterReport> {
+  checkEntityManager('syncMaster', em, "syncMaster(em, transport, { cqrsId: 'author' })");
   const size = options.batchSize ?? DEFAULT_BATCH;
   const messages = new MasterMessages(em);
   let published = 0;
@@ -49,5 +57,5 @@ export async function syncMaster(em: EntityManager, transport: Transport, option
     }
     after = page.next;
   } while (after !== undefined);
-  return published;
+  return { published };
 }

@@ -4,9 +4,11 @@ import { defaultSchemaOf, forkOutsideTransaction, inTransaction } from '../../ex
 import { EntitySync } from '../../extension/entity-sync.js';
 import { ident, SqlSession } from '../../../internal/pg/sql-session.js';
 import { deleteRows, judgeBatch, recordRevisions, replicaTarget, saveRows, type ReplicaTarget } from './replica-batch.js';
+import { checkEntityManager } from '../../extension/arguments.js';
 
 /** Creates the table where a replica keeps the revision (and tombstone) of every row it applied. Idempotent. */
 export async function installReplica(em: EntityManager): Promise<void> {
+  checkEntityManager('installReplica', em, 'installReplica(orm.em.fork())');
   await inTransaction(em, async (tx) => {
     const session = await SqlSession.open(tx);
     await session.run(`CREATE TABLE IF NOT EXISTS ${ident(defaultSchemaOf(tx))}.entity_sync_replica_state ` +
@@ -27,6 +29,7 @@ export class ReplicaApplier {
   private readonly cyclic: boolean;
 
   constructor(private readonly em: EntityManager) {
+    checkEntityManager('ReplicaApplier', em, 'new ReplicaApplier(orm.em.fork())');
     const sync = EntitySync.forEntityManager(em);
     const entities = new Map<string, string>();
     for (const node of sync.graph.nodes.values()) {

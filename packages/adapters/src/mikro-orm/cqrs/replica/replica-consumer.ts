@@ -3,6 +3,7 @@ import type { EntityManager } from '@mikro-orm/core';
 import { isLostConnection } from '../../../internal/pg/database-errors.js';
 import { ReplicaApplier } from './replica-applier.js';
 import { checkReplicaSchema } from './schema-check.js';
+import { checkEntityManager } from '../../extension/arguments.js';
 
 const warnOutage = (error: Error, retryInMs: number) =>
   console.warn(`entity-sync: the replica database cannot be reached (${error.message}); holding the messages, retrying in ${retryInMs} ms`);
@@ -66,6 +67,7 @@ export class ReplicaConsumer {
   private startedAt = 0;
 
   constructor(private readonly em: EntityManager, private readonly transport: Transport, private readonly options: ReplicaConsumerOptions) {
+    checkEntityManager('ReplicaConsumer', em, "new ReplicaConsumer(orm.em.fork(), transport, { queue: 'search' })");
     this.applier = new ReplicaApplier(em);
   }
 

@@ -11,7 +11,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 
 const DOCUMENTED: [string, Record<string, unknown>, string[]][] = [
-  ['@entity-sync/core', core, ['SyncModel', 'Master', 'Replica', 'registerSyncModel', 'registerMaster', 'registerReplica', 'EntitySyncError']],
+  ['@entity-sync/core', core, ['SyncModel', 'Master', 'Replica', 'registerSyncModel', 'registerMaster', 'registerReplica', 'EntitySyncError',
+    'RegistryError', 'GraphError', 'ImportError', 'CqrsError', 'TransportError', 'SetupError']],
   ['@entity-sync/adapters/mikro-orm', mikroOrm, [
     'EntitySync', 'exportGraph', 'importGraph', 'deleteGraph',
     'installOutbox', 'setCorrelationId', 'OutboxRelay', 'installReplica', 'ReplicaApplier', 'ReplicaConsumer',

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { EntitySyncError, type TransportFactory } from '@entity-sync/core';
+import { CommandLineError, type TransportFactory } from '@entity-sync/core';
 import { MikroORM, type Options } from '@mikro-orm/core';
 import { EntitySync } from '@entity-sync/adapters/mikro-orm';
 
@@ -23,9 +23,7 @@ export function findConfigPath(explicit: string | undefined, cwd: string): strin
     const path = isAbsolute(candidate) ? candidate : resolve(cwd, candidate);
     if (existsSync(path)) return path;
   }
-  throw new EntitySyncError('CONFIG_NOT_FOUND',
-    `No MikroORM config found (looked at ${candidates.join(', ')}). Pass --config <file>, or list it in package.json under "mikro-orm": { "configPaths": [...] }.`,
-    { info: { candidates } });
+  throw CommandLineError.configNotFound(candidates);
 }
 
 /** The app's config module, loaded: the MikroORM options (or ORM) it exports, and the transport factory it may export. */
@@ -45,16 +43,11 @@ export async function loadConfig(explicit: string | undefined, cwd = process.cwd
   try {
     loaded = await import(pathToFileURL(path).href) as Record<string, unknown>;
   } catch (error) {
-    const hint = path.endsWith('.ts')
-      ? ' A TypeScript config needs a loader: point --config at the compiled .js file, or run under one (node --import @swc-node/register/esm-register).'
-      : '';
-    throw new EntitySyncError('CONFIG_INVALID', `Cannot load the MikroORM config ${path}: ${(error as Error).message}.${hint}`, { cause: error, info: { path } });
+    throw CommandLineError.configInvalid(path, error);
   }
   const { transport } = loaded;
   if (transport !== undefined && typeof transport !== 'function') {
-    throw new EntitySyncError('CONFIG_INVALID',
-      `The transport export of ${path} is a ${transport === null ? 'null' : typeof transport}, not a function: export a TransportFactory, ` +
-      '`export const transport = (settings) => new MyTransport(...)`.', { info: { path, export: 'transport' } });
+    throw CommandLineError.transportExportNotAFactory(path, transport === null ? 'null' : typeof transport);
   }
   return { path, orm: loaded.default ?? loaded.config ?? loaded, transport: transport as TransportFactory | undefined };
 }

@@ -1,5 +1,5 @@
 import { Command, InvalidArgumentError } from 'commander';
-import { EntitySyncError } from '@entity-sync/core';
+import { CommandLineError } from '@entity-sync/core';
 import type { MikroORM } from '@mikro-orm/core';
 import {
   diffMaster, diffReplica, diffSync, dumpMaster, EntitySync, installOutbox, installReplica, loadReplica, OutboxRelay, ReplicaConsumer,
@@ -37,9 +37,7 @@ function replicaQueue(orm: MikroORM, explicit: string | undefined): string {
   const sync = EntitySync.of(orm);
   const queues = new Set([...sync.graph.nodes.keys()].map((name) => sync.registryEntry(name)?.replica?.options.queue).filter((q): q is string => !!q));
   if (queues.size === 1) return [...queues][0]!;
-  throw new EntitySyncError('USAGE', queues.size
-    ? `Replicas of this ORM name several queues (${[...queues].join(', ')}): pass --queue.`
-    : 'Pass --queue <name>: the replica service\'s queue (or set queue in @Replica options).');
+  throw CommandLineError.queueNeeded([...queues]);
 }
 
 const jsonFilter = (value: string) => {
@@ -90,7 +88,7 @@ export function cqrsCommand(io: CliIo, withOrm: WithOrm, config: () => Promise<L
         const replicaIds = [...sync.graph.nodes.keys()].map((name) => sync.registryEntry(name)?.replica?.cqrsId).filter((id): id is string => !!id);
         if (replicaIds.length) await installReplica(orm.em.fork());
         if (opts.queue && !replicaIds.length) {
-          throw new EntitySyncError('USAGE', `--queue ${opts.queue}: this ORM has no @Replica entities to bind it to. Run install with the replica service's config.`);
+          throw CommandLineError.queueWithoutReplicas(opts.queue);
         }
         if (replicaIds.length && (opts.queue || transportUrl() || (await config()).transport)) {
           const queue = replicaQueue(orm, opts.queue);
@@ -170,7 +168,7 @@ export function cqrsCommand(io: CliIo, withOrm: WithOrm, config: () => Promise<L
     .option('--purge', 'drop them')
     .option('--json', 'print JSON')
     .action(async (opts: { queue: string; retry?: boolean; purge?: boolean; json?: boolean }) => {
-      if (opts.retry && opts.purge) throw new EntitySyncError('USAGE', 'Pass --retry or --purge, not both.');
+      if (opts.retry && opts.purge) throw CommandLineError.exclusiveOptions('--retry', '--purge');
       await withChosen(async (chosen) => {
         if (opts.retry || opts.purge) {
           const count = opts.retry

@@ -1,4 +1,4 @@
-import { EntitySyncError, isEntitySyncError, type Transport, type TransportAdmin, type TransportSettings } from '@entity-sync/core';
+import { CommandLineError, isEntitySyncError, TransportError, type Transport, type TransportAdmin, type TransportSettings } from '@entity-sync/core';
 import type { LoadedConfig } from './config-loader.js';
 import { openTransport, redactUrl } from './transport-url.js';
 
@@ -8,9 +8,6 @@ export interface ChosenTransport {
   /** `amqp://***@host/vhost`, or `the transport export of /app/mikro-orm.config.js`. */
   source: string;
 }
-
-const NO_TRANSPORT = 'No transport: pass --transport <url> (amqp://... or postgres://...), set ENTITY_SYNC_TRANSPORT, ' +
-  'or export a transport factory from the config module (`export const transport: TransportFactory = (settings) => new MyTransport(...)`).';
 
 /**
  * The transport of the cqrs commands, first found of: `--transport <url>`, `$ENTITY_SYNC_TRANSPORT`,
@@ -22,25 +19,20 @@ export async function chooseTransport(url: string | undefined, config: () => Pro
   try {
     loaded = await config();
   } catch (error) {
-    if (isEntitySyncError(error, 'CONFIG_NOT_FOUND')) throw new EntitySyncError('USAGE', NO_TRANSPORT, { cause: error });
+    if (isEntitySyncError(error, 'CONFIG_NOT_FOUND')) throw CommandLineError.noTransport(undefined, error);
     throw error;
   }
-  if (!loaded.transport) throw new EntitySyncError('USAGE', `${NO_TRANSPORT} ${loaded.path} exports none.`);
+  if (!loaded.transport) throw CommandLineError.noTransport(loaded.path);
   const source = `the transport export of ${loaded.path}`;
   let transport: unknown;
   try {
     transport = await loaded.transport(settings);
   } catch (error) {
     if (isEntitySyncError(error)) throw error;
-    throw new EntitySyncError('CONFIG_INVALID', `${source[0]!.toUpperCase()}${source.slice(1)} failed: ${(error as Error).message ?? String(error)}.`,
-      { cause: error, info: { path: loaded.path, export: 'transport' } });
+    throw CommandLineError.transportFactoryFailed(loaded.path, error);
   }
   const lacking = (['publish', 'subscribe', 'close'] as const).filter((method) => typeof (transport as Record<string, unknown> | null)?.[method] !== 'function');
-  if (lacking.length) {
-    throw new EntitySyncError('CONFIG_INVALID',
-      `${source[0]!.toUpperCase()}${source.slice(1)} returned something that is not a Transport (no ${lacking.join(', ')}): return an object ` +
-      'with publish(messages), subscribe(queue, cqrsIds, handler) and close().', { info: { path: loaded.path, export: 'transport', lacking } });
-  }
+  if (lacking.length) throw CommandLineError.notATransport(loaded.path, lacking);
   return { transport: transport as Transport & TransportAdmin, source };
 }
 
@@ -50,9 +42,7 @@ type AdminMethod = keyof TransportAdmin;
 export function adminMethod<M extends AdminMethod>(chosen: ChosenTransport, method: M, purpose: string): NonNullable<TransportAdmin[M]> {
   const implementation = chosen.transport[method];
   if (typeof implementation !== 'function') {
-    throw new EntitySyncError('TRANSPORT_UNSUPPORTED',
-      `Cannot ${purpose}: ${chosen.source} has no ${method}(). Implement ${method} (TransportAdmin in @entity-sync/core) on the transport, ` +
-      'or use the broker\'s own tools for it.', { info: { method, transport: chosen.source } });
+    throw TransportError.unsupported(method, purpose, chosen.source);
   }
   return (implementation as (...args: never[]) => unknown).bind(chosen.transport) as NonNullable<TransportAdmin[M]>;
 }

@@ -1,4 +1,4 @@
-import { EntitySyncError, type AdministeredTransport, type TransportSettings } from '@entity-sync/core';
+import { CommandLineError, SetupError, type AdministeredTransport, type TransportSettings } from '@entity-sync/core';
 import type { RabbitMqQueueType } from '@entity-sync/adapters/rabbitmq';
 
 /** What the cqrs commands can do with a built-in transport: `Transport` and every `TransportAdmin` method. */
@@ -24,14 +24,13 @@ export async function openTransport(url: string, settings: TransportSettings): P
   }
   if (/^postgres(ql)?:\/\//.test(url)) {
     const [{ default: pg }, { PostgresTransport, pgClient }] = await Promise.all([import('pg').catch((error: unknown) => {
-      throw new EntitySyncError('PEER_MISSING', "A postgres:// transport needs the package 'pg', which is not installed: npm install pg",
-        { cause: error, info: { package: 'pg', feature: 'The PostgreSQL transport' } });
+      throw SetupError.peerMissing('pg', 'A postgres:// transport', error);
     }), import('@entity-sync/adapters/postgres')]);
     const transport = new PostgresTransport(pgClient(new pg.Pool({ connectionString: url, max: 8 }), true), { concurrency: 200, ...retries });
     await transport.install();
     return transport;
   }
-  throw new EntitySyncError('USAGE', `Unknown transport URL '${redactUrl(url)}': use amqp://... (RabbitMQ) or postgres://... (PostgreSQL).`);
+  throw CommandLineError.unknownTransportUrl(redactUrl(url));
 }
 
 // `?queueType=` is the transport's option, not the broker's: taken out of the URL amqplib sees.

@@ -1,4 +1,4 @@
-import { EntitySyncError } from '@entity-sync/core';
+import { SetupError } from '@entity-sync/core';
 
 const loaded = new Map<string, Promise<unknown>>();
 
@@ -19,8 +19,7 @@ export function loadPeer<T>(name: string, feature: string): Promise<T> {
     module = import(name).catch((error: unknown) => {
       loaded.delete(name);
       if (!isMissing(error, name)) throw error;
-      throw new EntitySyncError('PEER_MISSING', `${feature} needs the package '${name}', which is not installed: npm install ${name}`,
-        { cause: error, info: { package: name, feature } });
+      throw SetupError.peerMissing(name, feature, error);
     });
     loaded.set(name, module);
   }

@@ -1,4 +1,4 @@
-import { EntitySyncError, isLostConnection, type AdministeredTransport, type CqrsMessage, type MessageHandler, type Subscription } from '@entity-sync/core';
+import { isLostConnection, TransportError, type AdministeredTransport, type CqrsMessage, type MessageHandler, type Subscription } from '@entity-sync/core';
 import type { SqlClient } from './sql-client.js';
 
 /** Options of the PostgreSQL transport. */
@@ -50,9 +50,8 @@ function warnUnroutable(count: number, cqrsIds: string[]): void {
   console.warn(`entity-sync: ${count} message(s) of ${cqrsIds.join(', ')} matched no queue; kept until a replica service declares one`);
 }
 
-const unavailable = (what: string, error: unknown) => new EntitySyncError('TRANSPORT_UNAVAILABLE',
-  `The PostgreSQL transport cannot reach its database (${(error as Error).message}): ${what}. Check that the server runs; the relay publishes again.`,
-  { cause: error, info: { cause: (error as Error).message } });
+const unavailable = (what: string, error: unknown) => TransportError.unavailable(
+  `The PostgreSQL transport cannot reach its database (${(error as Error).message}): ${what}. Check that the server runs; the relay publishes again.`, error);
 
 /**
  * A transport on a PostgreSQL database (real or embedded PGlite): a message table with one
@@ -86,7 +85,7 @@ export class PostgresTransport implements AdministeredTransport {
 
   async publish(messages: CqrsMessage[], options: { queue?: string } = {}): Promise<void> {
     if (messages.length === 0) return;
-    if (this.closed) throw new EntitySyncError('TRANSPORT_UNAVAILABLE', 'The PostgreSQL transport is closed: open a new one to publish.');
+    if (this.closed) throw TransportError.closed('PostgreSQL');
     let kept: { cqrs_id: string }[];
     try {
       // one statement fans every message out to the queues that want its CQRS id, in publish

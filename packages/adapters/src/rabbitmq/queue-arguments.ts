@@ -1,4 +1,4 @@
-import { EntitySyncError, OptionError } from '@entity-sync/core';
+import { OptionError, TransportError } from '@entity-sync/core';
 import type { Options } from 'amqplib';
 
 /**
@@ -48,13 +48,9 @@ export function delayQueue(type: RabbitMqQueueType, queue: string, delayMs: numb
  * The typed error for a declaration RabbitMQ refused because the queue exists with other
  * arguments (another queue type, most often); undefined for any other failure.
  */
-export function queueMismatch(error: unknown, type: RabbitMqQueueType): EntitySyncError | undefined {
+export function queueMismatch(error: unknown, type: RabbitMqQueueType): TransportError | undefined {
   const refused = /inequivalent arg '([^']+)' for queue '([^']+)'/.exec(String((error as Error | undefined)?.message ?? ''));
   if (!refused) return undefined;
   const [, argument, queue] = refused;
-  return new EntitySyncError('TRANSPORT_REFUSED',
-    `RabbitMQ queue '${queue}' exists with other arguments than this transport declares (${argument} differs; queueType here is '${type}'). ` +
-    `A queue's type and arguments cannot change: configure every service and relay with the queueType the queue was declared with ` +
-    `(rabbitmqctl list_queues name type shows it), or move its messages out and delete the queue so that it is declared anew.`,
-    { cause: error, info: { option: 'queueType', queueType: type, queue, argument } });
+  return TransportError.queueArgumentsDiffer(queue!, argument!, type, error);
 }

@@ -1,4 +1,4 @@
-import { EntitySyncError, isEntitySyncError, parseCqrsMessage, type AdministeredTransport, type CqrsMessage, type MessageHandler, type Subscription, type TransportDeadLetter } from '@entity-sync/core';
+import { EntitySyncError, isEntitySyncError, parseCqrsMessage, TransportError, type AdministeredTransport, type CqrsMessage, type MessageHandler, type Subscription, type TransportDeadLetter } from '@entity-sync/core';
 import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, GetMessage } from 'amqplib';
 import { loadPeer } from '../internal/peer.js';
 import { nodeUrls } from './node-urls.js';
@@ -72,9 +72,6 @@ interface Consumer {
   stopped: boolean;
 }
 
-const transportError = (message: string, cause?: unknown) =>
-  new EntitySyncError('TRANSPORT_UNAVAILABLE', message, { cause, info: { cause: (cause as Error | undefined)?.message } });
-
 // AMQP's channel exceptions for a request the broker will not carry out as asked (as opposed to a
 // connection that went away): ACCESS_REFUSED, NOT_FOUND, RESOURCE_LOCKED, PRECONDITION_FAILED
 const REFUSALS = new Set([403, 404, 405, 406]);
@@ -136,11 +133,11 @@ export class RabbitMqTransport implements AdministeredTransport {
       }
     }
     const where = this.nodes.length === 1 ? `at ${failures[0]}` : `at any of its ${this.nodes.length} nodes (${failures.join('; ')})`;
-    throw transportError(`Cannot reach RabbitMQ ${where}. Check that the broker runs and the URL is right.`, last);
+    throw TransportError.unavailable(`Cannot reach RabbitMQ ${where}. Check that the broker runs and the URL is right.`, last);
   }
 
   private connect(): Promise<{ model: ChannelModel; publisher: ConfirmChannel }> {
-    if (this.closed) return Promise.reject(transportError('The RabbitMQ transport is closed.'));
+    if (this.closed) return Promise.reject(TransportError.closed('RabbitMQ'));
     this.connection ??= (async () => {
       let model: ChannelModel;
       try {
@@ -177,7 +174,7 @@ export class RabbitMqTransport implements AdministeredTransport {
       } catch (error) {
         this.connection = undefined;
         await model.close().catch(() => undefined);
-        throw queueMismatch(error, this.queueType) ?? transportError(`RabbitMQ refused the setup of the publishing channel: ${(error as Error).message}.`, error);
+        throw queueMismatch(error, this.queueType) ?? TransportError.unavailable(`RabbitMQ refused the setup of the publishing channel: ${(error as Error).message}.`, error);
       }
     })();
     return this.connection;
@@ -201,7 +198,7 @@ export class RabbitMqTransport implements AdministeredTransport {
     const node = this.nodes[this.node]!;
     this.node = (this.node + 1) % this.nodes.length;
     if (this.closed || this.reconnecting) return;
-    this.report(transportError(`Lost the connection to RabbitMQ at ${redact(node)}${because ? ` (${because.message})` : ''}; ` +
+    this.report(TransportError.unavailable(`Lost the connection to RabbitMQ at ${redact(node)}${because ? ` (${because.message})` : ''}; ` +
       'reconnecting with backoff. Deliveries not acknowledged go back to their queues and come again.', because));
     this.reconnecting = this.reconnect(Date.now());
   }
@@ -304,15 +301,15 @@ export class RabbitMqTransport implements AdministeredTransport {
     try {
       ({ publisher } = await this.connect());
     } catch (error) {
-      throw error instanceof EntitySyncError ? error : transportError(`RabbitMQ publish failed: ${(error as Error).message}`, error);
+      throw error instanceof EntitySyncError ? error : TransportError.unavailable(`RabbitMQ publish failed: ${(error as Error).message}`, error);
     }
     const blockedMessage = (reason: string) =>
       `RabbitMQ is blocking publishers (${reason}): clear the broker's alarm. Nothing was marked sent; the relay publishes again.`;
-    if (this.blocked) throw transportError(blockedMessage(this.blocked));
+    if (this.blocked) throw TransportError.unavailable(blockedMessage(this.blocked));
     // a broker that blocks publishers never confirms: give up at once instead of waiting forever
     let onBlocked!: (reason: string) => void;
     const blocked = new Promise<never>((_, reject) => {
-      onBlocked = (reason) => reject(transportError(blockedMessage(reason)));
+      onBlocked = (reason) => reject(TransportError.unavailable(blockedMessage(reason)));
     });
     this.onBlocked.add(onBlocked);
     try {
@@ -329,7 +326,7 @@ export class RabbitMqTransport implements AdministeredTransport {
       await this.keepReturned(publisher, blocked);
     } catch (error) {
       if (error instanceof EntitySyncError) throw error;
-      throw transportError(`RabbitMQ did not confirm ${messages.length} message(s): ${(error as Error).message}. They were not marked sent and will be published again.`, error);
+      throw TransportError.unavailable(`RabbitMQ did not confirm ${messages.length} message(s): ${(error as Error).message}. They were not marked sent and will be published again.`, error);
     } finally {
       this.onBlocked.delete(onBlocked);
       blocked.catch(() => undefined);
@@ -374,10 +371,9 @@ export class RabbitMqTransport implements AdministeredTransport {
       await channel?.close().catch(() => undefined);
       const code = (error as { code?: unknown }).code;
       if (typeof code === 'number' && REFUSALS.has(code)) {
-        throw new EntitySyncError('TRANSPORT_REFUSED', `RabbitMQ refused the consumer of queue ${consumer.queue}: ${(error as Error).message}. ` +
-          'A queue that exists with other arguments must be deleted (or declared the same way) first.', { cause: error, info: { queue: consumer.queue, code } });
+        throw TransportError.consumerRefused(consumer.queue, error, code);
       }
-      throw error instanceof EntitySyncError ? error : transportError(`RabbitMQ could not start the consumer of queue ${consumer.queue}: ${(error as Error).message}`, error);
+      throw error instanceof EntitySyncError ? error : TransportError.unavailable(`RabbitMQ could not start the consumer of queue ${consumer.queue}: ${(error as Error).message}`, error);
     }
   }
 

@@ -1,4 +1,4 @@
-import { EntitySyncError } from '../errors/entity-sync-error.js';
+import { CqrsError } from '../errors/cqrs-error.js';
 
 /** The message format version this release writes and reads. */
 export const CQRS_MESSAGE_VERSION = 1;
@@ -39,14 +39,9 @@ const isRecord = (value: unknown): value is Record<string, unknown> =>
 
 /** Checks a received message; throws `CQRS_MESSAGE_VERSION` or `CQRS_MESSAGE_INVALID` naming the problem. */
 export function parseCqrsMessage(value: unknown): CqrsMessage {
-  const invalid = (why: string) => new EntitySyncError('CQRS_MESSAGE_INVALID',
-    `Not a valid entity-sync CQRS message: ${why}. It was dead-lettered; fix the producer and replay it.`, { info: { why } });
+  const invalid = CqrsError.messageInvalid;
   if (!isRecord(value)) throw invalid('it is not an object');
-  if (value.version !== CQRS_MESSAGE_VERSION) {
-    throw new EntitySyncError('CQRS_MESSAGE_VERSION',
-      `CQRS message version ${JSON.stringify(value.version)} is not understood by this replica (it reads version ${CQRS_MESSAGE_VERSION}). Upgrade entity-sync on the replica.`,
-      { info: { version: value.version } });
-  }
+  if (value.version !== CQRS_MESSAGE_VERSION) throw CqrsError.messageVersion(value.version, CQRS_MESSAGE_VERSION);
   if (typeof value.id !== 'string' || value.id === '') throw invalid('it has no id');
   if (typeof value.cqrsId !== 'string' || value.cqrsId === '') throw invalid('it has no cqrsId');
   if (!['save', 'delete', 'sync'].includes(value.operation as string)) throw invalid(`operation ${JSON.stringify(value.operation)} is unknown`);

@@ -62,4 +62,9 @@ export class GraphError extends EntitySyncError {
       { cause, info: { ...facts } },
     );
   }
+
+  /** A relation the graph knows that no foreign key backs, so a walk cannot follow it. */
+  static relationWithoutForeignKey(relation: string): GraphError {
+    return new GraphError('GRAPH_UNKNOWN_RELATION', `Relation '${relation}' has no foreign key to walk.`, { info: { relation } });
+  }
 }

@@ -53,4 +53,24 @@ export class RegistryError extends EntitySyncError {
       { info: { entity, option: 'naturalKey', path, segment } },
     );
   }
+
+  /** Several EntitySchema definitions share the name of an entity the ORM found by path, so which one it uses cannot be told. */
+  static ambiguousSchemaName(entity: string, decorators: string, count: number): RegistryError {
+    return new RegistryError(
+      'REGISTRY_INVALID_OPTION',
+      `${decorators} on ${entity}: ${count} EntitySchema definitions named ${entity} are registered, ` +
+        `and this ORM found its ${entity} through a folder path, so which one it uses cannot be told. ` +
+        `List the EntitySchema objects themselves in the ORM's 'entities', or give the schemas distinct names.`,
+      { info: { entity, decorator: decorators, option: 'entities' } },
+    );
+  }
+
+  /** A `@Master` serializer is a class, which needs the optional package class-transformer. */
+  static serializerNeedsClassTransformer(cqrsId: string, cause?: unknown): RegistryError {
+    return new RegistryError(
+      'REGISTRY_INVALID_OPTION',
+      `@Master('${cqrsId}') names a serializer class, which needs class-transformer: npm install class-transformer.`,
+      { cause, info: { cqrsId, decorator: '@Master', option: 'serializer' } },
+    );
+  }
 }

@@ -19,4 +19,13 @@ export class SchemaError extends EntitySyncError {
       { info: { cycle }, cause },
     );
   }
+
+  /** The table an entity maps does not exist in `schema`. */
+  static tableMissing(entity: string, table: string, schema: string): SchemaError {
+    return new SchemaError(
+      'SCHEMA_MISMATCH',
+      `Table '${table}' of ${entity} does not exist in schema '${schema}'. Create the schema (run your migrations) first.`,
+      { info: { entity, table } },
+    );
+  }
 }

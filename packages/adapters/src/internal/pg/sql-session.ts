@@ -1,4 +1,4 @@
-import { EntitySyncError } from '@entity-sync/core';
+import { OperationError } from '@entity-sync/core';
 import type { EntityManager } from '@mikro-orm/core';
 import { rawConnection, type RawConnection } from './raw-connection.js';
 
@@ -86,8 +86,7 @@ export class SqlSession {
 
   private checkAborted(): void {
     if (this.signal?.aborted) {
-      throw new EntitySyncError('OPERATION_ABORTED', 'The operation was aborted; the transaction was rolled back and nothing was written.',
-        { cause: this.signal.reason });
+      throw OperationError.aborted(this.signal.reason);
     }
   }
 }

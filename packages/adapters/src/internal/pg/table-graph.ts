@@ -1,4 +1,4 @@
-import { EntitySyncError, SchemaError, type GraphNode, type RegistryEntry, type RelationGraph } from '@entity-sync/core';
+import { GraphError, SchemaError, type GraphNode, type RegistryEntry, type RelationGraph } from '@entity-sync/core';
 import { ident, type SqlSession } from './sql-session.js';
 import { TableCatalog, type CatalogColumn, type CatalogTable } from './table-catalog.js';
 
@@ -63,9 +63,7 @@ export class TableGraph {
       const schema = node.schema && node.schema !== '*' ? node.schema : catalog.schema;
       const table = catalog.table(node.table, schema);
       if (!table) {
-        throw new EntitySyncError('SCHEMA_MISMATCH',
-          `Table '${node.table}' of ${node.name} does not exist in schema '${schema}'. Create the schema (run your migrations) first.`,
-          { info: { entity: node.name, table: node.table } });
+        throw SchemaError.tableMissing(node.name, node.table, schema);
       }
       const excluded = excludedColumns(node, registry?.(node.name));
       const keyNames = node.primaryKey.join();
@@ -129,7 +127,7 @@ export class TableGraph {
     const fk = this.aliases.get(relation);
     if (fk) return fk;
     this.graph.edge(relation);
-    throw new EntitySyncError('GRAPH_UNKNOWN_RELATION', `Relation '${relation}' has no foreign key to walk.`, { info: { relation } });
+    throw GraphError.relationWithoutForeignKey(relation);
   }
 
   /** The table node of an entity that graph operations read or write; throws `TABLE_WITHOUT_KEY` for a table nothing keeps unique. */

@@ -1,4 +1,4 @@
-import { EntitySyncError } from '@entity-sync/core';
+import { CqrsError } from '@entity-sync/core';
 import { literal, type SqlSession } from '../../internal/pg/sql-session.js';
 
 /** Throws `CQRS_NOT_INSTALLED` naming what to run when one of `tables` does not exist in the ORM's schema. */
@@ -7,8 +7,6 @@ export async function requireTables(session: SqlSession, schema: string, tables:
     `SELECT array_agg(t) FILTER (WHERE to_regclass(${literal(schema)} || '.' || t) IS NULL) AS missing FROM unnest(?::text[]) t`,
     [`{${tables.join(',')}}`]);
   if (row?.missing?.length) {
-    throw new EntitySyncError('CQRS_NOT_INSTALLED',
-      `${row.missing.join(', ')} does not exist in schema '${schema}': run \`${install}\` first (a deploy step, like a migration).`,
-      { info: { schema, missing: row.missing } });
+    throw CqrsError.notInstalled(schema, row.missing, install);
   }
 }

@@ -1,6 +1,6 @@
 // The driver connections of MikroORM 7, which runs SQL through kysely instead of knex: what
 // compat.ts hands the raw-statement code on that major. Only compat.ts imports this file.
-import { EntitySyncError } from '@entity-sync/core';
+import { SetupError } from '@entity-sync/core';
 import type { EntityManager, MikroORM } from '@mikro-orm/core';
 
 interface PgliteTransaction {
@@ -101,9 +101,7 @@ export async function transactionConnectionV7(em: EntityManager): Promise<unknow
   if (isPglite(native)) {
     const tx = (native as Recorded)[OPEN];
     if (!tx) {
-      throw new EntitySyncError('EXTENSION_NOT_REGISTERED',
-        'entity-sync was attached to this PGlite ORM after it connected, so it cannot run statements in the ORM\'s transactions. ' +
-        'Add `extensions: [EntitySync]` to the ORM config, or call EntitySync.attach(orm) right after MikroORM.init, before the first query.');
+      throw SetupError.attachedTooLate();
     }
     // shaped like the instance (raw-connection tells PGlite from pg by `waitReady` and `exec`)
     return { query: tx.query.bind(tx), exec: tx.exec.bind(tx), waitReady: Promise.resolve() };

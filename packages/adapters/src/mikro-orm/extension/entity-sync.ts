@@ -1,6 +1,6 @@
 import {
-  EntitySyncError,
   NaturalKeyError,
+  SetupError,
   type NaturalKey,
   type NaturalKeyValue,
   type RegistryEntry,
@@ -30,8 +30,7 @@ import { validateRegistry, type RegistryWarning } from './registry-validator.js'
 const EXTENSION_NAME = '@entity-sync/mikro-orm';
 
 function notAttached(): never {
-  throw new EntitySyncError('EXTENSION_NOT_REGISTERED',
-    'entity-sync is not attached to this ORM. Add `extensions: [EntitySync]` to its config, or call EntitySync.attach(orm).');
+  throw SetupError.notAttached();
 }
 
 /** Options of the MikroORM extension. */
@@ -204,11 +203,6 @@ export class EntitySync {
 /** An ORM built from another copy of @mikro-orm/core has entities this copy cannot see. */
 function refuseOtherOrmCopy(orm: MikroORM): void {
   if (!isOwnOrmCopy(orm)) {
-    const where = ownOrmCopyPath();
-    throw new EntitySyncError('ORM_DUPLICATE_COPY',
-      `Two copies of @mikro-orm/core are loaded: the app's ORM comes from one, entity-sync uses another${where ? ` (${where})` : ''}, ` +
-      'so the entities decorated with the first are unknown to the second. Install one copy: the same @mikro-orm/core version for the app ' +
-      'and entity-sync, deduplicated (npm dedupe; with pnpm an "overrides" entry), and entity-sync installed from the registry or packed ' +
-      'tarballs rather than `link:`.', { info: { copy: where } });
+    throw SetupError.duplicateOrmCopy(ownOrmCopyPath());
   }
 }

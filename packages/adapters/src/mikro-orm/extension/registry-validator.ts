@@ -24,11 +24,7 @@ function decoratorOf(entry: RegistryEntry): string {
 
 function ambiguousSchemaName(entity: EntityInfo, named: RegistryEntry[]): RegistryError {
   const decorators = [...new Set(named.map(decoratorOf))].join(', ');
-  return new RegistryError('REGISTRY_INVALID_OPTION',
-    `${decorators} on ${entity.className}: ${named.length} EntitySchema definitions named ${entity.className} are registered, ` +
-      `and this ORM found its ${entity.className} through a folder path, so which one it uses cannot be told. ` +
-      `List the EntitySchema objects themselves in the ORM's 'entities', or give the schemas distinct names.`,
-    { info: { entity: entity.className, decorator: decorators, option: 'entities' } });
+  return RegistryError.ambiguousSchemaName(entity.className, decorators, named.length);
 }
 
 // An EntitySchema's entry is matched by the identity of the schema object: two ORMs of one

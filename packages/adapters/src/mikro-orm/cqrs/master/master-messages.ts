@@ -1,4 +1,4 @@
-import { CQRS_MESSAGE_VERSION, EntitySyncError, type CqrsMessage, type CqrsOperation, type MasterOptions } from '@entity-sync/core';
+import { CQRS_MESSAGE_VERSION, CqrsError, RegistryError, type CqrsMessage, type CqrsOperation, type MasterOptions } from '@entity-sync/core';
 import type { EntityManager } from '@mikro-orm/core';
 import { entityFromRow, plainOfEntity } from '../../extension/compat.js';
 import { EntitySync } from '../../extension/entity-sync.js';
@@ -75,8 +75,7 @@ export class MasterMessages {
   master(cqrsId: string): MasterEntity {
     const master = this.masters.get(cqrsId);
     if (!master) {
-      throw new EntitySyncError('CQRS_UNKNOWN_ID', `No @Master('${cqrsId}') entity in this ORM. Known ids: ${[...this.masters.keys()].join(', ') || 'none'}.`,
-        { info: { cqrsId } });
+      throw CqrsError.unknownMaster(cqrsId, [...this.masters.keys()]);
     }
     return master;
   }
@@ -115,10 +114,9 @@ export class MasterMessages {
 
   private async serialize(master: MasterEntity, serializer: NonNullable<MasterOptions['serializer']>, entity: object, em: EntityManager): Promise<Record<string, unknown>> {
     if (!isClass(serializer)) return (serializer as (entity: object, context: { em: EntityManager }) => Record<string, unknown>)(entity, { em });
-    classTransformer ??= import('class-transformer' as string).catch(() => {
+    classTransformer ??= import('class-transformer' as string).catch((error: unknown) => {
       classTransformer = undefined;
-      throw new EntitySyncError('REGISTRY_INVALID_OPTION',
-        `@Master('${master.cqrsId}') names a serializer class, which needs class-transformer: npm install class-transformer.`);
+      throw RegistryError.serializerNeedsClassTransformer(master.cqrsId, error);
     }) as Promise<ClassTransformer>;
     const { plainToInstance, instanceToPlain } = await classTransformer;
     return instanceToPlain(plainToInstance(serializer as new () => unknown, plainOfEntity(entity)));

@@ -1,4 +1,4 @@
-import { EntitySyncError } from '@entity-sync/core';
+import { CqrsError } from '@entity-sync/core';
 import type { EntityManager } from '@mikro-orm/core';
 import { defaultSchemaOf, inTransaction } from '../../extension/compat.js';
 import { arrayLiteral, ident, SqlSession } from '../../../internal/pg/sql-session.js';
@@ -17,13 +17,6 @@ export async function checkMasterInstalled(em: EntityManager, cqrsIds: string[])
     const unknown = await session.query<{ cqrs_id: string; entries: number }>(
       `SELECT cqrs_id, count(*)::int AS entries FROM ${ident(schema)}.entity_sync_outbox WHERE cqrs_id <> ALL(?::text[]) GROUP BY cqrs_id ORDER BY cqrs_id`,
       [arrayLiteral(cqrsIds)]);
-    if (unknown.length) {
-      const listed = unknown.map((row) => `'${row.cqrs_id}' (${row.entries})`).join(', ');
-      throw new EntitySyncError('CQRS_UNKNOWN_ID',
-        `The outbox holds entries of ${listed}, which no @Master of this ORM declares (it declares ${cqrsIds.join(', ') || 'none'}). ` +
-        'Run the relay with the entities that declare them; if an entity was renamed or removed, drop its capture trigger and ' +
-        `delete those entries (DELETE FROM ${schema}.entity_sync_outbox WHERE cqrs_id = '...').`,
-        { info: { schema, unknown: unknown.map((row) => row.cqrs_id) } });
-    }
+    if (unknown.length) throw CqrsError.outboxHoldsUnknownIds(schema, unknown.map((row) => ({ cqrsId: row.cqrs_id, entries: row.entries })), cqrsIds);
   });
 }

@@ -1,4 +1,4 @@
-import { EntitySyncError } from '@entity-sync/core';
+import { CqrsError } from '@entity-sync/core';
 import type { EntityManager } from '@mikro-orm/core';
 import { lineCopy } from '../../../internal/pg/copy-text.js';
 import { SqlSession } from '../../../internal/pg/sql-session.js';
@@ -8,7 +8,7 @@ import { keyArray, revisionsOf } from './master-rows.js';
 import { ContentComparison } from './replica-content.js';
 import type { RepairOptions } from './repair-options.js';
 import {
-  checkKey, CONTENT_VERSION, DEFAULT_BATCH, DIFF_FORMAT, invalid, isRecord, isRevision, LineReader, linesFromTransaction, readHeader,
+  checkKey, CONTENT_VERSION, DEFAULT_BATCH, DIFF_FORMAT, isRecord, isRevision, LineReader, linesFromTransaction, readHeader,
   type StreamHeader,
 } from './streams.js';
 import { checkEntityManager } from '../../extension/arguments.js';
@@ -28,11 +28,7 @@ const warn = (message: string) => console.warn(`entity-sync: ${message}`);
 function mismatch(error: unknown, replica: ReplicaTarget): unknown {
   const code = (error as { code?: unknown } | null)?.code;
   if (typeof code !== 'string' || !(code.startsWith('22') || code === '42883')) return error;
-  return new EntitySyncError('CQRS_SCHEMA_MISMATCH',
-    `The state the master publishes for '${replica.cqrsId}' does not fit the columns of ${replica.entity} (${(error as Error).message}); nothing was compared. ` +
-    'Map the field with @Replica fields (a rename, null to leave it out, or a transform), give the replica column a type that takes the value, ' +
-    'or compare revisions only (diffMaster with content: false, `cqrs diff-master --no-content`).',
-    { cause: error, info: { cqrsId: replica.cqrsId, entity: replica.entity } });
+  return CqrsError.stateDoesNotFit(replica.cqrsId, replica.entity, error);
 }
 
 /** Checks the stream of diffMaster and copies its lines, with the mapped data of their state when compared, to the listing table. */
@@ -43,14 +39,14 @@ async function readListing(reader: LineReader, header: StreamHeader, replica: Re
   for (;;) {
     const { text, value } = await reader.object('a key line or the end line');
     if (value.end === true) {
-      if (value.count !== count) throw invalid('diff', `the end line counts ${JSON.stringify(value.count)} keys, the stream has ${count}`, reader.line);
+      if (value.count !== count) throw CqrsError.streamInvalid('diff', `the end line counts ${JSON.stringify(value.count)} keys, the stream has ${count}`, reader.line);
       break;
     }
-    if ('kind' in value) throw invalid('diff', 'this is the output of diffReplica; diffReplica reads the output of diffMaster', reader.line);
+    if ('kind' in value) throw CqrsError.streamInvalid('diff', 'this is the output of diffReplica; diffReplica reads the output of diffMaster', reader.line);
     checkKey('diff', value.key, replica.keyColumns.length, reader.line);
-    if (!isRevision(value.revision)) throw invalid('diff', `revision ${JSON.stringify(value.revision)} is not a whole number`, reader.line);
+    if (!isRevision(value.revision)) throw CqrsError.streamInvalid('diff', `revision ${JSON.stringify(value.revision)} is not a whole number`, reader.line);
     if (isRecord(value.state) !== withState) {
-      throw invalid('diff', `a line ${withState ? 'without' : 'with'} a state in a version ${header.version} stream ` +
+      throw CqrsError.streamInvalid('diff', `a line ${withState ? 'without' : 'with'} a state in a version ${header.version} stream ` +
         '(the header and the lines come from different diffMaster runs or releases)', reader.line);
     }
     count += 1;
@@ -91,7 +87,7 @@ export function diffReplica(em: EntityManager, lines: AsyncIterable<string>, opt
     await session.run(`CREATE TEMPORARY TABLE ${master} (line jsonb NOT NULL, data jsonb) ON COMMIT DROP`);
     await readListing(reader, header, replica, lineCopy(session, master, size, ['line', 'data']), comparison);
     const [twice] = await session.query<{ key: string }>(`SELECT (line->'key')::text AS key FROM ${master} GROUP BY line->'key' HAVING count(*) > 1 LIMIT 1`);
-    if (twice) throw invalid('diff', `key ${twice.key} is listed twice`);
+    if (twice) throw CqrsError.streamInvalid('diff', `key ${twice.key} is listed twice`);
 
     const states = await revisionsOf(session, replica.stateTable, replica.cqrsId);
     const result = tempName('diff_result');

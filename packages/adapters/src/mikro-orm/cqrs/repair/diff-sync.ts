@@ -1,4 +1,4 @@
-import type { CqrsMessage, Transport } from '@entity-sync/core';
+import { CqrsError, type CqrsMessage, type Transport } from '@entity-sync/core';
 import type { EntityManager } from '@mikro-orm/core';
 import { inTransaction } from '../../extension/compat.js';
 import { SqlSession } from '../../../internal/pg/sql-session.js';
@@ -8,7 +8,7 @@ import { diffKinds, noDifferences, type DiffKind } from './diff-report.js';
 import { LineSpool } from './line-spool.js';
 import { masterSource, publishOptions, syncChange, type MasterSource } from './master-rows.js';
 import type { RepairOptions } from './repair-options.js';
-import { checkKey, DEFAULT_BATCH, DIFF_FORMAT, invalid, isRevision, LineReader, readHeader, type StreamHeader } from './streams.js';
+import { checkKey, DEFAULT_BATCH, DIFF_FORMAT, isRevision, LineReader, readHeader, type StreamHeader } from './streams.js';
 import { checkEntityManager } from '../../extension/arguments.js';
 
 /** Options of `diffSync`. */
@@ -56,16 +56,16 @@ async function readReport(reader: LineReader, header: StreamHeader, keyLength: n
     const { text, value } = await reader.object('a difference or the end line');
     if (value.end === true) {
       const wrong = kinds.find((kind) => value[kind] !== counts[kind]);
-      if (wrong) throw invalid('diff', `the end line counts ${JSON.stringify(value[wrong])} ${wrong} rows, the stream has ${counts[wrong]}`, reader.line);
+      if (wrong) throw CqrsError.streamInvalid('diff', `the end line counts ${JSON.stringify(value[wrong])} ${wrong} rows, the stream has ${counts[wrong]}`, reader.line);
       break;
     }
     if (!kinds.includes(value.kind as DiffKind)) {
       const why = !('kind' in value) ? ' (diffSync reads the output of diffReplica)'
         : value.kind === 'changed' ? ` (a version ${header.version} report has none: the header and the lines come from different releases)` : '';
-      throw invalid('diff', `kind ${JSON.stringify(value.kind)} is not ${kinds.slice(0, -1).join(', ')} or ${kinds.at(-1)}${why}`, reader.line);
+      throw CqrsError.streamInvalid('diff', `kind ${JSON.stringify(value.kind)} is not ${kinds.slice(0, -1).join(', ')} or ${kinds.at(-1)}${why}`, reader.line);
     }
     checkKey('diff', value.key, keyLength, reader.line);
-    if (value.revision !== null && !isRevision(value.revision)) throw invalid('diff', `revision ${JSON.stringify(value.revision)} is not a whole number or null`, reader.line);
+    if (value.revision !== null && !isRevision(value.revision)) throw CqrsError.streamInvalid('diff', `revision ${JSON.stringify(value.revision)} is not a whole number or null`, reader.line);
     counts[value.kind as DiffKind] = (counts[value.kind as DiffKind] ?? 0) + 1;
     await kept.lines.write(text);
     if (value.revision !== null) await kept.withRevision.write(text);

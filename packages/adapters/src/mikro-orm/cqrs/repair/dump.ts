@@ -1,4 +1,4 @@
-import { EntitySyncError, parseCqrsMessage, type CqrsMessage } from '@entity-sync/core';
+import { CqrsError, EntitySyncError, parseCqrsMessage, type CqrsMessage } from '@entity-sync/core';
 import type { EntityManager } from '@mikro-orm/core';
 import { inTransaction } from '../../extension/compat.js';
 import { SqlSession } from '../../../internal/pg/sql-session.js';
@@ -7,7 +7,7 @@ import { installReplica } from '../replica/replica-applier.js';
 import { applyBatch, replicaTarget } from '../replica/replica-batch.js';
 import { masterSource, readMasterPage, syncChange } from './master-rows.js';
 import type { RepairOptions } from './repair-options.js';
-import { checkKey, DEFAULT_BATCH, DUMP_FORMAT, invalid, LineReader, linesFromTransaction, readHeader, streamHeader } from './streams.js';
+import { checkKey, DEFAULT_BATCH, DUMP_FORMAT, LineReader, linesFromTransaction, readHeader, streamHeader } from './streams.js';
 import { checkEntityManager } from '../../extension/arguments.js';
 
 // Bulk copy without the transport: a dump of the master rows as sync messages, loaded into a replica.
@@ -37,10 +37,10 @@ function dumpMessage(value: Record<string, unknown>, cqrsId: string, keyLength: 
     message = parseCqrsMessage(value);
   } catch (error) {
     const why = error instanceof EntitySyncError && typeof error.info.why === 'string' ? error.info.why : (error as Error).message;
-    throw invalid('dump', `the line is not a valid CQRS message (${why})`, line, error);
+    throw CqrsError.streamInvalid('dump', `the line is not a valid CQRS message (${why})`, line, error);
   }
-  if (message.operation !== 'sync') throw invalid('dump', `operation ${message.operation} is not a sync`, line);
-  if (message.cqrsId !== cqrsId) throw invalid('dump', `a message of '${message.cqrsId}' in a dump of '${cqrsId}'`, line);
+  if (message.operation !== 'sync') throw CqrsError.streamInvalid('dump', `operation ${message.operation} is not a sync`, line);
+  if (message.cqrsId !== cqrsId) throw CqrsError.streamInvalid('dump', `a message of '${message.cqrsId}' in a dump of '${cqrsId}'`, line);
   checkKey('dump', message.key, keyLength, line);
   return message;
 }
@@ -112,7 +112,7 @@ export async function loadReplica(em: EntityManager, lines: AsyncIterable<string
     for (;;) {
       const { value } = await reader.object('a message or the end line');
       if (value.end === true) {
-        if (value.count !== read) throw invalid('dump', `the end line counts ${JSON.stringify(value.count)} messages, the dump has ${read}`, reader.line);
+        if (value.count !== read) throw CqrsError.streamInvalid('dump', `the end line counts ${JSON.stringify(value.count)} messages, the dump has ${read}`, reader.line);
         break;
       }
       batch.push(dumpMessage(value, header.cqrsId, replica.keyProperties.length, reader.line));

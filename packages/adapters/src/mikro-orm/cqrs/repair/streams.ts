@@ -1,4 +1,4 @@
-import { EntitySyncError } from '@entity-sync/core';
+import { CqrsError, type CqrsStreamKind } from '@entity-sync/core';
 import type { EntityManager } from '@mikro-orm/core';
 import { inTransaction } from '../../extension/compat.js';
 
@@ -15,18 +15,6 @@ export const DEFAULT_BATCH = 500;
 const VERSIONS: Record<string, readonly number[]> = { [DUMP_FORMAT]: [1], [DIFF_FORMAT]: [1, 2] };
 export const CONTENT_VERSION = 2;
 
-export type StreamKind = 'dump' | 'diff';
-
-const remedy: Record<StreamKind, string> = {
-  dump: 'Nothing was loaded. Write the dump again with dumpMaster and load the whole file (a file without its end line was cut short).',
-  diff: 'Nothing was repaired. Run the diff again from diffMaster and pass on the whole stream (a stream without its end line was cut short).',
-};
-
-export function invalid(kind: StreamKind, why: string, line?: number, cause?: unknown): EntitySyncError {
-  return new EntitySyncError('CQRS_DUMP_INVALID', `Invalid CQRS ${kind} stream${line ? ` at line ${line}` : ''}: ${why}. ${remedy[kind]}`,
-    { info: { line, why }, cause });
-}
-
 /** A JSON object (not an array, not null). */
 export const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -36,7 +24,7 @@ export class LineReader {
   line = 0;
   private readonly iterator: AsyncIterator<string>;
 
-  constructor(lines: AsyncIterable<string>, private readonly kind: StreamKind) {
+  constructor(lines: AsyncIterable<string>, private readonly kind: CqrsStreamKind) {
     this.iterator = lines[Symbol.asyncIterator]();
   }
 
@@ -54,21 +42,21 @@ export class LineReader {
   /** The next line parsed as a JSON object; CQRS_DUMP_INVALID when there is none or it is not one. */
   async object(expected: string): Promise<{ text: string; value: Record<string, unknown> }> {
     const text = await this.next();
-    if (text === undefined) throw invalid(this.kind, `it ends before ${expected}`);
+    if (text === undefined) throw CqrsError.streamInvalid(this.kind, `it ends before ${expected}`);
     let value: unknown;
     try {
       value = JSON.parse(text);
     } catch (error) {
       const hint = text.includes('\n') ? ' (each item of the input must be one line: split the file with readline)' : '';
-      throw invalid(this.kind, `the line is not JSON${hint}`, this.line, error);
+      throw CqrsError.streamInvalid(this.kind, `the line is not JSON${hint}`, this.line, error);
     }
-    if (!isRecord(value)) throw invalid(this.kind, `expected ${expected}, found ${text.slice(0, 80)}`, this.line);
+    if (!isRecord(value)) throw CqrsError.streamInvalid(this.kind, `expected ${expected}, found ${text.slice(0, 80)}`, this.line);
     return { text, value };
   }
 
   /** Fails unless the input has nothing more after the end line. */
   async finish(): Promise<void> {
-    if (await this.next() !== undefined) throw invalid(this.kind, 'there are lines after the end line', this.line);
+    if (await this.next() !== undefined) throw CqrsError.streamInvalid(this.kind, 'there are lines after the end line', this.line);
   }
 }
 
@@ -82,23 +70,23 @@ export function streamHeader(format: string, cqrsId: string, version = VERSIONS[
   return JSON.stringify({ format, version, cqrsId, createdAt: new Date().toISOString() });
 }
 
-export async function readHeader(reader: LineReader, kind: StreamKind, format: string): Promise<StreamHeader> {
+export async function readHeader(reader: LineReader, kind: CqrsStreamKind, format: string): Promise<StreamHeader> {
   const { text, value } = await reader.object('the header line');
   if (value.format !== format) {
-    throw invalid(kind, `the header names format ${JSON.stringify(value.format)}, expected ${JSON.stringify(format)}`, reader.line);
+    throw CqrsError.streamInvalid(kind, `the header names format ${JSON.stringify(value.format)}, expected ${JSON.stringify(format)}`, reader.line);
   }
   const versions = VERSIONS[format]!;
   if (!versions.includes(value.version as number)) {
-    throw invalid(kind, `format version ${JSON.stringify(value.version)} is not understood (this release reads ${versions.join(' and ')}); ` +
+    throw CqrsError.streamInvalid(kind, `format version ${JSON.stringify(value.version)} is not understood (this release reads ${versions.join(' and ')}); ` +
       'run every step with the same entity-sync release, or upgrade the one that refuses', reader.line);
   }
-  if (typeof value.cqrsId !== 'string' || value.cqrsId === '') throw invalid(kind, 'the header has no cqrsId', reader.line);
+  if (typeof value.cqrsId !== 'string' || value.cqrsId === '') throw CqrsError.streamInvalid(kind, 'the header has no cqrsId', reader.line);
   return { text, cqrsId: value.cqrsId, version: value.version as number };
 }
 
-export function checkKey(kind: StreamKind, key: unknown, length: number, line: number): unknown[] {
+export function checkKey(kind: CqrsStreamKind, key: unknown, length: number, line: number): unknown[] {
   if (!Array.isArray(key) || key.length !== length || key.some((part) => part === null || typeof part === 'object')) {
-    throw invalid(kind, `key ${JSON.stringify(key)} is not ${length} primary-key value${length > 1 ? 's' : ''}`, line);
+    throw CqrsError.streamInvalid(kind, `key ${JSON.stringify(key)} is not ${length} primary-key value${length > 1 ? 's' : ''}`, line);
   }
   return key;
 }

@@ -1,4 +1,4 @@
-import { dependencyOrder, EntitySyncError, parseCqrsMessage, type CqrsMessage, type RevisionVerdict } from '@entity-sync/core';
+import { CqrsError, dependencyOrder, parseCqrsMessage, type CqrsMessage, type RevisionVerdict } from '@entity-sync/core';
 import type { EntityManager } from '@mikro-orm/core';
 import { defaultSchemaOf, forkOutsideTransaction, inTransaction } from '../../extension/compat.js';
 import { EntitySync } from '../../extension/entity-sync.js';
@@ -91,11 +91,10 @@ export class ReplicaApplier {
 
   private check(message: CqrsMessage): CqrsMessage {
     if (!this.replicas.has(message.cqrsId)) {
-      throw new EntitySyncError('CQRS_UNKNOWN_ID', `No @Replica('${message.cqrsId}') entity in this ORM. Declare one or stop routing that id here.`,
-        { info: { cqrsId: message.cqrsId } });
+      throw CqrsError.messageWithoutReplica(message.cqrsId, this.cqrsIds);
     }
     if (message.expiresAt && Date.parse(message.expiresAt) < Date.now()) {
-      throw new EntitySyncError('CQRS_MESSAGE_EXPIRED', `Message ${message.id} expired at ${message.expiresAt} and was not applied.`, { info: { id: message.id } });
+      throw CqrsError.messageExpired(message.id, message.expiresAt);
     }
     return message;
   }

@@ -1,4 +1,4 @@
-import { EntitySyncError, judgeRevision, type CqrsMessage, type ReplicaOptions, type RevisionVerdict } from '@entity-sync/core';
+import { CqrsError, judgeRevision, type CqrsMessage, type ReplicaOptions, type RevisionVerdict } from '@entity-sync/core';
 import type { EntityManager } from '@mikro-orm/core';
 import { defaultSchemaOf, entityClassOf, propertyNames, requiredProperties, unitOfWorkFeatures } from '../../extension/compat.js';
 import { EntitySync } from '../../extension/entity-sync.js';
@@ -57,8 +57,8 @@ export function replicaTarget(tx: EntityManager, cqrsId: string): ReplicaTarget 
       entityWrites: [...handled.map((name) => `its static ${name}`), ...unitOfWorkFeatures(tx, node.name)],
     };
   }
-  throw new EntitySyncError('CQRS_UNKNOWN_ID', `No @Replica('${cqrsId}') entity in this ORM. Run this on the replica service that declares it.`,
-    { info: { cqrsId } });
+  const declared = [...sync.graph.nodes.keys()].flatMap((name) => sync.registryEntry(name)?.replica?.cqrsId ?? []);
+  throw CqrsError.unknownReplica(cqrsId, declared);
 }
 
 /** What the revision guard decided for a batch of one replica: a verdict per message, and the messages to apply (one per row). */
@@ -121,12 +121,6 @@ async function existingRows(session: SqlSession, replica: ReplicaTarget, message
   return new Set(found.map((row) => row.i - 1));
 }
 
-function fieldMissing(replica: ReplicaTarget, message: CqrsMessage, missing: string[]): EntitySyncError {
-  return new EntitySyncError('CQRS_FIELD_MISSING',
-    `Message ${message.id} lacks ${missing.join(', ')}, which ${replica.entity} requires; nothing was applied. ` +
-    'Publish the field from the master, give it a default on the replica, or map it with @Replica fields.',
-    { info: { id: message.id, entity: replica.entity, missing } });
-}
 
 /**
  * Writes the states of `saving` (messages the guard let through, one per row) to the replica's
@@ -150,7 +144,7 @@ export async function saveRows(tx: EntityManager, session: SqlSession, replica: 
   if (lacking.length) {
     const existing = await existingRows(session, replica, lacking.map(({ i }) => saving[i]!));
     const created = lacking.find((_, n) => !existing.has(n));
-    if (created) throw fieldMissing(replica, saving[created.i]!, created.missing);
+    if (created) throw CqrsError.fieldMissing(saving[created.i]!.id, replica.entity, created.missing);
   }
   const byColumns = new Map<string, Record<string, unknown>[]>();
   for (const { data } of rows) {
@@ -183,7 +177,7 @@ async function saveEntities(tx: EntityManager, session: SqlSession, replica: Rep
     const entity = existing.has(i) ? await tx.findOne(replica.entity as never, keyOf(replica, message) as never) : null;
     if (!entity) {
       const missing = replica.required.filter((property) => data[property] === undefined);
-      if (missing.length) throw fieldMissing(replica, message, missing);
+      if (missing.length) throw CqrsError.fieldMissing(message.id, replica.entity, missing);
     }
     if (entity && handlers.onCqrsUpdate) await handlers.onCqrsUpdate(data, message, tx);
     else if (!entity && handlers.onCqrsCreate) await handlers.onCqrsCreate(data, message, tx);

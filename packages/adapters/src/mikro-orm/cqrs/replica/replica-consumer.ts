@@ -1,4 +1,4 @@
-import { EntitySyncError, type CqrsMessage, type RevisionVerdict, type Subscription, type Transport, type TransportAdmin } from '@entity-sync/core';
+import { CqrsError, type CqrsMessage, type RevisionVerdict, type Subscription, type Transport, type TransportAdmin } from '@entity-sync/core';
 import type { EntityManager } from '@mikro-orm/core';
 import { isLostConnection } from '../../../internal/pg/database-errors.js';
 import { ReplicaApplier } from './replica-applier.js';
@@ -96,11 +96,7 @@ export class ReplicaConsumer {
     const own = new Set(this.applier.cqrsIds);
     const unknown = (listed ?? []).filter((id) => !own.has(id));
     if (!unknown.length) return;
-    throw new EntitySyncError('CQRS_UNKNOWN_ID',
-      `Queue '${this.options.queue}' is bound to or holds messages of ${unknown.map((id) => `'${id}'`).join(', ')}, which no @Replica of this ORM ` +
-      `declares (it declares ${[...own].join(', ') || 'none'}): every such message would be dead-lettered. Declare a @Replica for each, ` +
-      'or consume this queue with the replica service that declares them (one queue per replica service).',
-      { info: { queue: this.options.queue, unknown } });
+    throw CqrsError.queueBoundToUnknownIds(this.options.queue, unknown, [...own]);
   }
 
   // Runs `work` until it does not fail for want of the database: a lost connection is waited out

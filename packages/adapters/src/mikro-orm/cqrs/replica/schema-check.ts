@@ -1,4 +1,4 @@
-import { EntitySyncError } from '@entity-sync/core';
+import { CqrsError } from '@entity-sync/core';
 import type { EntityManager } from '@mikro-orm/core';
 import { defaultSchemaOf, inTransaction } from '../../extension/compat.js';
 import { EntitySync } from '../../extension/entity-sync.js';
@@ -31,9 +31,7 @@ export async function checkReplicaSchema(em: EntityManager): Promise<void> {
       for (const column of node.columns) if (!columns.has(column.name)) missing.push(`${node.name}.${column.property} (column ${node.table}.${column.name})`);
     }
     if (missing.length) {
-      throw new EntitySyncError('CQRS_SCHEMA_MISMATCH',
-        `The replica's tables lack what its entities map: ${missing.join(', ')}. Run the replica's migrations before consuming.`,
-        { info: { missing } });
+      throw CqrsError.replicaColumnsMissing(missing);
     }
   });
 }

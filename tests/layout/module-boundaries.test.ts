@@ -40,14 +40,15 @@ const packageSources = readdirSync(packagesDir).flatMap((name) => {
 const graph = new Map(packageSources.map((file) => [file, importsOf(file)]));
 
 const adapters = 'packages/adapters/src/';
-// Each home of packages/adapters/src, most specific first. Shared plumbing (internal/) and the
-// extension every capability stands on may be imported from anywhere.
+// Each home of packages/adapters/src, most specific first. Shared plumbing (internal/), the
+// extension every capability stands on, and the HTTP layer capabilities mount their endpoints on
+// (http/) may be imported from anywhere.
 const HOMES = [
   'internal/', 'mikro-orm/extension/',
   'mikro-orm/graph-io/', 'mikro-orm/cqrs/', 'mikro-orm/env-sync/', 'mikro-orm/push-pull/', 'mikro-orm/diff/',
   'http/', 'memory/', 'postgres/', 'rabbitmq/', 'storage/',
 ];
-const SHARED = new Set(['internal/', 'mikro-orm/extension/']);
+const SHARED = new Set(['internal/', 'mikro-orm/extension/', 'http/']);
 const homeOf = (file: string) => HOMES.find((home) => file.startsWith(adapters + home));
 
 const test = suite('module layout');

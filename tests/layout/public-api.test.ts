@@ -2,6 +2,10 @@
 // the internals that once leaked (a helper that takes an unexported type, a class the relay
 // builds its messages with, a channel name, the CLI's own parsing).
 import * as core from '@entity-sync/core';
+import * as http from '@entity-sync/adapters/http';
+import * as httpExpress from '@entity-sync/adapters/http/express';
+import * as httpFastify from '@entity-sync/adapters/http/fastify';
+import * as httpNode from '@entity-sync/adapters/http/node';
 import * as memory from '@entity-sync/adapters/memory';
 import * as mikroOrm from '@entity-sync/adapters/mikro-orm';
 import * as postgres from '@entity-sync/adapters/postgres';
@@ -12,12 +16,17 @@ import * as assert from 'uvu/assert';
 
 const DOCUMENTED: [string, Record<string, unknown>, string[]][] = [
   ['@entity-sync/core', core, ['SyncModel', 'Master', 'Replica', 'registerSyncModel', 'registerMaster', 'registerReplica', 'EntitySyncError',
-    'RegistryError', 'GraphError', 'ImportError', 'CqrsError', 'TransportError', 'SetupError']],
+    'RegistryError', 'GraphError', 'ImportError', 'CqrsError', 'TransportError', 'SetupError', 'HttpError']],
   ['@entity-sync/adapters/mikro-orm', mikroOrm, [
     'EntitySync', 'exportGraph', 'importGraph', 'deleteGraph',
     'installOutbox', 'setCorrelationId', 'OutboxRelay', 'installReplica', 'ReplicaApplier', 'ReplicaConsumer',
     'dumpMaster', 'loadReplica', 'syncMaster', 'diffMaster', 'diffReplica', 'diffSync',
   ]],
+  ['@entity-sync/adapters/http', http, ['createHttpHandler', 'staticTokenAuth', 'jwtAuth', 'ndjson', 'bytes', 'httpGetLines', 'httpGetBytes',
+    'STATUS_OF_CODE', 'statusOfCode']],
+  ['@entity-sync/adapters/http/node', httpNode, ['toNodeListener']],
+  ['@entity-sync/adapters/http/express', httpExpress, ['toExpressMiddleware']],
+  ['@entity-sync/adapters/http/fastify', httpFastify, ['toFastifyPlugin']],
   ['@entity-sync/adapters/memory', memory, ['MemoryTransport']],
   ['@entity-sync/adapters/postgres', postgres, ['PostgresTransport', 'pgClient', 'pgliteClient']],
   ['@entity-sync/adapters/rabbitmq', rabbitmq, ['RabbitMqTransport']],
@@ -27,6 +36,7 @@ const DOCUMENTED: [string, Record<string, unknown>, string[]][] = [
 const INTERNAL: [string, Record<string, unknown>, string[]][] = [
   ['@entity-sync/core', core, ['parseRootSpec', 'targetName', 'validateHeader', 'isCutShort', 'describeDatabaseError']],
   ['@entity-sync/adapters/mikro-orm', mikroOrm, ['buildRelationGraph', 'MasterMessages', 'OUTBOX_CHANNEL', 'SqlSession', 'TableGraph', 'openSink']],
+  ['@entity-sync/adapters/http', http, ['declareRoutes', 'authenticateRequest', 'errorResponse', 'validateWith', 'isUnderPrefix']],
 ];
 
 // names that once stood for a concept another name now has (one name per concept)

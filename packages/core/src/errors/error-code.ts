@@ -46,6 +46,14 @@ export type ErrorCode =
   | 'TRANSPORT_UNSUPPORTED'
   | 'CQRS_NOT_INSTALLED'
   | 'CQRS_SCHEMA_MISMATCH'
+  // HTTP: requests the server refuses, and a client's view of the server's answers
+  | 'REQUEST_INVALID'
+  | 'AUTH_REQUIRED'
+  | 'AUTH_INVALID'
+  | 'AUTH_FORBIDDEN'
+  | 'ROUTE_NOT_FOUND'
+  | 'HTTP_FAILED'
+  | 'INTERNAL_ERROR'
   // command line
   | 'CONFIG_NOT_FOUND'
   | 'CONFIG_INVALID'

@@ -14,4 +14,5 @@ export * from './transport-error.js';
 export * from './setup-error.js';
 export * from './operation-error.js';
 export * from './command-line-error.js';
+export * from './http-error.js';
 export * from './lost-connection.js';

@@ -1,0 +1,1 @@
+export { toExpressMiddleware, type ExpressMiddleware, type ExpressRequest } from './express-middleware.js';

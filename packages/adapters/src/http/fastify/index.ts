@@ -1,0 +1,1 @@
+export { toFastifyPlugin } from './fastify-plugin.js';

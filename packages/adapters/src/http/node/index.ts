@@ -1,0 +1,1 @@
+export { toNodeListener, type NodeListener } from './node-listener.js';

@@ -1,0 +1,89 @@
+import type { Principal } from './auth/principal.js';
+import type { RequestSchema, SchemaOutput } from './request-schema.js';
+
+/** What a route declares besides its path: the right it needs and the schemas of its inputs. */
+export interface RouteOptions<Query extends RequestSchema | undefined = undefined, Body extends RequestSchema | undefined = undefined,
+  Params extends RequestSchema | undefined = undefined> {
+  /** The right the principal needs (`'read'`, `'env-sync:pull'`...), decided by the handler's `authorize`. Omitted: any authenticated principal. */
+  right?: string;
+  /** `true`: served without credentials (health, say); `right` is then ignored. */
+  public?: boolean;
+  /** Validates the query (a parameter given once is a string, repeated an array of strings). */
+  query?: Query;
+  /** Validates the JSON body (POST). Without it the body is left unread in `request` for the handler to stream. */
+  body?: Body;
+  /** Validates the path parameters (`/files/:hash` gives `{ hash }`). */
+  params?: Params;
+}
+
+/** What a route's handler receives: the validated inputs, the principal and the request itself. */
+export interface RouteContext<Query = undefined, Body = undefined, Params = Record<string, string>> {
+  /** The Fetch request; its body is unread unless the route declared a `body` schema. */
+  readonly request: Request;
+  /** The request's URL, parsed. */
+  readonly url: URL;
+  /** The query, as the route's `query` schema returned it (`undefined` without one). */
+  readonly query: Query;
+  /** The JSON body, as the route's `body` schema returned it (`undefined` without one). */
+  readonly body: Body;
+  /** The path parameters (validated when the route declared `params`). */
+  readonly params: Params;
+  /** Who sent the request (`null` on a public route). */
+  readonly principal: Principal | null;
+  /** Aborts when the client goes away: pass it to long queries. */
+  readonly signal: AbortSignal;
+}
+
+/** A route's handler: the context in, a Response out (or thrown EntitySyncError, answered as error JSON). */
+export type RouteHandler<Query, Body, Params> = (context: RouteContext<Query, Body, Params>) => Response | Promise<Response>;
+
+type Output<S, Default> = S extends RequestSchema ? SchemaOutput<S> : Default;
+
+/** Declares routes: the builder a capability's routes function is given. Paths are relative to the handler's prefix. */
+export interface RouteBuilder {
+  /** Declares `GET path` (Hono-style paths: `/export`, `/files/:hash`). */
+  get<Query extends RequestSchema | undefined = undefined, Params extends RequestSchema | undefined = undefined>(
+    path: string, options: RouteOptions<Query, undefined, Params>,
+    handler: RouteHandler<Output<Query, undefined>, undefined, Output<Params, Record<string, string>>>): RouteBuilder;
+  /** Declares `POST path`. */
+  post<Query extends RequestSchema | undefined = undefined, Body extends RequestSchema | undefined = undefined,
+    Params extends RequestSchema | undefined = undefined>(
+    path: string, options: RouteOptions<Query, Body, Params>,
+    handler: RouteHandler<Output<Query, undefined>, Output<Body, undefined>, Output<Params, Record<string, string>>>): RouteBuilder;
+}
+
+/**
+ * A capability's routes: a function that declares them on the builder it is given.
+ *
+ * @example
+ * const pingRoutes: HttpRoutes = (route) => {
+ *   route.get('/ping', { right: 'read', query: z.object({ name: z.string() }) },
+ *     async ({ query, principal }) => Response.json({ hello: query.name, from: principal?.subject }));
+ * };
+ */
+export type HttpRoutes = (route: RouteBuilder) => void;
+
+/** One declared route, as the handler registers it. */
+export interface RouteDeclaration {
+  method: 'GET' | 'POST';
+  path: string;
+  options: RouteOptions<RequestSchema | undefined, RequestSchema | undefined, RequestSchema | undefined>;
+  handler: RouteHandler<unknown, unknown, unknown>;
+}
+
+/** Runs `routes` against a builder that records what they declare. */
+export function declareRoutes(routes: readonly HttpRoutes[]): RouteDeclaration[] {
+  const declared: RouteDeclaration[] = [];
+  const builder: RouteBuilder = {
+    get(path, options, handler) {
+      declared.push({ method: 'GET', path, options, handler: handler as RouteDeclaration['handler'] });
+      return builder;
+    },
+    post(path, options, handler) {
+      declared.push({ method: 'POST', path, options, handler: handler as RouteDeclaration['handler'] });
+      return builder;
+    },
+  };
+  for (const declare of routes) declare(builder);
+  return declared;
+}

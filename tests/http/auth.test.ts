@@ -139,6 +139,19 @@ test('a public route needs no credentials', async () => {
   assert.equal((await call(server, '/health')).body, { ok: true });
 });
 
+test('a key set URL that cannot be fetched is 503 TRANSPORT_UNAVAILABLE, not the token\'s fault', async () => {
+  const closed = await serve(createHttpHandler({ routes: testRoutes(log), auth: staticTokenAuth({ token: STATIC }) }), 'node');
+  const jwksUrl = `${closed.url}/.well-known/jwks.json`;
+  await closed.close();
+  const unreachable = createHttpHandler({ prefix: '/api', routes: testRoutes(log),
+    auth: jwtAuth({ jwks: jwksUrl, algorithms: ['RS256'], issuer: ISSUER, audience: AUDIENCE }) });
+  const response = await unreachable(new Request('http://test/api/echo?name=x', { headers: { authorization: `Bearer ${await jwt(rs.privateKey, 'RS256')}` } }));
+  const { error } = await response.json() as { error: { code: string; info: { phase: string } } };
+  assert.is(response.status, 503);
+  assert.equal([error.code, error.info.phase], ['TRANSPORT_UNAVAILABLE', 'jwks']);
+  assert.equal(log.ran, []);
+});
+
 test('jwtAuth refuses options that would weaken it', () => {
   const refuses = (options: Parameters<typeof jwtAuth>[0], what: string) => {
     try {

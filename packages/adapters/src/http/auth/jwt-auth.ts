@@ -88,6 +88,8 @@ function refusal(error: unknown, jwksUrl: string | undefined): HttpError {
   if (error instanceof errors.JWSSignatureVerificationFailed || error instanceof errors.JWKSNoMatchingKey) {
     return HttpError.authInvalid('its signature does not verify with the configured key', error);
   }
+  // the key set could not be fetched or read: the server's outage, not the token's fault
+  if (jwksUrl !== undefined && (error instanceof errors.JWKSTimeout || error instanceof errors.JWKSInvalid)) return HttpError.keySetUnavailable(jwksUrl, error);
   if (error instanceof errors.JOSEError) return HttpError.authInvalid(`it is not a valid JWT (${error.code})`, error);
   if (jwksUrl !== undefined) return HttpError.keySetUnavailable(jwksUrl, error);
   return HttpError.authInvalid('it cannot be verified', error);

@@ -10,23 +10,25 @@ import * as memory from '@entity-sync/adapters/memory';
 import * as mikroOrm from '@entity-sync/adapters/mikro-orm';
 import * as postgres from '@entity-sync/adapters/postgres';
 import * as rabbitmq from '@entity-sync/adapters/rabbitmq';
+import * as storage from '@entity-sync/adapters/storage';
 import * as testing from '@entity-sync/testing';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 
 const DOCUMENTED: [string, Record<string, unknown>, string[]][] = [
   ['@entity-sync/core', core, ['SyncModel', 'Master', 'Replica', 'registerSyncModel', 'registerMaster', 'registerReplica', 'EntitySyncError',
-    'RegistryError', 'GraphError', 'ImportError', 'CqrsError', 'TransportError', 'SetupError', 'HttpError']],
+    'RegistryError', 'GraphError', 'ImportError', 'CqrsError', 'TransportError', 'SetupError', 'HttpError', 'EnvSyncError', 'SyncStreamReader']],
   ['@entity-sync/adapters/mikro-orm', mikroOrm, [
     'EntitySync', 'exportGraph', 'importGraph', 'deleteGraph',
     'installOutbox', 'setCorrelationId', 'OutboxRelay', 'installReplica', 'ReplicaApplier', 'ReplicaConsumer',
-    'dumpMaster', 'loadReplica', 'syncMaster', 'diffMaster', 'diffReplica', 'diffSync',
+    'dumpMaster', 'loadReplica', 'syncMaster', 'diffMaster', 'diffReplica', 'diffSync', 'exportReferenceData', 'pullReferenceData',
   ]],
   ['@entity-sync/adapters/http', http, ['createHttpHandler', 'staticTokenAuth', 'jwtAuth', 'ndjson', 'bytes', 'httpGetLines', 'httpGetBytes',
     'STATUS_OF_CODE', 'statusOfCode']],
   ['@entity-sync/adapters/http/node', httpNode, ['toNodeListener']],
   ['@entity-sync/adapters/http/express', httpExpress, ['toExpressMiddleware']],
   ['@entity-sync/adapters/http/fastify', httpFastify, ['toFastifyPlugin']],
+  ['@entity-sync/adapters/storage', storage, ['LocalDirectoryStorage']],
   ['@entity-sync/adapters/memory', memory, ['MemoryTransport']],
   ['@entity-sync/adapters/postgres', postgres, ['PostgresTransport', 'pgClient', 'pgliteClient']],
   ['@entity-sync/adapters/rabbitmq', rabbitmq, ['RabbitMqTransport']],

@@ -4,3 +4,4 @@ export * from './graph/index.js';
 export * from './natural-key/index.js';
 export * from './document/index.js';
 export * from './cqrs/index.js';
+export * from './env-sync/index.js';

@@ -2,3 +2,4 @@ export { EntitySync, type EntitySyncOptions, type EntityRef, type LookupOptions 
 export type { RegistryWarning } from './extension/registry-validator.js';
 export * from './graph-io/index.js';
 export * from './cqrs/index.js';
+export * from './env-sync/index.js';

@@ -54,6 +54,12 @@ export type ErrorCode =
   | 'ROUTE_NOT_FOUND'
   | 'HTTP_FAILED'
   | 'INTERNAL_ERROR'
+  // environment sync (reference data pulled by natural key)
+  | 'ENV_SYNC_STREAM_INVALID'
+  | 'ENV_SYNC_MODEL_INVALID'
+  | 'ENV_SYNC_DANGLING_REFERENCE'
+  | 'ENV_SYNC_DELETE_REFUSED'
+  | 'ENV_SYNC_FILE_INVALID'
   // command line
   | 'CONFIG_NOT_FOUND'
   | 'CONFIG_INVALID'

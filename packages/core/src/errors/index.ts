@@ -10,6 +10,7 @@ export * from './document-error.js';
 export * from './import-error.js';
 export * from './schema-error.js';
 export * from './cqrs-error.js';
+export * from './env-sync-error.js';
 export * from './transport-error.js';
 export * from './setup-error.js';
 export * from './operation-error.js';

@@ -1,6 +1,4 @@
-import { CqrsError, type CqrsStreamKind } from '@entity-sync/core';
-import type { EntityManager } from '@mikro-orm/core';
-import { inTransaction } from '../../extension/compat.js';
+import { CqrsError, NonBlankLines, type CqrsStreamKind } from '@entity-sync/core';
 
 // The line streams of the repair tools: NDJSON, one string per line without its newline, a
 // header line first and an end line last, so that a stream cut short is refused.
@@ -21,22 +19,20 @@ export const isRecord = (value: unknown): value is Record<string, unknown> =>
 
 /** Reads non-blank lines and counts them, so that errors can name the line. */
 export class LineReader {
-  line = 0;
-  private readonly iterator: AsyncIterator<string>;
+  private readonly input: NonBlankLines;
 
   constructor(lines: AsyncIterable<string>, private readonly kind: CqrsStreamKind) {
-    this.iterator = lines[Symbol.asyncIterator]();
+    this.input = new NonBlankLines(lines);
+  }
+
+  /** The 1-based number of the last line read. */
+  get line(): number {
+    return this.input.line;
   }
 
   /** The next non-blank line, or undefined at the end of the input. */
-  async next(): Promise<string | undefined> {
-    for (;;) {
-      const result = await this.iterator.next();
-      if (result.done) return undefined;
-      this.line += 1;
-      const text = String(result.value).trim();
-      if (text !== '') return text;
-    }
+  next(): Promise<string | undefined> {
+    return this.input.next();
   }
 
   /** The next line parsed as a JSON object; CQRS_DUMP_INVALID when there is none or it is not one. */
@@ -93,57 +89,4 @@ export function checkKey(kind: CqrsStreamKind, key: unknown, length: number, lin
 
 export const isRevision = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 0;
 
-const HIGH_WATER = 1000;
-
-/**
- * Runs `work` in one transaction and hands the lines it emits to the consumer as they come,
- * holding the producer back while the consumer is behind: the stream reads one snapshot and
- * never holds a whole table in memory. Leaving the loop early rolls the transaction back.
- */
-export function linesFromTransaction(em: EntityManager, isolation: 'repeatable read' | undefined,
-  work: (tx: EntityManager, emit: (line: string) => Promise<void>) => Promise<void>): AsyncIterable<string> {
-  return {
-    async *[Symbol.asyncIterator]() {
-      const buffered: string[] = [];
-      const cancelled = new Error('the consumer stopped reading');
-      let stopped = false;
-      let finished = false;
-      let failure: { error: unknown } | undefined;
-      let wakeConsumer: (() => void) | undefined;
-      let wakeProducer: (() => void) | undefined;
-      const emit = async (line: string) => {
-        if (stopped) throw cancelled;
-        buffered.push(line);
-        wakeConsumer?.();
-        if (buffered.length >= HIGH_WATER) await new Promise<void>((resolve) => { wakeProducer = resolve; });
-        if (stopped) throw cancelled;
-      };
-      const running = inTransaction(em, (tx) => work(tx, emit), isolation).then(
-        () => { finished = true; },
-        (error: unknown) => { failure = { error }; finished = true; },
-      ).finally(() => wakeConsumer?.());
-      try {
-        for (;;) {
-          if (buffered.length > 0) {
-            const batch = buffered.splice(0);
-            wakeProducer?.();
-            wakeProducer = undefined;
-            yield* batch;
-          } else if (finished) {
-            if (failure) throw failure.error;
-            return;
-          } else {
-            await new Promise<void>((resolve) => { wakeConsumer = resolve; });
-            wakeConsumer = undefined;
-          }
-        }
-      } finally {
-        if (!finished) {
-          stopped = true;
-          wakeProducer?.();
-          await running;
-        }
-      }
-    },
-  };
-}
+export { linesFromTransaction } from '../../../internal/pg/transaction-lines.js';

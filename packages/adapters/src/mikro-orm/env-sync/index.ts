@@ -1,0 +1,3 @@
+export { exportReferenceData } from './export-reference-data.js';
+export { pullReferenceData } from './pull-reference-data.js';
+export type { ExportReferenceDataOptions, PullReferenceDataOptions } from './sync-options.js';

@@ -1,0 +1,77 @@
+import { SchemaError, type FieldChange, type ModelPullReport, type PulledRow } from '@entity-sync/core';
+import { ident, type SqlSession } from '../../internal/pg/sql-session.js';
+import type { NaturalKeySql } from './sync-model-plan.js';
+import type { SyncStage } from './sync-stage.js';
+
+type Row = Record<string, string | null>;
+
+const keyOf = (row: Row, stage: SyncStage): PulledRow => ({ key: stage.plan.naturalKey.map((_, i) => row[`k${i}`] ?? null) });
+
+/** Inserts the staged rows the target lacks, with the `deferred` references left NULL (set by `update`); marks them `_new`. */
+export async function insertNew(session: SqlSession, stage: SyncStage, keys: NaturalKeySql, deferred: Set<string>): Promise<number> {
+  const { plan } = stage;
+  await session.run(`UPDATE ${stage.name} SET _new = true WHERE id0 IS NULL`);
+  const columns: string[] = [];
+  const values: string[] = [];
+  for (const column of plan.columns) {
+    columns.push(ident(column.name));
+    values.push(`${stage.value(column)}::${column.type}`);
+  }
+  for (const fk of plan.references) {
+    const late = deferred.has(fk.name);
+    if (late && fk.columns.some((column) => !column.nullable) && !fk.deferrable) throw SchemaError.cycleUnbreakable([fk.child.entity, fk.parent.entity]);
+    fk.columns.forEach((column, i) => {
+      columns.push(ident(column.name));
+      values.push(late ? 'NULL' : `${stage.resolved(fk)[i]}::${column.type}`);
+    });
+  }
+  const overriding = plan.columns.some((column) => column.identity === 'always') ? ' OVERRIDING SYSTEM VALUE' : '';
+  const inserted = await session.run(`INSERT INTO ${plan.table.qualified} (${columns.join(', ')})${overriding} ` +
+    `SELECT ${values.join(', ')} FROM ${stage.name} s WHERE s._new`);
+  if (inserted) await stage.matchByNaturalKey(keys, 's._new');
+  return inserted;
+}
+
+// `t.col::text IS DISTINCT FROM s.c` for every column the pull writes: value columns and foreign keys.
+function comparisons(stage: SyncStage): { field: string; target: string; staged: string; distinct: string }[] {
+  const { plan } = stage;
+  return [
+    ...plan.columns.map((column) => ({ field: column.name, target: `t.${ident(column.name)}::text`, staged: stage.value(column) })),
+    ...plan.references.flatMap((fk) => fk.columns.map((column, i) => ({ field: column.name, target: `t.${ident(column.name)}::text`, staged: stage.resolved(fk)[i]! }))),
+  ].map((c) => ({ ...c, distinct: `${c.target} IS DISTINCT FROM ${c.staged}` }));
+}
+
+/**
+ * Marks the staged rows that differ from their target row, lists the first `limit` of the existing
+ * ones with each changed field (old and new), then updates exactly those rows: an unchanged row
+ * gets no UPDATE, so no trigger fires for it.
+ */
+export async function updateChanged(session: SqlSession, stage: SyncStage, limit: number, report: ModelPullReport): Promise<void> {
+  const { plan } = stage;
+  const compared = comparisons(stage);
+  await session.run(`UPDATE ${stage.name} s SET _changed = true FROM ${plan.table.qualified} t WHERE ${stage.matchTarget('t', 's')} ` +
+    `AND (${compared.map((c) => c.distinct).join(' OR ')})`);
+  const [counts] = await session.query<{ updated: string; unchanged: string; created: string }>(
+    `SELECT count(*) FILTER (WHERE _changed AND NOT _new)::text AS updated, count(*) FILTER (WHERE NOT _changed AND NOT _new)::text AS unchanged, ` +
+    `count(*) FILTER (WHERE _new)::text AS created FROM ${stage.name}`);
+  report.updated = Number(counts!.updated);
+  report.unchanged = Number(counts!.unchanged);
+  report.created = Number(counts!.created);
+  const created = await session.query<Row>(`SELECT ${stage.keyColumns().join(', ')} FROM ${stage.name} WHERE _new ORDER BY ${stage.keyColumns().join(', ')} LIMIT ${limit}`);
+  report.rows.created = created.map((row) => keyOf(row, stage));
+  const selected = compared.flatMap((c, i) => [`${c.target} AS o${i}`, `${c.staged} AS n${i}`]);
+  const updated = await session.query<Row>(`SELECT ${stage.keyColumns('s').join(', ')}, ${selected.join(', ')} FROM ${stage.name} s ` +
+    `JOIN ${plan.table.qualified} t ON ${stage.matchTarget('t', 's')} WHERE s._changed AND NOT s._new ORDER BY ${stage.keyColumns('s').join(', ')} LIMIT ${limit}`);
+  report.rows.updated = updated.map((row) => ({
+    ...keyOf(row, stage),
+    changes: compared.flatMap((c, i): FieldChange[] => (row[`o${i}`] ?? null) === (row[`n${i}`] ?? null) ? [] : [{ field: c.field, old: row[`o${i}`] ?? null, new: row[`n${i}`] ?? null }]),
+  }));
+  report.truncated ||= report.created > limit || report.updated > limit;
+  const sets = [
+    ...plan.columns.map((column) => `${ident(column.name)} = ${stage.value(column)}::${column.type}`),
+    ...plan.references.flatMap((fk) => fk.columns.map((column, i) => `${ident(column.name)} = ${stage.resolved(fk)[i]}::${column.type}`)),
+  ];
+  if (sets.length && (report.updated || report.created)) {
+    await session.run(`UPDATE ${plan.table.qualified} t SET ${sets.join(', ')} FROM ${stage.name} s WHERE s._changed AND ${stage.matchTarget('t', 's')}`);
+  }
+}

@@ -1,0 +1,1 @@
+export { LocalDirectoryStorage } from './local-directory-storage.js';

@@ -59,4 +59,18 @@ export class EnvSyncError extends EntitySyncError {
   static fileInvalid(hash: string, why: string, cause?: unknown): EnvSyncError {
     return new EnvSyncError('ENV_SYNC_FILE_INVALID', `File sha256:${hash} cannot be taken over: ${why}. ${nothingWritten}`, { info: { hash, why }, cause });
   }
+
+  /** A client asked for models the source does not serve (`served`: those it does). */
+  static modelNotServed(asked: string[], served: string[]): EnvSyncError {
+    return new EnvSyncError('ENV_SYNC_MODEL_NOT_SERVED',
+      `This source does not serve ${asked.join(', ')}: it serves ${served.join(', ') || 'no model'}. Pull only those (--models).`,
+      { info: { asked, served } });
+  }
+
+  /** A file asked for by its content hash that the source's storage does not hold. */
+  static fileNotServed(hash: string): EnvSyncError {
+    return new EnvSyncError('ENV_SYNC_FILE_NOT_FOUND',
+      `The source holds no file with sha256 ${hash}. Its storage lost the file after the export named it: export again, or restore the file.`,
+      { info: { hash } });
+  }
 }

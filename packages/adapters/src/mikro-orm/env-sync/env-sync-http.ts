@@ -1,0 +1,88 @@
+import { EnvSyncError, type FileStorage, type PullReport } from '@entity-sync/core';
+import type { EntityManager, MikroORM } from '@mikro-orm/core';
+import { Readable } from 'node:stream';
+import { z } from 'zod';
+import { bytes, httpGetBytes, httpGetLines, ndjson, type HttpRoutes } from '../../http/index.js';
+import { checkEntityManager } from '../extension/arguments.js';
+import { exportReferenceData } from './export-reference-data.js';
+import { pullReferenceData } from './pull-reference-data.js';
+import type { PullReferenceDataOptions } from './sync-options.js';
+
+/** The right a principal needs to pull from an environment-sync source. */
+export const ENV_SYNC_RIGHT = 'env-sync:pull';
+
+/** Options of `envSyncRoutes`. */
+export interface EnvSyncRoutesOptions {
+  /** Where the file fields' files are read from; required when a served model has `fileFields`. */
+  storage?: FileStorage;
+  /** The models a client may pull (entity names); default every `@SyncModel`. */
+  models?: string[];
+  /** The right the routes need (default `env-sync:pull`). */
+  right?: string;
+}
+
+// `?models=Country&models=Language` or `?models=Country,Language`
+const modelsQuery = z.object({
+  models: z.union([z.string(), z.array(z.string())]).optional()
+    .transform((value) => value === undefined ? undefined : (Array.isArray(value) ? value : [value]).flatMap((item) => item.split(',')).filter(Boolean))
+    .refine((names) => names === undefined || names.every((name) => /^[A-Za-z_$][\w$]*$/.test(name)), 'entity names separated by commas'),
+});
+const fileParams = z.object({ hash: z.string().regex(/^[0-9a-f]{64}$/, 'a sha256 in lowercase hex') });
+
+/**
+ * The source side of environment sync, as routes of the HTTP layer: `GET <prefix>/export`
+ * streams the reference data (NDJSON, see `exportReferenceData`) of every model or of
+ * `?models=A,B`, each request in its own snapshot on a fork of `orm.em`; `GET <prefix>/files/<sha256>`
+ * streams a file field's content. Both need the `env-sync:pull` right.
+ *
+ * @example
+ * ```ts
+ * const handler = createHttpHandler({ prefix: '/sync', auth: jwtAuth({ ... }), routes: envSyncRoutes(orm, { storage }) });
+ * http.createServer(toNodeListener(handler)).listen(8080);
+ * ```
+ */
+export function envSyncRoutes(orm: MikroORM, options: EnvSyncRoutesOptions = {}): HttpRoutes {
+  const right = options.right ?? ENV_SYNC_RIGHT;
+  const served = options.models;
+  return (route) => {
+    route.get('/export', { right, query: modelsQuery }, ({ query, signal }) => {
+      const asked = query.models;
+      const outside = asked?.filter((name) => served && !served.includes(name)) ?? [];
+      if (outside.length) throw EnvSyncError.modelNotServed(outside, served!);
+      return ndjson(exportReferenceData(orm.em.fork(), { models: asked ?? served, storage: options.storage, signal }));
+    });
+    route.get('/files/:hash', { right, params: fileParams }, async ({ params }) => {
+      const ref = await options.storage?.has(params.hash);
+      if (!ref) throw EnvSyncError.fileNotServed(params.hash);
+      return bytes(await options.storage!.read(ref), { contentType: 'application/octet-stream' });
+    });
+  };
+}
+
+/** Options of `pullFrom`: those of `pullReferenceData` (but `fetchFile`), and how to reach the source. */
+export interface PullFromOptions extends Omit<PullReferenceDataOptions, 'fetchFile'> {
+  /** The models to pull (entity names); default every model the source serves. */
+  models?: string[];
+  /** A static token or a JWT, sent as `Authorization: Bearer`. */
+  token?: string;
+}
+
+/**
+ * Pulls reference data from another installation's environment-sync endpoint (`url`: the
+ * prefix `envSyncRoutes` is mounted under) into the database of `em`, by natural key, in one
+ * transaction: see `pullReferenceData`. Files are downloaded only when the target storage
+ * lacks their content. A source that fails or goes away mid-stream leaves the target as it was.
+ *
+ * @example
+ * ```ts
+ * const report = await pullFrom(orm.em.fork(), 'https://staging.example.com/sync', { token, dryRun: true });
+ * ```
+ */
+export async function pullFrom(em: EntityManager, url: string, options: PullFromOptions = {}): Promise<PullReport> {
+  checkEntityManager('pullFrom', em, "pullFrom(em, 'https://source.example.com/sync', { token })");
+  const base = url.replace(/\/+$/, '');
+  const { token, models, signal, ...pull } = options;
+  const lines = httpGetLines(`${base}/export`, { token, signal, query: { models: models?.join(',') } });
+  const fetchFile = async (hash: string) => Readable.from(httpGetBytes(`${base}/files/${hash}`, { token, signal }));
+  return pullReferenceData(em, lines, { ...pull, signal, fetchFile });
+}

@@ -2,7 +2,8 @@
 // Installs entity-sync the way an app does: packs every workspace package, creates an app in a
 // temporary folder outside the workspace, `npm install`s the tarballs and MikroORM from the
 // registry, type-checks it with ESM (NodeNext) and CommonJS (node10) settings, runs it on
-// PGlite (a graph export and import, one change replicated), and runs the CLI from it.
+// PGlite (a graph export and import, one change replicated, reference data pulled over HTTP),
+// and runs the CLI from it.
 // Prints one line per check and exits 1 when one failed. Needs `pnpm build` first.
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -111,6 +112,8 @@ try {
     }
     check('runs on PGlite: a graph exported and imported, one change replicated',
       main.ok && outcome?.imported === 2 && outcome?.rows === 3 && outcome?.replicated === 'Ursula K. Le Guin', main.ok ? main.stdout.trim() : last(main.output));
+    check('pulls reference data over HTTP by natural key: one writer created, then unchanged',
+      main.ok && outcome?.pulled?.created === 1 && outcome?.pulled?.unchangedAfter === 1, main.ok ? main.stdout.trim() : last(main.output));
   }
 
   // 3. the CLI, added to the same app

@@ -1,8 +1,15 @@
 // A small app as a new user writes it from the README: export a graph and import it into
-// another database, then replicate one change from a master to a replica.
+// another database, replicate one change from a master to a replica, then pull the writers
+// (reference data, by natural key) from the first database over HTTP into a fourth.
 import 'reflect-metadata';
 import { MikroORM } from '@mikro-orm/core';
-import { EntitySync, exportGraph, importGraph, installOutbox, installReplica, OutboxRelay, ReplicaConsumer } from '@entity-sync/adapters/mikro-orm';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createHttpHandler, staticTokenAuth } from '@entity-sync/adapters/http';
+import { toNodeListener } from '@entity-sync/adapters/http/node';
+import {
+  EntitySync, envSyncRoutes, exportGraph, importGraph, installOutbox, installReplica, OutboxRelay, pullFrom, ReplicaConsumer,
+} from '@entity-sync/adapters/mikro-orm';
 import { MemoryTransport } from '@entity-sync/adapters/memory';
 import { Novel, Writer, WriterCopy } from './entities.js';
 import { createSchema, pgliteOptions } from './orm.js';
@@ -37,5 +44,18 @@ await new OutboxRelay(source.em.fork(), transport).relayPending();
 await transport.drain();
 const copy = await replica.em.fork().findOne(WriterCopy, { id: writer.id });
 await consumer.stop();
-console.log(JSON.stringify({ imported, rows: report.rows, replicated: copy?.name ?? null }));
-await Promise.all([source.close(), target.close(), replica.close()]);
+
+const token = 'install-test-token-0123456789';
+const handler = createHttpHandler({ prefix: '/sync', auth: staticTokenAuth({ token }), routes: envSyncRoutes(source, { models: ['Writer'] }) });
+const server = createServer(toNodeListener(handler));
+await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+const pulledDb = await open([Writer, Novel]);
+await createSchema(pulledDb);
+const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/sync`;
+const first = await pullFrom(pulledDb.em.fork(), url, { token, models: ['Writer'] });
+const second = await pullFrom(pulledDb.em.fork(), url, { token, models: ['Writer'] });
+await new Promise((resolve) => server.close(resolve));
+const pulled = { created: first.models[0]?.created ?? null, unchangedAfter: second.models[0]?.unchanged ?? null };
+
+console.log(JSON.stringify({ imported, rows: report.rows, replicated: copy?.name ?? null, pulled }));
+await Promise.all([source.close(), target.close(), replica.close(), pulledDb.close()]);

@@ -2,8 +2,8 @@
 // natural key, ids different in every database) from a source database into a target one, on a
 // real PostgreSQL cluster, against limits measured in the same run on the same rows:
 // PostgreSQL's COPY piped from the source to the target, and a naive per-row findOne + persist
-// through MikroORM. The pull itself is called in one place, ./pull.ts; while it is missing the
-// bench prints the limits and marks the pull's figures "not measured".
+// through MikroORM. The pull itself is called in one place, ./pull.ts: the target pulls over HTTP
+// from the source's server, which runs in a process of its own (./serve-worker.ts).
 //   --rows N        rows in the data set, over the five tables (default 100,000)
 //   --naive-rows N  rows of the naive copy's sample (default 5,000)
 //   --runs N        COPY runs and pull runs, the fastest counting (default 3 and 2)
@@ -20,8 +20,8 @@ import { referenceTables } from './entities.js';
 import { generateReferenceData, referenceShape, rowsOf, sampleShape } from './generate.js';
 import { naivePull } from './naive-pull.js';
 import { createReferenceData, type Orm } from './orm.js';
-import { PULL_MISSING } from './pull.js';
 import { timedPull, type PullOutcome } from './timed-pull.js';
+import { startSourceServer, type SourceServer } from './source-server.js';
 import { naturalKeyDigest } from './verify.js';
 
 const { values: args } = parseArgs({
@@ -45,6 +45,12 @@ const started = performance.now();
 
 const cluster = await PostgresCluster.start();
 const orms: Orm[] = [];
+const servers: SourceServer[] = [];
+const serve = async (name: string) => {
+  const server = await startSourceServer(cluster.url(name));
+  servers.push(server);
+  return server;
+};
 const database = async (name: string, idOffset?: number) => {
   await cluster.createDatabase(name);
   const orm = await createReferenceData(cluster.url(name), idOffset);
@@ -59,8 +65,7 @@ const check = async (what: string, name: string, expected: Map<string, string>) 
     say(`  CHECK FAILED: ${what} differs by natural key from what it was copied from in ${wrong.join(', ')}`);
   }
 };
-const unmeasured = (outcome: PullOutcome) =>
-  outcome.status === 'missing' ? `not measured (${PULL_MISSING})` : outcome.status === 'failed' ? 'not measured: the pull FAILED' : '';
+const unmeasured = (outcome: PullOutcome) => (outcome.status === 'failed' ? 'not measured: the pull FAILED' : '');
 
 try {
   say(`env-sync bench: ${int(total)} rows asked, Node ${process.version}, ${cpus().length} CPUs, PostgreSQL from @entity-sync/testing`);
@@ -97,20 +102,22 @@ try {
 
   say();
   say(`PULL (./pull.ts pullOnce) into an empty target, then again with nothing changed; ${pullRuns === 1 ? '1 run' : `${pullRuns} runs, the fastest counting`}, a fresh target each`);
+  say('  pullFrom in this process over HTTP from the source\'s envSyncRoutes (node:http on 127.0.0.1, static token) in a process of its own');
+  const sourceServer = await serve('source');
   const firsts: Throughput[] = [];
   const seconds: Throughput[] = [];
   let rewritten = 0;
-  let outcome: PullOutcome = { status: 'missing' };
+  let outcome: PullOutcome = { status: 'failed', message: 'no pull ran' };
   for (let run = 0; run < pullRuns; run++) {
     const name = `pull_target_${run}`;
     const target = await database(name, TARGET_ID_OFFSET);
-    outcome = await timedPull(source, target);
+    outcome = await timedPull(sourceServer, target);
     if (outcome.status !== 'done') break;
     firsts.push(outcome);
     await check('the target after the first pull', name, sourceDigest);
     // rows the second pull inserts or updates get a transaction id above this one
     const [{ xid }] = (await sql<{ xid: string }>(cluster.url(name), 'select pg_current_xact_id()::text as xid')) as [{ xid: string }];
-    outcome = await timedPull(source, target);
+    outcome = await timedPull(sourceServer, target);
     if (outcome.status !== 'done') break;
     seconds.push(outcome);
     await check('the target after the second pull', name, sourceDigest);
@@ -122,10 +129,6 @@ try {
   if (outcome.status === 'failed') {
     process.exitCode = 1;
     say(`  the pull FAILED: ${outcome.message}`);
-  }
-  if (outcome.status === 'missing') {
-    say(`  ${unmeasured(outcome)}: the pull's figures below are not measured,`);
-    say('  and the check of the target against the source by natural key (./verify.ts) is skipped');
   }
   const first = firsts.length ? fastest(firsts) : undefined;
   const second = seconds.length ? fastest(seconds) : undefined;
@@ -140,10 +143,11 @@ try {
 
   say();
   const sizes = [Math.max(1, Math.round(total / 4)), total];
-  say(`PEAK MEMORY of the pull in a child process (its own peak RSS, VmHWM; V8 heap sampled), at ${sizes.map(int).join(' and ')} rows`);
+  say(`PEAK MEMORY of the pulling side alone, at ${sizes.map(int).join(' and ')} rows: pullFrom in a child process of its own (its peak RSS, VmHWM;`);
+  say('  V8 heap sampled every 10 ms) holding the target\'s ORM and the HTTP client; the source server runs in another process');
   type ChildRun = PullOutcome & { peakRssMb: number; peakHeapMb: number };
-  const idle = await runSibling<ChildRun>('../env-sync/pull-worker', ['idle', cluster.url('source'), cluster.url('source')]);
-  say(`${label('two ORMs started, nothing run')}${mb(idle.peakRssMb)} RSS, ${mb(idle.peakHeapMb)} heap`);
+  const idle = await runSibling<ChildRun>('../env-sync/pull-worker', ['idle', sourceServer.url, sourceServer.token, cluster.url('source')]);
+  say(`${label('target ORM started, no pull')}${mb(idle.peakRssMb)} RSS, ${mb(idle.peakHeapMb)} heap`);
   const memory: ChildRun[] = [];
   for (const [i, size] of sizes.entries()) {
     let from = 'source';
@@ -153,7 +157,8 @@ try {
       await generateReferenceData(small, referenceShape(size));
     }
     await database(`memory_target_${i}`, TARGET_ID_OFFSET);
-    const run = await runSibling<ChildRun>('../env-sync/pull-worker', ['pull', cluster.url(from), cluster.url(`memory_target_${i}`)]);
+    const server = size === total ? sourceServer : await serve(from);
+    const run = await runSibling<ChildRun>('../env-sync/pull-worker', ['pull', server.url, server.token, cluster.url(`memory_target_${i}`)]);
     memory.push(run);
     say(`${label(`pull of ${int(size)} rows`)}${run.status === 'done' ? `${mb(run.peakRssMb)} RSS, ${mb(run.peakHeapMb)} heap (${describe(run)})` : unmeasured(run)}`);
     if (run.status === 'failed') process.exitCode = 1;
@@ -196,6 +201,6 @@ try {
   }
   say(`bench took ${since(started).toFixed(0)} s`);
 } finally {
-  await Promise.allSettled(orms.map((orm) => orm.close()));
+  await Promise.allSettled([...servers.map((server) => server.close()), ...orms.map((orm) => orm.close())]);
   cluster.stop();
 }

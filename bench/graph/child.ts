@@ -10,10 +10,14 @@ const run = promisify(execFile);
  * output line. Works both from the TypeScript sources (through swc) and from compiled output.
  */
 export async function runSibling<T>(script: string, args: string[]): Promise<T> {
-  const here = fileURLToPath(import.meta.url);
-  const ext = extname(here);
+  const { stdout } = await run(process.execPath, siblingArgs(script, args), { maxBuffer: 16 << 20 });
+  return JSON.parse(stdout.trim().split('\n').pop()!) as T;
+}
+
+/** The Node arguments that run a sibling script (`./graph/x` style path, no extension) of this bench with `args`. */
+export function siblingArgs(script: string, args: string[]): string[] {
+  const ext = extname(fileURLToPath(import.meta.url));
   const path = fileURLToPath(new URL(`./${script}${ext}`, import.meta.url));
   const loader = ext === '.ts' ? ['--import', '@swc-node/register/esm-register'] : [];
-  const { stdout } = await run(process.execPath, [...loader, path, ...args], { maxBuffer: 16 << 20 });
-  return JSON.parse(stdout.trim().split('\n').pop()!) as T;
+  return [...loader, path, ...args];
 }

@@ -1,9 +1,17 @@
+import { createHttpHandler, staticTokenAuth } from '@entity-sync/adapters/http';
+import { toNodeListener } from '@entity-sync/adapters/http/node';
 import { MemoryTransport } from '@entity-sync/adapters/memory';
-import { deleteGraph, EntitySync, exportGraph, importGraph, installOutbox, installReplica, OutboxRelay, ReplicaApplier } from '@entity-sync/adapters/mikro-orm';
+import {
+  deleteGraph, EntitySync, envSyncRoutes, exportGraph, importGraph, installOutbox, installReplica, OutboxRelay, pullFrom, ReplicaApplier,
+} from '@entity-sync/adapters/mikro-orm';
+import type { PullReport } from '@entity-sync/core';
 import { PGlite } from '@electric-sql/pglite';
 import { createSchema, embeddedOrmOptions } from '@entity-sync/testing/mikro-orm';
 import { MikroORM } from '@mikro-orm/core';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Author, AuthorRef, Book, CopyText, Country, Language, replicaEntities, Tag } from './entities/index.js';
@@ -13,6 +21,36 @@ import { seedLibrary } from './seed.js';
 const counts = (entities: Record<string, number | { created: number; reused: number; remapped: number }>) =>
   Object.entries(entities).map(([name, n]) => (typeof n === 'number' ? `${name} ${n}`
     : `${name} ${[n.created && `${n.created} new`, n.reused && `${n.reused} reused`, n.remapped && `${n.remapped} remapped`].filter(Boolean).join('/') || '-'}`)).join(', ');
+
+const pulled = (report: PullReport) => report.models.map((m) => `${m.model} ${[m.created && `${m.created} new`, m.updated && `${m.updated} updated`,
+  m.unchanged && `${m.unchanged} unchanged`].filter(Boolean).join('/') || '-'}`).join(', ');
+
+/**
+ * Environment sync between two installations: a second embedded database pulls the @SyncModel
+ * rows of `orm`'s over HTTP (a server on 127.0.0.1 in this process), twice.
+ */
+async function pullReferenceDataOverHttp(orm: MikroORM, log: (line: string) => void): Promise<void> {
+  const token = randomBytes(24).toString('hex');
+  const handler = createHttpHandler({ prefix: '/sync', auth: staticTokenAuth({ token }), routes: envSyncRoutes(orm) });
+  const server = createServer(toNodeListener(handler));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/sync`;
+  const other = await PGlite.create();
+  const target = await MikroORM.init({ ...config, ...await embeddedOrmOptions({ pglite: other }) });
+  try {
+    await createSchema(target);
+    const first = await pullFrom(target.em.fork(), url, { token });
+    log(`pullFrom(${url}) into a second embedded database, by natural key: ${pulled(first)}`);
+    const second = await pullFrom(target.em.fork(), url, { token });
+    const written = second.models.reduce((sum, m) => sum + m.created + m.updated + m.deleted, 0);
+    log(`  pulled again: ${written} rows written, ${second.models.reduce((sum, m) => sum + m.unchanged, 0)} unchanged`);
+  } finally {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+    await target.close();
+    await other.close();
+  }
+}
 
 /** Runs the library demo on an in-memory PGlite database and reports each step through `log`. */
 export async function runDemo(log: (line: string) => void = console.log): Promise<void> {
@@ -102,6 +140,9 @@ export async function runDemo(log: (line: string) => void = console.log): Promis
     const copies = await replica.em.fork().find(AuthorRef, {}, { orderBy: { id: 'asc' } });
     log(`CQRS: ${relayed} outbox entries relayed (delivered twice and in reverse order on purpose); the replica holds ` +
       copies.map((copy) => `${copy.name} <${copy.contact}>`).join(', '));
+
+    // 5. environment sync: another installation pulls the reference data over HTTP
+    await pullReferenceDataOverHttp(orm, log);
     log(`done in ${Date.now() - started} ms`);
   } finally {
     await orm.close();

@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { runDemo } from '../src/demo-run.js';
 
-test('the demo runs on embedded PGlite and reports the graph, the keys, export, import and delete', async () => {
+test('the demo runs on embedded PGlite and reports the graph, the keys, export, import, delete, replication and an environment-sync pull', async () => {
   const lines: string[] = [];
   await runDemo((line) => lines.push(line));
   const output = lines.join('\n');
@@ -19,6 +19,8 @@ test('the demo runs on embedded PGlite and reports the graph, the keys, export, 
   assert.not.match(output, 'also belong to');
   assert.match(output, 'deleted with an archive (1 book left), restored from it: 3 books again');
   assert.match(output, /CQRS: \d+ outbox entries relayed \(delivered twice and in reverse order on purpose\); the replica holds /);
+  assert.match(output, /pullFrom\(http:\/\/127\.0\.0\.1:\d+\/sync\) into a second embedded database, by natural key: Country 3 new, Language 3 new, CopyText 3 new, Tag 4 new/);
+  assert.match(output, /pulled again: 0 rows written, \d+ unchanged/);
   assert.match(output, 'the replica holds Victor Hugo <victor.hugo@example.org>, Jane Austen (1775-1817) <austen@example.org>, Mary Shelley <shelley@example.org>');
 });
 

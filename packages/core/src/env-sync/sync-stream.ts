@@ -44,6 +44,8 @@ export interface SyncStreamModel {
   naturalKey: string[];
   columns: SyncStreamColumn[];
   references: SyncStreamReference[];
+  /** Present when the client already holds exactly these rows (their digest matched): how many, and none of them is sent. */
+  unchanged?: number;
 }
 
 /** The first line of a stream. */
@@ -118,7 +120,8 @@ export class SyncStreamReader {
     for (const model of value.models as unknown[]) {
       if (!isRecord(model) || typeof model.name !== 'string' || !isTextList(model.naturalKey) || !Array.isArray(model.columns) || !Array.isArray(model.references) ||
         !model.columns.every((c: unknown) => isRecord(c) && typeof c.name === 'string' && typeof c.type === 'string') ||
-        !model.references.every((r: unknown) => isRecord(r) && typeof r.name === 'string' && typeof r.model === 'string' && isTextList(r.columns))) {
+        !model.references.every((r: unknown) => isRecord(r) && typeof r.name === 'string' && typeof r.model === 'string' && isTextList(r.columns)) ||
+        (model.unchanged !== undefined && !(Number.isInteger(model.unchanged) && (model.unchanged as number) >= 0))) {
         this.fail(`the header's model ${JSON.stringify(isRecord(model) ? model.name : model)} is not a model description`);
       }
       this.models.set(model.name as string, model as unknown as SyncStreamModel);
@@ -139,6 +142,7 @@ export class SyncStreamReader {
     }
     const model = typeof value.m === 'string' ? this.models.get(value.m) : undefined;
     if (!model) this.fail(`the row names model ${JSON.stringify(value.m)}, which the header does not list`);
+    if (model.unchanged !== undefined) this.fail(`the header says the rows of ${model.name} are unchanged, yet a row of it is sent`);
     if (this.seen.at(-1) !== model.name) {
       if (this.seen.includes(model.name)) this.fail(`the rows of ${model.name} are not together`);
       this.seen.push(model.name);

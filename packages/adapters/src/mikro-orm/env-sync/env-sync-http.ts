@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { bytes, httpGetBytes, httpGetLines, ndjson, type HttpRoutes } from '../../http/index.js';
 import { checkEntityManager } from '../extension/arguments.js';
 import { exportReferenceData } from './export-reference-data.js';
-import { pullReferenceData } from './pull-reference-data.js';
+import { pullReferenceLines } from './pull-reference-data.js';
 import type { PullReferenceDataOptions } from './sync-options.js';
 
 /** The right a principal needs to pull from an environment-sync source. */
@@ -21,18 +21,25 @@ export interface EnvSyncRoutesOptions {
   right?: string;
 }
 
+// `?have=Country:250:<md5>,Language:...`: the digests of what the client holds
+const DIGEST = /^([A-Za-z_$][\w$]*):(\d+:[0-9a-f]{32})$/;
+const haveQuery = z.string().optional()
+  .refine((value) => value === undefined || value.split(',').every((item) => DIGEST.test(item)), 'entity names with their digests, <name>:<rows>:<md5> separated by commas')
+  .transform((value) => value === undefined ? undefined : Object.fromEntries(value.split(',').map((item) => DIGEST.exec(item)!.slice(1, 3) as [string, string])));
 // `?models=Country&models=Language` or `?models=Country,Language`
 const modelsQuery = z.object({
   models: z.union([z.string(), z.array(z.string())]).optional()
     .transform((value) => value === undefined ? undefined : (Array.isArray(value) ? value : [value]).flatMap((item) => item.split(',')).filter(Boolean))
     .refine((names) => names === undefined || names.every((name) => /^[A-Za-z_$][\w$]*$/.test(name)), 'entity names separated by commas'),
+  have: haveQuery,
 });
 const fileParams = z.object({ hash: z.string().regex(/^[0-9a-f]{64}$/, 'a sha256 in lowercase hex') });
 
 /**
  * The source side of environment sync, as routes of the HTTP layer: `GET <prefix>/export`
  * streams the reference data (NDJSON, see `exportReferenceData`) of every model or of
- * `?models=A,B`, each request in its own snapshot on a fork of `orm.em`; `GET <prefix>/files/<sha256>`
+ * `?models=A,B`, each request in its own snapshot on a fork of `orm.em` (with `?have=<model>:<digest>,...`,
+ * a model whose rows the client already holds is sent without rows, see `exportReferenceData`'s `have`); `GET <prefix>/files/<sha256>`
  * streams a file field's content. Both need the `env-sync:pull` right.
  *
  * @example
@@ -49,7 +56,7 @@ export function envSyncRoutes(orm: MikroORM, options: EnvSyncRoutesOptions = {})
       const asked = query.models;
       const outside = asked?.filter((name) => served && !served.includes(name)) ?? [];
       if (outside.length) throw EnvSyncError.modelNotServed(outside, served!);
-      return ndjson(exportReferenceData(orm.em.fork(), { models: asked ?? served, storage: options.storage, signal }));
+      return ndjson(exportReferenceData(orm.em.fork(), { models: asked ?? served, have: query.have, storage: options.storage, signal }));
     });
     route.get('/files/:hash', { right, params: fileParams }, async ({ params }) => {
       const ref = await options.storage?.has(params.hash);
@@ -71,7 +78,7 @@ export interface PullFromOptions extends Omit<PullReferenceDataOptions, 'fetchFi
  * Pulls reference data from another installation's environment-sync endpoint (`url`: the
  * prefix `envSyncRoutes` is mounted under) into the database of `em`, by natural key, in one
  * transaction: see `pullReferenceData`. Files are downloaded only when the target storage
- * lacks their content. A source that fails or goes away mid-stream leaves the target as it was.
+ * lacks their content, and a model's rows only when the target's digest of them differs from the source's. A source that fails or goes away mid-stream leaves the target as it was.
  *
  * @example
  * ```ts
@@ -82,7 +89,10 @@ export async function pullFrom(em: EntityManager, url: string, options: PullFrom
   checkEntityManager('pullFrom', em, "pullFrom(em, 'https://source.example.com/sync', { token })");
   const base = url.replace(/\/+$/, '');
   const { token, models, signal, ...pull } = options;
-  const lines = httpGetLines(`${base}/export`, { token, signal, query: { models: models?.join(',') } });
+  const lines = (have: Record<string, string>) => {
+    const held = Object.entries(have).map(([model, digest]) => `${model}:${digest}`).join(',');
+    return httpGetLines(`${base}/export`, { token, signal, query: { models: models?.join(','), have: held || undefined } });
+  };
   const fetchFile = async (hash: string) => Readable.from(httpGetBytes(`${base}/files/${hash}`, { token, signal }));
-  return pullReferenceData(em, lines, { ...pull, signal, fetchFile });
+  return pullReferenceLines(em, lines, { ...pull, signal, fetchFile }, models ?? null);
 }

@@ -4,10 +4,11 @@ import type { EntityManager } from '@mikro-orm/core';
 import { checkEntityManager } from '../extension/arguments.js';
 import { defaultSchemaOf } from '../extension/compat.js';
 import { EntitySync } from '../extension/entity-sync.js';
-import { ident, SqlSession } from '../../internal/pg/sql-session.js';
+import { SqlSession } from '../../internal/pg/sql-session.js';
 import { TableGraph } from '../../internal/pg/table-graph.js';
 import { linesFromTransaction } from '../../internal/pg/transaction-lines.js';
 import { describePlan, NaturalKeySql, type SyncModelPlan } from './sync-model-plan.js';
+import { syncDigest, travellingRow } from './sync-row-sql.js';
 import { selectModels } from './sync-model-selection.js';
 import type { ExportReferenceDataOptions } from './sync-options.js';
 
@@ -26,27 +27,15 @@ async function describeFile(storage: FileStorage, ref: string): Promise<SyncFile
 
 // One page of a model's rows after `after` (its primary key as text), in primary-key order.
 function pageQuery(plan: SyncModelPlan, keys: NaturalKeySql, size: number, after: boolean): string {
-  const joins: string[] = [];
-  const own = keys.keyOf(plan.name, 't');
-  joins.push(...own.joins);
+  const row = travellingRow(plan, keys);
   const selected = [
-    ...plan.table.primaryKey.map((column, i) => `t.${ident(column.name)}::text AS p${i}`),
-    ...own.expressions.map((expression, i) => `${expression} AS k${i}`),
-    ...plan.columns.map((column, i) => `t.${ident(column.name)}::text AS v${i}`),
+    ...row.primaryKey.map((column, i) => `${column}::text AS p${i}`),
+    ...row.key.map((expression, i) => `${expression} AS k${i}`),
+    ...row.values.map((expression, i) => `${expression} AS v${i}`),
+    ...row.references.map((expression, j) => `${expression} AS r${j}`),
   ];
-  plan.references.forEach((fk, j) => {
-    const alias = `ref${j}`;
-    const on = fk.columns.map((column, i) => `${alias}.${ident(fk.referenced[i]!.name)} = t.${ident(column.name)}`).join(' AND ');
-    joins.push(`LEFT JOIN ${fk.parent.qualified} ${alias} ON ${on}`);
-    const parent = keys.keyOf(fk.parent.entity, alias);
-    joins.push(...parent.joins);
-    // null when the foreign key is NULL; the key of the row pointed at otherwise
-    selected.push(`CASE WHEN ${fk.columns.map((column) => `t.${ident(column.name)} IS NOT NULL`).join(' AND ')} ` +
-      `THEN json_build_array(${parent.expressions.join(', ')})::text END AS r${j}`);
-  });
-  const pk = plan.table.primaryKey.map((column) => `t.${ident(column.name)}`);
-  const where = after ? `WHERE (${pk.join(', ')}) > (${plan.table.primaryKey.map((column) => `?::${column.type}`).join(', ')})` : '';
-  return `SELECT ${selected.join(', ')} FROM ${plan.table.qualified} t ${joins.join(' ')} ${where} ORDER BY ${pk.join(', ')} LIMIT ${size}`;
+  const where = after ? `WHERE (${row.primaryKey.join(', ')}) > (${plan.table.primaryKey.map((column) => `?::${column.type}`).join(', ')})` : '';
+  return `SELECT ${selected.join(', ')} FROM ${plan.table.qualified} t ${row.joins.join(' ')} ${where} ORDER BY ${row.primaryKey.join(', ')} LIMIT ${size}`;
 }
 
 async function rowLine(plan: SyncModelPlan, row: Row, files: (ref: string) => Promise<SyncFileRef>): Promise<string> {
@@ -106,11 +95,19 @@ export function exportReferenceData(em: EntityManager, options: ExportReferenceD
       if (!file) described.set(ref, file = await describeFile(options.storage!, ref));
       return file;
     };
-    const header: SyncStreamHeader = { format: SYNC_STREAM_FORMAT, version: SYNC_STREAM_VERSION, models: plans.map(describePlan), createdAt: new Date().toISOString() };
+    const keys = new NaturalKeySql(sync, tables, 'nk');
+    // the models whose rows the client already holds, all of them the same: sent without rows
+    const held = new Set<string>();
+    for (const plan of plans) {
+      const digest = options.have?.[plan.name];
+      if (digest && digest === await syncDigest(session, plan, keys)) held.add(plan.name);
+    }
+    const models = plans.map((plan) => ({ ...describePlan(plan), ...(held.has(plan.name) ? { unchanged: Number(options.have![plan.name]!.split(':')[0]) } : {}) }));
+    const header: SyncStreamHeader = { format: SYNC_STREAM_FORMAT, version: SYNC_STREAM_VERSION, models, createdAt: new Date().toISOString() };
     await emit(JSON.stringify(header));
     const counts: Record<string, number> = {};
-    const keys = new NaturalKeySql(sync, tables, 'nk');
     for (const plan of plans) {
+      if (held.has(plan.name)) continue;
       counts[plan.name] = await exportModel(session, plan, keys, size, files, emit);
       described.clear();
     }

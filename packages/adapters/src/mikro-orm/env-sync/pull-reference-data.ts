@@ -8,7 +8,8 @@ import { TableGraph } from '../../internal/pg/table-graph.js';
 import { checkOutsideEffects, collectMissing, deleteMissing } from './delete-missing.js';
 import { PulledFiles } from './pulled-files.js';
 import { fingerprintDifferences } from './sync-fingerprint.js';
-import { NaturalKeySql } from './sync-model-plan.js';
+import { NaturalKeySql, syncModelNames, syncModelPlan, type SyncModelPlan } from './sync-model-plan.js';
+import { syncDigest } from './sync-row-sql.js';
 import { selectModels } from './sync-model-selection.js';
 import type { PullReferenceDataOptions } from './sync-options.js';
 import { SyncStage } from './sync-stage.js';
@@ -43,6 +44,33 @@ const emptyReport = (model: string): ModelPullReport => ({
  */
 export async function pullReferenceData(em: EntityManager, lines: AsyncIterable<string>, options: PullReferenceDataOptions = {}): Promise<PullReport> {
   checkEntityManager('pullReferenceData', em, 'pullReferenceData(em, lines, { dryRun: true })');
+  return pullReferenceLines(em, () => lines, options);
+}
+
+// The digests of the models the target holds rows of (`models`, default every `@SyncModel`), for the source to leave out the rows already here.
+async function heldDigests(session: SqlSession, sync: EntitySync, tables: TableGraph, keys: NaturalKeySql, models: string[]): Promise<Record<string, string>> {
+  const have: Record<string, string> = {};
+  for (const name of models) {
+    let plan: SyncModelPlan;
+    try {
+      plan = syncModelPlan(sync, tables, name);
+    } catch (error) {
+      if (error instanceof EntitySyncError) continue; // reported when the source's header names it
+      throw error;
+    }
+    const digest = await syncDigest(session, plan, keys);
+    if (digest && !digest.startsWith('0:')) have[name] = digest;
+  }
+  return have;
+}
+
+/**
+ * `pullReferenceData` on lines opened inside the pull's transaction: with `models` (the models asked,
+ * `null` for every one), `open` is given the digests of what the target holds (see
+ * `ExportReferenceDataOptions.have`), and the source may send such a model without rows.
+ */
+export async function pullReferenceLines(em: EntityManager, open: (have: Record<string, string>) => AsyncIterable<string>,
+  options: PullReferenceDataOptions, models?: string[] | null): Promise<PullReport> {
   const { dryRun = false, deleteMissing: deleting = false, listLimit = 100, batchSize = 5000 } = options;
   const files = new PulledFiles(options.storage, options.fetchFile, dryRun);
   try {
@@ -51,23 +79,31 @@ export async function pullReferenceData(em: EntityManager, lines: AsyncIterable<
       const session = await SqlSession.open(tx, options.signal);
       await session.useCanonicalText(defaultSchemaOf(tx));
       const tables = await TableGraph.load(session, sync.graph, defaultSchemaOf(tx), (entity) => sync.registryEntry(entity));
-      const reader = new SyncStreamReader(lines);
+      const keys = new NaturalKeySql(sync, tables, 'nk');
+      const have = models === undefined ? {} : await heldDigests(session, sync, tables, keys, models ?? syncModelNames(sync));
+      const reader = new SyncStreamReader(open(have));
       const header = await reader.header();
       const source = new Map(header.models.map((model) => [model.name, model]));
       const { plans, deferred } = selectModels(sync, tables, header.models.map((model) => model.name));
       const differences = plans.flatMap((plan) => fingerprintDifferences(source.get(plan.name)!, plan));
       if (differences.length) throw EnvSyncError.schemaMismatch(differences);
+      const reports = new Map(plans.map((plan) => [plan.name, emptyReport(plan.name)]));
+      // a model the source sends without rows is one whose rows are all here already, unchanged
+      const held = new Set(header.models.filter((model) => model.unchanged !== undefined).map((model) => model.name));
+      for (const name of held) {
+        if (!have[name]) throw EnvSyncError.streamInvalid(`the header says the rows of ${name} are unchanged, but the target sent no digest of them`, 1);
+        reports.get(name)!.unchanged = Number(have[name]!.split(':')[0]);
+      }
 
       const keyLength = (model: string) => sync.naturalKeyPaths(model).length;
-      const stages = new Map(plans.map((plan) => [plan.name, new SyncStage(session, plan, source.get(plan.name)!, keyLength, batchSize)]));
+      const stages = new Map(plans.filter((plan) => !held.has(plan.name))
+        .map((plan) => [plan.name, new SyncStage(session, plan, source.get(plan.name)!, keyLength, batchSize)]));
       for (const stage of stages.values()) await stage.create();
       for (;;) {
         const row = await reader.next();
         if ('end' in row) break;
         await stages.get(row.m)!.add(row, reader.line);
       }
-      const keys = new NaturalKeySql(sync, tables, 'nk');
-      const reports = new Map(plans.map((plan) => [plan.name, emptyReport(plan.name)]));
       for (const stage of stages.values()) {
         await stage.finish();
         await files.resolve(session, stage, reports.get(stage.plan.name)!);

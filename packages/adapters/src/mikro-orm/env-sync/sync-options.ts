@@ -7,6 +7,12 @@ export interface ExportReferenceDataOptions {
   models?: string[];
   /** Where the file fields' files are read from; required when a model has `fileFields`. */
   storage?: FileStorage;
+  /**
+   * What the client already holds: per model, the digest of its rows (`<rows>:<md5>`, as the pull
+   * computes it on the target). A model whose rows here have the same digest is sent without rows,
+   * its header entry saying `unchanged: <rows>`.
+   */
+  have?: Record<string, string>;
   /** Rows per page read from the database. Default 1000. */
   batchSize?: number;
   /** Aborts between statements. */

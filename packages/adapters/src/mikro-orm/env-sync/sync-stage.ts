@@ -98,10 +98,10 @@ export class SyncStage {
     return this.plan.table.primaryKey.map((column, i) => `${targetAlias}.${ident(column.name)} = ${alias}.id${i}::${column.type}`).join(' AND ');
   }
 
-  /** Sets `id<i>` of the staged rows (those matching `where`) found in the target by natural key. */
-  async matchByNaturalKey(keys: NaturalKeySql, where = 'true'): Promise<void> {
+  /** Sets `id<i>` (and the `also` assignments) of the staged rows (those matching `where`) found in the target by natural key. */
+  async matchByNaturalKey(keys: NaturalKeySql, where = 'true', also: string[] = []): Promise<void> {
     const view = keys.keyView(this.plan.name, this.plan.table.primaryKey);
-    const sets = this.plan.table.primaryKey.map((_, i) => `id${i} = v.p${i}`);
+    const sets = [...this.plan.table.primaryKey.map((_, i) => `id${i} = v.p${i}`), ...also];
     const on = this.plan.naturalKey.map((_, i) => `v.k${i} = s.k${i}`).join(' AND ');
     await this.session.run(`UPDATE ${this.name} s SET ${sets.join(', ')} FROM (${view}) v WHERE ${on} AND ${where}`);
   }

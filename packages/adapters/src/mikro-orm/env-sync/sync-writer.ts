@@ -7,10 +7,12 @@ type Row = Record<string, string | null>;
 
 const keyOf = (row: Row, stage: SyncStage): PulledRow => ({ key: stage.plan.naturalKey.map((_, i) => row[`k${i}`] ?? null) });
 
-/** Inserts the staged rows the target lacks, with the `deferred` references left NULL (set by `update`); marks them `_new`. */
+/**
+ * Inserts the staged rows the target lacks (no `id0` yet), with the `deferred` references left NULL
+ * (set by `update`); then matches them to their new rows and marks them `_new` in one pass over the stage.
+ */
 export async function insertNew(session: SqlSession, stage: SyncStage, keys: NaturalKeySql, deferred: Set<string>): Promise<number> {
   const { plan } = stage;
-  await session.run(`UPDATE ${stage.name} SET _new = true WHERE id0 IS NULL`);
   const columns: string[] = [];
   const values: string[] = [];
   for (const column of plan.columns) {
@@ -27,8 +29,8 @@ export async function insertNew(session: SqlSession, stage: SyncStage, keys: Nat
   }
   const overriding = plan.columns.some((column) => column.identity === 'always') ? ' OVERRIDING SYSTEM VALUE' : '';
   const inserted = await session.run(`INSERT INTO ${plan.table.qualified} (${columns.join(', ')})${overriding} ` +
-    `SELECT ${values.join(', ')} FROM ${stage.name} s WHERE s._new`);
-  if (inserted) await stage.matchByNaturalKey(keys, 's._new');
+    `SELECT ${values.join(', ')} FROM ${stage.name} s WHERE s.id0 IS NULL`);
+  if (inserted) await stage.matchByNaturalKey(keys, 's.id0 IS NULL', ['_new = true']);
   return inserted;
 }
 

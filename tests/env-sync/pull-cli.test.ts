@@ -97,8 +97,8 @@ if (testBackends().some((backend) => backend.name === 'postgres')) {
   const bodies: string[] = [];
 
   /** `entity-sync --config pull-target.config.ts pull <url> ...args` against `targetOrm` (default the target). */
-  const pull = async (args: string[], options: { url?: string; token?: string | null; targetOrm?: MikroORM } = {}): Promise<Run> => {
-    const env: Record<string, string> = { ES_TARGET_URL: (options.targetOrm ?? target).config.get('clientUrl')!, ES_TARGET_FILES: dirs[1]! };
+  const pull = async (args: string[], options: { url?: string; token?: string | null; targetOrm?: MikroORM; env?: Record<string, string> } = {}): Promise<Run> => {
+    const env: Record<string, string> = { ES_TARGET_URL: (options.targetOrm ?? target).config.get('clientUrl')!, ES_TARGET_FILES: dirs[1]!, ...options.env };
     if (options.token !== null) env.ENTITY_SYNC_TOKEN = options.token ?? STATIC_TOKEN;
     const run = await spawnTs(join(root, 'packages/cli/bin/entity-sync.js'), ['--config', join(fixtures, 'pull-target.config.ts'), 'pull', options.url ?? served.url, ...args], env).done;
     bodies.push(run.stdout, run.stderr);
@@ -292,7 +292,7 @@ if (testBackends().some((backend) => backend.name === 'postgres')) {
     assert.is(withoutRight.json().error.code, 'AUTH_FORBIDDEN');
   });
 
-  test('a malformed query is 400 naming the field; a model the source does not serve is 403 and a typed CLI error', async () => {
+  test('a malformed query is 400 naming the field; a model the source does not serve is 403 and a typed CLI error; bad flags and a storage export that is no FileStorage are refused', async () => {
     for (const query of ['?models=Bad-Name', '?models=Country;drop']) {
       const answer = await raw(`/export${query}`, STATIC_TOKEN);
       assert.is(answer.status, 400, answer.body);
@@ -310,6 +310,10 @@ if (testBackends().some((backend) => backend.name === 'postgres')) {
     assert.is((JSON.parse(cli.stdout) as { error: { code: string } }).error.code, 'ENV_SYNC_MODEL_NOT_SERVED');
     const usage = await pull(['--models', ',']);
     assert.is(usage.code, 2, usage.stderr);
+    const storage = await pull([], { env: { ES_TARGET_STORAGE: 'not-a-storage' } });
+    assert.is(storage.code, 1, storage.stderr);
+    assert.match(storage.stderr, 'error [CONFIG_INVALID]: The storage export of');
+    assert.match(storage.stderr, 'is not a FileStorage (no read, write, delete)');
   });
 
   test('an excluded column appears in no byte of any response or output', async () => {

@@ -12,7 +12,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { tableChecksums } from '../support/checksums.js';
 import { rejection } from '../support/discover.js';
-import { City, CopyText, Country, CustomerOrder, EmailTemplate, Language, openReferenceDb, seedSource, shiftSequences, updates } from './fixtures/reference-data.js';
+import { City, CopyText, Country, EmailTemplate, Language, openReferenceDb, orderCountryGoneFromSource, seedSource, shiftSequences, updates } from './fixtures/reference-data.js';
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
@@ -151,17 +151,7 @@ for (const backend of testBackends()) {
 
   test('deleteMissing refuses a delete that would cascade to a model outside the pull, and writes nothing', async () => {
     await pull(await exported(source, sourceFiles));
-    const tem = target.em.fork();
-    tem.create(CustomerOrder, { country: await tem.findOneOrFail(Country, { code: 'DE' }), total: 5 });
-    await tem.flush();
-    const em = source.em.fork();
-    em.remove(await em.find(Language, { country: { code: 'DE' } }));
-    em.remove(await em.find(City, { country: { code: 'DE' } }));
-    const de = await em.findOneOrFail(Country, { code: 'DE' });
-    de.capital = null;
-    await em.flush();
-    em.remove(de);
-    await em.flush();
+    await orderCountryGoneFromSource(source, target, 'DE');
     const checksums = await tableChecksums(target);
     const error = await rejection(pull(await exported(source, sourceFiles), { deleteMissing: true }));
     assert.is(error.code, 'ENV_SYNC_DELETE_REFUSED');

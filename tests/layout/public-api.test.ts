@@ -21,7 +21,7 @@ const DOCUMENTED: [string, Record<string, unknown>, string[]][] = [
   ['@entity-sync/adapters/mikro-orm', mikroOrm, [
     'EntitySync', 'exportGraph', 'importGraph', 'deleteGraph',
     'installOutbox', 'setCorrelationId', 'OutboxRelay', 'installReplica', 'ReplicaApplier', 'ReplicaConsumer',
-    'dumpMaster', 'loadReplica', 'syncMaster', 'diffMaster', 'diffReplica', 'diffSync', 'exportReferenceData', 'pullReferenceData',
+    'dumpMaster', 'loadReplica', 'syncMaster', 'diffMaster', 'diffReplica', 'diffSync', 'exportReferenceData', 'pullReferenceData', 'envSyncRoutes', 'pullFrom', 'ENV_SYNC_RIGHT',
   ]],
   ['@entity-sync/adapters/http', http, ['createHttpHandler', 'staticTokenAuth', 'jwtAuth', 'ndjson', 'bytes', 'httpGetLines', 'httpGetBytes',
     'STATUS_OF_CODE', 'statusOfCode']],

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { CommandLineError, type TransportFactory } from '@entity-sync/core';
+import { CommandLineError, type FileStorage, type TransportFactory } from '@entity-sync/core';
 import { MikroORM, type Options } from '@mikro-orm/core';
 import { EntitySync } from '@entity-sync/adapters/mikro-orm';
 
@@ -26,7 +26,7 @@ export function findConfigPath(explicit: string | undefined, cwd: string): strin
   throw CommandLineError.configNotFound(candidates);
 }
 
-/** The app's config module, loaded: the MikroORM options (or ORM) it exports, and the transport factory it may export. */
+/** The app's config module, loaded: the MikroORM options (or ORM) it exports, and the transport factory and file storage it may export. */
 export interface LoadedConfig {
   /** Absolute path of the module. */
   path: string;
@@ -34,7 +34,11 @@ export interface LoadedConfig {
   orm: unknown;
   /** The `transport` export, for the cqrs commands: builds a transport of the app's own. */
   transport?: TransportFactory;
+  /** The `storage` export, for `pull`: where the file fields' files go. */
+  storage?: FileStorage;
 }
+
+const FILE_STORAGE_METHODS = ['has', 'read', 'write', 'delete'] as const;
 
 /** Loads the config module that `--config` names or discovery finds. */
 export async function loadConfig(explicit: string | undefined, cwd = process.cwd()): Promise<LoadedConfig> {
@@ -49,7 +53,12 @@ export async function loadConfig(explicit: string | undefined, cwd = process.cwd
   if (transport !== undefined && typeof transport !== 'function') {
     throw CommandLineError.transportExportNotAFactory(path, transport === null ? 'null' : typeof transport);
   }
-  return { path, orm: loaded.default ?? loaded.config ?? loaded, transport: transport as TransportFactory | undefined };
+  const { storage } = loaded;
+  if (storage !== undefined) {
+    const lacking = FILE_STORAGE_METHODS.filter((method) => typeof (storage as Record<string, unknown> | null)?.[method] !== 'function');
+    if (lacking.length) throw CommandLineError.notAFileStorage(path, lacking);
+  }
+  return { path, orm: loaded.default ?? loaded.config ?? loaded, transport: transport as TransportFactory | undefined, storage: storage as FileStorage | undefined };
 }
 
 /** Opens the ORM of a loaded config with entity-sync attached. */

@@ -6,6 +6,7 @@ import { deleteGraph, exportGraph, importGraph, type ConflictPolicy, type RootRe
 import type { CliIo } from './cli-io.js';
 import { loadConfig, openOrm, type LoadedConfig } from './config-loader.js';
 import { cqrsCommand } from './cqrs-commands.js';
+import { pullCommand } from './env-sync-commands.js';
 import { progressDisplay } from './progress.js';
 import { parseRootSpec } from './root-spec.js';
 import { describeDelete, describeExport, describeImport } from './summaries.js';
@@ -27,7 +28,7 @@ function roots(specs: string[]): RootRef[] {
   });
 }
 
-/** The `entity-sync` command line: export, import and delete of object graphs. */
+/** The `entity-sync` command line: export, import and delete of object graphs, environment sync, CQRS replication. */
 export function createProgram(io: CliIo): Command {
   const program = new Command('entity-sync')
     .description('Copy, replicate, sync and reconcile MikroORM entity data')
@@ -103,6 +104,8 @@ export function createProgram(io: CliIo): Command {
       io.out(opts.json ? JSON.stringify(report) : describeDelete(report));
     });
 
+  // a command built apart inherits exitOverride and the output settings only when told to
+  program.addCommand(pullCommand(io, withOrm, loadedConfig).copyInheritedSettings(program));
   program.addCommand(cqrsCommand(io, withOrm, loadedConfig));
 
   return program;

@@ -1,9 +1,14 @@
 import { SingleBar, Presets } from 'cli-progress';
-import type { GraphProgress } from '@entity-sync/adapters/mikro-orm';
+/** How far a run is: the phase, the entity at hand and the rows so far (a graph command's or a pull's progress). */
+export interface RunProgress {
+  phase: string;
+  entity?: string;
+  rows: number;
+}
 
 /** A progress reporter for long runs: a bar on a terminal, silence anywhere else. */
 export interface ProgressDisplay {
-  update(progress: GraphProgress): void;
+  update(progress: RunProgress): void;
   stop(): void;
 }
 

@@ -4,7 +4,7 @@ import { access, mkdir, rename, rm } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { EnvSyncError, FileError, type FileStorage } from '@entity-sync/core';
+import { EnvSyncError, FileError, isEntitySyncError, type FileStorage } from '@entity-sync/core';
 
 const HASH = /^[0-9a-f]{64}$/;
 
@@ -60,7 +60,8 @@ export class LocalDirectoryStorage implements FileStorage {
       await rename(temporary, path);
     } catch (error) {
       await rm(temporary, { force: true });
-      if (error instanceof EnvSyncError) throw error;
+      // a typed failure of the content (a download cut short, a wrong hash) is not the directory's
+      if (isEntitySyncError(error)) throw error;
       throw FileError.notWritable(path, error, directory);
     }
     return ref;

@@ -49,6 +49,14 @@ export class CommandLineError extends EntitySyncError {
       'with publish(messages), subscribe(queue, cqrsIds, handler) and close().', { info: { path, export: 'transport', lacking } });
   }
 
+  /** The config module's `storage` export is not a FileStorage (`lacking`: the methods it has not). */
+  static notAFileStorage(path: string, lacking: string[]): CommandLineError {
+    return new CommandLineError('CONFIG_INVALID',
+      `The storage export of ${path} is not a FileStorage (no ${lacking.join(', ')}): export an object with has(hash), read(ref), ` +
+      "write(hash, content) and delete(ref), such as `export const storage = new LocalDirectoryStorage('./files')` " +
+      "(from '@entity-sync/adapters/storage').", { info: { path, export: 'storage', lacking } });
+  }
+
   /** A transport URL of no known scheme; `url` is shown as given, so pass it with its password redacted. */
   static unknownTransportUrl(url: string): CommandLineError {
     return new CommandLineError('USAGE', `Unknown transport URL '${url}': use amqp://... (RabbitMQ) or postgres://... (PostgreSQL).`);

@@ -36,6 +36,28 @@ const modelsQuery = z.object({
 const fileParams = z.object({ hash: z.string().regex(/^[0-9a-f]{64}$/, 'a sha256 in lowercase hex') });
 
 /**
+ * Reads the first item before the response is answered, so that what fails before it (a model
+ * that is not a `@SyncModel`, a database that cannot be reached) answers with its typed error's
+ * status instead of a 200 broken off; the rest streams as it comes. The producer is stopped
+ * when `signal` aborts, even before its consumer started reading.
+ */
+async function headerFirst<T>(items: AsyncIterable<T>, signal?: AbortSignal): Promise<AsyncIterable<T>> {
+  const iterator = items[Symbol.asyncIterator]();
+  let first: IteratorResult<T> | undefined = await iterator.next();
+  const stop = async (): Promise<IteratorResult<T>> => (await iterator.return?.()) ?? { done: true, value: undefined };
+  signal?.addEventListener('abort', () => void stop().catch(() => undefined), { once: true });
+  const rest: AsyncIterator<T> = {
+    next: async () => {
+      const taken = first;
+      first = undefined;
+      return taken ?? iterator.next();
+    },
+    return: stop,
+  };
+  return { [Symbol.asyncIterator]: () => rest };
+}
+
+/**
  * The source side of environment sync, as routes of the HTTP layer: `GET <prefix>/export`
  * streams the reference data (NDJSON, see `exportReferenceData`) of every model or of
  * `?models=A,B`, each request in its own snapshot on a fork of `orm.em` (with `?have=<model>:<digest>,...`,
@@ -52,11 +74,11 @@ export function envSyncRoutes(orm: MikroORM, options: EnvSyncRoutesOptions = {})
   const right = options.right ?? ENV_SYNC_RIGHT;
   const served = options.models;
   return (route) => {
-    route.get('/export', { right, query: modelsQuery }, ({ query, signal }) => {
+    route.get('/export', { right, query: modelsQuery }, async ({ query, signal }) => {
       const asked = query.models;
       const outside = asked?.filter((name) => served && !served.includes(name)) ?? [];
       if (outside.length) throw EnvSyncError.modelNotServed(outside, served!);
-      return ndjson(exportReferenceData(orm.em.fork(), { models: asked ?? served, have: query.have, storage: options.storage, signal }));
+      return ndjson(await headerFirst(exportReferenceData(orm.em.fork(), { models: asked ?? served, have: query.have, storage: options.storage, signal }), signal));
     });
     route.get('/files/:hash', { right, params: fileParams }, async ({ params }) => {
       const ref = await options.storage?.has(params.hash);
@@ -93,6 +115,6 @@ export async function pullFrom(em: EntityManager, url: string, options: PullFrom
     const held = Object.entries(have).map(([model, digest]) => `${model}:${digest}`).join(',');
     return httpGetLines(`${base}/export`, { token, signal, query: { models: models?.join(','), have: held || undefined } });
   };
-  const fetchFile = async (hash: string) => Readable.from(httpGetBytes(`${base}/files/${hash}`, { token, signal }));
+  const fetchFile = async (hash: string) => Readable.from(await headerFirst(httpGetBytes(`${base}/files/${hash}`, { token, signal })));
   return pullReferenceLines(em, lines, { ...pull, signal, fetchFile }, models ?? null);
 }

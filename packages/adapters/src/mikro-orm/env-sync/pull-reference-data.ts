@@ -21,6 +21,8 @@ class DryRunRollback extends Error {
   }
 }
 
+const PROGRESS_EVERY = 2000;
+
 const emptyReport = (model: string): ModelPullReport => ({
   model, created: 0, updated: 0, deleted: 0, unchanged: 0, filesFetched: 0, rows: { created: [], updated: [], deleted: [] }, truncated: false,
 });
@@ -99,11 +101,14 @@ export async function pullReferenceLines(em: EntityManager, open: (have: Record<
       const stages = new Map(plans.filter((plan) => !held.has(plan.name))
         .map((plan) => [plan.name, new SyncStage(session, plan, source.get(plan.name)!, keyLength, batchSize)]));
       for (const stage of stages.values()) await stage.create();
+      let received = 0;
       for (;;) {
         const row = await reader.next();
         if ('end' in row) break;
         await stages.get(row.m)!.add(row, reader.line);
+        if (++received % PROGRESS_EVERY === 0) options.onProgress?.({ phase: 'load', entity: row.m, rows: received });
       }
+      options.onProgress?.({ phase: 'load', rows: received });
       for (const stage of stages.values()) {
         await stage.finish();
         await files.resolve(session, stage, reports.get(stage.plan.name)!);
@@ -125,7 +130,9 @@ export async function pullReferenceLines(em: EntityManager, open: (have: Record<
           await stage.resolve(fk, keys);
           await stage.checkResolved(fk);
         }
-        await updateChanged(session, stage, listLimit, reports.get(stage.plan.name)!);
+        const report = reports.get(stage.plan.name)!;
+        await updateChanged(session, stage, listLimit, report);
+        options.onProgress?.({ phase: 'apply', entity: stage.plan.name, rows: report.created + report.updated + report.unchanged });
       }
       if (deleting) {
         const pulledTables = new Set(plans.map((plan) => `${plan.table.schema}.${plan.table.table}`));

@@ -19,6 +19,13 @@ export interface ExportReferenceDataOptions {
   signal?: AbortSignal;
 }
 
+/** How far a pull is: `load` while the rows arrive (`rows` so far), `apply` as each model is written (`rows`: its rows). */
+export interface PullProgress {
+  phase: 'load' | 'apply';
+  entity?: string;
+  rows: number;
+}
+
 /** Options of `pullReferenceData`. */
 export interface PullReferenceDataOptions {
   /** Compute everything, write nothing (the transaction rolls back, no file is fetched). */
@@ -35,4 +42,6 @@ export interface PullReferenceDataOptions {
   batchSize?: number;
   /** Aborts between statements; the transaction is rolled back. */
   signal?: AbortSignal;
+  /** Told how far the pull is, every few thousand rows and once per model written. */
+  onProgress?: (progress: PullProgress) => void;
 }

@@ -122,6 +122,9 @@ if (testBackends().some((backend) => backend.name === 'postgres')) {
     const usage = await cli(['export', 'Customer:1'], env(source));
     assert.is(usage.code, 2);
     assert.match(usage.stderr, "required option '-o, --output <file>' not specified");
+    const subcommandUsage = await cli(['cqrs', 'relay', '--batch-size', 'x', '--json'], env(source));
+    assert.is(subcommandUsage.code, 2, 'a usage error in a cqrs subcommand exits 2 like the others');
+    assert.is(JSON.parse(subcommandUsage.stdout).error.code, 'USAGE');
   });
 
   test('with --json a failure is JSON on stdout, with the error code and the same exit codes', async () => {

@@ -104,9 +104,12 @@ export function createProgram(io: CliIo): Command {
       io.out(opts.json ? JSON.stringify(report) : describeDelete(report));
     });
 
-  // a command built apart inherits exitOverride and the output settings only when told to
-  program.addCommand(pullCommand(io, withOrm, loadedConfig).copyInheritedSettings(program));
-  program.addCommand(cqrsCommand(io, withOrm, loadedConfig));
+  // a command built apart (and its subcommands) inherits exitOverride and the output settings only when told to
+  for (const command of [pullCommand(io, withOrm, loadedConfig), cqrsCommand(io, withOrm, loadedConfig)]) {
+    command.copyInheritedSettings(program);
+    for (const sub of command.commands) sub.copyInheritedSettings(command);
+    program.addCommand(command);
+  }
 
   return program;
 }

@@ -382,16 +382,18 @@ export class RabbitMqTransport implements AdministeredTransport {
     // until the consumer runs, a channel error rejects the call that caused it and is thrown from there
     channel.on('error', (error) => consuming && this.report(error));
     const waiting: ConsumeMessage[] = [];
-    // a closed channel's deliveries are back in the queue: those not started yet are dropped, not handled
+    let active = 0;
+    // a closed channel's unacknowledged deliveries are back in the queue, counted here (not when
+    // their handlers end, which may be after the reconnect's report): those not started yet are
+    // dropped, not handled; those being handled finish, and their ack fails
     channel.on('close', () => {
       this.closedChannels.add(channel);
-      this.givenBack += waiting.splice(0).length;
+      this.givenBack += waiting.splice(0).length + active;
     });
     await this.declare(channel, consumer.queue, consumer.cqrsIds);
     await channel.prefetch(this.options.prefetch ?? 100);
     consumer.channel = channel;
     const concurrency = Math.max(1, this.options.concurrency ?? 1);
-    let active = 0;
     const next = () => {
       while (active < concurrency && waiting.length && !consumer.stopped) {
         const delivery = waiting.shift()!;
@@ -444,9 +446,8 @@ export class RabbitMqTransport implements AdministeredTransport {
       channel.ack(delivery);
     } catch (error) {
       // the channel is gone: the broker returns the delivery to the queue, to be handled again (the
-      // lost connection was reported once; this delivery is counted in the reconnect's report)
-      if (this.closedChannels.has(channel) || this.closed) this.givenBack += 1;
-      else this.report(error);
+      // lost connection was reported once; the delivery was counted when its channel closed)
+      if (!this.closedChannels.has(channel) && !this.closed) this.report(error);
     }
   }
 

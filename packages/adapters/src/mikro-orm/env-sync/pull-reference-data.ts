@@ -120,7 +120,7 @@ export async function pullReferenceLines(em: EntityManager, open: (have: Record<
           await stage.resolve(fk, keys);
           await stage.checkResolved(fk);
         }
-        await stage.matchByNaturalKey(keys);
+        await stage.matchByNaturalKey(keys, deferred);
         await insertNew(session, stage, keys, deferred);
       }
       // then the references left, and the updates
@@ -131,7 +131,7 @@ export async function pullReferenceLines(em: EntityManager, open: (have: Record<
           await stage.checkResolved(fk);
         }
         const report = reports.get(stage.plan.name)!;
-        await updateChanged(session, stage, listLimit, report);
+        await updateChanged(session, stage, deferred, listLimit, report);
         options.onProgress?.({ phase: 'apply', entity: stage.plan.name, rows: report.created + report.updated + report.unchanged });
       }
       if (deleting) {

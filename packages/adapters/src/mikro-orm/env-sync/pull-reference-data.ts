@@ -105,7 +105,8 @@ export async function pullReferenceLines(em: EntityManager, open: (have: Record<
       for (;;) {
         const row = await reader.next();
         if ('end' in row) break;
-        await stages.get(row.m)!.add(row, reader.line);
+        const sending = stages.get(row.m)!.add(row, reader.line);
+        if (sending) await sending;
         if (++received % PROGRESS_EVERY === 0) options.onProgress?.({ phase: 'load', entity: row.m, rows: received });
       }
       options.onProgress?.({ phase: 'load', rows: received });

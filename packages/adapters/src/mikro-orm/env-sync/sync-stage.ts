@@ -41,8 +41,8 @@ export class SyncStage {
       '_new boolean NOT NULL DEFAULT false, _changed boolean NOT NULL DEFAULT false) ON COMMIT DROP');
   }
 
-  /** Queues one row line (checked by the reader) for COPY; `line` names it in errors. */
-  async add(row: SyncStreamRow, line: number): Promise<void> {
+  /** Queues one row line (checked by the reader) for COPY; `line` names it in errors. A promise when it sends a batch (see `lineCopy`). */
+  add(row: SyncStreamRow, line: number): Promise<void> | undefined {
     // one flat list of text cells, in the order of `loadedColumns`, without intermediate arrays
     const cells: (string | null)[] = row.k.slice();
     for (const i of this.position) {
@@ -57,8 +57,8 @@ export class SyncStage {
       }
       for (let i = 0; i < width; i++) cells.push(key === null ? null : key[i]!);
     }
-    await this.copy.add(...cells);
     this.rows += 1;
+    return this.copy.add(...cells);
   }
 
   /**

@@ -232,6 +232,19 @@ for (const backend of testBackends()) {
     assert.equal(await tableChecksums(target), checksums);
   });
 
+  test('a row whose natural key names another parent than its reference is refused, nothing written', async () => {
+    const lines = await exported(source, sourceFiles);
+    const at = lines.findIndex((line) => JSON.parse(line).m === 'City');
+    const city = JSON.parse(lines[at]!) as { k: string[]; r: string[][] };
+    const other = city.r[0]![0] === 'FR' ? 'DE' : 'FR';
+    lines[at] = JSON.stringify({ ...city, k: [other, ...city.k.slice(1)] });
+    const checksums = await tableChecksums(target);
+    const error = await rejection(pull(lines));
+    assert.is(error.code, 'ENV_SYNC_STREAM_INVALID');
+    assert.match(error.message, /City row does not start with the key of the row its reference names/);
+    assert.equal(await tableChecksums(target), checksums);
+  });
+
   test.run();
 }
 

@@ -8,9 +8,12 @@ export function copyText(value: string | null): string {
     : value;
 }
 
-/** Sends rows of text values (null for NULL) into `columns` of a table with COPY, `size` rows at a time. */
+/**
+ * Sends rows of text values (null for NULL) into `columns` of a table with COPY, `size` rows at a
+ * time. `add` returns a promise only when it sends (await it then), so that queueing a row costs no promise.
+ */
 export function lineCopy(session: SqlSession, table: string, size: number, columns = ['line']):
-  { add(...values: (string | null)[]): Promise<void>; finish(): Promise<void> } {
+  { add(...values: (string | null)[]): Promise<void> | undefined; finish(): Promise<void> } {
   let buffer = '';
   let buffered = 0;
   const send = async () => {
@@ -19,9 +22,9 @@ export function lineCopy(session: SqlSession, table: string, size: number, colum
     buffered = 0;
   };
   return {
-    async add(...values) {
+    add(...values) {
       buffer += `${values.map(copyText).join('\t')}\n`;
-      if (++buffered >= size) await send();
+      return ++buffered >= size ? send() : undefined;
     },
     finish: send,
   };

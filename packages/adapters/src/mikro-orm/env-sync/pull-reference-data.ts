@@ -105,7 +105,8 @@ export async function pullReferenceLines(em: EntityManager, open: (have: Record<
       for (;;) {
         const row = await reader.next();
         if ('end' in row) break;
-        await stages.get(row.m)!.add(row, reader.line);
+        const sending = stages.get(row.m)!.add(row, reader.line);
+        if (sending) await sending;
         if (++received % PROGRESS_EVERY === 0) options.onProgress?.({ phase: 'load', entity: row.m, rows: received });
       }
       options.onProgress?.({ phase: 'load', rows: received });
@@ -120,7 +121,7 @@ export async function pullReferenceLines(em: EntityManager, open: (have: Record<
           await stage.resolve(fk, keys);
           await stage.checkResolved(fk);
         }
-        await stage.matchByNaturalKey(keys);
+        await stage.matchByNaturalKey(keys, deferred);
         await insertNew(session, stage, keys, deferred);
       }
       // then the references left, and the updates
@@ -131,7 +132,7 @@ export async function pullReferenceLines(em: EntityManager, open: (have: Record<
           await stage.checkResolved(fk);
         }
         const report = reports.get(stage.plan.name)!;
-        await updateChanged(session, stage, listLimit, report);
+        await updateChanged(session, stage, deferred, listLimit, report);
         options.onProgress?.({ phase: 'apply', entity: stage.plan.name, rows: report.created + report.updated + report.unchanged });
       }
       if (deleting) {

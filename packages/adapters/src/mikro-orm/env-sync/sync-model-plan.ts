@@ -61,6 +61,12 @@ export function describePlan(plan: SyncModelPlan): SyncStreamModel {
 }
 
 /**
+ * A position of a natural key read from the model's own table: a column of it, or a reference
+ * whose columns stand for the `width` key values from `key` on (the natural key of the row it points at).
+ */
+export type OwnKeyPart = { key: number; column: CatalogColumn } | { key: number; reference: ForeignKeyEdge; width: number };
+
+/**
  * SQL that reads natural keys: `expressions` are the text of each key path of the row at
  * `alias`, `joins` the LEFT JOINs they need (dotted paths go through the foreign keys).
  */
@@ -96,6 +102,34 @@ export class NaturalKeySql {
       return `${at}.${ident(column.name)}::text`;
     });
     return { joins, expressions };
+  }
+
+  /**
+   * The natural key of a plan as its table's own columns, when every key path is a column of the
+   * table or runs through a reference (none of `deferred`) to the whole natural key of the row it
+   * points at, in order: `['language.country.code', 'language.code', 'key']` is `language_id` and
+   * `key`, which the table's unique index finds without joining the parents. Undefined otherwise.
+   */
+  ownKey(plan: SyncModelPlan, deferred: Set<string>): OwnKeyPart[] | undefined {
+    const node = this.sync.graph.node(plan.name);
+    const parts: OwnKeyPart[] = [];
+    for (let i = 0; i < plan.naturalKey.length;) {
+      const [segment, ...rest] = plan.naturalKey[i]!.split('.');
+      if (!rest.length) {
+        const name = node.columns.find((candidate) => candidate.property === segment)?.name;
+        const column = plan.table.columns.find((candidate) => candidate.name === name);
+        if (!column) return undefined;
+        parts.push({ key: i++, column });
+        continue;
+      }
+      const reference = plan.references.find((fk) => fk.name === `${plan.name}.${segment}`);
+      if (!reference || deferred.has(reference.name) || parts.some((part) => 'reference' in part && part.reference === reference)) return undefined;
+      const parentKey = naturalKeyOf(this.sync, reference.parent.entity);
+      if (parentKey.some((path, n) => plan.naturalKey[i + n] !== `${segment}.${path}`)) return undefined;
+      parts.push({ key: i, reference, width: parentKey.length });
+      i += parentKey.length;
+    }
+    return parts;
   }
 
   /** `SELECT <columns> AS p<i>, <key> AS k<i> FROM <table>`: a model's rows with their natural keys. */

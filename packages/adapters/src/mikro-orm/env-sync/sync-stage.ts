@@ -3,7 +3,7 @@ import { lineCopy } from '../../internal/pg/copy-text.js';
 import { ident, type SqlSession } from '../../internal/pg/sql-session.js';
 import type { CatalogColumn } from '../../internal/pg/table-catalog.js';
 import type { ForeignKeyEdge } from '../../internal/pg/table-graph.js';
-import type { NaturalKeySql, SyncModelPlan } from './sync-model-plan.js';
+import type { NaturalKeySql, OwnKeyPart, SyncModelPlan } from './sync-model-plan.js';
 
 let stageCounter = 0;
 
@@ -19,6 +19,7 @@ export class SyncStage {
   private readonly copy: ReturnType<typeof lineCopy>;
   private readonly position: number[];
   private readonly referenceWidth: number[];
+  private ownKeyChecked = false;
   rows = 0;
 
   constructor(private readonly session: SqlSession, readonly plan: SyncModelPlan, source: SyncStreamModel, parentKeyLength: (model: string) => number, size: number) {
@@ -40,31 +41,36 @@ export class SyncStage {
       '_new boolean NOT NULL DEFAULT false, _changed boolean NOT NULL DEFAULT false) ON COMMIT DROP');
   }
 
-  /** Queues one row line (checked by the reader) for COPY; `line` names it in errors. */
-  async add(row: SyncStreamRow, line: number): Promise<void> {
-    const values = this.position.map((i) => {
+  /** Queues one row line (checked by the reader) for COPY; `line` names it in errors. A promise when it sends a batch (see `lineCopy`). */
+  add(row: SyncStreamRow, line: number): Promise<void> | undefined {
+    // one flat list of text cells, in the order of `loadedColumns`, without intermediate arrays
+    const cells: (string | null)[] = row.k.slice();
+    for (const i of this.position) {
       const cell = row.v[i] ?? null;
-      return cell === null || typeof cell === 'string' ? cell : asSyncFileRef(cell)!.sha256;
-    });
-    const references = row.r.flatMap((key, j) => {
+      cells.push(cell === null || typeof cell === 'string' ? cell : asSyncFileRef(cell)!.sha256);
+    }
+    for (let j = 0; j < this.referenceWidth.length; j++) {
+      const key = row.r[j] ?? null;
       const width = this.referenceWidth[j]!;
       if (key !== null && key.length !== width) {
         throw EnvSyncError.streamInvalid(`reference ${this.plan.references[j]!.name} of ${this.plan.name} holds ${key.length} key values, the target's key has ${width}`, line);
       }
-      return key ?? Array.from({ length: width }, () => null);
-    });
-    await this.copy.add(...row.k, ...values, ...references);
+      for (let i = 0; i < width; i++) cells.push(key === null ? null : key[i]!);
+    }
     this.rows += 1;
+    return this.copy.add(...cells);
   }
 
-  /** Sends what is queued and indexes the natural key; throws when a key appears twice. */
+  /**
+   * Sends what is queued; throws when a key appears twice. The stage gets no index: every statement
+   * on it reads all of it, and each UPDATE of it would rewrite the index too.
+   */
   async finish(): Promise<void> {
     await this.copy.finish();
     const keys = this.keyColumns();
     const [duplicate] = await this.session.query<{ key: string }>(
       `SELECT json_build_array(${keys.join(', ')})::text AS key FROM ${this.name} GROUP BY ${keys.join(', ')} HAVING count(*) > 1 LIMIT 1`);
     if (duplicate) throw EnvSyncError.streamInvalid(`${this.plan.name} ${duplicate.key} appears more than once`);
-    await this.session.run(`CREATE INDEX ON ${this.name} (${keys.join(', ')})`);
   }
 
   keyColumns(alias?: string): string[] {
@@ -98,12 +104,62 @@ export class SyncStage {
     return this.plan.table.primaryKey.map((column, i) => `${targetAlias}.${ident(column.name)} = ${alias}.id${i}::${column.type}`).join(' AND ');
   }
 
-  /** Sets `id<i>` (and the `also` assignments) of the staged rows (those matching `where`) found in the target by natural key. */
-  async matchByNaturalKey(keys: NaturalKeySql, where = 'true', also: string[] = []): Promise<void> {
+  /**
+   * Sets `id<i>` (and the `also` assignments) of the staged rows (those matching `where`) found in
+   * the target by natural key: through the table's own columns when the key allows it (see
+   * `NaturalKeySql.ownKey`; the `deferred` references are not resolved yet), else through the parents.
+   */
+  async matchByNaturalKey(keys: NaturalKeySql, deferred: Set<string>, where = 'true', also: string[] = []): Promise<void> {
+    const own = await this.ownKey(keys, deferred);
+    const targetIds = this.plan.table.primaryKey.map((column) => `${ident(column.name)}::text`);
+    if (own) {
+      const sets = [...targetIds.map((id, i) => `id${i} = t.${id}`), ...also];
+      await this.session.run(`UPDATE ${this.name} s SET ${sets.join(', ')} FROM ${this.plan.table.qualified} t WHERE ${this.ownKeyMatch(own, 't')} AND ${where}`);
+      return;
+    }
     const view = keys.keyView(this.plan.name, this.plan.table.primaryKey);
     const sets = [...this.plan.table.primaryKey.map((_, i) => `id${i} = v.p${i}`), ...also];
     const on = this.plan.naturalKey.map((_, i) => `v.k${i} = s.k${i}`).join(' AND ');
     await this.session.run(`UPDATE ${this.name} s SET ${sets.join(', ')} FROM (${view}) v WHERE ${on} AND ${where}`);
+  }
+
+  /**
+   * Runs `insert` (an INSERT into the target of the staged rows without `id0`, without RETURNING)
+   * and marks those rows `_new` with their new ids: from what the insert returns when the key is
+   * the table's own, else by matching them again.
+   */
+  async insertAndMark(keys: NaturalKeySql, deferred: Set<string>, insert: string): Promise<void> {
+    const own = await this.ownKey(keys, deferred);
+    if (!own) {
+      if (await this.session.run(insert)) await this.matchByNaturalKey(keys, deferred, 's.id0 IS NULL', ['_new = true']);
+      return;
+    }
+    const returned = [...this.plan.table.primaryKey, ...own.flatMap((part) => ('column' in part ? [part.column] : part.reference.columns))];
+    const sets = [...this.plan.table.primaryKey.map((column, i) => `id${i} = n.${ident(column.name)}::text`), '_new = true'];
+    await this.session.run(`WITH n AS (${insert} RETURNING ${[...new Set(returned)].map((column) => ident(column.name)).join(', ')}) ` +
+      `UPDATE ${this.name} s SET ${sets.join(', ')} FROM n WHERE ${this.ownKeyMatch(own, 'n')} AND s.id0 IS NULL`);
+  }
+
+  // The own key of the plan, once checked against the staged rows: the key values a reference stands for must be the key it names.
+  private async ownKey(keys: NaturalKeySql, deferred: Set<string>): Promise<OwnKeyPart[] | undefined> {
+    const own = keys.ownKey(this.plan, deferred);
+    if (!own || this.ownKeyChecked) return own;
+    const differs = own.flatMap((part) => 'reference' in part
+      ? [`(${Array.from({ length: part.width }, (_, n) => `s.k${part.key + n}`).join(', ')}) IS DISTINCT FROM (${this.named(part.reference).join(', ')})`] : []);
+    if (differs.length) {
+      const [row] = await this.session.query<{ key: string }>(
+        `SELECT json_build_array(${this.keyColumns('s').join(', ')})::text AS key FROM ${this.name} s WHERE ${differs.join(' OR ')} LIMIT 1`);
+      if (row) throw EnvSyncError.streamInvalid(`the natural key ${row.key} of a ${this.plan.name} row does not start with the key of the row its reference names`);
+    }
+    this.ownKeyChecked = true;
+    return own;
+  }
+
+  // `t.<column> = s.<staged value>::<type>` for every column of an own key.
+  private ownKeyMatch(own: OwnKeyPart[], target: string): string {
+    return own.flatMap((part) => 'column' in part
+      ? [`${target}.${ident(part.column.name)} = s.k${part.key}::${part.column.type}`]
+      : part.reference.columns.map((column, i) => `${target}.${ident(column.name)} = ${this.resolved(part.reference)[i]}::${column.type}`)).join(' AND ');
   }
 
   /** Resolves a reference to the target's foreign-key values by the natural key of the row it names. */

@@ -9,9 +9,9 @@ const keyOf = (row: Row, stage: SyncStage): PulledRow => ({ key: stage.plan.natu
 
 /**
  * Inserts the staged rows the target lacks (no `id0` yet), with the `deferred` references left NULL
- * (set by `update`); then matches them to their new rows and marks them `_new` in one pass over the stage.
+ * (set by `update`), and marks them `_new` with their new ids (see `SyncStage.insertAndMark`).
  */
-export async function insertNew(session: SqlSession, stage: SyncStage, keys: NaturalKeySql, deferred: Set<string>): Promise<number> {
+export async function insertNew(session: SqlSession, stage: SyncStage, keys: NaturalKeySql, deferred: Set<string>): Promise<void> {
   const { plan } = stage;
   const columns: string[] = [];
   const values: string[] = [];
@@ -28,10 +28,8 @@ export async function insertNew(session: SqlSession, stage: SyncStage, keys: Nat
     });
   }
   const overriding = plan.columns.some((column) => column.identity === 'always') ? ' OVERRIDING SYSTEM VALUE' : '';
-  const inserted = await session.run(`INSERT INTO ${plan.table.qualified} (${columns.join(', ')})${overriding} ` +
+  await stage.insertAndMark(keys, deferred, `INSERT INTO ${plan.table.qualified} (${columns.join(', ')})${overriding} ` +
     `SELECT ${values.join(', ')} FROM ${stage.name} s WHERE s.id0 IS NULL`);
-  if (inserted) await stage.matchByNaturalKey(keys, 's.id0 IS NULL', ['_new = true']);
-  return inserted;
 }
 
 // `t.col::text IS DISTINCT FROM s.c` for every column the pull writes: value columns and foreign keys.
@@ -48,14 +46,16 @@ function comparisons(stage: SyncStage): { field: string; target: string; staged:
  * ones with each changed field (old and new), then updates exactly those rows: an unchanged row
  * gets no UPDATE, so no trigger fires for it.
  */
-export async function updateChanged(session: SqlSession, stage: SyncStage, limit: number, report: ModelPullReport): Promise<void> {
+export async function updateChanged(session: SqlSession, stage: SyncStage, deferred: Set<string>, limit: number, report: ModelPullReport): Promise<void> {
   const { plan } = stage;
   const compared = comparisons(stage);
+  // a row this pull inserted holds every staged value already, unless a reference of it was left NULL or a trigger changed it
+  const insertedAsStaged = !plan.table.catalog.beforeInsertTriggers.length && !plan.references.some((fk) => deferred.has(fk.name));
   await session.run(`UPDATE ${stage.name} s SET _changed = true FROM ${plan.table.qualified} t WHERE ${stage.matchTarget('t', 's')} ` +
-    `AND (${compared.map((c) => c.distinct).join(' OR ')})`);
-  const [counts] = await session.query<{ updated: string; unchanged: string; created: string }>(
+    `${insertedAsStaged ? 'AND NOT s._new ' : ''}AND (${compared.map((c) => c.distinct).join(' OR ')})`);
+  const [counts] = await session.query<{ updated: string; unchanged: string; created: string; changed: string }>(
     `SELECT count(*) FILTER (WHERE _changed AND NOT _new)::text AS updated, count(*) FILTER (WHERE NOT _changed AND NOT _new)::text AS unchanged, ` +
-    `count(*) FILTER (WHERE _new)::text AS created FROM ${stage.name}`);
+    `count(*) FILTER (WHERE _new)::text AS created, count(*) FILTER (WHERE _changed)::text AS changed FROM ${stage.name}`);
   report.updated = Number(counts!.updated);
   report.unchanged = Number(counts!.unchanged);
   report.created = Number(counts!.created);
@@ -73,7 +73,7 @@ export async function updateChanged(session: SqlSession, stage: SyncStage, limit
     ...plan.columns.map((column) => `${ident(column.name)} = ${stage.value(column)}::${column.type}`),
     ...plan.references.flatMap((fk) => fk.columns.map((column, i) => `${ident(column.name)} = ${stage.resolved(fk)[i]}::${column.type}`)),
   ];
-  if (sets.length && (report.updated || report.created)) {
+  if (sets.length && Number(counts!.changed)) {
     await session.run(`UPDATE ${plan.table.qualified} t SET ${sets.join(', ')} FROM ${stage.name} s WHERE s._changed AND ${stage.matchTarget('t', 's')}`);
   }
 }

@@ -1,7 +1,7 @@
 // Bad requests are 400 naming the field (the route never runs), typed errors from a route keep
 // their code with a mapped status, anything else is a bare 500; the client maps error JSON back
 // to typed errors and a server that goes away mid-stream to TRANSPORT_UNAVAILABLE.
-import { createHttpHandler, httpGetBytes, httpGetLines, staticTokenAuth, statusOfCode } from '@entity-sync/adapters/http';
+import { createHttpHandler, httpGetBytes, httpGetLines, staticTokenAuth, statusOfCode, type ErrorBody } from '@entity-sync/adapters/http';
 import { isEntitySyncError, type EntitySyncError } from '@entity-sync/core';
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
@@ -73,10 +73,10 @@ test('a typed error from a route answers its code with the mapped status; anythi
   const headers = { authorization: `Bearer ${TOKEN}` };
   const mismatch = await fetch(`${server.url}/api/schema-mismatch`, { headers });
   assert.is(mismatch.status, 409);
-  assert.is((await mismatch.json() as any).error.code, 'SCHEMA_MISMATCH');
+  assert.is((await mismatch.json() as ErrorBody).error.code, 'SCHEMA_MISMATCH');
   const option = await fetch(`${server.url}/api/bad-option`, { headers });
   assert.is(option.status, 400);
-  assert.is((await option.json() as any).error.info.option, 'models');
+  assert.is((await option.json() as ErrorBody).error.info?.option, 'models');
   const crash = await fetch(`${server.url}/api/crash`, { headers });
   const text = await crash.text();
   assert.is(crash.status, 500);

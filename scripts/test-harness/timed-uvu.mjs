@@ -7,8 +7,20 @@ const require = createRequire(import.meta.url);
 const uvu = await import(pathToFileURL(require.resolve('uvu').replace(/index\.js$/, 'index.mjs')).href);
 const limit = Number(process.env.ENTITY_SYNC_TEST_TIMEOUT_MS ?? 180_000);
 
-function timed(label, handler) {
+// ENTITY_SYNC_TEST_TIMINGS=<file>: the time spent in each suite (tests and hooks), written at exit, slowest first
+const timingsFile = process.env.ENTITY_SYNC_TEST_TIMINGS;
+const spent = new Map();
+if (timingsFile) {
+  const { writeFileSync } = await import('node:fs');
+  process.on('exit', () => {
+    const rows = [...spent].sort((a, b) => b[1] - a[1]).map(([name, ms]) => `${(ms / 1000).toFixed(1).padStart(7)} s  ${name}`);
+    writeFileSync(timingsFile, rows.join('\n') + '\n');
+  });
+}
+
+function timed(label, handler, suiteName = label) {
   return async (...args) => {
+    const started = performance.now();
     let timer;
     const deadline = new Promise((_, reject) => {
       timer = setTimeout(() => reject(new Error(`timed out after ${limit / 1000} s: ${label}`)), limit);
@@ -21,23 +33,25 @@ function timed(label, handler) {
       throw error;
     } finally {
       clearTimeout(timer);
+      if (timingsFile) spent.set(suiteName, (spent.get(suiteName) ?? 0) + performance.now() - started);
     }
   };
 }
 
 function withDeadlines(test, suiteName) {
   const named = (name) => (suiteName ? `${suiteName} > ${name}` : name);
-  const wrapped = (name, handler) => test(name, timed(named(name), handler));
+  const suiteLabel = suiteName || '(no suite)';
+  const wrapped = (name, handler) => test(name, timed(named(name), handler, suiteLabel));
   // every test runs in CI: a focused test would silently leave the others out
   wrapped.only = (name) => {
     throw new Error(`a focused test ("${named(name)}") is not allowed; every test runs in CI`);
   };
   wrapped.skip = test.skip;
   wrapped.run = test.run;
-  wrapped.before = (handler) => test.before(timed(`${suiteName || 'suite'}: before`, handler));
-  wrapped.before.each = (handler) => test.before.each(timed(`${suiteName || 'suite'}: before each`, handler));
-  wrapped.after = (handler) => test.after(timed(`${suiteName || 'suite'}: after`, handler));
-  wrapped.after.each = (handler) => test.after.each(timed(`${suiteName || 'suite'}: after each`, handler));
+  wrapped.before = (handler) => test.before(timed(`${suiteName || 'suite'}: before`, handler, suiteLabel));
+  wrapped.before.each = (handler) => test.before.each(timed(`${suiteName || 'suite'}: before each`, handler, suiteLabel));
+  wrapped.after = (handler) => test.after(timed(`${suiteName || 'suite'}: after`, handler, suiteLabel));
+  wrapped.after.each = (handler) => test.after.each(timed(`${suiteName || 'suite'}: after each`, handler, suiteLabel));
   return wrapped;
 }
 

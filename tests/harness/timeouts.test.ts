@@ -1,5 +1,7 @@
 // The project's runner gives every test a deadline, and the whole run one: a hang fails, named, and ends.
 import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
@@ -8,7 +10,7 @@ import { killAfter } from '../support/child-deadline.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
-function runner(env: Record<string, string>, file = 'hangs'): Promise<{ code: number | null; output: string; seconds: number }> {
+function runner(env: Record<string, string>, file: string = 'hangs'): Promise<{ code: number | null; output: string; seconds: number }> {
   const started = Date.now();
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [join(root, 'scripts/run-tests.mjs'), `^tests/harness/hanging/${file}\\.case\\.ts$`],
@@ -46,6 +48,28 @@ test('a process that something a test opened keeps alive after the last test exi
   assert.match(run.output, 'warning: the test process was still held open 1 s after its last test by: Server, Timeout;');
   assert.match(run.output, /^1 passed, 0 failed$/m);
   assert.ok(run.seconds < 45, `the run took ${run.seconds} s`);
+});
+
+test('the files of ENTITY_SYNC_TEST_SKIP_FILES are left out of the run, and the others run', async () => {
+  const run = await runner({ ENTITY_SYNC_TEST_SKIP_FILES: 'tests/harness/hanging/hangs.case.ts, tests/harness/hanging/leaks.case.ts' }, '(hangs|leaks|passes)');
+  assert.is(run.code, 0, run.output);
+  assert.match(run.output, 'leaving out 2 test files');
+  assert.not.match(run.output, 'harness case');
+  assert.not.match(run.output, 'leaking case');
+  assert.match(run.output, /^2 passed, 0 failed$/m);
+});
+
+test('ENTITY_SYNC_TEST_TIMINGS receives the time of every suite, slowest first', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'entity-sync-timings-'));
+  try {
+    const run = await runner({ ENTITY_SYNC_TEST_TIMINGS: join(dir, 'timings.txt'), ENTITY_SYNC_TEST_TIMEOUT_MS: '1000' }, '(hangs|passes)');
+    assert.is(run.code, 1, run.output);
+    const rows = readFileSync(join(dir, 'timings.txt'), 'utf8').trim().split('\n').map((line) => /^\s*([\d.]+) s {2}(.+)$/.exec(line)!.slice(1));
+    assert.equal(rows.map(([, name]) => name), ['harness case', 'passing case']);
+    assert.ok(Number(rows[0]![0]) >= 1 && Number(rows[1]![0]) >= 0.3, rows.join('; '));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test.run();

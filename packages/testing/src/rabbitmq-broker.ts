@@ -171,7 +171,9 @@ export class RabbitMqBroker {
     if (!server) return;
     const exited = new Promise<void>((resolve) => server.once('exit', () => resolve()));
     if (!this.ctl(['stop'], 60_000).ok) server.kill('SIGKILL');
-    await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 30_000))]);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([exited, new Promise((resolve) => (timer = setTimeout(resolve, 30_000)))]);
+    clearTimeout(timer);
     this.server = undefined;
   }
 

@@ -124,6 +124,23 @@ export class SyncStage {
   }
 
   /**
+   * The primary-key column whose new values the pull may draw from its sequence before inserting:
+   * a one-column key that a sequence feeds (serial, identity, a `nextval` default) and the source
+   * does not send, on a table with no BEFORE INSERT trigger (which could change a row's key or skip it).
+   */
+  drawnKey(): CatalogColumn | undefined {
+    const { primaryKey, catalog } = this.plan.table;
+    const [column] = primaryKey;
+    if (primaryKey.length !== 1 || !column!.sequence || this.plan.columns.includes(column!) || catalog.beforeInsertTriggers.length) return undefined;
+    return column;
+  }
+
+  /** Gives the staged rows the target lacks (no `id0`) their new key from `column`'s sequence, and marks them `_new`. */
+  async drawIds(column: CatalogColumn): Promise<void> {
+    await this.session.run(`UPDATE ${this.name} SET id0 = nextval('${column.sequence!.replace(/'/g, "''")}')::text, _new = true WHERE id0 IS NULL`);
+  }
+
+  /**
    * Runs `insert` (an INSERT into the target of the staged rows without `id0`, without RETURNING)
    * and marks those rows `_new` with their new ids: from what the insert returns when the key is
    * the table's own, else by matching them again.

@@ -9,7 +9,9 @@ const keyOf = (row: Row, stage: SyncStage): PulledRow => ({ key: stage.plan.natu
 
 /**
  * Inserts the staged rows the target lacks (no `id0` yet), with the `deferred` references left NULL
- * (set by `update`), and marks them `_new` with their new ids (see `SyncStage.insertAndMark`).
+ * (set by `update`), and marks them `_new` with their new ids: drawn from the key's sequence first
+ * when it allows (see `SyncStage.drawnKey`), so that no RETURNING has to be matched back to the
+ * stage, else as `SyncStage.insertAndMark` finds them.
  */
 export async function insertNew(session: SqlSession, stage: SyncStage, keys: NaturalKeySql, deferred: Set<string>): Promise<void> {
   const { plan } = stage;
@@ -27,7 +29,15 @@ export async function insertNew(session: SqlSession, stage: SyncStage, keys: Nat
       values.push(late ? 'NULL' : `${stage.resolved(fk)[i]}::${column.type}`);
     });
   }
-  const overriding = plan.columns.some((column) => column.identity === 'always') ? ' OVERRIDING SYSTEM VALUE' : '';
+  const drawn = stage.drawnKey();
+  const written = drawn ? [drawn, ...plan.columns] : plan.columns;
+  const overriding = written.some((column) => column.identity === 'always') ? ' OVERRIDING SYSTEM VALUE' : '';
+  if (drawn) {
+    await stage.drawIds(drawn);
+    await session.run(`INSERT INTO ${plan.table.qualified} (${[ident(drawn.name), ...columns].join(', ')})${overriding} ` +
+      `SELECT ${[`s.id0::${drawn.type}`, ...values].join(', ')} FROM ${stage.name} s WHERE s._new`);
+    return;
+  }
   await stage.insertAndMark(keys, deferred, `INSERT INTO ${plan.table.qualified} (${columns.join(', ')})${overriding} ` +
     `SELECT ${values.join(', ')} FROM ${stage.name} s WHERE s.id0 IS NULL`);
 }

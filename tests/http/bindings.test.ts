@@ -62,47 +62,50 @@ for (const binding of BINDINGS) {
     assert.equal(new Uint8Array(await response.arrayBuffer()), FILE);
   });
 
-  test('NDJSON streams with backpressure: a reader that stops reading stops the producer, and gets every row when it goes on', async () => {
-    const total = 2000;
-    const size = 32 * 1024;
-    const response = await open(`${server.url}/api/rows?count=${total}&size=${size}`);
-    assert.is(response.headers['content-type'], 'application/x-ndjson; charset=utf-8');
-    response.pause();
-    // wait until the producer has stopped: the socket buffers are full and nobody reads
-    let last = -1;
-    let still = 0;
-    await until('the producer stalls', () => {
-      still = log.produced === last ? still + 1 : 0;
-      last = log.produced;
-      return still >= 6;
-    }, 30_000, 50);
-    // 64 MB of rows; what the kernel's socket buffers hold is a few MB at most
-    assert.ok(log.produced < total / 4, `the producer ran ahead of the reader: ${log.produced} of ${total} rows produced`);
-    assert.not.ok(log.producerFinished);
-    let text = '';
-    response.setEncoding('utf8');
-    let lines = 0;
-    response.on('data', (chunk: string) => {
-      text += chunk;
-      const parts = text.split('\n');
-      text = parts.pop()!;
-      lines += parts.length;
+  // `ndjson` one item a line, `ndjsonBatches` a page of lines at a time
+  for (const path of ['rows', 'pages']) {
+    test(`NDJSON (/${path}) streams with backpressure: a reader that stops reading stops the producer, and gets every row when it goes on`, async () => {
+      const total = 2000;
+      const size = 32 * 1024;
+      const response = await open(`${server.url}/api/${path}?count=${total}&size=${size}`);
+      assert.is(response.headers['content-type'], 'application/x-ndjson; charset=utf-8');
+      response.pause();
+      // wait until the producer has stopped: the socket buffers are full and nobody reads
+      let last = -1;
+      let still = 0;
+      await until('the producer stalls', () => {
+        still = log.produced === last ? still + 1 : 0;
+        last = log.produced;
+        return still >= 6;
+      }, 30_000, 50);
+      // 64 MB of rows; what the kernel's socket buffers hold is a few MB at most
+      assert.ok(log.produced < total / 4, `the producer ran ahead of the reader: ${log.produced} of ${total} rows produced`);
+      assert.not.ok(log.producerFinished);
+      let text = '';
+      response.setEncoding('utf8');
+      let lines = 0;
+      response.on('data', (chunk: string) => {
+        text += chunk;
+        const parts = text.split('\n');
+        text = parts.pop()!;
+        lines += parts.length;
+      });
+      response.resume();
+      await new Promise((resolve) => response.once('end', resolve));
+      assert.is(lines, total);
+      assert.is(log.produced, total);
+      assert.ok(log.producerFinished);
     });
-    response.resume();
-    await new Promise((resolve) => response.once('end', resolve));
-    assert.is(lines, total);
-    assert.is(log.produced, total);
-    assert.ok(log.producerFinished);
-  });
 
-  test('a client that disconnects mid-stream stops the producer: its finally runs', async () => {
-    const response = await open(`${server.url}/api/rows`);
-    await new Promise((resolve) => response.once('data', resolve));
-    response.destroy();
-    await until('the producer\'s finally ran', () => log.producerFinished, 10_000, 20);
-    const stoppedAt = log.produced;
-    assert.ok(Number.isFinite(stoppedAt) && stoppedAt > 0);
-  });
+    test(`a client that disconnects mid-stream (/${path}) stops the producer: its finally runs`, async () => {
+      const response = await open(`${server.url}/api/${path}`);
+      await new Promise((resolve) => response.once('data', resolve));
+      response.destroy();
+      await until('the producer\'s finally ran', () => log.producerFinished, 10_000, 20);
+      const stoppedAt = log.produced;
+      assert.ok(Number.isFinite(stoppedAt) && stoppedAt > 0);
+    });
+  }
 
   test('a client that disconnects before the answer aborts the route\'s signal', async () => {
     const request = get(`${server.url}/api/wait`, { headers: auth, agent: false });

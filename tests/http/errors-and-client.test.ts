@@ -1,7 +1,7 @@
 // Bad requests are 400 naming the field (the route never runs), typed errors from a route keep
 // their code with a mapped status, anything else is a bare 500; the client maps error JSON back
 // to typed errors and a server that goes away mid-stream to TRANSPORT_UNAVAILABLE.
-import { createHttpHandler, httpGetBytes, httpGetLines, staticTokenAuth, statusOfCode, type ErrorBody } from '@entity-sync/adapters/http';
+import { createHttpHandler, httpGetBytes, httpGetLineBatches, httpGetLines, staticTokenAuth, statusOfCode, type ErrorBody } from '@entity-sync/adapters/http';
 import { isEntitySyncError, type EntitySyncError } from '@entity-sync/core';
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
@@ -98,6 +98,19 @@ test('httpGetLines reads NDJSON lines as they arrive; httpGetBytes the bytes', a
   const chunks: Uint8Array[] = [];
   for await (const chunk of httpGetBytes(`${server.url}/api/files/0badf00d`, { token: TOKEN })) chunks.push(chunk);
   assert.equal(new Uint8Array(Buffer.concat(chunks)), FILE);
+});
+
+test('httpGetLineBatches hands on the complete lines of what arrived, lines cut across chunks whole, in order', async () => {
+  // lines of 5,000 characters cross the chunks the server sends and the socket reads
+  const query = { count: 300, size: 5000 };
+  const batches: string[][] = [];
+  for await (const batch of httpGetLineBatches(`${server.url}/api/pages`, { token: TOKEN, query })) batches.push(batch);
+  assert.ok(batches.every((batch) => batch.length > 0), 'an empty batch');
+  assert.ok(batches.length > 1, 'everything came in one batch');
+  const lines = batches.flat();
+  assert.equal(lines.map((line) => JSON.parse(line).i), Array.from({ length: 300 }, (_, i) => i));
+  assert.ok(lines.every((line) => JSON.parse(line).pad.length === 5000));
+  assert.equal(await drain(httpGetLines(`${server.url}/api/pages`, { token: TOKEN, query })), lines);
 });
 
 test('the client raises the server\'s typed error: its code and message', async () => {

@@ -1,5 +1,5 @@
 // Routes the HTTP tests serve: each records that it ran, so that a refused request can be shown never to reach it.
-import { bytes, ndjson, type HttpRoutes, type Principal } from '@entity-sync/adapters/http';
+import { bytes, ndjson, ndjsonBatches, type HttpRoutes, type Principal } from '@entity-sync/adapters/http';
 import { OptionError, SchemaError } from '@entity-sync/core';
 import { z } from 'zod';
 
@@ -28,6 +28,19 @@ async function* rows(log: RouteLog, count: number, size: number) {
   }
 }
 
+/** `rows` in pages of `page` rows, as a database producer hands them on. */
+async function* pages(log: RouteLog, count: number, size: number, page: number) {
+  let batch: object[] = [];
+  for await (const row of rows(log, count, size)) {
+    batch.push(row);
+    if (batch.length === page) {
+      yield batch;
+      batch = [];
+    }
+  }
+  if (batch.length) yield batch;
+}
+
 export function testRoutes(log: RouteLog): HttpRoutes {
   return (route) => {
     route.get('/echo', { right: 'read', query: z.object({ name: z.string().min(1), n: z.coerce.number().int().optional() }) },
@@ -44,6 +57,11 @@ export function testRoutes(log: RouteLog): HttpRoutes {
       async ({ query }) => {
         log.ran.push('rows');
         return ndjson(rows(log, query.count ?? Infinity, query.size));
+      });
+    route.get('/pages', { right: 'read', query: z.object({ count: z.coerce.number().optional(), size: z.coerce.number().default(10), page: z.coerce.number().default(7) }) },
+      async ({ query }) => {
+        log.ran.push('pages');
+        return ndjsonBatches(pages(log, query.count ?? Infinity, query.size, query.page));
       });
     route.get('/files/:hash', { right: 'read', params: z.object({ hash: z.string().regex(/^[0-9a-f]{8}$/, 'must be 8 hex digits') }) },
       async () => {

@@ -90,17 +90,27 @@ export async function* httpGetBytes(url: string | URL, options: HttpGetOptions =
  * }
  */
 export async function* httpGetLines(url: string | URL, options: HttpGetOptions = {}): AsyncGenerator<string> {
+  for await (const batch of httpGetLineBatches(url, options)) yield* batch;
+}
+
+/**
+ * `httpGetLines` a batch at a time: the complete non-empty lines of what arrived, as soon as it
+ * arrived, so that a consumer with many short lines does not pay a step per line.
+ */
+export async function* httpGetLineBatches(url: string | URL, options: HttpGetOptions = {}): AsyncGenerator<string[]> {
   const decoder = new TextDecoder('utf-8', { fatal: true });
   let rest = '';
   for await (const chunk of httpGetBytes(url, options)) {
     const text = rest + decoder.decode(chunk, { stream: true });
     const lines = text.split('\n');
     rest = lines.pop()!;
+    const batch: string[] = [];
     for (const line of lines) {
       const trimmed = line.endsWith('\r') ? line.slice(0, -1) : line;
-      if (trimmed) yield trimmed;
+      if (trimmed) batch.push(trimmed);
     }
+    if (batch.length) yield batch;
   }
   rest += decoder.decode();
-  if (rest.trim()) yield rest.endsWith('\r') ? rest.slice(0, -1) : rest;
+  if (rest.trim()) yield [rest.endsWith('\r') ? rest.slice(0, -1) : rest];
 }

@@ -72,13 +72,33 @@ function concat(parts: Uint8Array[], size: number): Uint8Array {
   return joined;
 }
 
+// One line's text: a string as it is, an object serialized; a newline inside it would split it.
+function lineText(line: string | object, caller: string): string {
+  const text = typeof line === 'string' ? line : JSON.stringify(line);
+  if (text.includes('\n')) throw new TypeError(`${caller}(): a line contains a newline; pass objects (serialized here) or single-line JSON strings`);
+  return text;
+}
+
 async function* ndjsonLines(lines: AsyncIterable<string | object> | Iterable<string | object>): AsyncGenerator<Uint8Array> {
   const encoder = new TextEncoder();
-  for await (const line of lines) {
-    const text = typeof line === 'string' ? line : JSON.stringify(line);
-    if (text.includes('\n')) throw new TypeError('ndjson(): a line contains a newline; pass objects (serialized here) or single-line JSON strings');
-    yield encoder.encode(`${text}\n`);
+  for await (const line of lines) yield encoder.encode(`${lineText(line, 'ndjson')}\n`);
+}
+
+async function* ndjsonBatchLines(batches: AsyncIterable<readonly (string | object)[]> | Iterable<readonly (string | object)[]>): AsyncGenerator<Uint8Array> {
+  const encoder = new TextEncoder();
+  for await (const batch of batches) {
+    if (!batch.length) continue;
+    let text = '';
+    for (const line of batch) text += `${lineText(line, 'ndjsonBatches')}\n`;
+    yield encoder.encode(text);
   }
+}
+
+function ndjsonResponse(body: AsyncGenerator<Uint8Array>, options: StreamResponseOptions): Response {
+  const headers = new Headers(options.headers);
+  headers.set('content-type', 'application/x-ndjson; charset=utf-8');
+  headers.set('cache-control', 'no-store');
+  return new Response(pullStream(body), { status: options.status ?? 200, headers });
 }
 
 /**
@@ -92,10 +112,18 @@ async function* ndjsonLines(lines: AsyncIterable<string | object> | Iterable<str
  * route.get('/export', { right: 'read' }, async ({ signal }) => ndjson(rowsOf(query, signal)));
  */
 export function ndjson(lines: AsyncIterable<string | object> | Iterable<string | object>, options: StreamResponseOptions = {}): Response {
-  const headers = new Headers(options.headers);
-  headers.set('content-type', 'application/x-ndjson; charset=utf-8');
-  headers.set('cache-control', 'no-store');
-  return new Response(pullStream(ndjsonLines(lines)), { status: options.status ?? 200, headers });
+  return ndjsonResponse(ndjsonLines(lines), options);
+}
+
+/**
+ * `ndjson` for a producer that has its lines in batches (a page of rows at a time): each batch is
+ * encoded and handed on at once, which costs far less per line than one item each.
+ *
+ * @example
+ * route.get('/export', { right: 'read' }, async ({ signal }) => ndjsonBatches(pagesOf(query, signal)));
+ */
+export function ndjsonBatches(batches: AsyncIterable<readonly (string | object)[]> | Iterable<readonly (string | object)[]>, options: StreamResponseOptions = {}): Response {
+  return ndjsonResponse(ndjsonBatchLines(batches), options);
 }
 
 /**

@@ -1,4 +1,4 @@
-import { NonBlankLines } from '../document/non-blank-lines.js';
+import { NonBlankLines, type LineInput } from '../document/non-blank-lines.js';
 import { EnvSyncError } from '../errors/env-sync-error.js';
 
 /**
@@ -100,7 +100,7 @@ export class SyncStreamReader {
   private readonly counts = new Map<string, number>();
   private seen: string[] = [];
 
-  constructor(lines: AsyncIterable<string>) {
+  constructor(lines: LineInput) {
     this.input = new NonBlankLines(lines);
   }
 
@@ -131,7 +131,8 @@ export class SyncStreamReader {
 
   /** The next row, or the end line (after which the input must end). */
   async next(): Promise<SyncStreamRow | SyncStreamEnd> {
-    const value = await this.object('a row or the end line');
+    // a line of the batch at hand is taken without waiting
+    const value = this.parse(this.input.buffered() ?? await this.text(), 'a row or the end line');
     if (value.end === true) {
       const counts = isRecord(value.counts) ? value.counts : {};
       for (const [model, count] of this.counts) {
@@ -166,7 +167,10 @@ export class SyncStreamReader {
   }
 
   private async object(expected: string): Promise<Record<string, unknown>> {
-    const text = await this.text();
+    return this.parse(await this.text(), expected);
+  }
+
+  private parse(text: string | undefined, expected: string): Record<string, unknown> {
     if (text === undefined) this.fail(`it ends before ${expected}`);
     let value: unknown;
     try {

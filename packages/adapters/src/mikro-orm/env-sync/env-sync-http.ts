@@ -2,9 +2,9 @@ import { EnvSyncError, type FileStorage, type PullReport } from '@entity-sync/co
 import type { EntityManager, MikroORM } from '@mikro-orm/core';
 import { Readable } from 'node:stream';
 import { z } from 'zod';
-import { bytes, httpGetBytes, httpGetLines, ndjson, type HttpRoutes } from '../../http/index.js';
+import { bytes, httpGetBytes, httpGetLineBatches, ndjsonBatches, type HttpRoutes } from '../../http/index.js';
 import { checkEntityManager } from '../extension/arguments.js';
-import { exportReferenceData } from './export-reference-data.js';
+import { exportReferenceBatches } from './export-reference-data.js';
 import { pullReferenceLines } from './pull-reference-data.js';
 import type { PullReferenceDataOptions } from './sync-options.js';
 
@@ -78,7 +78,7 @@ export function envSyncRoutes(orm: MikroORM, options: EnvSyncRoutesOptions = {})
       const asked = query.models;
       const outside = asked?.filter((name) => served && !served.includes(name)) ?? [];
       if (outside.length) throw EnvSyncError.modelNotServed(outside, served!);
-      return ndjson(await headerFirst(exportReferenceData(orm.em.fork(), { models: asked ?? served, have: query.have, storage: options.storage, signal }), signal));
+      return ndjsonBatches(await headerFirst(exportReferenceBatches(orm.em.fork(), { models: asked ?? served, have: query.have, storage: options.storage, signal }), signal));
     });
     route.get('/files/:hash', { right, params: fileParams }, async ({ params }) => {
       const ref = await options.storage?.has(params.hash);
@@ -113,7 +113,7 @@ export async function pullFrom(em: EntityManager, url: string, options: PullFrom
   const { token, models, signal, ...pull } = options;
   const lines = (have: Record<string, string>) => {
     const held = Object.entries(have).map(([model, digest]) => `${model}:${digest}`).join(',');
-    return httpGetLines(`${base}/export`, { token, signal, query: { models: models?.join(','), have: held || undefined } });
+    return httpGetLineBatches(`${base}/export`, { token, signal, query: { models: models?.join(','), have: held || undefined } });
   };
   const fetchFile = async (hash: string) => Readable.from(await headerFirst(httpGetBytes(`${base}/files/${hash}`, { token, signal })));
   return pullReferenceLines(em, lines, { ...pull, signal, fetchFile }, models ?? null);

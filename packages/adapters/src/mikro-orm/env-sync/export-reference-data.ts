@@ -6,7 +6,7 @@ import { defaultSchemaOf } from '../extension/compat.js';
 import { EntitySync } from '../extension/entity-sync.js';
 import { SqlSession } from '../../internal/pg/sql-session.js';
 import { TableGraph } from '../../internal/pg/table-graph.js';
-import { linesFromTransaction } from '../../internal/pg/transaction-lines.js';
+import { batchesFromTransaction, flattenBatches, type EmitLines } from '../../internal/pg/transaction-lines.js';
 import { describePlan, NaturalKeySql, type SyncModelPlan } from './sync-model-plan.js';
 import { syncDigest, travellingRow } from './sync-row-sql.js';
 import { selectModels } from './sync-model-selection.js';
@@ -38,24 +38,36 @@ function pageQuery(plan: SyncModelPlan, keys: NaturalKeySql, size: number, after
   return `SELECT ${selected.join(', ')} FROM ${plan.table.qualified} t ${row.joins.join(' ')} ${where} ORDER BY ${row.primaryKey.join(', ')} LIMIT ${size}`;
 }
 
-async function rowLine(plan: SyncModelPlan, row: Row, files: (ref: string) => Promise<SyncFileRef>): Promise<string> {
-  const values: (string | SyncFileRef | null)[] = [];
-  for (const [i, column] of plan.columns.entries()) {
-    const value = row[`v${i}`] ?? null;
-    values.push(value !== null && plan.fileColumns.has(column.name) ? await files(value) : value);
-  }
+function rowLine(plan: SyncModelPlan, row: Row, values: (string | SyncFileRef | null)[]): string {
   const key = plan.naturalKey.map((_, i) => row[`k${i}`] ?? null);
   const references = plan.references.map((_, j) => (row[`r${j}`] ? JSON.parse(row[`r${j}`]!) as string[] : null));
   return JSON.stringify({ m: plan.name, k: key, v: values, r: references });
 }
 
+// The values of a row as they travel: a file field's reference described by `files`.
+async function valuesWithFiles(plan: SyncModelPlan, row: Row, files: (ref: string) => Promise<SyncFileRef>): Promise<(string | SyncFileRef | null)[]> {
+  const values: (string | SyncFileRef | null)[] = [];
+  for (const [i, column] of plan.columns.entries()) {
+    const value = row[`v${i}`] ?? null;
+    values.push(value !== null && plan.fileColumns.has(column.name) ? await files(value) : value);
+  }
+  return values;
+}
+
 async function exportModel(session: SqlSession, plan: SyncModelPlan, keys: NaturalKeySql, size: number,
-  files: (ref: string) => Promise<SyncFileRef>, emit: (line: string) => Promise<void>): Promise<number> {
+  files: (ref: string) => Promise<SyncFileRef>, emit: EmitLines): Promise<number> {
   let count = 0;
   let after: (string | null)[] | undefined;
+  const valueNames = plan.columns.map((_, i) => `v${i}`);
   for (;;) {
     const rows = await session.query<Row>(pageQuery(plan, keys, size, after !== undefined), after ?? []);
-    for (const row of rows) await emit(await rowLine(plan, row, files));
+    // a page travels as one batch of lines
+    const lines: string[] = [];
+    for (const row of rows) {
+      const values = plan.fileColumns.size ? await valuesWithFiles(plan, row, files) : valueNames.map((name) => row[name] ?? null);
+      lines.push(rowLine(plan, row, values));
+    }
+    if (lines.length) await emit(lines);
     count += rows.length;
     if (rows.length < size) return count;
     after = plan.table.primaryKey.map((_, i) => rows.at(-1)![`p${i}`] ?? null);
@@ -78,8 +90,13 @@ async function exportModel(session: SqlSession, plan: SyncModelPlan, keys: Natur
  */
 export function exportReferenceData(em: EntityManager, options: ExportReferenceDataOptions = {}): AsyncIterable<string> {
   checkEntityManager('exportReferenceData', em, "exportReferenceData(em, { models: ['Country'] })");
+  return flattenBatches(exportReferenceBatches(em, options));
+}
+
+/** `exportReferenceData`'s lines in batches (a page of rows each), for a server to send a batch at once. */
+export function exportReferenceBatches(em: EntityManager, options: ExportReferenceDataOptions = {}): AsyncIterable<string[]> {
   const size = options.batchSize ?? 1000;
-  return linesFromTransaction(em, 'repeatable read', async (tx, emit) => {
+  return batchesFromTransaction(em, 'repeatable read', async (tx, emit) => {
     const sync = EntitySync.forEntityManager(tx);
     const session = await SqlSession.open(tx, options.signal);
     await session.useCanonicalText(defaultSchemaOf(tx));

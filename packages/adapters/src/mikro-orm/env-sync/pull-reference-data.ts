@@ -1,4 +1,4 @@
-import { EntitySyncError, EnvSyncError, ImportError, SyncStreamReader, type ModelPullReport, type PullReport } from '@entity-sync/core';
+import { EntitySyncError, EnvSyncError, ImportError, SyncStreamReader, type LineInput, type ModelPullReport, type PullReport } from '@entity-sync/core';
 import type { EntityManager } from '@mikro-orm/core';
 import { checkEntityManager } from '../extension/arguments.js';
 import { defaultSchemaOf, inTransaction } from '../extension/compat.js';
@@ -71,7 +71,7 @@ async function heldDigests(session: SqlSession, sync: EntitySync, tables: TableG
  * `null` for every one), `open` is given the digests of what the target holds (see
  * `ExportReferenceDataOptions.have`), and the source may send such a model without rows.
  */
-export async function pullReferenceLines(em: EntityManager, open: (have: Record<string, string>) => AsyncIterable<string>,
+export async function pullReferenceLines(em: EntityManager, open: (have: Record<string, string>) => LineInput,
   options: PullReferenceDataOptions, models?: string[] | null): Promise<PullReport> {
   const { dryRun = false, deleteMissing: deleting = false, listLimit = 100, batchSize = 5000 } = options;
   const files = new PulledFiles(options.storage, options.fetchFile, dryRun);

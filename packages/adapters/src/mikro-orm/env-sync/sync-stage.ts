@@ -12,7 +12,7 @@ let stageCounter = 0;
  * set-based SQL: `k<i>` the natural key, `c<i>` the values (a file column holds the sha256 until
  * the file's target reference replaces it), `r<j>_<i>` the natural key each reference points at,
  * `f<j>_<i>` the target's foreign-key value it resolves to, `id<i>` the target row's primary key,
- * `_new` rows the pull inserts, `_changed` rows it updates.
+ * `_new` rows the pull inserts (or, see `isNew`, those left without `id0`), `_changed` rows it updates.
  */
 export class SyncStage {
   readonly name = `es_env_${++stageCounter}`;
@@ -20,6 +20,7 @@ export class SyncStage {
   private readonly position: number[];
   private readonly referenceWidth: number[];
   private ownKeyChecked = false;
+  private newUnmarked = false;
   rows = 0;
 
   constructor(private readonly session: SqlSession, readonly plan: SyncModelPlan, source: SyncStreamModel, parentKeyLength: (model: string) => number, size: number) {
@@ -121,6 +122,25 @@ export class SyncStage {
     const sets = [...this.plan.table.primaryKey.map((_, i) => `id${i} = v.p${i}`), ...also];
     const on = this.plan.naturalKey.map((_, i) => `v.k${i} = s.k${i}`).join(' AND ');
     await this.session.run(`UPDATE ${this.name} s SET ${sets.join(', ')} FROM (${view}) v WHERE ${on} AND ${where}`);
+  }
+
+  /**
+   * Whether the rows the pull inserts hold exactly their staged values, so that nothing needs to
+   * find them again: no reference of them is left NULL (`deferred`) and no BEFORE INSERT trigger
+   * may change them.
+   */
+  insertsAsStaged(deferred: Set<string>): boolean {
+    return !this.plan.table.catalog.beforeInsertTriggers.length && !this.plan.references.some((fk) => deferred.has(fk.name));
+  }
+
+  /** The rows just inserted were left without `id0` (see `insertsAsStaged`): that is what tells them as new from now on. */
+  leftNewUnmarked(): void {
+    this.newUnmarked = true;
+  }
+
+  /** The condition on the stage (aliased `alias`) of the rows the pull inserted. */
+  isNew(alias: string): string {
+    return this.newUnmarked ? `${alias}.id0 IS NULL` : `${alias}._new`;
   }
 
   /**

@@ -9,9 +9,11 @@ const keyOf = (row: Row, stage: SyncStage): PulledRow => ({ key: stage.plan.natu
 
 /**
  * Inserts the staged rows the target lacks (no `id0` yet), with the `deferred` references left NULL
- * (set by `update`), and marks them `_new` with their new ids: drawn from the key's sequence first
- * when it allows (see `SyncStage.drawnKey`), so that no RETURNING has to be matched back to the
- * stage, else as `SyncStage.insertAndMark` finds them.
+ * (set by `update`). When the inserted rows need no second look (no reference left NULL, no BEFORE
+ * INSERT trigger, see `SyncStage.insertsAsStaged`), they stay as they are in the stage, known as
+ * new by their missing `id0`. Otherwise they are marked `_new` with their new ids: drawn from the
+ * key's sequence first when it allows (see `SyncStage.drawnKey`), so that no RETURNING has to be
+ * matched back to the stage, else as `SyncStage.insertAndMark` finds them.
  */
 export async function insertNew(session: SqlSession, stage: SyncStage, keys: NaturalKeySql, deferred: Set<string>): Promise<void> {
   const { plan } = stage;
@@ -28,6 +30,12 @@ export async function insertNew(session: SqlSession, stage: SyncStage, keys: Nat
       columns.push(ident(column.name));
       values.push(late ? 'NULL' : `${stage.resolved(fk)[i]}::${column.type}`);
     });
+  }
+  if (stage.insertsAsStaged(deferred)) {
+    const overriding = plan.columns.some((column) => column.identity === 'always') ? ' OVERRIDING SYSTEM VALUE' : '';
+    await session.run(`INSERT INTO ${plan.table.qualified} (${columns.join(', ')})${overriding} SELECT ${values.join(', ')} FROM ${stage.name} s WHERE s.id0 IS NULL`);
+    stage.leftNewUnmarked();
+    return;
   }
   const drawn = stage.drawnKey();
   const written = drawn ? [drawn, ...plan.columns] : plan.columns;
@@ -59,21 +67,21 @@ function comparisons(stage: SyncStage): { field: string; target: string; staged:
 export async function updateChanged(session: SqlSession, stage: SyncStage, deferred: Set<string>, limit: number, report: ModelPullReport): Promise<void> {
   const { plan } = stage;
   const compared = comparisons(stage);
+  const isNew = stage.isNew('s');
   // a row this pull inserted holds every staged value already, unless a reference of it was left NULL or a trigger changed it
-  const insertedAsStaged = !plan.table.catalog.beforeInsertTriggers.length && !plan.references.some((fk) => deferred.has(fk.name));
   await session.run(`UPDATE ${stage.name} s SET _changed = true FROM ${plan.table.qualified} t WHERE ${stage.matchTarget('t', 's')} ` +
-    `${insertedAsStaged ? 'AND NOT s._new ' : ''}AND (${compared.map((c) => c.distinct).join(' OR ')})`);
+    `${stage.insertsAsStaged(deferred) ? `AND NOT (${isNew}) ` : ''}AND (${compared.map((c) => c.distinct).join(' OR ')})`);
   const [counts] = await session.query<{ updated: string; unchanged: string; created: string; changed: string }>(
-    `SELECT count(*) FILTER (WHERE _changed AND NOT _new)::text AS updated, count(*) FILTER (WHERE NOT _changed AND NOT _new)::text AS unchanged, ` +
-    `count(*) FILTER (WHERE _new)::text AS created, count(*) FILTER (WHERE _changed)::text AS changed FROM ${stage.name}`);
+    `SELECT count(*) FILTER (WHERE _changed AND NOT (${isNew}))::text AS updated, count(*) FILTER (WHERE NOT _changed AND NOT (${isNew}))::text AS unchanged, ` +
+    `count(*) FILTER (WHERE ${isNew})::text AS created, count(*) FILTER (WHERE _changed)::text AS changed FROM ${stage.name} s`);
   report.updated = Number(counts!.updated);
   report.unchanged = Number(counts!.unchanged);
   report.created = Number(counts!.created);
-  const created = await session.query<Row>(`SELECT ${stage.keyColumns().join(', ')} FROM ${stage.name} WHERE _new ORDER BY ${stage.keyColumns().join(', ')} LIMIT ${limit}`);
+  const created = await session.query<Row>(`SELECT ${stage.keyColumns().join(', ')} FROM ${stage.name} s WHERE ${isNew} ORDER BY ${stage.keyColumns().join(', ')} LIMIT ${limit}`);
   report.rows.created = created.map((row) => keyOf(row, stage));
   const selected = compared.flatMap((c, i) => [`${c.target} AS o${i}`, `${c.staged} AS n${i}`]);
   const updated = await session.query<Row>(`SELECT ${stage.keyColumns('s').join(', ')}, ${selected.join(', ')} FROM ${stage.name} s ` +
-    `JOIN ${plan.table.qualified} t ON ${stage.matchTarget('t', 's')} WHERE s._changed AND NOT s._new ORDER BY ${stage.keyColumns('s').join(', ')} LIMIT ${limit}`);
+    `JOIN ${plan.table.qualified} t ON ${stage.matchTarget('t', 's')} WHERE s._changed AND NOT (${isNew}) ORDER BY ${stage.keyColumns('s').join(', ')} LIMIT ${limit}`);
   report.rows.updated = updated.map((row) => ({
     ...keyOf(row, stage),
     changes: compared.flatMap((c, i): FieldChange[] => (row[`o${i}`] ?? null) === (row[`n${i}`] ?? null) ? [] : [{ field: c.field, old: row[`o${i}`] ?? null, new: row[`n${i}`] ?? null }]),

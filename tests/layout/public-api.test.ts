@@ -23,7 +23,7 @@ const DOCUMENTED: [string, Record<string, unknown>, string[]][] = [
     'installOutbox', 'setCorrelationId', 'OutboxRelay', 'installReplica', 'ReplicaApplier', 'ReplicaConsumer',
     'dumpMaster', 'loadReplica', 'syncMaster', 'diffMaster', 'diffReplica', 'diffSync', 'exportReferenceData', 'pullReferenceData', 'envSyncRoutes', 'pullFrom', 'ENV_SYNC_RIGHT',
   ]],
-  ['@entity-sync/adapters/http', http, ['createHttpHandler', 'staticTokenAuth', 'jwtAuth', 'ndjson', 'bytes', 'httpGetLines', 'httpGetBytes',
+  ['@entity-sync/adapters/http', http, ['createHttpHandler', 'staticTokenAuth', 'jwtAuth', 'ndjson', 'ndjsonBatches', 'bytes', 'httpGetLines', 'httpGetLineBatches', 'httpGetBytes',
     'STATUS_OF_CODE', 'statusOfCode']],
   ['@entity-sync/adapters/http/node', httpNode, ['toNodeListener']],
   ['@entity-sync/adapters/http/express', httpExpress, ['toExpressMiddleware']],

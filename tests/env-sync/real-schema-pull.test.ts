@@ -254,6 +254,20 @@ for (const backend of testBackends()) {
     assert.is(await scalar(target, 'SELECT count(*) FROM guardian'), count, 'no duplicate on the second pull');
   });
 
+  test('a target BEFORE INSERT trigger that skips a row is refused as ENV_SYNC_INSERT_LOST, naming the row and the trigger, and nothing is written', async () => {
+    await backend.executeScript(target.orm, `CREATE FUNCTION skip_cello() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN IF NEW.kind = 'cello' THEN RETURN NULL; END IF; RETURN NEW; END $$;
+      CREATE TRIGGER instrument_skip_cello BEFORE INSERT ON instrument FOR EACH ROW EXECUTE FUNCTION skip_cello();`);
+    await backend.executeScript(source.orm, `INSERT INTO instrument (serial_number, kind) VALUES ('SN-CELLO-77', 'cello')`);
+    const before = await checksums(target.orm, target.otherSchema);
+    const error = await rejection(pull(['Instrument', 'InstrumentLoan']));
+    assert.ok(error instanceof EntitySyncError);
+    assert.is(error.code, 'ENV_SYNC_INSERT_LOST');
+    assert.equal(error.info.row, ['SN-CELLO-77']);
+    assert.ok((error.info.triggers as string[]).includes('instrument_skip_cello'), String(error.info.triggers));
+    assert.equal(await checksums(target.orm, target.otherSchema), before);
+  });
+
   test('pulling Department and Employee together is refused as a cycle no insert order can break, and nothing is written', async () => {
     const before = await checksums(target.orm, target.otherSchema);
     const error = await rejection(pull(['Department', 'Employee']));

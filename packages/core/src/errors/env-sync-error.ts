@@ -73,4 +73,13 @@ export class EnvSyncError extends EntitySyncError {
       `The source holds no file with sha256 ${hash}. Its storage lost the file after the export named it: export again, or restore the file.`,
       { info: { hash } });
   }
+
+  /** A row the pull inserted is not in the target as inserted: a BEFORE INSERT trigger changed its primary or natural key, or skipped it. */
+  static insertLost(model: string, row: unknown[], triggers: string[], total: number): EnvSyncError {
+    return new EnvSyncError('ENV_SYNC_INSERT_LOST',
+      `${model} ${JSON.stringify(row)} was inserted but cannot be found again by its key${total > 1 ? ` (${total} rows of ${model})` : ''}: ` +
+      `a BEFORE INSERT trigger of the target (${triggers.join(', ') || 'none found'}) changed its key or skipped it. ${nothingWritten} ` +
+      'Make the trigger leave the key alone, or choose a natural key the trigger does not change.',
+      { info: { model, row, triggers, total } });
+  }
 }

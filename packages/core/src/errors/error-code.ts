@@ -62,6 +62,7 @@ export type ErrorCode =
   | 'ENV_SYNC_FILE_INVALID'
   | 'ENV_SYNC_MODEL_NOT_SERVED'
   | 'ENV_SYNC_FILE_NOT_FOUND'
+  | 'ENV_SYNC_INSERT_LOST'
   // command line
   | 'CONFIG_NOT_FOUND'
   | 'CONFIG_INVALID'

@@ -122,7 +122,7 @@ export async function pullReferenceLines(em: EntityManager, open: (have: Record<
           await stage.checkResolved(fk);
         }
         await stage.matchByNaturalKey(keys, deferred);
-        await insertNew(session, stage, keys, deferred);
+        await insertNew(session, stage, keys, deferred, dryRun);
       }
       // then the references left, and the updates
       for (const stage of stages.values()) {

@@ -146,13 +146,28 @@ export class SyncStage {
   /**
    * The primary-key column whose new values the pull may draw from its sequence before inserting:
    * a one-column key that a sequence feeds (serial, identity, a `nextval` default) and the source
-   * does not send, on a table with no BEFORE INSERT trigger (which could change a row's key or skip it).
+   * does not send. A BEFORE INSERT trigger may change the other values (the update sets them back),
+   * and the natural key among them, which is why the rows are found again by the drawn key
+   * (`checkInserted` refuses one the trigger moved or skipped).
    */
   drawnKey(): CatalogColumn | undefined {
-    const { primaryKey, catalog } = this.plan.table;
+    const { primaryKey } = this.plan.table;
     const [column] = primaryKey;
-    if (primaryKey.length !== 1 || !column!.sequence || this.plan.columns.includes(column!) || catalog.beforeInsertTriggers.length) return undefined;
+    if (primaryKey.length !== 1 || !column!.sequence || this.plan.columns.includes(column!)) return undefined;
     return column;
+  }
+
+  /**
+   * Throws `ENV_SYNC_INSERT_LOST` when a row the pull inserted is not in the target as its stage
+   * says: with `drawn`, a `_new` row whose drawn key the target lacks; else a row left without `id0`.
+   */
+  async checkInserted(drawn: boolean): Promise<void> {
+    const lost = drawn
+      ? `s._new AND NOT EXISTS (SELECT 1 FROM ${this.plan.table.qualified} t WHERE ${this.matchTarget('t', 's')})`
+      : 's.id0 IS NULL';
+    const [row] = await this.session.query<{ key: string; total: string }>(
+      `SELECT json_build_array(${this.keyColumns('s').join(', ')})::text AS key, count(*) OVER ()::text AS total FROM ${this.name} s WHERE ${lost} LIMIT 1`);
+    if (row) throw EnvSyncError.insertLost(this.plan.name, JSON.parse(row.key), this.plan.table.catalog.beforeInsertTriggers, Number(row.total));
   }
 
   /** Gives the staged rows the target lacks (no `id0`) their new key from `column`'s sequence, and marks them `_new`. */
@@ -169,12 +184,14 @@ export class SyncStage {
     const own = await this.ownKey(keys, deferred);
     if (!own) {
       if (await this.session.run(insert)) await this.matchByNaturalKey(keys, deferred, 's.id0 IS NULL', ['_new = true']);
+      await this.checkInserted(false);
       return;
     }
     const returned = [...this.plan.table.primaryKey, ...own.flatMap((part) => ('column' in part ? [part.column] : part.reference.columns))];
     const sets = [...this.plan.table.primaryKey.map((column, i) => `id${i} = n.${ident(column.name)}::text`), '_new = true'];
     await this.session.run(`WITH n AS (${insert} RETURNING ${[...new Set(returned)].map((column) => ident(column.name)).join(', ')}) ` +
       `UPDATE ${this.name} s SET ${sets.join(', ')} FROM n WHERE ${this.ownKeyMatch(own, 'n')} AND s.id0 IS NULL`);
+    await this.checkInserted(false);
   }
 
   // The own key of the plan, once checked against the staged rows: the key values a reference stands for must be the key it names.

@@ -1,4 +1,5 @@
 import { SchemaError, type FieldChange, type ModelPullReport, type PulledRow } from '@entity-sync/core';
+import { advanceSequence } from '../../internal/pg/sequence-position.js';
 import { ident, type SqlSession } from '../../internal/pg/sql-session.js';
 import type { NaturalKeySql } from './sync-model-plan.js';
 import type { SyncStage } from './sync-stage.js';
@@ -13,9 +14,13 @@ const keyOf = (row: Row, stage: SyncStage): PulledRow => ({ key: stage.plan.natu
  * INSERT trigger, see `SyncStage.insertsAsStaged`), they stay as they are in the stage, known as
  * new by their missing `id0`. Otherwise they are marked `_new` with their new ids: drawn from the
  * key's sequence first when it allows (see `SyncStage.drawnKey`), so that no RETURNING has to be
- * matched back to the stage, else as `SyncStage.insertAndMark` finds them.
+ * matched back to the stage and a BEFORE INSERT trigger that changes a natural key does not lose
+ * the row, else as `SyncStage.insertAndMark` finds them. A row that cannot be found again is
+ * `ENV_SYNC_INSERT_LOST`. A column a sequence feeds that got the source's values (a key that
+ * travels, such as an invoice number) has its sequence moved past them, unless `dryRun`: else the
+ * app's next insert would draw a key the pull took.
  */
-export async function insertNew(session: SqlSession, stage: SyncStage, keys: NaturalKeySql, deferred: Set<string>): Promise<void> {
+export async function insertNew(session: SqlSession, stage: SyncStage, keys: NaturalKeySql, deferred: Set<string>, dryRun: boolean): Promise<void> {
   const { plan } = stage;
   const columns: string[] = [];
   const values: string[] = [];
@@ -31,23 +36,21 @@ export async function insertNew(session: SqlSession, stage: SyncStage, keys: Nat
       values.push(late ? 'NULL' : `${stage.resolved(fk)[i]}::${column.type}`);
     });
   }
+  const drawn = stage.insertsAsStaged(deferred) ? undefined : stage.drawnKey();
+  const overriding = (drawn ? [drawn, ...plan.columns] : plan.columns).some((column) => column.identity === 'always') ? ' OVERRIDING SYSTEM VALUE' : '';
   if (stage.insertsAsStaged(deferred)) {
-    const overriding = plan.columns.some((column) => column.identity === 'always') ? ' OVERRIDING SYSTEM VALUE' : '';
     await session.run(`INSERT INTO ${plan.table.qualified} (${columns.join(', ')})${overriding} SELECT ${values.join(', ')} FROM ${stage.name} s WHERE s.id0 IS NULL`);
     stage.leftNewUnmarked();
-    return;
-  }
-  const drawn = stage.drawnKey();
-  const written = drawn ? [drawn, ...plan.columns] : plan.columns;
-  const overriding = written.some((column) => column.identity === 'always') ? ' OVERRIDING SYSTEM VALUE' : '';
-  if (drawn) {
+  } else if (drawn) {
     await stage.drawIds(drawn);
     await session.run(`INSERT INTO ${plan.table.qualified} (${[ident(drawn.name), ...columns].join(', ')})${overriding} ` +
       `SELECT ${[`s.id0::${drawn.type}`, ...values].join(', ')} FROM ${stage.name} s WHERE s._new`);
-    return;
+    if (plan.table.catalog.beforeInsertTriggers.length) await stage.checkInserted(true);
+  } else {
+    await stage.insertAndMark(keys, deferred, `INSERT INTO ${plan.table.qualified} (${columns.join(', ')})${overriding} ` +
+      `SELECT ${values.join(', ')} FROM ${stage.name} s WHERE s.id0 IS NULL`);
   }
-  await stage.insertAndMark(keys, deferred, `INSERT INTO ${plan.table.qualified} (${columns.join(', ')})${overriding} ` +
-    `SELECT ${values.join(', ')} FROM ${stage.name} s WHERE s.id0 IS NULL`);
+  if (!dryRun) for (const column of plan.columns) if (column.sequence && column.integer) await advanceSequence(session, plan.table, column);
 }
 
 // `t.col::text IS DISTINCT FROM s.c` for every column the pull writes: value columns and foreign keys.

@@ -13,15 +13,10 @@ import type { EntityImportCounts, ImportReport, RewrittenValues } from './import
 import type { GraphProgress } from './key-walker.js';
 import { isForeignKeyViolation } from '../../internal/pg/database-errors.js';
 import { ident, literal, type SqlSession } from '../../internal/pg/sql-session.js';
+import { advanceSequence, lastValue } from '../../internal/pg/sequence-position.js';
 import { StagingTable } from './staging-table.js';
 import type { CatalogColumn } from '../../internal/pg/table-catalog.js';
 import type { ForeignKeyEdge, TableGraph, TableNode } from '../../internal/pg/table-graph.js';
-
-// The last value a sequence gave (one increment below its start before its first), without drawing from it.
-function lastValue(sequence: string): string {
-  return `(SELECT CASE WHEN is_called THEN last_value ELSE last_value - ` +
-    `(SELECT seqincrement FROM pg_sequence WHERE seqrelid = ${literal(sequence)}::regclass) END FROM ${sequence})`;
-}
 
 /** How conflicts are resolved. */
 export interface ImporterRules {
@@ -391,19 +386,10 @@ export class GraphImporter {
     for (const staging of this.staged.values()) {
       for (const column of staging.columns) {
         if (!column.sequence || !column.integer) continue;
-        if (await this.advanceSequence(staging.table, column, dryRun) || this.drawn.has(column.sequence)) advanced.add(column.sequence);
+        if (await advanceSequence(this.session, staging.table, column, dryRun) || this.drawn.has(column.sequence)) advanced.add(column.sequence);
       }
     }
     return [...advanced];
-  }
-
-  // True when the sequence was (or, in a dry run, would be) behind the column's highest value.
-  private async advanceSequence(table: TableNode, column: CatalogColumn, dryRun: boolean): Promise<boolean> {
-    const [row] = await this.session.query<{ v: string | null }>(
-      `SELECT ${dryRun ? 'm.v' : `setval(${literal(column.sequence!)}, m.v)`}::text AS v ` +
-      `FROM (SELECT max(${ident(column.name)}) AS v FROM ${table.qualified}) m ` +
-      `WHERE m.v IS NOT NULL AND m.v > ${lastValue(column.sequence!)}`);
-    return !!row?.v;
   }
 
   private async report(dryRun: boolean, sequences: string[]): Promise<ImportReport> {

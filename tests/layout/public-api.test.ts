@@ -17,11 +17,13 @@ import * as assert from 'uvu/assert';
 
 const DOCUMENTED: [string, Record<string, unknown>, string[]][] = [
   ['@entity-sync/core', core, ['SyncModel', 'Master', 'Replica', 'registerSyncModel', 'registerMaster', 'registerReplica', 'EntitySyncError',
-    'RegistryError', 'GraphError', 'ImportError', 'CqrsError', 'TransportError', 'SetupError', 'HttpError', 'EnvSyncError', 'SyncStreamReader']],
+    'RegistryError', 'GraphError', 'ImportError', 'CqrsError', 'TransportError', 'SetupError', 'HttpError', 'EnvSyncError', 'SyncStreamReader',
+    'PushPullError', 'encodeCheckpoint', 'decodeCheckpoint']],
   ['@entity-sync/adapters/mikro-orm', mikroOrm, [
     'EntitySync', 'exportGraph', 'importGraph', 'deleteGraph',
     'installOutbox', 'setCorrelationId', 'OutboxRelay', 'installReplica', 'ReplicaApplier', 'ReplicaConsumer',
     'dumpMaster', 'loadReplica', 'syncMaster', 'diffMaster', 'diffReplica', 'diffSync', 'exportReferenceData', 'pullReferenceData', 'envSyncRoutes', 'pullFrom', 'ENV_SYNC_RIGHT',
+    'installPushPull', 'pullChanges', 'ROW_VERSION_TABLE',
   ]],
   ['@entity-sync/adapters/http', http, ['createHttpHandler', 'staticTokenAuth', 'jwtAuth', 'ndjson', 'ndjsonBatches', 'bytes', 'httpGetLines', 'httpGetLineBatches', 'httpGetBytes',
     'STATUS_OF_CODE', 'statusOfCode']],

@@ -5,3 +5,4 @@ export * from './natural-key/index.js';
 export * from './document/index.js';
 export * from './cqrs/index.js';
 export * from './env-sync/index.js';
+export * from './push-pull/index.js';

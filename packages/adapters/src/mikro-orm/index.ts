@@ -3,3 +3,4 @@ export type { RegistryWarning } from './extension/registry-validator.js';
 export * from './graph-io/index.js';
 export * from './cqrs/index.js';
 export * from './env-sync/index.js';
+export * from './push-pull/index.js';

@@ -63,6 +63,10 @@ export type ErrorCode =
   | 'ENV_SYNC_MODEL_NOT_SERVED'
   | 'ENV_SYNC_FILE_NOT_FOUND'
   | 'ENV_SYNC_INSERT_LOST'
+  // push/pull sync API
+  | 'PULL_CHECKPOINT_INVALID'
+  | 'PUSH_PULL_MODEL_NOT_SERVED'
+  | 'PUSH_PULL_NOT_INSTALLED'
   // command line
   | 'CONFIG_NOT_FOUND'
   | 'CONFIG_INVALID'

@@ -11,6 +11,7 @@ export * from './import-error.js';
 export * from './schema-error.js';
 export * from './cqrs-error.js';
 export * from './env-sync-error.js';
+export * from './push-pull-error.js';
 export * from './transport-error.js';
 export * from './setup-error.js';
 export * from './operation-error.js';

@@ -1,0 +1,129 @@
+import { decodeCheckpoint, encodeCheckpoint, OptionError, PushPullError, type PullPosition } from '@entity-sync/core';
+import type { EntityManager } from '@mikro-orm/core';
+import { checkEntityManager } from '../extension/arguments.js';
+import { defaultSchemaOf, inTransaction } from '../extension/compat.js';
+import { EntitySync } from '../extension/entity-sync.js';
+import { arrayLiteral, ident, literal, SqlSession } from '../../internal/pg/sql-session.js';
+import { TableGraph } from '../../internal/pg/table-graph.js';
+import { ROW_VERSION_TABLE } from './row-versions.js';
+import { keyJson, servedModels, type ServedModel } from './served-models.js';
+
+/** Options of `pullChanges`. */
+export interface PullChangesOptions {
+  /** The checkpoint of the last answer (opaque); none (null) pulls everything from the start. */
+  checkpoint?: string | null;
+  /** The models to pull (entity names); default every served model. */
+  models?: string[];
+  /** The models the API serves (entity names); default every `@SyncModel`. */
+  served?: string[];
+  /** Changes per answer, at most (default 500). */
+  limit?: number;
+  signal?: AbortSignal;
+}
+
+/** The changes of one model in an answer: the rows as they are now, and the keys of the rows deleted. */
+export interface ModelChanges {
+  model: string;
+  /** Created or updated rows, as documents keyed by property name (a foreign key as the id it holds). */
+  upserted: Record<string, unknown>[];
+  /** The ids of deleted rows (the key value, or the list of them for a composite key). */
+  deleted: unknown[];
+}
+
+/** An answer of `pullChanges`. */
+export interface PulledChanges {
+  /** Where the client stands after this answer: send it with the next pull. Null while nothing was ever pulled. */
+  checkpoint: string | null;
+  /** More changes are ready: pull again at once with the new checkpoint. */
+  hasMore: boolean;
+  changes: ModelChanges[];
+}
+
+const DEFAULT_LIMIT = 500;
+const MAX_LIMIT = 10_000;
+// jsonb_build_object takes at most 100 arguments
+const PAIRS_PER_CALL = 40;
+
+// `jsonb_build_object('property', t."column", ...)` of a served model's row, in calls of at most 40 pairs joined by `||`.
+function documentSql(model: ServedModel, row: string): string {
+  const pairs = model.fields.map((field) => `${literal(field.property)}, ${row}.${ident(field.column.name)}`);
+  const calls: string[] = [];
+  for (let i = 0; i < pairs.length; i += PAIRS_PER_CALL) calls.push(`jsonb_build_object(${pairs.slice(i, i + PAIRS_PER_CALL).join(', ')})`);
+  return calls.join(' || ') || "'{}'::jsonb";
+}
+
+interface VersionRow { model: string; key: string; deleted: boolean; xid: string; seq: string }
+
+/** Throws `PUSH_PULL_NOT_INSTALLED` for served models whose table has no capture trigger. */
+async function checkInstalled(session: SqlSession, models: ServedModel[]): Promise<void> {
+  const rows = await session.query<{ name: string }>(
+    `SELECT t.name FROM unnest(?::text[], ?::text[]) AS t(name, qualified) WHERE NOT EXISTS ` +
+    "(SELECT 1 FROM pg_trigger g WHERE g.tgrelid = t.qualified::regclass AND g.tgname = 'entity_sync_version')",
+    [arrayLiteral(models.map((model) => model.name)), arrayLiteral(models.map((model) => model.table.qualified))]);
+  if (rows.length) throw PushPullError.notInstalled(rows.map((row) => row.name));
+}
+
+/**
+ * The changes since `checkpoint`, in the order they were made, at most `limit`: per model the rows
+ * created or updated (as they are now) and the ids of those deleted, with the checkpoint to send
+ * next and whether more are ready. Read in one snapshot, and only the changes of transactions
+ * older than every transaction still running (`pg_snapshot_xmin`): a transaction that commits
+ * late (a long one, or one that started before a faster one) can never land behind a checkpoint
+ * already handed out, so a client pulling in a loop misses no row and gets none twice for one
+ * change. A row changed several times comes once, as it is now. Needs `installPushPull`.
+ *
+ * @example
+ * ```ts
+ * let checkpoint: string | null = null;
+ * for (let more = true; more;) ({ checkpoint, hasMore: more } = await pullChanges(orm.em.fork(), { checkpoint, limit: 200 }));
+ * ```
+ */
+export async function pullChanges(em: EntityManager, options: PullChangesOptions = {}): Promise<PulledChanges> {
+  checkEntityManager('pullChanges', em, 'pullChanges(orm.em.fork(), { checkpoint })');
+  const limit = options.limit ?? DEFAULT_LIMIT;
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) throw OptionError.invalidArgument('pullChanges', 'limit', limit, `a whole number from 1 to ${MAX_LIMIT}`);
+  const after = decodeCheckpoint(options.checkpoint);
+  return inTransaction(em, async (tx) => {
+    const session = await SqlSession.open(tx, options.signal);
+    // the first statement takes the snapshot: its horizon is the oldest transaction still running
+    const [{ horizon }] = await session.query<{ horizon: string }>('SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS horizon') as [{ horizon: string }];
+    const sync = EntitySync.forEntityManager(tx);
+    const schema = defaultSchemaOf(tx);
+    await session.useCanonicalText(schema);
+    const tables = await TableGraph.load(session, sync.graph, schema, (entity) => sync.registryEntry(entity));
+    const models = servedModels(sync, tables, options.models, options.served);
+    await checkInstalled(session, models);
+    const versions = await session.query<VersionRow>(
+      `SELECT model, key::text AS key, deleted, xid::text AS xid, seq::text AS seq FROM ${ident(schema)}.${ROW_VERSION_TABLE} ` +
+      `WHERE model = ANY(?::text[]) AND xid < ?::xid8${after ? ' AND (xid, seq) > (?::xid8, ?::bigint)' : ''} ORDER BY xid, seq LIMIT ${limit + 1}`,
+      [arrayLiteral(models.map((model) => model.name)), horizon, ...(after ? [after.xid, after.seq] : [])]);
+    const hasMore = versions.length > limit;
+    const page = versions.slice(0, limit);
+    const last = page.at(-1);
+    const position: PullPosition | undefined = last ? { xid: last.xid, seq: last.seq } : after;
+    const changes: ModelChanges[] = [];
+    for (const model of models) {
+      const mine = page.filter((version) => version.model === model.name);
+      if (!mine.length) continue;
+      const id = (key: string) => {
+        const values = JSON.parse(key) as unknown[];
+        return values.length === 1 ? values[0] : values;
+      };
+      const live = mine.filter((version) => !version.deleted).map((version) => version.key);
+      const found = live.length ? await session.query<{ key: string; doc: string }>(
+        `SELECT ${keyJson(model, 't')}::text AS key, (${documentSql(model, 't')})::text AS doc FROM ${model.table.qualified} t ` +
+        `WHERE (${model.key.map((column) => `t.${ident(column.name)}`).join(', ')}) IN ` +
+        `(SELECT ${model.key.map((column, i) => `(k->>${i})::${column.type}`).join(', ')} FROM unnest(?::jsonb[]) k)`, [arrayLiteral(live)]) : [];
+      const documents = new Map(found.map((row) => [JSON.stringify(JSON.parse(row.key)), row.doc]));
+      const upserted: Record<string, unknown>[] = [];
+      const deleted: unknown[] = [];
+      for (const version of mine) {
+        const doc = version.deleted ? undefined : documents.get(JSON.stringify(JSON.parse(version.key)));
+        if (doc === undefined) deleted.push(id(version.key));
+        else upserted.push(JSON.parse(doc) as Record<string, unknown>);
+      }
+      changes.push({ model: model.name, upserted, deleted });
+    }
+    return { checkpoint: position ? encodeCheckpoint(position) : null, hasMore, changes };
+  }, 'repeatable read');
+}

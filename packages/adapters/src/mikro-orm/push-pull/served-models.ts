@@ -1,0 +1,40 @@
+import { PushPullError } from '@entity-sync/core';
+import type { EntitySync } from '../extension/entity-sync.js';
+import { ident } from '../../internal/pg/sql-session.js';
+import type { CatalogColumn } from '../../internal/pg/table-catalog.js';
+import type { TableGraph, TableNode } from '../../internal/pg/table-graph.js';
+
+/** A model the push/pull API serves: its table, its key, and the properties its documents carry. */
+export interface ServedModel {
+  name: string;
+  table: TableNode;
+  /** The primary-key columns: a document's id (one column) or id list (several). */
+  key: CatalogColumn[];
+  /** Property name and column of every value a document carries (the columns `@SyncModel` include / exclude let out). */
+  fields: { property: string; column: CatalogColumn }[];
+}
+
+/** The `@SyncModel` entities of the ORM that have a table of their own (not pivots). */
+export function syncModelNames(sync: EntitySync): string[] {
+  return [...sync.graph.nodes.values()].filter((node) => !node.pivot && sync.registryEntry(node.name)?.syncModel).map((node) => node.name);
+}
+
+/** The served models named in `names` (default every `@SyncModel`), among `served` (default all); `PUSH_PULL_MODEL_NOT_SERVED` for others. */
+export function servedModels(sync: EntitySync, tables: TableGraph, names?: string[], served: string[] = syncModelNames(sync)): ServedModel[] {
+  const unknown = (names ?? []).filter((name) => !served.includes(name));
+  if (unknown.length) throw PushPullError.modelNotServed(unknown, served);
+  return (names ?? served).map((name) => {
+    const table = tables.keyedTable(name);
+    const node = sync.graph.node(name);
+    const fields = node.columns.flatMap((column) => {
+      const catalog = table.columns.find((candidate) => candidate.name === column.name);
+      return catalog ? [{ property: column.property, column: catalog }] : [];
+    });
+    return { name, table, key: table.primaryKey, fields };
+  });
+}
+
+/** `jsonb_build_array(<row>.<key column>, ...)`: a row's key as the capture stores it. */
+export function keyJson(model: ServedModel, row: string): string {
+  return `jsonb_build_array(${model.key.map((column) => `${row}.${ident(column.name)}`).join(', ')})`;
+}

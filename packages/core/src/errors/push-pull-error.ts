@@ -1,0 +1,26 @@
+import { EntitySyncError } from './entity-sync-error.js';
+
+/** A request of the push/pull sync API that cannot be served as asked. */
+export class PushPullError extends EntitySyncError {
+  /** A pull checkpoint that this server did not hand out (or that was changed on the way). */
+  static checkpointInvalid(checkpoint: unknown): PushPullError {
+    const shown = typeof checkpoint === 'string' ? JSON.stringify(checkpoint.slice(0, 80)) : typeof checkpoint;
+    return new PushPullError('PULL_CHECKPOINT_INVALID',
+      `The pull checkpoint ${shown} is not one this server hands out. Send back the checkpoint of the last pull's answer as it came, ` +
+      'or none (null) to pull everything from the start.', { info: { checkpoint: typeof checkpoint === 'string' ? checkpoint.slice(0, 80) : null } });
+  }
+
+  /** Models the request names that the API does not serve (or the caller may not pull). */
+  static modelNotServed(models: string[], served: string[]): PushPullError {
+    return new PushPullError('PUSH_PULL_MODEL_NOT_SERVED',
+      `${models.join(', ')} ${models.length === 1 ? 'is' : 'are'} not served by this sync API. Ask for ${served.join(', ') || '(none)'}, or none to get them all.`,
+      { info: { models, served } });
+  }
+
+  /** A served model whose table has no change capture: `installPushPull` did not run on it. */
+  static notInstalled(models: string[]): PushPullError {
+    return new PushPullError('PUSH_PULL_NOT_INSTALLED',
+      `The sync API cannot serve ${models.join(', ')}: the change capture is not installed on ${models.length === 1 ? 'its table' : 'their tables'}. ` +
+      'Run installPushPull(orm.em.fork()) (or `entity-sync api install`) at deploy time, like a migration.', { info: { models } });
+  }
+}

@@ -1,0 +1,1 @@
+export { decodeCheckpoint, encodeCheckpoint, type PullPosition } from './checkpoint.js';

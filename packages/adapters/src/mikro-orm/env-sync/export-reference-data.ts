@@ -95,7 +95,7 @@ export function exportReferenceData(em: EntityManager, options: ExportReferenceD
 
 /** `exportReferenceData`'s lines in batches (a page of rows each), for a server to send a batch at once. */
 export function exportReferenceBatches(em: EntityManager, options: ExportReferenceDataOptions = {}): AsyncIterable<string[]> {
-  const size = options.batchSize ?? 1000;
+  const size = options.batchSize ?? 5000;
   return batchesFromTransaction(em, 'repeatable read', async (tx, emit) => {
     const sync = EntitySync.forEntityManager(tx);
     const session = await SqlSession.open(tx, options.signal);

@@ -80,6 +80,8 @@ export async function pullReferenceLines(em: EntityManager, open: (have: Record<
       const sync = EntitySync.forEntityManager(tx);
       const session = await SqlSession.open(tx, options.signal);
       await session.useCanonicalText(defaultSchemaOf(tx));
+      // the set-based steps join and group whole stages: in memory rather than sorted on disk (for this transaction only)
+      await session.run(`SET LOCAL work_mem = '64MB'`);
       const tables = await TableGraph.load(session, sync.graph, defaultSchemaOf(tx), (entity) => sync.registryEntry(entity));
       const keys = new NaturalKeySql(sync, tables, 'nk');
       const have = models === undefined ? {} : await heldDigests(session, sync, tables, keys, models ?? syncModelNames(sync));

@@ -13,7 +13,7 @@ export interface ExportReferenceDataOptions {
    * its header entry saying `unchanged: <rows>`.
    */
   have?: Record<string, string>;
-  /** Rows per page read from the database. Default 1000. */
+  /** Rows per page read from the database. Default 5000. */
   batchSize?: number;
   /** Aborts between statements. */
   signal?: AbortSignal;

@@ -1,0 +1,108 @@
+// POST <prefix>/pull over a real HTTP server on 127.0.0.1: a client pulls everything in pages
+// with the checkpoint it is handed; malformed bodies, foreign checkpoints, models not served and
+// missing rights are refused with the status and code that say why, and nothing is sent.
+import 'reflect-metadata';
+import { createHttpHandler, staticTokenAuth, type ErrorBody } from '@entity-sync/adapters/http';
+import { EntitySync, installPushPull, pushPullRoutes, type PulledChanges } from '@entity-sync/adapters/mikro-orm';
+import { SyncModel } from '@entity-sync/core';
+import { testBackends } from '@entity-sync/testing';
+import { Entity, PrimaryKey, Property } from '@entity-sync/testing/mikro-orm';
+import type { MikroORM } from '@mikro-orm/core';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { serve, type Served } from '../http/serve.js';
+
+@Entity({ tableName: 'ph_note' })
+@SyncModel()
+class PhNote {
+  @PrimaryKey() id!: number;
+  @Property() text!: string;
+}
+
+@Entity({ tableName: 'ph_secret' })
+@SyncModel()
+class PhSecret {
+  @PrimaryKey() id!: number;
+  @Property() text!: string;
+}
+
+const PULLER = 'puller-token-0123456789abcdef';
+const NOBODY = 'nobody-token-0123456789abcdef';
+
+for (const backend of testBackends()) {
+  const test = suite(`push/pull: POST /pull over HTTP [${backend.name}]`);
+  let orm: MikroORM;
+  let server: Served;
+
+  const post = (body: unknown, token: string | null = PULLER) => fetch(`${server.url}/sync/pull`, {
+    method: 'POST', body: typeof body === 'string' ? body : JSON.stringify(body),
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+  });
+  const refusal = async (response: Response) => ({ status: response.status, ...((await response.json()) as ErrorBody).error });
+
+  test.before.each(async () => {
+    orm = await backend.createOrm({ entities: [PhNote, PhSecret], extensions: [EntitySync] });
+    await installPushPull(orm.em.fork());
+    const em = orm.em.fork();
+    for (let id = 1; id <= 7; id++) em.create(PhNote, { id, text: `note ${id}` });
+    em.create(PhSecret, { id: 1, text: 'the secret' });
+    await em.flush();
+    server = await serve(createHttpHandler({
+      prefix: '/sync',
+      auth: [staticTokenAuth({ token: PULLER, subject: 'puller', rights: ['push-pull:pull'] }), staticTokenAuth({ token: NOBODY, subject: 'nobody', rights: [] })],
+      routes: pushPullRoutes(orm, { models: ['PhNote'] }),
+    }), 'node');
+  });
+  test.after.each(async () => {
+    await server.close();
+    await orm.close();
+  });
+
+  test('a client pulls every row in pages with the checkpoint each answer hands it, and then nothing', async () => {
+    let checkpoint: string | null = null;
+    const texts: string[] = [];
+    const pages: boolean[] = [];
+    for (let more = true; more;) {
+      const response = await post({ checkpoint, limit: 3 });
+      assert.is(response.status, 200);
+      const answer = await response.json() as PulledChanges;
+      pages.push(answer.hasMore);
+      texts.push(...answer.changes.flatMap((change) => change.upserted.map((doc) => doc.text as string)));
+      ({ checkpoint, hasMore: more } = answer);
+    }
+    assert.equal(pages, [true, true, false]);
+    assert.equal(texts.sort(), [1, 2, 3, 4, 5, 6, 7].map((id) => `note ${id}`));
+    await orm.em.fork().nativeUpdate(PhNote, { id: 4 }, { text: 'note four' });
+    const next = await (await post({ checkpoint })).json() as PulledChanges;
+    assert.equal(next.changes, [{ model: 'PhNote', upserted: [{ id: 4, text: 'note four' }], deleted: [] }]);
+  });
+
+  test('malformed bodies are 400 naming the field; a foreign checkpoint 400; a model not served 403 naming it; nothing is sent', async () => {
+    for (const [body, field] of [[{ limit: 0 }, 'limit'], [{ limit: 'many' }, 'limit'], [{ models: ['no such'] }, 'models'], [{ checkpoint: 42 }, 'checkpoint']] as const) {
+      const answer = await refusal(await post(body));
+      assert.equal([answer.status, answer.code], [400, 'REQUEST_INVALID'], JSON.stringify(body));
+      assert.match(answer.message, field);
+    }
+    assert.equal((await refusal(await post('{"checkpoint": '))).code, 'REQUEST_INVALID');
+    const foreign = await refusal(await post({ checkpoint: 'abc' }));
+    assert.equal([foreign.status, foreign.code], [400, 'PULL_CHECKPOINT_INVALID']);
+    const secret = await post({ models: ['PhSecret'] });
+    const text = await secret.text();
+    assert.is(secret.status, 403);
+    assert.match(text, 'PUSH_PULL_MODEL_NOT_SERVED');
+    assert.match(text, 'PhSecret');
+    assert.not.match(text, 'the secret');
+  });
+
+  test('no token or a wrong one is 401, a token without the right 403; neither gets a row', async () => {
+    for (const token of [null, 'wrong-token-0123456789abcdef']) {
+      const response = await post({}, token);
+      assert.is(response.status, 401);
+      assert.not.match(await response.text(), 'note 1');
+    }
+    const forbidden = await refusal(await post({}, NOBODY));
+    assert.equal([forbidden.status, forbidden.code], [403, 'AUTH_FORBIDDEN']);
+  });
+
+  test.run();
+}

@@ -1,9 +1,10 @@
-// POST <prefix>/pull over a real HTTP server on 127.0.0.1: a client pulls everything in pages
-// with the checkpoint it is handed; malformed bodies, foreign checkpoints, models not served and
-// missing rights are refused with the status and code that say why, and nothing is sent.
+// POST <prefix>/pull and /push over a real HTTP server on 127.0.0.1: a client pulls everything in
+// pages with the checkpoint it is handed and pushes its changes; malformed bodies, foreign
+// checkpoints, models not served and missing rights are refused with the status and code that say
+// why, and nothing is sent or written.
 import 'reflect-metadata';
 import { createHttpHandler, staticTokenAuth, type ErrorBody } from '@entity-sync/adapters/http';
-import { EntitySync, installPushPull, pushPullRoutes, type PulledChanges } from '@entity-sync/adapters/mikro-orm';
+import { EntitySync, installPushPull, pushPullRoutes, type PulledChanges, type PushResult } from '@entity-sync/adapters/mikro-orm';
 import { SyncModel } from '@entity-sync/core';
 import { testBackends } from '@entity-sync/testing';
 import { Entity, PrimaryKey, Property } from '@entity-sync/testing/mikro-orm';
@@ -28,13 +29,14 @@ class PhSecret {
 
 const PULLER = 'puller-token-0123456789abcdef';
 const NOBODY = 'nobody-token-0123456789abcdef';
+const PUSHER = 'pusher-token-0123456789abcdef';
 
 for (const backend of testBackends()) {
   const test = suite(`push/pull: POST /pull over HTTP [${backend.name}]`);
   let orm: MikroORM;
   let server: Served;
 
-  const post = (body: unknown, token: string | null = PULLER) => fetch(`${server.url}/sync/pull`, {
+  const post = (body: unknown, token: string | null = PULLER, path = 'pull') => fetch(`${server.url}/sync/${path}`, {
     method: 'POST', body: typeof body === 'string' ? body : JSON.stringify(body),
     headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
   });
@@ -49,7 +51,7 @@ for (const backend of testBackends()) {
     await em.flush();
     server = await serve(createHttpHandler({
       prefix: '/sync',
-      auth: [staticTokenAuth({ token: PULLER, subject: 'puller', rights: ['push-pull:pull'] }), staticTokenAuth({ token: NOBODY, subject: 'nobody', rights: [] })],
+      auth: [staticTokenAuth({ token: PULLER, subject: 'puller', rights: ['push-pull:pull'] }), staticTokenAuth({ token: PUSHER, subject: 'pusher', rights: ['push-pull:pull', 'push-pull:push'] }), staticTokenAuth({ token: NOBODY, subject: 'nobody', rights: [] })],
       routes: pushPullRoutes(orm, { models: ['PhNote'] }),
     }), 'node');
   });
@@ -102,6 +104,29 @@ for (const backend of testBackends()) {
     }
     const forbidden = await refusal(await post({}, NOBODY));
     assert.equal([forbidden.status, forbidden.code], [403, 'AUTH_FORBIDDEN']);
+  });
+
+  test('a client pushes a change and a replay of it; malformed pushes are 400 naming the field, a pull-only token 403; nothing written', async () => {
+    const { checkpoint } = await (await post({})).json() as PulledChanges;
+    const body = { clientId: 'phone', mutationId: 'm-1', checkpoint, changes: [{ model: 'PhNote', id: 8, doc: { text: 'note 8' } }, { model: 'PhNote', id: 1, deleted: true }] };
+    const pushed = await post(body, PUSHER, 'push');
+    assert.is(pushed.status, 200);
+    assert.equal(await pushed.json() as PushResult, { replayed: false, results: [{ model: 'PhNote', id: 8, status: 'created' }, { model: 'PhNote', id: 1, status: 'deleted' }] });
+    assert.equal(((await (await post(body, PUSHER, 'push')).json()) as PushResult).replayed, true);
+    const notes = async () => (await orm.em.fork().find(PhNote, {}, { orderBy: { id: 'asc' } })).map((note) => note.id);
+    assert.equal(await notes(), [2, 3, 4, 5, 6, 7, 8]);
+    for (const [bad, field] of [[{ ...body, mutationId: '' }, 'mutationId'], [{ ...body, changes: [{ model: 'PhNote' }] }, 'id'], [{ clientId: 'phone' }, 'mutationId']] as const) {
+      const answer = await refusal(await post(bad, PUSHER, 'push'));
+      assert.equal([answer.status, answer.code], [400, 'REQUEST_INVALID'], JSON.stringify(bad));
+      assert.match(answer.message, field);
+    }
+    const strange = await refusal(await post({ ...body, mutationId: 'm-2', changes: [{ model: 'PhNote', id: 9, doc: { colour: 'red' } }] }, PUSHER, 'push'));
+    assert.equal([strange.status, strange.code], [400, 'PUSH_CHANGE_INVALID']);
+    const secret = await refusal(await post({ ...body, mutationId: 'm-3', changes: [{ model: 'PhSecret', id: 1, deleted: true }] }, PUSHER, 'push'));
+    assert.equal([secret.status, secret.code], [403, 'PUSH_PULL_MODEL_NOT_SERVED']);
+    const pullOnly = await refusal(await post({ ...body, mutationId: 'm-4' }, PULLER, 'push'));
+    assert.equal([pullOnly.status, pullOnly.code], [403, 'AUTH_FORBIDDEN']);
+    assert.equal(await notes(), [2, 3, 4, 5, 6, 7, 8]);
   });
 
   test.run();

@@ -1,3 +1,4 @@
+import { databaseErrorFacts } from './database-error-facts.js';
 import { EntitySyncError } from './entity-sync-error.js';
 
 /** A request of the push/pull sync API that cannot be served as asked. */
@@ -22,5 +23,20 @@ export class PushPullError extends EntitySyncError {
     return new PushPullError('PUSH_PULL_NOT_INSTALLED',
       `The sync API cannot serve ${models.join(', ')}: the change capture is not installed on ${models.length === 1 ? 'its table' : 'their tables'}. ` +
       'Run installPushPull(orm.em.fork()) (or `entity-sync api install`) at deploy time, like a migration.', { info: { models } });
+  }
+
+  /** A pushed change that cannot be applied as sent (a property the model does not have, no id); nothing was written. */
+  static changeInvalid(index: number, model: string, why: string): PushPullError {
+    return new PushPullError('PUSH_CHANGE_INVALID',
+      `Change ${index} (${model}) of the push cannot be applied: ${why}. Nothing was written; fix the change and push again (the same mutationId may be reused).`,
+      { info: { index, model, why } });
+  }
+
+  /** The database refused the push's writes (a constraint, a trigger); nothing was written. */
+  static rejected(cause: unknown): PushPullError {
+    const facts = databaseErrorFacts(cause);
+    const said = facts ? `${facts.message}${facts.constraint ? ` (constraint ${facts.constraint})` : ''}` : ((cause as Error)?.message ?? String(cause));
+    return new PushPullError('PUSH_REJECTED', `The database refused the push: ${said}. Nothing was written; fix the rows and push again.`,
+      { info: { database: facts ?? null }, cause });
   }
 }

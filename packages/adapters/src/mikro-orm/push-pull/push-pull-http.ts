@@ -2,9 +2,13 @@ import type { MikroORM } from '@mikro-orm/core';
 import { z } from 'zod';
 import type { HttpRoutes } from '../../http/index.js';
 import { pullChanges } from './pull-changes.js';
+import { pushChanges, type PushConflictPolicy } from './push-changes.js';
 
 /** The right a principal needs to pull changes from the push/pull sync API. */
 export const PUSH_PULL_PULL_RIGHT = 'push-pull:pull';
+
+/** The right a principal needs to push changes to the push/pull sync API. */
+export const PUSH_PULL_PUSH_RIGHT = 'push-pull:push';
 
 /** Options of `pushPullRoutes`. */
 export interface PushPullRoutesOptions {
@@ -12,6 +16,10 @@ export interface PushPullRoutesOptions {
   models?: string[];
   /** The right `POST /pull` needs (default `push-pull:pull`). */
   pullRight?: string;
+  /** The right `POST /push` needs (default `push-pull:push`). */
+  pushRight?: string;
+  /** Per model, how push conflicts are resolved (default `server-wins`). */
+  conflicts?: Record<string, PushConflictPolicy>;
 }
 
 const pullBody = z.object({
@@ -20,11 +28,27 @@ const pullBody = z.object({
   limit: z.number().int().min(1).max(10_000).optional(),
 });
 
+const entityName = z.string().regex(/^[A-Za-z_$][\w$]*$/, 'an entity name');
+const pushBody = z.object({
+  clientId: z.string().min(1).max(200),
+  mutationId: z.string().min(1).max(200),
+  checkpoint: z.string().max(64).nullable().optional(),
+  changes: z.array(z.object({
+    model: entityName,
+    id: z.union([z.string().min(1), z.number()]),
+    deleted: z.boolean().optional(),
+    doc: z.record(z.string(), z.unknown()).optional(),
+  })).max(1000),
+});
+
 /**
  * The push/pull sync API as routes of the HTTP layer. `POST <prefix>/pull` with
  * `{ checkpoint, models?, limit? }` answers `pullChanges`'s `{ checkpoint, hasMore, changes }`:
  * a malformed body is 400 naming the field, a checkpoint the server did not hand out 400
  * `PULL_CHECKPOINT_INVALID`, a model the API does not serve 403 `PUSH_PULL_MODEL_NOT_SERVED`.
+ * `POST <prefix>/push` with `{ clientId, mutationId, checkpoint, changes }` answers `pushChanges`'s
+ * `{ replayed, results }`; a malformed change is 400 `PUSH_CHANGE_INVALID`, a write the database
+ * refuses 422 `PUSH_REJECTED`, nothing written.
  *
  * @example
  * ```ts
@@ -32,9 +56,10 @@ const pullBody = z.object({
  * ```
  */
 export function pushPullRoutes(orm: MikroORM, options: PushPullRoutesOptions = {}): HttpRoutes {
-  const right = options.pullRight ?? PUSH_PULL_PULL_RIGHT;
   return (route) => {
-    route.post('/pull', { right, body: pullBody }, async ({ body, signal }) =>
+    route.post('/pull', { right: options.pullRight ?? PUSH_PULL_PULL_RIGHT, body: pullBody }, async ({ body, signal }) =>
       Response.json(await pullChanges(orm.em.fork(), { checkpoint: body.checkpoint, models: body.models, limit: body.limit, served: options.models, signal })));
+    route.post('/push', { right: options.pushRight ?? PUSH_PULL_PUSH_RIGHT, body: pushBody }, async ({ body, signal }) =>
+      Response.json(await pushChanges(orm.em.fork(), { ...body, served: options.models, conflicts: options.conflicts, signal })));
   };
 }

@@ -10,15 +10,22 @@ import { keyJson, servedModels, type ServedModel } from './served-models.js';
 /** The table where the capture keeps, per served row, the position of its last change (and whether that was a delete). */
 export const ROW_VERSION_TABLE = 'entity_sync_row_version';
 
+/** The setting a push sets to its client id for its transaction, so that the capture records which client made a change (`origin`). */
+export const PUSH_CLIENT_SETTING = 'entity_sync.push_client';
+
+/** The table of the pushes done, by client and mutation id, with the result each got: a replay answers the same and writes nothing. */
+export const PUSH_LOG_TABLE = 'entity_sync_push';
+
 // The capture: an AFTER row trigger on every served table stamps the row's entry with the id of
 // the transaction that changed it (xid8) and a sequence number, in that transaction: a rolled-back
 // change leaves no stamp, and writes that bypass the unit of work (nativeUpdate, raw SQL) are
 // stamped too. A delete keeps the entry as a tombstone; a key change is a delete of the old key.
 const captureFunction = (schema: string, name: string, model: ServedModel) => {
   const upsert = (key: string, deleted: boolean) =>
-    `INSERT INTO ${ROW_VERSION_TABLE} AS v (model, key, xid, seq, deleted, changed_at) ` +
-    `VALUES (${literal(model.name)}, ${key}, pg_current_xact_id(), nextval('${ROW_VERSION_TABLE}_seq'), ${deleted}, clock_timestamp()) ` +
-    'ON CONFLICT (model, key) DO UPDATE SET xid = EXCLUDED.xid, seq = EXCLUDED.seq, deleted = EXCLUDED.deleted, changed_at = EXCLUDED.changed_at;';
+    `INSERT INTO ${ROW_VERSION_TABLE} AS v (model, key, xid, seq, deleted, changed_at, origin) ` +
+    `VALUES (${literal(model.name)}, ${key}, pg_current_xact_id(), nextval('${ROW_VERSION_TABLE}_seq'), ${deleted}, clock_timestamp(), ` +
+    `nullif(current_setting('${PUSH_CLIENT_SETTING}', true), '')) ` +
+    'ON CONFLICT (model, key) DO UPDATE SET xid = EXCLUDED.xid, seq = EXCLUDED.seq, deleted = EXCLUDED.deleted, changed_at = EXCLUDED.changed_at, origin = EXCLUDED.origin;';
   return `
 CREATE OR REPLACE FUNCTION ${schema}.${name}() RETURNS trigger LANGUAGE plpgsql SET search_path = ${schema}, pg_catalog AS $$
 BEGIN
@@ -43,7 +50,7 @@ export interface InstallPushPullOptions {
 
 /**
  * Installs the change capture of the push/pull sync API (idempotent: run it at deploy time, like a
- * migration): the row-version table and a trigger on the table of every served model, and gives
+ * migration): the row-version table, the push log, and a trigger on the table of every served model, and gives
  * the rows already there a version, so that a client's first pull gets them. Returns the models
  * installed.
  *
@@ -62,7 +69,10 @@ export async function installPushPull(em: EntityManager, options: InstallPushPul
     await session.run(`CREATE SEQUENCE IF NOT EXISTS ${ROW_VERSION_TABLE}_seq`);
     await session.run(`CREATE TABLE IF NOT EXISTS ${ROW_VERSION_TABLE} (model text NOT NULL, key jsonb NOT NULL, xid xid8 NOT NULL, seq bigint NOT NULL, ` +
       'deleted boolean NOT NULL, changed_at timestamptz NOT NULL, PRIMARY KEY (model, key))');
+    await session.run(`ALTER TABLE ${ROW_VERSION_TABLE} ADD COLUMN IF NOT EXISTS origin text`);
     await session.run(`CREATE INDEX IF NOT EXISTS ${ROW_VERSION_TABLE}_position ON ${ROW_VERSION_TABLE} (xid, seq)`);
+    await session.run(`CREATE TABLE IF NOT EXISTS ${PUSH_LOG_TABLE} (client_id text NOT NULL, mutation_id text NOT NULL, result jsonb, ` +
+      'pushed_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (client_id, mutation_id))');
     const tables = await TableGraph.load(session, sync.graph, schema, (entity) => sync.registryEntry(entity));
     const installed: string[] = [];
     for (const model of servedModels(sync, tables, options.models)) {

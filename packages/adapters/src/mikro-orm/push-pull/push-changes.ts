@@ -1,0 +1,194 @@
+import { decodeCheckpoint, EntitySyncError, PushPullError, type PullPosition } from '@entity-sync/core';
+import type { EntityManager } from '@mikro-orm/core';
+import { checkEntityManager } from '../extension/arguments.js';
+import { defaultSchemaOf, inTransaction, plainOfEntity } from '../extension/compat.js';
+import { EntitySync } from '../extension/entity-sync.js';
+import { arrayLiteral, ident, SqlSession } from '../../internal/pg/sql-session.js';
+import { TableGraph } from '../../internal/pg/table-graph.js';
+import { PUSH_CLIENT_SETTING, PUSH_LOG_TABLE, ROW_VERSION_TABLE } from './row-versions.js';
+import { keyJson, servedModels, type ServedModel } from './served-models.js';
+
+/** One pushed change: a row as the client has it now (`doc`, by property name), or its delete. */
+export interface PushChange {
+  model: string;
+  /** The row's id (its primary key value). */
+  id: string | number;
+  deleted?: boolean;
+  /** The row's properties (the id may be left out); required unless `deleted`. */
+  doc?: Record<string, unknown>;
+}
+
+/** A change that meets a row the server changed after the client's checkpoint (by another client or the app). */
+export interface PushConflict {
+  model: string;
+  id: string | number;
+  /** The server's row (null when the server deleted it). */
+  server: Record<string, unknown> | null;
+  /** The client's row (null for a delete). */
+  client: Record<string, unknown> | null;
+}
+
+/**
+ * How a model's conflicts are resolved: the server's row stays (`server-wins`, the default), the
+ * client's is written (`client-wins`), or a function decides: `'server'`, `'client'`, or the row to write.
+ */
+export type PushConflictPolicy = 'server-wins' | 'client-wins' | ((conflict: PushConflict) => 'server' | 'client' | Record<string, unknown>);
+
+/** Options of `pushChanges`. */
+export interface PushChangesOptions {
+  /** The client's stable id: with `mutationId`, what makes a push idempotent. */
+  clientId: string;
+  /** The id of this push, unique per client: a replay returns the first result and writes nothing. */
+  mutationId: string;
+  /** The checkpoint of the client's last pull: a row changed on the server after it is a conflict. None: every existing row is. */
+  checkpoint?: string | null;
+  changes: PushChange[];
+  /** The models the API serves (entity names); default every `@SyncModel`. */
+  served?: string[];
+  /** Per model, how conflicts are resolved (default `server-wins`). */
+  conflicts?: Record<string, PushConflictPolicy>;
+  signal?: AbortSignal;
+}
+
+/** What happened to one pushed change. */
+export interface PushRowResult {
+  model: string;
+  id: string | number;
+  status: 'created' | 'updated' | 'deleted' | 'conflict';
+  /** For a conflict: whose row is now on the server. */
+  resolution?: 'server' | 'client' | 'merged';
+  /** For a conflict: the server's row as it is now (null when it does not exist), for the client to take. */
+  server?: Record<string, unknown> | null;
+}
+
+/** An answer of `pushChanges`. */
+export interface PushResult {
+  /** The push was done before (same client and mutation id): this is its first result, and nothing was written now. */
+  replayed: boolean;
+  results: PushRowResult[];
+}
+
+interface Version { xid: string; seq: string; origin: string | null }
+
+const after = (version: Version, position: PullPosition | undefined) =>
+  !position || BigInt(version.xid) > BigInt(position.xid) || (version.xid === position.xid && BigInt(version.seq) > BigInt(position.seq));
+
+// A served row as the API shows it: its properties (relations as the id they hold), what @SyncModel lets out only.
+function documentOf(model: ServedModel, entity: object): Record<string, unknown> {
+  const plain = plainOfEntity(entity);
+  const doc: Record<string, unknown> = {};
+  for (const { property } of model.fields) {
+    const value = plain[property];
+    doc[property] = value !== null && typeof value === 'object' && !(value instanceof Date) && !Array.isArray(value) ? Object.values(value)[0] ?? null : value ?? null;
+  }
+  return doc;
+}
+
+/** Checks the changes against the served models: a model not served is `PUSH_PULL_MODEL_NOT_SERVED`, anything else malformed `PUSH_CHANGE_INVALID`. */
+function checkChanges(changes: PushChange[], models: Map<string, ServedModel>, served: string[]): void {
+  const unknown = [...new Set(changes.map((change) => change.model).filter((name) => !models.has(name)))];
+  if (unknown.length) throw PushPullError.modelNotServed(unknown, served);
+  changes.forEach((change, index) => {
+    const model = models.get(change.model)!;
+    if (model.key.length !== 1) throw PushPullError.changeInvalid(index, change.model, 'a model with a composite key cannot be pushed yet');
+    if (typeof change.id !== 'string' && typeof change.id !== 'number') throw PushPullError.changeInvalid(index, change.model, 'it has no id');
+    if (change.deleted) return;
+    if (!change.doc) throw PushPullError.changeInvalid(index, change.model, 'it has no doc (send deleted: true for a delete)');
+    const properties = new Set(model.fields.map((field) => field.property));
+    const strange = Object.keys(change.doc).filter((property) => !properties.has(property));
+    if (strange.length) throw PushPullError.changeInvalid(index, change.model, `${strange.join(', ')} ${strange.length === 1 ? 'is' : 'are'} not a property it syncs (${[...properties].join(', ')})`);
+  });
+}
+
+/**
+ * Applies a client's changes in one transaction, with a result per row: created, updated,
+ * deleted, or a conflict when the server changed the row after the client's `checkpoint` (another
+ * client or the app; the client's own earlier pushes are not conflicts), resolved by the model's
+ * policy (`server-wins` by default: nothing written, the server's row goes back). A replay of the same
+ * `(clientId, mutationId)` returns the first result and writes nothing. A malformed change, or a
+ * write the database refuses, fails the whole push typed, nothing written. Needs `installPushPull`.
+ *
+ * @example
+ * ```ts
+ * const { results } = await pushChanges(orm.em.fork(), { clientId, mutationId, checkpoint, changes: [{ model: 'Todo', id, doc: { title } }] });
+ * ```
+ */
+export async function pushChanges(em: EntityManager, options: PushChangesOptions): Promise<PushResult> {
+  checkEntityManager('pushChanges', em, 'pushChanges(orm.em.fork(), { clientId, mutationId, changes })');
+  const position = decodeCheckpoint(options.checkpoint);
+  try {
+    return await inTransaction(em, async (tx) => {
+      const session = await SqlSession.open(tx, options.signal);
+      const schema = defaultSchemaOf(tx);
+      await session.query(`SELECT set_config('${PUSH_CLIENT_SETTING}', ?, true)`, [options.clientId]);
+      const first = await session.run(`INSERT INTO ${ident(schema)}.${PUSH_LOG_TABLE} (client_id, mutation_id) VALUES (?, ?) ON CONFLICT DO NOTHING`,
+        [options.clientId, options.mutationId]);
+      if (!first) {
+        const [done] = await session.query<{ result: PushRowResult[] | string }>(
+          `SELECT result FROM ${ident(schema)}.${PUSH_LOG_TABLE} WHERE client_id = ? AND mutation_id = ?`, [options.clientId, options.mutationId]);
+        return { replayed: true, results: (typeof done!.result === 'string' ? JSON.parse(done!.result) : done!.result) as PushRowResult[] };
+      }
+      const sync = EntitySync.forEntityManager(tx);
+      const tables = await TableGraph.load(session, sync.graph, schema, (entity) => sync.registryEntry(entity));
+      const models = new Map(servedModels(sync, tables, undefined, options.served).map((model) => [model.name, model]));
+      checkChanges(options.changes, models, [...models.keys()]);
+      const results: PushRowResult[] = [];
+      const written: { result: PushRowResult; model: ServedModel; entity?: object; removed: boolean }[] = [];
+      for (const model of models.values()) {
+        const mine = options.changes.filter((change) => change.model === model.name);
+        if (!mine.length) continue;
+        const [key] = model.key;
+        const keys = mine.map((change) => JSON.stringify([change.id]));
+        // the rows are locked first, so that no other writer changes them between the check and the write
+        await session.query(`SELECT 1 FROM ${model.table.qualified} t WHERE t.${ident(key!.name)} IN (SELECT (k->>0)::${key!.type} FROM unnest(?::jsonb[]) k) FOR UPDATE`, [arrayLiteral(keys)]);
+        const versions = new Map((await session.query<Version & { key: string }>(
+          `SELECT key::text AS key, xid::text AS xid, seq::text AS seq, origin FROM ${ident(schema)}.${ROW_VERSION_TABLE} WHERE model = ? AND key = ANY(?::jsonb[])`,
+          [model.name, arrayLiteral(keys)])).map((row) => [JSON.stringify(JSON.parse(row.key)[0]), row]));
+        const keyProperty = model.fields.find((field) => field.column === key)!.property;
+        const found = new Map((await tx.find<object>(model.name, { [keyProperty]: { $in: mine.map((change) => change.id) } } as never))
+          .map((entity) => [JSON.stringify((entity as Record<string, unknown>)[keyProperty]), entity]));
+        for (const change of mine) {
+          const id = JSON.stringify(change.id);
+          const entity = found.get(id);
+          const version = versions.get(id);
+          let write: Record<string, unknown> | null | undefined = change.deleted ? null : change.doc!;
+          const result: PushRowResult = { model: model.name, id: change.id, status: 'updated' };
+          if (version && after(version, position) && version.origin !== options.clientId && (entity || !change.deleted)) {
+            const policy = options.conflicts?.[model.name] ?? 'server-wins';
+            const decided = policy === 'server-wins' ? 'server' : policy === 'client-wins' ? 'client'
+              : policy({ model: model.name, id: change.id, server: entity ? documentOf(model, entity) : null, client: write });
+            result.status = 'conflict';
+            result.resolution = typeof decided === 'string' ? decided : 'merged';
+            if (decided === 'server') write = undefined;
+            else if (typeof decided === 'object') write = decided;
+          }
+          const removed = write === null;
+          if (write === null) {
+            if (entity) tx.remove(entity);
+            found.delete(id);
+            if (result.status !== 'conflict') result.status = 'deleted';
+          } else if (write !== undefined) {
+            const values = Object.fromEntries(Object.entries(write).filter(([property]) => property !== keyProperty));
+            if (entity) tx.assign(entity, values);
+            else if (result.status !== 'conflict') result.status = 'created';
+            const target = entity ?? tx.create<object>(model.name, { ...values, [keyProperty]: change.id } as never);
+            found.set(id, target);
+          }
+          results.push(result);
+          written.push({ result, model, entity: found.get(id), removed });
+        }
+      }
+      await tx.flush();
+      // a conflict's answer carries the server's row as it is now, for the client to take
+      for (const { result, model, entity, removed } of written) {
+        if (result.status === 'conflict') result.server = entity && !removed ? documentOf(model, entity) : null;
+      }
+      await session.run(`UPDATE ${ident(schema)}.${PUSH_LOG_TABLE} SET result = ?::jsonb WHERE client_id = ? AND mutation_id = ?`,
+        [JSON.stringify(results), options.clientId, options.mutationId]);
+      return { replayed: false, results };
+    });
+  } catch (error) {
+    if (error instanceof EntitySyncError) throw error;
+    throw PushPullError.rejected(error);
+  }
+}

@@ -25,7 +25,7 @@ const DOCUMENTED: [string, Record<string, unknown>, string[]][] = [
     'dumpMaster', 'loadReplica', 'syncMaster', 'diffMaster', 'diffReplica', 'diffSync', 'exportReferenceData', 'pullReferenceData', 'envSyncRoutes', 'pullFrom', 'ENV_SYNC_RIGHT',
     'installPushPull', 'pullChanges', 'ROW_VERSION_TABLE', 'pushPullRoutes', 'PUSH_PULL_PULL_RIGHT', 'pushChanges', 'PUSH_PULL_PUSH_RIGHT',
   ]],
-  ['@entity-sync/adapters/http', http, ['createHttpHandler', 'staticTokenAuth', 'jwtAuth', 'ndjson', 'ndjsonBatches', 'bytes', 'httpGetLines', 'httpGetLineBatches', 'httpGetBytes',
+  ['@entity-sync/adapters/http', http, ['createHttpHandler', 'staticTokenAuth', 'jwtAuth', 'tokenRoutes', 'ndjson', 'ndjsonBatches', 'bytes', 'httpGetLines', 'httpGetLineBatches', 'httpGetBytes',
     'STATUS_OF_CODE', 'statusOfCode']],
   ['@entity-sync/adapters/http/node', httpNode, ['toNodeListener']],
   ['@entity-sync/adapters/http/express', httpExpress, ['toExpressMiddleware']],

@@ -48,6 +48,11 @@ export class HttpError extends EntitySyncError {
     return new HttpError('AUTH_INVALID', `The bearer token is not accepted: ${reason}. Send a valid token.`, { cause, info: { reason } });
   }
 
+  /** The credentials sent to a token endpoint are not accepted (the app's check said no). */
+  static credentialsInvalid(): HttpError {
+    return new HttpError('AUTH_INVALID', 'The credentials are not accepted. Check them and ask for a token again.', { info: { reason: 'credentials' } });
+  }
+
   /** The credentials are valid but `subject` lacks the `right` the route needs. */
   static forbidden(route: string, subject: string, right: string): HttpError {
     return new HttpError('AUTH_FORBIDDEN',

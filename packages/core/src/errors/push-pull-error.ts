@@ -39,4 +39,23 @@ export class PushPullError extends EntitySyncError {
     return new PushPullError('PUSH_REJECTED', `The database refused the push: ${said}. Nothing was written; fix the rows and push again.`,
       { info: { database: facts ?? null }, cause });
   }
+
+  /** A request for models that belong to tenants, without saying which tenant. */
+  static tenantRequired(models: string[]): PushPullError {
+    return new PushPullError('PUSH_PULL_TENANT_REQUIRED',
+      `${models.join(', ')} ${models.length === 1 ? 'belongs' : 'belong'} to tenants: name the tenant to sync (\`tenant\` in the request).`, { info: { models } });
+  }
+
+  /** A tenant the caller does not belong to. */
+  static tenantForbidden(tenant: string, subject: string): PushPullError {
+    return new PushPullError('PUSH_PULL_TENANT_FORBIDDEN',
+      `${subject} does not belong to tenant ${JSON.stringify(tenant)}: sync one of the tenants of the token, or ask for a token that has it.`, { info: { tenant, subject } });
+  }
+
+  /** `@SyncModel({ tenant })` names a property that is not one column of the entity. */
+  static tenantPropertyInvalid(model: string, property: string): PushPullError {
+    return new PushPullError('PUSH_PULL_MODEL_INVALID',
+      `@SyncModel({ tenant: ${JSON.stringify(property)} }) on ${model} names no property of one column: name a scalar property or a to-one relation that holds the row's tenant.`,
+      { info: { model, property } });
+  }
 }

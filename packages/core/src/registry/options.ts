@@ -28,6 +28,12 @@ export interface SyncModelOptions {
    * nullable, such as customers). Unset, the delete plan decides by the entity's shape.
    */
   referenceData?: boolean;
+  /**
+   * The property that names the tenant a row belongs to (a scalar, or a to-one relation whose id
+   * names it), for the push/pull sync API: a client sees and changes only the rows of the tenant
+   * it syncs. Entities without one are shared by every tenant.
+   */
+  tenant?: string;
 }
 
 /** Turns an entity into the state a message carries. */

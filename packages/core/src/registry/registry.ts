@@ -58,6 +58,9 @@ export function registerSyncModel(target: object, options: SyncModelOptions = {}
   if (options.referenceData !== undefined && typeof options.referenceData !== 'boolean') {
     throw RegistryError.invalidOption(name, '@SyncModel', 'referenceData', `must be true or false, got a ${typeof options.referenceData}`);
   }
+  if (options.tenant !== undefined && (typeof options.tenant !== 'string' || !/^[A-Za-z_$][\w$]*$/.test(options.tenant))) {
+    throw RegistryError.invalidOption(name, '@SyncModel', 'tenant', `must be a property name, got ${JSON.stringify(options.tenant)}`);
+  }
   entryFor(target).syncModel = { ...options };
 }
 

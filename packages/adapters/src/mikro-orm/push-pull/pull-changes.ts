@@ -6,7 +6,7 @@ import { EntitySync } from '../extension/entity-sync.js';
 import { arrayLiteral, ident, literal, SqlSession } from '../../internal/pg/sql-session.js';
 import { TableGraph } from '../../internal/pg/table-graph.js';
 import { ROW_VERSION_TABLE } from './row-versions.js';
-import { keyJson, servedModels, type ServedModel } from './served-models.js';
+import { keyJson, servedModels, tenantText, type ServedModel } from './served-models.js';
 
 /** Options of `pullChanges`. */
 export interface PullChangesOptions {
@@ -18,6 +18,8 @@ export interface PullChangesOptions {
   served?: string[];
   /** Changes per answer, at most (default 500). */
   limit?: number;
+  /** The tenant whose rows the client syncs: required when a pulled model has `@SyncModel({ tenant })`; models without one are shared. */
+  tenant?: string;
   signal?: AbortSignal;
 }
 
@@ -93,10 +95,15 @@ export async function pullChanges(em: EntityManager, options: PullChangesOptions
     const tables = await TableGraph.load(session, sync.graph, schema, (entity) => sync.registryEntry(entity));
     const models = servedModels(sync, tables, options.models, options.served);
     await checkInstalled(session, models);
+    const tenanted = models.filter((model) => model.tenant);
+    if (tenanted.length && options.tenant === undefined) throw PushPullError.tenantRequired(tenanted.map((model) => model.name));
+    // a tenant's models hold the rows filed under it; the others, those every tenant shares
     const versions = await session.query<VersionRow>(
       `SELECT model, key::text AS key, deleted, xid::text AS xid, seq::text AS seq FROM ${ident(schema)}.${ROW_VERSION_TABLE} ` +
-      `WHERE model = ANY(?::text[]) AND xid < ?::xid8${after ? ' AND (xid, seq) > (?::xid8, ?::bigint)' : ''} ORDER BY xid, seq LIMIT ${limit + 1}`,
-      [arrayLiteral(models.map((model) => model.name)), horizon, ...(after ? [after.xid, after.seq] : [])]);
+      "WHERE ((model = ANY(?::text[]) AND tenant = '') OR (model = ANY(?::text[]) AND tenant = ?)) " +
+      `AND xid < ?::xid8${after ? ' AND (xid, seq) > (?::xid8, ?::bigint)' : ''} ORDER BY xid, seq LIMIT ${limit + 1}`,
+      [arrayLiteral(models.filter((model) => !model.tenant).map((model) => model.name)), arrayLiteral(tenanted.map((model) => model.name)),
+        options.tenant ?? '', horizon, ...(after ? [after.xid, after.seq] : [])]);
     const hasMore = versions.length > limit;
     const page = versions.slice(0, limit);
     const last = page.at(-1);
@@ -112,7 +119,7 @@ export async function pullChanges(em: EntityManager, options: PullChangesOptions
       const live = mine.filter((version) => !version.deleted).map((version) => version.key);
       const found = live.length ? await session.query<{ key: string; doc: string }>(
         `SELECT ${keyJson(model, 't')}::text AS key, (${documentSql(model, 't')})::text AS doc FROM ${model.table.qualified} t ` +
-        `WHERE (${model.key.map((column) => `t.${ident(column.name)}`).join(', ')}) IN ` +
+        `WHERE ${model.tenant ? `${tenantText(model, 't')} = ${literal(options.tenant ?? '')} AND ` : ''}(${model.key.map((column) => `t.${ident(column.name)}`).join(', ')}) IN ` +
         `(SELECT ${model.key.map((column, i) => `(k->>${i})::${column.type}`).join(', ')} FROM unnest(?::jsonb[]) k)`, [arrayLiteral(live)]) : [];
       const documents = new Map(found.map((row) => [JSON.stringify(JSON.parse(row.key)), row.doc]));
       const upserted: Record<string, unknown>[] = [];

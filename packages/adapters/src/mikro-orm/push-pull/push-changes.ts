@@ -6,7 +6,7 @@ import { EntitySync } from '../extension/entity-sync.js';
 import { arrayLiteral, ident, SqlSession } from '../../internal/pg/sql-session.js';
 import { TableGraph } from '../../internal/pg/table-graph.js';
 import { PUSH_CLIENT_SETTING, PUSH_LOG_TABLE, ROW_VERSION_TABLE } from './row-versions.js';
-import { keyJson, servedModels, type ServedModel } from './served-models.js';
+import { keyJson, servedModels, tenantText, type ServedModel } from './served-models.js';
 
 /** One pushed change: a row as the client has it now (`doc`, by property name), or its delete. */
 export interface PushChange {
@@ -47,6 +47,8 @@ export interface PushChangesOptions {
   served?: string[];
   /** Per model, how conflicts are resolved (default `server-wins`). */
   conflicts?: Record<string, PushConflictPolicy>;
+  /** The tenant the client syncs: required when a pushed model has `@SyncModel({ tenant })`. Rows of other tenants are refused. */
+  tenant?: string;
   signal?: AbortSignal;
 }
 
@@ -54,7 +56,9 @@ export interface PushChangesOptions {
 export interface PushRowResult {
   model: string;
   id: string | number;
-  status: 'created' | 'updated' | 'deleted' | 'conflict';
+  status: 'created' | 'updated' | 'deleted' | 'conflict' | 'refused';
+  /** For a refused change: why (the row is another tenant's, or names one). */
+  reason?: string;
   /** For a conflict: whose row is now on the server. */
   resolution?: 'server' | 'client' | 'merged';
   /** For a conflict: the server's row as it is now (null when it does not exist), for the client to take. */
@@ -82,6 +86,14 @@ function documentOf(model: ServedModel, entity: object): Record<string, unknown>
     doc[property] = value !== null && typeof value === 'object' && !(value instanceof Date) && !Array.isArray(value) ? Object.values(value)[0] ?? null : value ?? null;
   }
   return doc;
+}
+
+/** Why a change of a tenant's model is refused for `tenant`: the row is another tenant's (`owner`), or the change names another; undefined when it is not. */
+function refusedForTenant(model: ServedModel, change: PushChange, owner: string | undefined, tenant: string): string | undefined {
+  if (owner !== undefined && owner !== tenant) return 'the row belongs to another tenant';
+  const named = change.doc?.[model.tenant!.property];
+  if (!change.deleted && named !== undefined && named !== null && String(named) !== tenant) return 'the row names another tenant';
+  return undefined;
 }
 
 /** Checks the changes against the served models: a model not served is `PUSH_PULL_MODEL_NOT_SERVED`, anything else malformed `PUSH_CHANGE_INVALID`. */
@@ -132,6 +144,8 @@ export async function pushChanges(em: EntityManager, options: PushChangesOptions
       const tables = await TableGraph.load(session, sync.graph, schema, (entity) => sync.registryEntry(entity));
       const models = new Map(servedModels(sync, tables, undefined, options.served).map((model) => [model.name, model]));
       checkChanges(options.changes, models, [...models.keys()]);
+      const tenanted = [...new Set(options.changes.map((change) => change.model))].filter((name) => models.get(name)!.tenant);
+      if (tenanted.length && options.tenant === undefined) throw PushPullError.tenantRequired(tenanted);
       const results: PushRowResult[] = [];
       const written: { result: PushRowResult; model: ServedModel; entity?: object; removed: boolean }[] = [];
       for (const model of models.values()) {
@@ -140,15 +154,24 @@ export async function pushChanges(em: EntityManager, options: PushChangesOptions
         const [key] = model.key;
         const keys = mine.map((change) => JSON.stringify([change.id]));
         // the rows are locked first, so that no other writer changes them between the check and the write
-        await session.query(`SELECT 1 FROM ${model.table.qualified} t WHERE t.${ident(key!.name)} IN (SELECT (k->>0)::${key!.type} FROM unnest(?::jsonb[]) k) FOR UPDATE`, [arrayLiteral(keys)]);
+        const tenant = model.tenant ? options.tenant! : '';
+        const owners = new Map((await session.query<{ key: string; tenant: string }>(
+          `SELECT ${keyJson(model, 't')}::text AS key, ${tenantText(model, 't')} AS tenant FROM ${model.table.qualified} t ` +
+          `WHERE t.${ident(key!.name)} IN (SELECT (k->>0)::${key!.type} FROM unnest(?::jsonb[]) k) FOR UPDATE`, [arrayLiteral(keys)]))
+          .map((row) => [JSON.stringify(JSON.parse(row.key)[0]), row.tenant]));
         const versions = new Map((await session.query<Version & { key: string }>(
-          `SELECT key::text AS key, xid::text AS xid, seq::text AS seq, origin FROM ${ident(schema)}.${ROW_VERSION_TABLE} WHERE model = ? AND key = ANY(?::jsonb[])`,
-          [model.name, arrayLiteral(keys)])).map((row) => [JSON.stringify(JSON.parse(row.key)[0]), row]));
+          `SELECT key::text AS key, xid::text AS xid, seq::text AS seq, origin FROM ${ident(schema)}.${ROW_VERSION_TABLE} WHERE model = ? AND key = ANY(?::jsonb[]) AND tenant = ?`,
+          [model.name, arrayLiteral(keys), tenant])).map((row) => [JSON.stringify(JSON.parse(row.key)[0]), row]));
         const keyProperty = model.fields.find((field) => field.column === key)!.property;
         const found = new Map((await tx.find<object>(model.name, { [keyProperty]: { $in: mine.map((change) => change.id) } } as never))
           .map((entity) => [JSON.stringify((entity as Record<string, unknown>)[keyProperty]), entity]));
         for (const change of mine) {
           const id = JSON.stringify(change.id);
+          const refusal = model.tenant && refusedForTenant(model, change, owners.get(id), tenant);
+          if (refusal) {
+            results.push({ model: model.name, id: change.id, status: 'refused', reason: refusal });
+            continue;
+          }
           const entity = found.get(id);
           const version = versions.get(id);
           let write: Record<string, unknown> | null | undefined = change.deleted ? null : change.doc!;
@@ -171,7 +194,8 @@ export async function pushChanges(em: EntityManager, options: PushChangesOptions
             const values = Object.fromEntries(Object.entries(write).filter(([property]) => property !== keyProperty));
             if (entity) tx.assign(entity, values);
             else if (result.status !== 'conflict') result.status = 'created';
-            const target = entity ?? tx.create<object>(model.name, { ...values, [keyProperty]: change.id } as never);
+            const owned = model.tenant && !entity ? { [model.tenant.property]: model.tenant.column.integer ? Number(tenant) : tenant } : {};
+            const target = entity ?? tx.create<object>(model.name, { ...values, ...owned, [keyProperty]: change.id } as never);
             found.set(id, target);
           }
           results.push(result);

@@ -1,6 +1,7 @@
 import type { MikroORM } from '@mikro-orm/core';
 import { z } from 'zod';
-import type { HttpRoutes } from '../../http/index.js';
+import { PushPullError } from '@entity-sync/core';
+import type { HttpRoutes, Principal } from '../../http/index.js';
 import { pullChanges } from './pull-changes.js';
 import { pushChanges, type PushConflictPolicy } from './push-changes.js';
 
@@ -22,7 +23,9 @@ export interface PushPullRoutesOptions {
   conflicts?: Record<string, PushConflictPolicy>;
 }
 
+const tenantField = z.string().min(1).max(200).optional();
 const pullBody = z.object({
+  tenant: tenantField,
   checkpoint: z.string().max(64).nullable().optional(),
   models: z.array(z.string().regex(/^[A-Za-z_$][\w$]*$/, 'an entity name')).min(1).optional(),
   limit: z.number().int().min(1).max(10_000).optional(),
@@ -30,6 +33,7 @@ const pullBody = z.object({
 
 const entityName = z.string().regex(/^[A-Za-z_$][\w$]*$/, 'an entity name');
 const pushBody = z.object({
+  tenant: tenantField,
   clientId: z.string().min(1).max(200),
   mutationId: z.string().min(1).max(200),
   checkpoint: z.string().max(64).nullable().optional(),
@@ -42,13 +46,27 @@ const pushBody = z.object({
 });
 
 /**
+ * The tenant a request syncs: the one it names, which must be among the token's `tenants` claim
+ * (`PUSH_PULL_TENANT_FORBIDDEN` otherwise), or the token's only tenant. A static token carries no
+ * tenants: as the credentials of a service, it may name any.
+ */
+function tenantFor(principal: Principal | null, asked: string | undefined): string | undefined {
+  const claimed = principal?.claims.tenants;
+  const tenants = Array.isArray(claimed) ? claimed.filter((item): item is string => typeof item === 'string') : undefined;
+  if (asked === undefined) return tenants?.length === 1 ? tenants[0] : undefined;
+  if ((tenants && !tenants.includes(asked)) || (!tenants && principal?.via === 'jwt')) throw PushPullError.tenantForbidden(asked, principal?.subject ?? 'anonymous');
+  return asked;
+}
+
+/**
  * The push/pull sync API as routes of the HTTP layer. `POST <prefix>/pull` with
  * `{ checkpoint, models?, limit? }` answers `pullChanges`'s `{ checkpoint, hasMore, changes }`:
  * a malformed body is 400 naming the field, a checkpoint the server did not hand out 400
  * `PULL_CHECKPOINT_INVALID`, a model the API does not serve 403 `PUSH_PULL_MODEL_NOT_SERVED`.
  * `POST <prefix>/push` with `{ clientId, mutationId, checkpoint, changes }` answers `pushChanges`'s
  * `{ replayed, results }`; a malformed change is 400 `PUSH_CHANGE_INVALID`, a write the database
- * refuses 422 `PUSH_REJECTED`, nothing written.
+ * refuses 422 `PUSH_REJECTED`, nothing written. Both take `tenant`: the tenant whose rows are synced
+ * (see `tenantFor`; a model with `@SyncModel({ tenant })` needs one, 400 `PUSH_PULL_TENANT_REQUIRED`).
  *
  * @example
  * ```ts
@@ -57,9 +75,11 @@ const pushBody = z.object({
  */
 export function pushPullRoutes(orm: MikroORM, options: PushPullRoutesOptions = {}): HttpRoutes {
   return (route) => {
-    route.post('/pull', { right: options.pullRight ?? PUSH_PULL_PULL_RIGHT, body: pullBody }, async ({ body, signal }) =>
-      Response.json(await pullChanges(orm.em.fork(), { checkpoint: body.checkpoint, models: body.models, limit: body.limit, served: options.models, signal })));
-    route.post('/push', { right: options.pushRight ?? PUSH_PULL_PUSH_RIGHT, body: pushBody }, async ({ body, signal }) =>
-      Response.json(await pushChanges(orm.em.fork(), { ...body, served: options.models, conflicts: options.conflicts, signal })));
+    route.post('/pull', { right: options.pullRight ?? PUSH_PULL_PULL_RIGHT, body: pullBody }, async ({ body, principal, signal }) =>
+      Response.json(await pullChanges(orm.em.fork(), {
+        checkpoint: body.checkpoint, models: body.models, limit: body.limit, tenant: tenantFor(principal, body.tenant), served: options.models, signal,
+      })));
+    route.post('/push', { right: options.pushRight ?? PUSH_PULL_PUSH_RIGHT, body: pushBody }, async ({ body, principal, signal }) =>
+      Response.json(await pushChanges(orm.em.fork(), { ...body, tenant: tenantFor(principal, body.tenant), served: options.models, conflicts: options.conflicts, signal })));
   };
 }

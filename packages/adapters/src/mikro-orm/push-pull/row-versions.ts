@@ -5,7 +5,7 @@ import { defaultSchemaOf, inTransaction } from '../extension/compat.js';
 import { EntitySync } from '../extension/entity-sync.js';
 import { ident, literal, SqlSession } from '../../internal/pg/sql-session.js';
 import { TableGraph } from '../../internal/pg/table-graph.js';
-import { keyJson, servedModels, type ServedModel } from './served-models.js';
+import { keyJson, servedModels, tenantText, type ServedModel } from './served-models.js';
 
 /** The table where the capture keeps, per served row, the position of its last change (and whether that was a delete). */
 export const ROW_VERSION_TABLE = 'entity_sync_row_version';
@@ -19,21 +19,24 @@ export const PUSH_LOG_TABLE = 'entity_sync_push';
 // The capture: an AFTER row trigger on every served table stamps the row's entry with the id of
 // the transaction that changed it (xid8) and a sequence number, in that transaction: a rolled-back
 // change leaves no stamp, and writes that bypass the unit of work (nativeUpdate, raw SQL) are
-// stamped too. A delete keeps the entry as a tombstone; a key change is a delete of the old key.
+// stamped too. A delete keeps the entry as a tombstone; a change of key or tenant is a delete
+// where the row was. Entries are per tenant ('' for models every tenant shares).
 const captureFunction = (schema: string, name: string, model: ServedModel) => {
-  const upsert = (key: string, deleted: boolean) =>
-    `INSERT INTO ${ROW_VERSION_TABLE} AS v (model, key, xid, seq, deleted, changed_at, origin) ` +
-    `VALUES (${literal(model.name)}, ${key}, pg_current_xact_id(), nextval('${ROW_VERSION_TABLE}_seq'), ${deleted}, clock_timestamp(), ` +
+  const upsert = (key: string, tenant: string, deleted: boolean) =>
+    `INSERT INTO ${ROW_VERSION_TABLE} AS v (model, key, tenant, xid, seq, deleted, changed_at, origin) ` +
+    `VALUES (${literal(model.name)}, ${key}, ${tenant}, pg_current_xact_id(), nextval('${ROW_VERSION_TABLE}_seq'), ${deleted}, clock_timestamp(), ` +
     `nullif(current_setting('${PUSH_CLIENT_SETTING}', true), '')) ` +
-    'ON CONFLICT (model, key) DO UPDATE SET xid = EXCLUDED.xid, seq = EXCLUDED.seq, deleted = EXCLUDED.deleted, changed_at = EXCLUDED.changed_at, origin = EXCLUDED.origin;';
+    'ON CONFLICT (model, key, tenant) DO UPDATE SET xid = EXCLUDED.xid, seq = EXCLUDED.seq, deleted = EXCLUDED.deleted, changed_at = EXCLUDED.changed_at, origin = EXCLUDED.origin;';
+  // an update that moves the row to another key or tenant leaves a tombstone where it was
+  const moved = `${keyJson(model, 'OLD')} IS DISTINCT FROM ${keyJson(model, 'NEW')} OR ${tenantText(model, 'OLD')} IS DISTINCT FROM ${tenantText(model, 'NEW')}`;
   return `
 CREATE OR REPLACE FUNCTION ${schema}.${name}() RETURNS trigger LANGUAGE plpgsql SET search_path = ${schema}, pg_catalog AS $$
 BEGIN
-  IF TG_OP = 'DELETE' OR (TG_OP = 'UPDATE' AND ${keyJson(model, 'OLD')} IS DISTINCT FROM ${keyJson(model, 'NEW')}) THEN
-    ${upsert(keyJson(model, 'OLD'), true)}
+  IF TG_OP = 'DELETE' OR (TG_OP = 'UPDATE' AND (${moved})) THEN
+    ${upsert(keyJson(model, 'OLD'), tenantText(model, 'OLD'), true)}
   END IF;
   IF TG_OP <> 'DELETE' THEN
-    ${upsert(keyJson(model, 'NEW'), false)}
+    ${upsert(keyJson(model, 'NEW'), tenantText(model, 'NEW'), false)}
   END IF;
   RETURN NULL;
 END $$`;
@@ -67,9 +70,8 @@ export async function installPushPull(em: EntityManager, options: InstallPushPul
     const schema = defaultSchemaOf(tx);
     await session.run(`SET LOCAL search_path TO ${ident(schema)}`);
     await session.run(`CREATE SEQUENCE IF NOT EXISTS ${ROW_VERSION_TABLE}_seq`);
-    await session.run(`CREATE TABLE IF NOT EXISTS ${ROW_VERSION_TABLE} (model text NOT NULL, key jsonb NOT NULL, xid xid8 NOT NULL, seq bigint NOT NULL, ` +
-      'deleted boolean NOT NULL, changed_at timestamptz NOT NULL, PRIMARY KEY (model, key))');
-    await session.run(`ALTER TABLE ${ROW_VERSION_TABLE} ADD COLUMN IF NOT EXISTS origin text`);
+    await session.run(`CREATE TABLE IF NOT EXISTS ${ROW_VERSION_TABLE} (model text NOT NULL, key jsonb NOT NULL, tenant text NOT NULL, ` +
+      'xid xid8 NOT NULL, seq bigint NOT NULL, deleted boolean NOT NULL, changed_at timestamptz NOT NULL, origin text, PRIMARY KEY (model, key, tenant))');
     await session.run(`CREATE INDEX IF NOT EXISTS ${ROW_VERSION_TABLE}_position ON ${ROW_VERSION_TABLE} (xid, seq)`);
     await session.run(`CREATE TABLE IF NOT EXISTS ${PUSH_LOG_TABLE} (client_id text NOT NULL, mutation_id text NOT NULL, result jsonb, ` +
       'pushed_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (client_id, mutation_id))');
@@ -81,9 +83,9 @@ export async function installPushPull(em: EntityManager, options: InstallPushPul
       await session.run(`DROP TRIGGER IF EXISTS entity_sync_version ON ${model.table.qualified}`);
       await session.run(`CREATE TRIGGER entity_sync_version AFTER INSERT OR UPDATE OR DELETE ON ${model.table.qualified} ` +
         `FOR EACH ROW EXECUTE FUNCTION ${ident(schema)}.${fn}()`);
-      await session.run(`INSERT INTO ${ROW_VERSION_TABLE} (model, key, xid, seq, deleted, changed_at) ` +
-        `SELECT ${literal(model.name)}, ${keyJson(model, 't')}, pg_current_xact_id(), nextval('${ROW_VERSION_TABLE}_seq'), false, clock_timestamp() ` +
-        `FROM ${model.table.qualified} t ON CONFLICT (model, key) DO NOTHING`);
+      await session.run(`INSERT INTO ${ROW_VERSION_TABLE} (model, key, tenant, xid, seq, deleted, changed_at) ` +
+        `SELECT ${literal(model.name)}, ${keyJson(model, 't')}, ${tenantText(model, 't')}, pg_current_xact_id(), nextval('${ROW_VERSION_TABLE}_seq'), false, clock_timestamp() ` +
+        `FROM ${model.table.qualified} t ON CONFLICT (model, key, tenant) DO NOTHING`);
       installed.push(model.name);
     }
     return installed;

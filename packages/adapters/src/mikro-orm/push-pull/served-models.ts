@@ -12,6 +12,8 @@ export interface ServedModel {
   key: CatalogColumn[];
   /** Property name and column of every value a document carries (the columns `@SyncModel` include / exclude let out). */
   fields: { property: string; column: CatalogColumn }[];
+  /** The property and column naming a row's tenant (`@SyncModel({ tenant })`); none for a model every tenant shares. */
+  tenant?: { property: string; column: CatalogColumn };
 }
 
 /** The `@SyncModel` entities of the ORM that have a table of their own (not pivots). */
@@ -30,11 +32,24 @@ export function servedModels(sync: EntitySync, tables: TableGraph, names?: strin
       const catalog = table.columns.find((candidate) => candidate.name === column.name);
       return catalog ? [{ property: column.property, column: catalog }] : [];
     });
-    return { name, table, key: table.primaryKey, fields };
+    const tenantProperty = sync.registryEntry(name)?.syncModel?.tenant;
+    let tenant: ServedModel['tenant'];
+    if (tenantProperty) {
+      const columns = node.columns.filter((column) => column.property === tenantProperty);
+      const catalog = table.allColumns.find((candidate) => candidate.name === columns[0]?.name);
+      if (columns.length !== 1 || !catalog) throw PushPullError.tenantPropertyInvalid(name, tenantProperty);
+      tenant = { property: tenantProperty, column: catalog };
+    }
+    return { name, table, key: table.primaryKey, fields, tenant };
   });
 }
 
 /** `jsonb_build_array(<row>.<key column>, ...)`: a row's key as the capture stores it. */
 export function keyJson(model: ServedModel, row: string): string {
   return `jsonb_build_array(${model.key.map((column) => `${row}.${ident(column.name)}`).join(', ')})`;
+}
+
+/** `<row>.<tenant column>::text`, or '' for a model every tenant shares: the tenant the capture files a row under. */
+export function tenantText(model: ServedModel, row: string): string {
+  return model.tenant ? `coalesce(${row}.${ident(model.tenant.column.name)}::text, '')` : "''";
 }

@@ -94,12 +94,24 @@ for (const backend of testBackends()) {
     em.create(PpTodo, { id: uuid(7), title: 'gone soon' });
     await em.flush();
     await em.nativeDelete(PpTodo, { id: uuid(7) });
-    // the foreign key cascades the new id to the todo: that is a change of the todo too
-    await em.getConnection().execute(`update ${table('pp_project')} set id = 2, name = 'Artemis' where id = 1`);
+    await em.getConnection().execute(`update ${table('pp_project')} set name = 'Artemis' where id = 1`);
+    await em.getConnection().execute(`update ${table('pp_todo')} set id = '${uuid(11)}' where id = '${uuid(1)}'`);
     const { answers, held } = await pullAll(orm, checkpoint, 100);
-    assert.equal(sentIds(answers).sort(), ['PpProject:1:deleted', 'PpProject:2', `PpTodo:${uuid(1)}`, `PpTodo:${uuid(7)}:deleted`].sort());
-    assert.equal(held.get(`PpTodo:${JSON.stringify(uuid(1))}`), { id: uuid(1), title: 'launch!', done: true, project: 2 });
-    assert.equal(held.get('PpProject:2'), { id: 2, name: 'Artemis' });
+    assert.equal(sentIds(answers).sort(), ['PpProject:1', `PpTodo:${uuid(1)}:deleted`, `PpTodo:${uuid(11)}`, `PpTodo:${uuid(7)}:deleted`].sort());
+    assert.equal(held.get(`PpTodo:${JSON.stringify(uuid(11))}`), { id: uuid(11), title: 'launch!', done: true, project: 1 });
+    assert.not.ok(held.has(`PpTodo:${JSON.stringify(uuid(1))}`));
+    assert.equal(held.get('PpProject:1'), { id: 1, name: 'Artemis' });
+  });
+
+  test('the changes of one transaction come in sequence order across pages, when the sequence gains a digit (96 ... 105) too', async () => {
+    const { checkpoint } = await pullAll(orm, null, 100);
+    await orm.em.getConnection().execute(`select setval('${table('entity_sync_row_version_seq')}', 95)`);
+    await orm.em.fork().transactional(async (tx) => {
+      for (let i = 10; i < 20; i++) tx.create(PpTodo, { id: uuid(i), title: `batch ${i}` });
+    });
+    const { answers, held } = await pullAll(orm, checkpoint, 3);
+    assert.equal(sentIds(answers).sort(), Array.from({ length: 10 }, (_, i) => `PpTodo:${uuid(10 + i)}`).sort());
+    assert.equal([...held.values()].map((doc) => doc.title).sort(), Array.from({ length: 10 }, (_, i) => `batch ${10 + i}`));
   });
 
   test('a rolled-back transaction leaves nothing to pull; writes that bypass the unit of work are pulled', async () => {

@@ -99,9 +99,10 @@ export async function pullChanges(em: EntityManager, options: PullChangesOptions
     if (tenanted.length && options.tenant === undefined) throw PushPullError.tenantRequired(tenanted.map((model) => model.name));
     // a tenant's models hold the rows filed under it; the others, those every tenant shares
     const versions = await session.query<VersionRow>(
-      `SELECT model, key::text AS key, deleted, xid::text AS xid, seq::text AS seq FROM ${ident(schema)}.${ROW_VERSION_TABLE} ` +
-      "WHERE ((model = ANY(?::text[]) AND tenant = '') OR (model = ANY(?::text[]) AND tenant = ?)) " +
-      `AND xid < ?::xid8${after ? ' AND (xid, seq) > (?::xid8, ?::bigint)' : ''} ORDER BY xid, seq LIMIT ${limit + 1}`,
+      // ordered by the columns (v.): the bare names would be the text aliases, and '98' sorts after '129'
+      `SELECT v.model, v.key::text AS key, v.deleted, v.xid::text AS xid, v.seq::text AS seq FROM ${ident(schema)}.${ROW_VERSION_TABLE} v ` +
+      "WHERE ((v.model = ANY(?::text[]) AND v.tenant = '') OR (v.model = ANY(?::text[]) AND v.tenant = ?)) " +
+      `AND v.xid < ?::xid8${after ? ' AND (v.xid, v.seq) > (?::xid8, ?::bigint)' : ''} ORDER BY v.xid, v.seq LIMIT ${limit + 1}`,
       [arrayLiteral(models.filter((model) => !model.tenant).map((model) => model.name)), arrayLiteral(tenanted.map((model) => model.name)),
         options.tenant ?? '', horizon, ...(after ? [after.xid, after.seq] : [])]);
     const hasMore = versions.length > limit;

@@ -230,6 +230,11 @@ export function propertyValue(entity: object, property: string): unknown {
     : value;
 }
 
+/** A new managed instance of `entity` (by name) holding `data`, persisted on the next flush. */
+export function createByName<T extends object>(em: EntityManager, entity: string, data: Record<string, unknown>): T {
+  return em.create<T>(byName(entity), data as never) as T;
+}
+
 /** Runs `findOne`-style queries for `entity` with a filter. */
 export function findByFilter<T extends object>(em: EntityManager, entity: string, filter: object, limit: number): Promise<T[]> {
   return em.find<T>(byName(entity), filter as never, { limit }) as Promise<T[]>;

@@ -1,7 +1,7 @@
 import { decodeCheckpoint, EntitySyncError, PushPullError, type PullPosition } from '@entity-sync/core';
 import type { EntityManager } from '@mikro-orm/core';
 import { checkEntityManager } from '../extension/arguments.js';
-import { defaultSchemaOf, inTransaction, plainOfEntity } from '../extension/compat.js';
+import { createByName, defaultSchemaOf, findByFilter, inTransaction, plainOfEntity } from '../extension/compat.js';
 import { EntitySync } from '../extension/entity-sync.js';
 import { arrayLiteral, ident, SqlSession } from '../../internal/pg/sql-session.js';
 import { TableGraph } from '../../internal/pg/table-graph.js';
@@ -163,7 +163,7 @@ export async function pushChanges(em: EntityManager, options: PushChangesOptions
           `SELECT key::text AS key, xid::text AS xid, seq::text AS seq, origin FROM ${ident(schema)}.${ROW_VERSION_TABLE} WHERE model = ? AND key = ANY(?::jsonb[]) AND tenant = ?`,
           [model.name, arrayLiteral(keys), tenant])).map((row) => [JSON.stringify(JSON.parse(row.key)[0]), row]));
         const keyProperty = model.fields.find((field) => field.column === key)!.property;
-        const found = new Map((await tx.find<object>(model.name, { [keyProperty]: { $in: mine.map((change) => change.id) } } as never))
+        const found = new Map((await findByFilter<object>(tx, model.name, { [keyProperty]: { $in: mine.map((change) => change.id) } }, mine.length))
           .map((entity) => [JSON.stringify((entity as Record<string, unknown>)[keyProperty]), entity]));
         for (const change of mine) {
           const id = JSON.stringify(change.id);
@@ -195,7 +195,7 @@ export async function pushChanges(em: EntityManager, options: PushChangesOptions
             if (entity) tx.assign(entity, values);
             else if (result.status !== 'conflict') result.status = 'created';
             const owned = model.tenant && !entity ? { [model.tenant.property]: model.tenant.column.integer ? Number(tenant) : tenant } : {};
-            const target = entity ?? tx.create<object>(model.name, { ...values, ...owned, [keyProperty]: change.id } as never);
+            const target = entity ?? createByName<object>(tx, model.name, { ...values, ...owned, [keyProperty]: change.id });
             found.set(id, target);
           }
           results.push(result);

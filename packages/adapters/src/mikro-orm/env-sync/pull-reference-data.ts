@@ -8,7 +8,7 @@ import { TableGraph } from '../../internal/pg/table-graph.js';
 import { checkOutsideEffects, collectMissing, deleteMissing } from './delete-missing.js';
 import { PulledFiles } from './pulled-files.js';
 import { fingerprintDifferences } from './sync-fingerprint.js';
-import { NaturalKeySql, syncModelNames, syncModelPlan, type SyncModelPlan } from './sync-model-plan.js';
+import { NaturalKeySql, syncModelPlan, type SyncModelPlan } from './sync-model-plan.js';
 import { syncDigest } from './sync-row-sql.js';
 import { selectModels } from './sync-model-selection.js';
 import type { PullReferenceDataOptions } from './sync-options.js';
@@ -84,7 +84,7 @@ export async function pullReferenceLines(em: EntityManager, open: (have: Record<
       await session.run(`SET LOCAL work_mem = '64MB'`);
       const tables = await TableGraph.load(session, sync.graph, defaultSchemaOf(tx), (entity) => sync.registryEntry(entity));
       const keys = new NaturalKeySql(sync, tables, 'nk');
-      const have = models === undefined ? {} : await heldDigests(session, sync, tables, keys, models ?? syncModelNames(sync));
+      const have = models === undefined ? {} : await heldDigests(session, sync, tables, keys, models ?? sync.syncModelNames());
       const reader = new SyncStreamReader(open(have));
       const header = await reader.header();
       const source = new Map(header.models.map((model) => [model.name, model]));

@@ -17,11 +17,6 @@ export interface SyncModelPlan {
   references: ForeignKeyEdge[];
 }
 
-/** The `@SyncModel` entities of the ORM (those with a table). */
-export function syncModelNames(sync: EntitySync): string[] {
-  return [...sync.graph.nodes.values()].filter((node) => !node.pivot && sync.registryEntry(node.name)?.syncModel).map((node) => node.name);
-}
-
 function naturalKeyOf(sync: EntitySync, model: string, referencedBy?: string): string[] {
   try {
     return sync.naturalKeyPaths(model);
@@ -34,7 +29,7 @@ function naturalKeyOf(sync: EntitySync, model: string, referencedBy?: string): s
 /** The plan of one model; `ENV_SYNC_MODEL_INVALID` for a model that is no `@SyncModel`, has no natural key or refers to one without. */
 export function syncModelPlan(sync: EntitySync, tables: TableGraph, model: string): SyncModelPlan {
   const entry = sync.registryEntry(model);
-  if (!entry?.syncModel || !sync.graph.nodes.has(model)) throw EnvSyncError.unknownModel(model, syncModelNames(sync));
+  if (!entry?.syncModel || !sync.graph.nodes.has(model)) throw EnvSyncError.unknownModel(model, sync.syncModelNames());
   const naturalKey = naturalKeyOf(sync, model);
   const table = tables.keyedTable(model);
   const node = sync.graph.node(model);

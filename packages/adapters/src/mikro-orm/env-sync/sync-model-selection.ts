@@ -1,11 +1,11 @@
 import { dependencyOrder, EnvSyncError } from '@entity-sync/core';
 import type { EntitySync } from '../extension/entity-sync.js';
 import type { TableGraph } from '../../internal/pg/table-graph.js';
-import { syncModelNames, syncModelPlan, type SyncModelPlan } from './sync-model-plan.js';
+import { syncModelPlan, type SyncModelPlan } from './sync-model-plan.js';
 
 /** The plans of `models` (default: every `@SyncModel`), in dependency order, with the foreign keys that are set after all rows are in. */
 export function selectModels(sync: EntitySync, tables: TableGraph, models?: string[]): { plans: SyncModelPlan[]; deferred: Set<string> } {
-  const names = models ?? syncModelNames(sync);
+  const names = models ?? sync.syncModelNames();
   if (names.length === 0) throw EnvSyncError.modelInvalid('(none)', 'no entity is a @SyncModel', 'Decorate the reference-data entities with @SyncModel({ naturalKey: [...] }).');
   for (const name of names) syncModelPlan(sync, tables, name);
   const { order, deferred } = dependencyOrder(sync.graph, names,

@@ -128,6 +128,11 @@ export class EntitySync {
     return this.entries.get(entityNameOf(entity));
   }
 
+  /** The `@SyncModel` entities of this ORM that have a table of their own (not pivots), in the graph's order. */
+  syncModelNames(): string[] {
+    return [...this.graph.nodes.values()].filter((node) => !node.pivot && this.registryEntry(node.name)?.syncModel).map((node) => node.name);
+  }
+
   /**
    * What the entity's `@SyncModel({ referenceData })` says (undefined when it says nothing). Reference data (products,
    * employees, countries) is what many rows point at without belonging to it; a delete plan's

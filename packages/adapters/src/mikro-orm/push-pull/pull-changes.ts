@@ -3,10 +3,11 @@ import type { EntityManager } from '@mikro-orm/core';
 import { checkEntityManager } from '../extension/arguments.js';
 import { defaultSchemaOf, inTransaction } from '../extension/compat.js';
 import { EntitySync } from '../extension/entity-sync.js';
-import { arrayLiteral, ident, literal, SqlSession } from '../../internal/pg/sql-session.js';
+import { arrayLiteral, ident, SqlSession } from '../../internal/pg/sql-session.js';
 import { TableGraph } from '../../internal/pg/table-graph.js';
 import { ROW_VERSION_TABLE } from './row-versions.js';
-import { keyJson, servedModels, tenantText, type ServedModel } from './served-models.js';
+import { readDocuments, keyText } from './documents.js';
+import { servedModels, type ServedModel } from './served-models.js';
 
 /** Options of `pullChanges`. */
 export interface PullChangesOptions {
@@ -43,17 +44,6 @@ export interface PulledChanges {
 
 const DEFAULT_LIMIT = 500;
 const MAX_LIMIT = 10_000;
-// jsonb_build_object takes at most 100 arguments
-const PAIRS_PER_CALL = 40;
-
-// `jsonb_build_object('property', t."column", ...)` of a served model's row, in calls of at most 40 pairs joined by `||`.
-function documentSql(model: ServedModel, row: string): string {
-  const pairs = model.fields.map((field) => `${literal(field.property)}, ${row}.${ident(field.column.name)}`);
-  const calls: string[] = [];
-  for (let i = 0; i < pairs.length; i += PAIRS_PER_CALL) calls.push(`jsonb_build_object(${pairs.slice(i, i + PAIRS_PER_CALL).join(', ')})`);
-  return calls.join(' || ') || "'{}'::jsonb";
-}
-
 interface VersionRow { model: string; key: string; deleted: boolean; xid: string; seq: string }
 
 /** Throws `PUSH_PULL_NOT_INSTALLED` for served models whose table has no capture trigger. */
@@ -118,17 +108,13 @@ export async function pullChanges(em: EntityManager, options: PullChangesOptions
         return values.length === 1 ? values[0] : values;
       };
       const live = mine.filter((version) => !version.deleted).map((version) => version.key);
-      const found = live.length ? await session.query<{ key: string; doc: string }>(
-        `SELECT ${keyJson(model, 't')}::text AS key, (${documentSql(model, 't')})::text AS doc FROM ${model.table.qualified} t ` +
-        `WHERE ${model.tenant ? `${tenantText(model, 't')} = ${literal(options.tenant ?? '')} AND ` : ''}(${model.key.map((column) => `t.${ident(column.name)}`).join(', ')}) IN ` +
-        `(SELECT ${model.key.map((column, i) => `(k->>${i})::${column.type}`).join(', ')} FROM unnest(?::jsonb[]) k)`, [arrayLiteral(live)]) : [];
-      const documents = new Map(found.map((row) => [JSON.stringify(JSON.parse(row.key)), row.doc]));
+      const documents = await readDocuments(session, model, live, options.tenant);
       const upserted: Record<string, unknown>[] = [];
       const deleted: unknown[] = [];
       for (const version of mine) {
-        const doc = version.deleted ? undefined : documents.get(JSON.stringify(JSON.parse(version.key)));
+        const doc = version.deleted ? undefined : documents.get(keyText(version.key));
         if (doc === undefined) deleted.push(id(version.key));
-        else upserted.push(JSON.parse(doc) as Record<string, unknown>);
+        else upserted.push(doc);
       }
       changes.push({ model: model.name, upserted, deleted });
     }

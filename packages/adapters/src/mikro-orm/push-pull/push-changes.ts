@@ -1,11 +1,12 @@
 import { decodeCheckpoint, EntitySyncError, PushPullError, type PullPosition } from '@entity-sync/core';
 import type { EntityManager } from '@mikro-orm/core';
 import { checkEntityManager } from '../extension/arguments.js';
-import { createByName, defaultSchemaOf, findByFilter, inTransaction, plainOfEntity } from '../extension/compat.js';
+import { createByName, defaultSchemaOf, findByFilter, inTransaction } from '../extension/compat.js';
 import { EntitySync } from '../extension/entity-sync.js';
 import { arrayLiteral, ident, SqlSession } from '../../internal/pg/sql-session.js';
 import { TableGraph } from '../../internal/pg/table-graph.js';
 import { PUSH_CLIENT_SETTING, PUSH_LOG_TABLE, ROW_VERSION_TABLE } from './row-versions.js';
+import { readDocuments } from './documents.js';
 import { keyJson, servedModels, tenantText, type ServedModel } from './served-models.js';
 
 /** One pushed change: a row as the client has it now (`doc`, by property name), or its delete. */
@@ -77,17 +78,6 @@ interface Version { xid: string; seq: string; origin: string | null }
 const after = (version: Version, position: PullPosition | undefined) =>
   !position || BigInt(version.xid) > BigInt(position.xid) || (version.xid === position.xid && BigInt(version.seq) > BigInt(position.seq));
 
-// A served row as the API shows it: its properties (relations as the id they hold), what @SyncModel lets out only.
-function documentOf(model: ServedModel, entity: object): Record<string, unknown> {
-  const plain = plainOfEntity(entity);
-  const doc: Record<string, unknown> = {};
-  for (const { property } of model.fields) {
-    const value = plain[property];
-    doc[property] = value !== null && typeof value === 'object' && !(value instanceof Date) && !Array.isArray(value) ? Object.values(value)[0] ?? null : value ?? null;
-  }
-  return doc;
-}
-
 /** Why a change of a tenant's model is refused for `tenant`: the row is another tenant's (`owner`), or the change names another; undefined when it is not. */
 function refusedForTenant(model: ServedModel, change: PushChange, owner: string | undefined, tenant: string): string | undefined {
   if (owner !== undefined && owner !== tenant) return 'the row belongs to another tenant';
@@ -147,7 +137,6 @@ export async function pushChanges(em: EntityManager, options: PushChangesOptions
       const tenanted = [...new Set(options.changes.map((change) => change.model))].filter((name) => models.get(name)!.tenant);
       if (tenanted.length && options.tenant === undefined) throw PushPullError.tenantRequired(tenanted);
       const results: PushRowResult[] = [];
-      const written: { result: PushRowResult; model: ServedModel; entity?: object; removed: boolean }[] = [];
       for (const model of models.values()) {
         const mine = options.changes.filter((change) => change.model === model.name);
         if (!mine.length) continue;
@@ -165,6 +154,9 @@ export async function pushChanges(em: EntityManager, options: PushChangesOptions
         const keyProperty = model.fields.find((field) => field.column === key)!.property;
         const found = new Map((await findByFilter<object>(tx, model.name, { [keyProperty]: { $in: mine.map((change) => change.id) } }, mine.length))
           .map((entity) => [JSON.stringify((entity as Record<string, unknown>)[keyProperty]), entity]));
+        // a policy function decides on the server's row as a pull would send it
+        const policy = options.conflicts?.[model.name] ?? 'server-wins';
+        const current = typeof policy === 'function' ? await readDocuments(session, model, keys) : undefined;
         for (const change of mine) {
           const id = JSON.stringify(change.id);
           const refusal = model.tenant && refusedForTenant(model, change, owners.get(id), tenant);
@@ -177,15 +169,13 @@ export async function pushChanges(em: EntityManager, options: PushChangesOptions
           let write: Record<string, unknown> | null | undefined = change.deleted ? null : change.doc!;
           const result: PushRowResult = { model: model.name, id: change.id, status: 'updated' };
           if (version && after(version, position) && version.origin !== options.clientId && (entity || !change.deleted)) {
-            const policy = options.conflicts?.[model.name] ?? 'server-wins';
             const decided = policy === 'server-wins' ? 'server' : policy === 'client-wins' ? 'client'
-              : policy({ model: model.name, id: change.id, server: entity ? documentOf(model, entity) : null, client: write });
+              : policy({ model: model.name, id: change.id, server: current!.get(JSON.stringify([change.id])) ?? null, client: write });
             result.status = 'conflict';
             result.resolution = typeof decided === 'string' ? decided : 'merged';
             if (decided === 'server') write = undefined;
             else if (typeof decided === 'object') write = decided;
           }
-          const removed = write === null;
           if (write === null) {
             if (entity) tx.remove(entity);
             found.delete(id);
@@ -199,13 +189,14 @@ export async function pushChanges(em: EntityManager, options: PushChangesOptions
             found.set(id, target);
           }
           results.push(result);
-          written.push({ result, model, entity: found.get(id), removed });
         }
       }
       await tx.flush();
-      // a conflict's answer carries the server's row as it is now, for the client to take
-      for (const { result, model, entity, removed } of written) {
-        if (result.status === 'conflict') result.server = entity && !removed ? documentOf(model, entity) : null;
+      // a conflict's answer carries the server's row as it is now (as a pull would send it), for the client to take
+      for (const model of models.values()) {
+        const conflicts = results.filter((result) => result.status === 'conflict' && result.model === model.name);
+        const now = await readDocuments(session, model, conflicts.map((result) => JSON.stringify([result.id])));
+        for (const result of conflicts) result.server = now.get(JSON.stringify([result.id])) ?? null;
       }
       await session.run(`UPDATE ${ident(schema)}.${PUSH_LOG_TABLE} SET result = ?::jsonb WHERE client_id = ? AND mutation_id = ?`,
         [JSON.stringify(results), options.clientId, options.mutationId]);

@@ -16,13 +16,8 @@ export interface ServedModel {
   tenant?: { property: string; column: CatalogColumn };
 }
 
-/** The `@SyncModel` entities of the ORM that have a table of their own (not pivots). */
-export function syncModelNames(sync: EntitySync): string[] {
-  return [...sync.graph.nodes.values()].filter((node) => !node.pivot && sync.registryEntry(node.name)?.syncModel).map((node) => node.name);
-}
-
 /** The served models named in `names` (default every `@SyncModel`), among `served` (default all); `PUSH_PULL_MODEL_NOT_SERVED` for others. */
-export function servedModels(sync: EntitySync, tables: TableGraph, names?: string[], served: string[] = syncModelNames(sync)): ServedModel[] {
+export function servedModels(sync: EntitySync, tables: TableGraph, names?: string[], served: string[] = sync.syncModelNames()): ServedModel[] {
   const unknown = (names ?? []).filter((name) => !served.includes(name));
   if (unknown.length) throw PushPullError.modelNotServed(unknown, served);
   return (names ?? served).map((name) => {

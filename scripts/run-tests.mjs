@@ -21,6 +21,22 @@ const child = spawn(process.execPath, [
   ...skipped.flatMap((file) => ['-i', `^${escape(file)}$`]),
 ], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, SWC_NODE_PROJECT: join(root, 'tsconfig.json') } });
 
+const FAILURES_HEADING = '---- failures, repeated from above ----';
+const FAILURES_END = '---- end of failures ----';
+// each of uvu's `FAIL  suite  "test"` blocks: its message and the first lines of its details and stack
+function failureBlocks(plain) {
+  const blocks = [];
+  let block;
+  for (const line of plain.split('\n')) {
+    if (/^\s+FAIL\s/.test(line)) { block = [line]; blocks.push(block); continue; }
+    if (!block) continue;
+    // a file's heading, a suite's line, or the totals end a block
+    if (/^\S/.test(line) || /^\s+Total:/.test(line) || / \(\d+ \/ \d+\)$/.test(line)) { block = undefined; continue; }
+    if (block.length < 30) block.push(line);
+  }
+  return blocks.map((lines) => lines.join('\n').trimEnd());
+}
+
 let output = '';
 let killedAtDeadline = false;
 const deadline = setTimeout(() => {
@@ -61,6 +77,9 @@ child.on('close', (code, signal) => {
   else if ((code !== 0 || signal || killedAtDeadline) && failed === 0) failed = 1;
   // alone on its line, also when a killed run stopped in the middle of one
   if (!output.endsWith('\n')) process.stdout.write('\n');
+  // uvu prints a failure where it happened; repeated here, next to the summary, so that the end of a long log shows it
+  const failures = failureBlocks(plain);
+  if (failures.length) console.log(`${FAILURES_HEADING}\n${failures.join('\n')}\n${FAILURES_END}`);
   console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
   process.exit(failed > 0 ? 1 : code ?? 1);
 });

@@ -130,7 +130,7 @@ for (const backend of testBackends()) {
   });
 
   test('a checkpoint the server did not hand out, a model it does not serve, a table without the capture: typed, with what to do', async () => {
-    for (const checkpoint of ['garbage', '1.2', '2.1.1', '1.-1.1']) {
+    for (const checkpoint of ['garbage', '1.2.3.4', '1.', '2.1.1', '1.-1.1']) {
       const error = await pullChanges(orm.em.fork(), { checkpoint }).then(() => undefined, (e: unknown) => e);
       assert.ok(isEntitySyncError(error, 'PULL_CHECKPOINT_INVALID'), `${checkpoint}: ${String(error)}`);
     }

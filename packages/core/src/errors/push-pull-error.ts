@@ -40,6 +40,12 @@ export class PushPullError extends EntitySyncError {
       { info: { database: facts ?? null }, cause });
   }
 
+  /** A pushed row that the server changed after the client's last pull, in a push that fails whole on a conflict. */
+  static conflict(model: string, id: unknown): PushPullError {
+    return new PushPullError('PUSH_CONFLICT',
+      `${model} ${JSON.stringify(id)} was changed on the server after your last pull. Nothing was written: pull, then push again.`, { info: { model, id } });
+  }
+
   /** A request for models that belong to tenants, without saying which tenant. */
   static tenantRequired(models: string[]): PushPullError {
     return new PushPullError('PUSH_PULL_TENANT_REQUIRED',

@@ -9,15 +9,18 @@ import { PushPullError } from '../errors/push-pull-error.js';
 export interface PullPosition {
   /** The transaction id (`xid8`), in decimal. */
   xid: string;
-  /** The capture sequence within it, in decimal. */
-  seq: string;
+  /**
+   * The capture sequence within it, in decimal. None: the client has every change of the
+   * transactions before `xid` (a pull that caught up stands at its horizon), and nothing of `xid` or later.
+   */
+  seq?: string;
 }
 
-const FORMAT = /^1\.(\d{1,20})\.(\d{1,20})$/;
+const FORMAT = /^1\.(\d{1,20})(?:\.(\d{1,20}))?$/;
 
 /** The opaque checkpoint string a client holds for `position`. */
 export function encodeCheckpoint(position: PullPosition): string {
-  return `1.${position.xid}.${position.seq}`;
+  return position.seq === undefined ? `1.${position.xid}` : `1.${position.xid}.${position.seq}`;
 }
 
 /** The position of a checkpoint; undefined for none (null, undefined, ''); `PULL_CHECKPOINT_INVALID` for anything this server did not hand out. */
@@ -25,5 +28,5 @@ export function decodeCheckpoint(checkpoint: unknown): PullPosition | undefined 
   if (checkpoint === null || checkpoint === undefined || checkpoint === '') return undefined;
   const match = typeof checkpoint === 'string' ? FORMAT.exec(checkpoint) : null;
   if (!match) throw PushPullError.checkpointInvalid(checkpoint);
-  return { xid: match[1]!, seq: match[2]! };
+  return match[2] === undefined ? { xid: match[1]! } : { xid: match[1]!, seq: match[2] };
 }

@@ -6,6 +6,7 @@ import { EntitySync } from '../extension/entity-sync.js';
 import { arrayLiteral, ident, SqlSession } from '../../internal/pg/sql-session.js';
 import { TableGraph } from '../../internal/pg/table-graph.js';
 import { ROW_VERSION_TABLE } from './row-versions.js';
+import type { SyncAccess } from './access.js';
 import { readDocuments, keyText } from './documents.js';
 import { servedModels, type ServedModel } from './served-models.js';
 
@@ -21,6 +22,8 @@ export interface PullChangesOptions {
   limit?: number;
   /** The tenant whose rows the client syncs: required when a pulled model has `@SyncModel({ tenant })`; models without one are shared. */
   tenant?: string;
+  /** The user and roles whose permissions and row filters apply (see `SyncAccess`); none: every served model and row is open. */
+  access?: SyncAccess;
   signal?: AbortSignal;
 }
 
@@ -35,8 +38,8 @@ export interface ModelChanges {
 
 /** An answer of `pullChanges`. */
 export interface PulledChanges {
-  /** Where the client stands after this answer: send it with the next pull. Null while nothing was ever pulled. */
-  checkpoint: string | null;
+  /** Where the client stands after this answer: send it with the next pull. */
+  checkpoint: string;
   /** More changes are ready: pull again at once with the new checkpoint. */
   hasMore: boolean;
   changes: ModelChanges[];
@@ -92,13 +95,15 @@ export async function pullChanges(em: EntityManager, options: PullChangesOptions
       // ordered by the columns (v.): the bare names would be the text aliases, and '98' sorts after '129'
       `SELECT v.model, v.key::text AS key, v.deleted, v.xid::text AS xid, v.seq::text AS seq FROM ${ident(schema)}.${ROW_VERSION_TABLE} v ` +
       "WHERE ((v.model = ANY(?::text[]) AND v.tenant = '') OR (v.model = ANY(?::text[]) AND v.tenant = ?)) " +
-      `AND v.xid < ?::xid8${after ? ' AND (v.xid, v.seq) > (?::xid8, ?::bigint)' : ''} ORDER BY v.xid, v.seq LIMIT ${limit + 1}`,
+      `AND v.xid < ?::xid8${after ? (after.seq === undefined ? ' AND v.xid >= ?::xid8' : ' AND (v.xid, v.seq) > (?::xid8, ?::bigint)') : ''} ` +
+      `ORDER BY v.xid, v.seq LIMIT ${limit + 1}`,
       [arrayLiteral(models.filter((model) => !model.tenant).map((model) => model.name)), arrayLiteral(tenanted.map((model) => model.name)),
-        options.tenant ?? '', horizon, ...(after ? [after.xid, after.seq] : [])]);
+        options.tenant ?? '', horizon, ...(after ? [after.xid, ...(after.seq === undefined ? [] : [after.seq])] : [])]);
     const hasMore = versions.length > limit;
     const page = versions.slice(0, limit);
     const last = page.at(-1);
-    const position: PullPosition | undefined = last ? { xid: last.xid, seq: last.seq } : after;
+    // a pull that caught up stands at its horizon: every change before it is the client's, whatever it was
+    const position: PullPosition = hasMore ? { xid: last!.xid, seq: last!.seq } : { xid: horizon };
     const changes: ModelChanges[] = [];
     for (const model of models) {
       const mine = page.filter((version) => version.model === model.name);
@@ -118,6 +123,6 @@ export async function pullChanges(em: EntityManager, options: PullChangesOptions
       }
       changes.push({ model: model.name, upserted, deleted });
     }
-    return { checkpoint: position ? encodeCheckpoint(position) : null, hasMore, changes };
+    return { checkpoint: encodeCheckpoint(position), hasMore, changes };
   }, 'repeatable read');
 }

@@ -6,6 +6,7 @@ import { EntitySync } from '../extension/entity-sync.js';
 import { arrayLiteral, ident, SqlSession } from '../../internal/pg/sql-session.js';
 import { TableGraph } from '../../internal/pg/table-graph.js';
 import { PUSH_CLIENT_SETTING, PUSH_LOG_TABLE, ROW_VERSION_TABLE } from './row-versions.js';
+import type { SyncAccess } from './access.js';
 import { readDocuments } from './documents.js';
 import { keyJson, servedModels, tenantText, type ServedModel } from './served-models.js';
 
@@ -17,6 +18,13 @@ export interface PushChange {
   deleted?: boolean;
   /** The row's properties (the id may be left out); required unless `deleted`. */
   doc?: Record<string, unknown>;
+  /**
+   * The row as the client last saw it on the server (null: it saw none), for clients that detect
+   * conflicts by state rather than by checkpoint (RxDB's `assumedMasterState`). When given, the
+   * change is a conflict when the server's row, as a pull would send it, differs from it; the
+   * checkpoint is not consulted for this change.
+   */
+  assumed?: Record<string, unknown> | null;
 }
 
 /** A change that meets a row the server changed after the client's checkpoint (by another client or the app). */
@@ -48,8 +56,16 @@ export interface PushChangesOptions {
   served?: string[];
   /** Per model, how conflicts are resolved (default `server-wins`). */
   conflicts?: Record<string, PushConflictPolicy>;
+  /**
+   * A conflict that the policy resolves for the server fails the whole push (`PUSH_CONFLICT`, 409),
+   * nothing written, instead of a result per row: for clients that pull and push again
+   * (WatermelonDB's protocol).
+   */
+  abortOnConflict?: boolean;
   /** The tenant the client syncs: required when a pushed model has `@SyncModel({ tenant })`. Rows of other tenants are refused. */
   tenant?: string;
+  /** The user and roles whose permissions and row filters apply (see `SyncAccess`); none: every served model and row is open. */
+  access?: SyncAccess;
   signal?: AbortSignal;
 }
 
@@ -75,8 +91,17 @@ export interface PushResult {
 
 interface Version { xid: string; seq: string; origin: string | null }
 
+/** A document's synced properties in one spelling (sorted, a missing property as null), to compare a client's assumed row with the server's. */
+function sameRow(model: ServedModel, server: Record<string, unknown> | undefined, assumed: Record<string, unknown> | null): boolean {
+  if (!server || !assumed) return !server && !assumed;
+  const spelling = (doc: Record<string, unknown>) => JSON.stringify(model.fields.map((field) => doc[field.property] ?? null));
+  return spelling(server) === spelling(assumed);
+}
+
+/** Whether a row's last change is one the client had not pulled at `position`. */
 const after = (version: Version, position: PullPosition | undefined) =>
-  !position || BigInt(version.xid) > BigInt(position.xid) || (version.xid === position.xid && BigInt(version.seq) > BigInt(position.seq));
+  !position || BigInt(version.xid) > BigInt(position.xid) ||
+  (version.xid === position.xid && (position.seq === undefined || BigInt(version.seq) > BigInt(position.seq)));
 
 /** Why a change of a tenant's model is refused for `tenant`: the row is another tenant's (`owner`), or the change names another; undefined when it is not. */
 function refusedForTenant(model: ServedModel, change: PushChange, owner: string | undefined, tenant: string): string | undefined {
@@ -156,7 +181,7 @@ export async function pushChanges(em: EntityManager, options: PushChangesOptions
           .map((entity) => [JSON.stringify((entity as Record<string, unknown>)[keyProperty]), entity]));
         // a policy function decides on the server's row as a pull would send it
         const policy = options.conflicts?.[model.name] ?? 'server-wins';
-        const current = typeof policy === 'function' ? await readDocuments(session, model, keys) : undefined;
+        const current = typeof policy === 'function' || mine.some((change) => change.assumed !== undefined) ? await readDocuments(session, model, keys) : undefined;
         for (const change of mine) {
           const id = JSON.stringify(change.id);
           const refusal = model.tenant && refusedForTenant(model, change, owners.get(id), tenant);
@@ -168,11 +193,15 @@ export async function pushChanges(em: EntityManager, options: PushChangesOptions
           const version = versions.get(id);
           let write: Record<string, unknown> | null | undefined = change.deleted ? null : change.doc!;
           const result: PushRowResult = { model: model.name, id: change.id, status: 'updated' };
-          if (version && after(version, position) && version.origin !== options.clientId && (entity || !change.deleted)) {
+          const conflict = change.assumed !== undefined
+            ? !sameRow(model, current!.get(JSON.stringify([change.id])), change.assumed)
+            : version && after(version, position) && version.origin !== options.clientId && (entity || !change.deleted);
+          if (conflict) {
             const decided = policy === 'server-wins' ? 'server' : policy === 'client-wins' ? 'client'
               : policy({ model: model.name, id: change.id, server: current!.get(JSON.stringify([change.id])) ?? null, client: write });
             result.status = 'conflict';
             result.resolution = typeof decided === 'string' ? decided : 'merged';
+            if (decided === 'server' && options.abortOnConflict) throw PushPullError.conflict(model.name, change.id);
             if (decided === 'server') write = undefined;
             else if (typeof decided === 'object') write = decided;
           }

@@ -2,6 +2,7 @@ import type { MikroORM } from '@mikro-orm/core';
 import { z } from 'zod';
 import { PushPullError } from '@entity-sync/core';
 import type { HttpRoutes, Principal } from '../../http/index.js';
+import type { SyncAccess } from './access.js';
 import { pullChanges } from './pull-changes.js';
 import { pushChanges, type PushConflictPolicy } from './push-changes.js';
 
@@ -42,6 +43,7 @@ const pushBody = z.object({
     id: z.union([z.string().min(1), z.number()]),
     deleted: z.boolean().optional(),
     doc: z.record(z.string(), z.unknown()).optional(),
+    assumed: z.record(z.string(), z.unknown()).nullable().optional(),
   })).max(1000),
 });
 
@@ -56,6 +58,19 @@ function tenantFor(principal: Principal | null, asked: string | undefined): stri
   if (asked === undefined) return tenants?.length === 1 ? tenants[0] : undefined;
   if ((tenants && !tenants.includes(asked)) || (!tenants && principal?.via === 'jwt')) throw PushPullError.tenantForbidden(asked, principal?.subject ?? 'anonymous');
   return asked;
+}
+
+/**
+ * Who a request of the push/pull API syncs as: its tenant (`tenantFor`) and, for a user's JWT,
+ * the user and their roles (`sync_roles`), whose permissions and row filters govern what it may
+ * pull and push. A static token is a service's credentials: no roles apply to it.
+ */
+export function syncScope(principal: Principal | null, askedTenant: string | undefined): { tenant?: string; access?: SyncAccess } {
+  const tenant = tenantFor(principal, askedTenant);
+  if (principal?.via !== 'jwt') return { tenant };
+  const claimed = principal.claims.sync_roles;
+  const roles = Array.isArray(claimed) ? claimed.filter((item): item is string => typeof item === 'string') : [];
+  return { tenant, access: { user: principal.subject, roles } };
 }
 
 /**
@@ -77,9 +92,9 @@ export function pushPullRoutes(orm: MikroORM, options: PushPullRoutesOptions = {
   return (route) => {
     route.post('/pull', { right: options.pullRight ?? PUSH_PULL_PULL_RIGHT, body: pullBody }, async ({ body, principal, signal }) =>
       Response.json(await pullChanges(orm.em.fork(), {
-        checkpoint: body.checkpoint, models: body.models, limit: body.limit, tenant: tenantFor(principal, body.tenant), served: options.models, signal,
+        checkpoint: body.checkpoint, models: body.models, limit: body.limit, ...syncScope(principal, body.tenant), served: options.models, signal,
       })));
     route.post('/push', { right: options.pushRight ?? PUSH_PULL_PUSH_RIGHT, body: pushBody }, async ({ body, principal, signal }) =>
-      Response.json(await pushChanges(orm.em.fork(), { ...body, tenant: tenantFor(principal, body.tenant), served: options.models, conflicts: options.conflicts, signal })));
+      Response.json(await pushChanges(orm.em.fork(), { ...body, ...syncScope(principal, body.tenant), served: options.models, conflicts: options.conflicts, signal })));
   };
 }

@@ -1,4 +1,4 @@
-export { installPushPull, ROW_VERSION_TABLE, type InstallPushPullOptions } from './row-versions.js';
+export { CHANGES_CHANNEL, installPushPull, ROW_VERSION_TABLE, type InstallPushPullOptions } from './row-versions.js';
 export { pullChanges, type ModelChanges, type PullChangesOptions, type PulledChanges } from './pull-changes.js';
 export { pushPullRoutes, syncScope, PUSH_PULL_PULL_RIGHT, PUSH_PULL_PUSH_RIGHT, type PushPullRoutesOptions } from './push-pull-http.js';
 export { pushChanges, type PushConflictPolicy, type PushChange, type PushChangesOptions, type PushConflict, type PushResult, type PushRowResult } from './push-changes.js';

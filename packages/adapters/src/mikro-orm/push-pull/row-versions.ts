@@ -13,6 +13,12 @@ export const ROW_VERSION_TABLE = 'entity_sync_row_version';
 /** The setting a push sets to its client id for its transaction, so that the capture records which client made a change (`origin`). */
 export const PUSH_CLIENT_SETTING = 'entity_sync.push_client';
 
+/**
+ * The channel the capture notifies at commit, once per transaction, model and tenant, with
+ * `{"model": ..., "tenant": ...}` (tenant '' for a shared model): what tells live clients that a pull has something new.
+ */
+export const CHANGES_CHANNEL = 'entity_sync_push_pull';
+
 /** The table of the pushes done, by client and mutation id, with the result each got: a replay answers the same and writes nothing. */
 export const PUSH_LOG_TABLE = 'entity_sync_push';
 
@@ -27,6 +33,8 @@ const captureFunction = (schema: string, name: string, model: ServedModel) => {
     `VALUES (${literal(model.name)}, ${key}, ${tenant}, pg_current_xact_id(), nextval('${ROW_VERSION_TABLE}_seq'), ${deleted}, clock_timestamp(), ` +
     `nullif(current_setting('${PUSH_CLIENT_SETTING}', true), '')) ` +
     'ON CONFLICT (model, key, tenant) DO UPDATE SET xid = EXCLUDED.xid, seq = EXCLUDED.seq, deleted = EXCLUDED.deleted, changed_at = EXCLUDED.changed_at, origin = EXCLUDED.origin;';
+  // PostgreSQL sends one notification per distinct payload and transaction, at commit (none on rollback)
+  const notify = (tenant: string) => `PERFORM pg_notify('${CHANGES_CHANNEL}', json_build_object('model', ${literal(model.name)}, 'tenant', ${tenant})::text);`;
   // an update that moves the row to another key or tenant leaves a tombstone where it was
   const moved = `${keyJson(model, 'OLD')} IS DISTINCT FROM ${keyJson(model, 'NEW')} OR ${tenantText(model, 'OLD')} IS DISTINCT FROM ${tenantText(model, 'NEW')}`;
   return `
@@ -34,9 +42,11 @@ CREATE OR REPLACE FUNCTION ${schema}.${name}() RETURNS trigger LANGUAGE plpgsql 
 BEGIN
   IF TG_OP = 'DELETE' OR (TG_OP = 'UPDATE' AND (${moved})) THEN
     ${upsert(keyJson(model, 'OLD'), tenantText(model, 'OLD'), true)}
+    ${notify(tenantText(model, 'OLD'))}
   END IF;
   IF TG_OP <> 'DELETE' THEN
     ${upsert(keyJson(model, 'NEW'), tenantText(model, 'NEW'), false)}
+    ${notify(tenantText(model, 'NEW'))}
   END IF;
   RETURN NULL;
 END $$`;

@@ -46,6 +46,26 @@ export class PushPullError extends EntitySyncError {
       `${model} ${JSON.stringify(id)} was changed on the server after your last pull. Nothing was written: pull, then push again.`, { info: { model, id } });
   }
 
+  /** Models the caller's roles give no right to pull (or push). */
+  static forbidden(models: string[], right: 'pull' | 'push', subject: string): PushPullError {
+    return new PushPullError('PUSH_PULL_FORBIDDEN',
+      `${subject} may not ${right} ${models.join(', ')}: none of their roles has the ${right} permission on ${models.length === 1 ? 'it' : 'them'}. ` +
+      `Leave ${models.length === 1 ? 'it' : 'them'} out of the request, or ask for the permission (grantPermissions).`, { info: { models, right, subject } });
+  }
+
+  /** A permission or row filter that cannot be kept as given. */
+  static permissionInvalid(role: unknown, model: unknown, why: string): PushPullError {
+    return new PushPullError('PUSH_PULL_PERMISSION_INVALID', `The permission of role ${JSON.stringify(role)} on ${JSON.stringify(model)} cannot be kept: ${why}. Nothing was changed.`,
+      { info: { role: typeof role === 'string' ? role : null, model: typeof model === 'string' ? model : null, why } });
+  }
+
+  /** A checkpoint older than the tombstones the server still keeps: the client must drop its copy and pull from the start. */
+  static resyncRequired(checkpoint: string): PushPullError {
+    return new PushPullError('PULL_RESYNC_REQUIRED',
+      `The checkpoint ${JSON.stringify(checkpoint)} is older than the deletes this server still keeps, so some deletes since then cannot be sent. ` +
+      'Drop the local copy and pull from the start (checkpoint null).', { info: { checkpoint } });
+  }
+
   /** A request for models that belong to tenants, without saying which tenant. */
   static tenantRequired(models: string[]): PushPullError {
     return new PushPullError('PUSH_PULL_TENANT_REQUIRED',

@@ -14,13 +14,20 @@ export interface PullPosition {
    * transactions before `xid` (a pull that caught up stands at its horizon), and nothing of `xid` or later.
    */
   seq?: string;
+  /**
+   * A hash of what the client may see (its models, tenant, and its roles' permissions and row
+   * filters) when the position was handed out: a pull whose scope changed since starts over.
+   */
+  scope?: string;
+  /** The client is being sent everything again since its scope changed (models it lost come as deleted), and has not caught up yet. */
+  restart?: boolean;
 }
 
-const FORMAT = /^1\.(\d{1,20})(?:\.(\d{1,20}))?$/;
+const FORMAT = /^1\.(\d{1,20})(?:\.(\d{1,20}))?(?:~([0-9a-f]{12})(r)?)?$/;
 
 /** The opaque checkpoint string a client holds for `position`. */
 export function encodeCheckpoint(position: PullPosition): string {
-  return position.seq === undefined ? `1.${position.xid}` : `1.${position.xid}.${position.seq}`;
+  return `1.${position.xid}${position.seq === undefined ? '' : `.${position.seq}`}${position.scope === undefined ? '' : `~${position.scope}${position.restart ? 'r' : ''}`}`;
 }
 
 /** The position of a checkpoint; undefined for none (null, undefined, ''); `PULL_CHECKPOINT_INVALID` for anything this server did not hand out. */
@@ -28,5 +35,5 @@ export function decodeCheckpoint(checkpoint: unknown): PullPosition | undefined 
   if (checkpoint === null || checkpoint === undefined || checkpoint === '') return undefined;
   const match = typeof checkpoint === 'string' ? FORMAT.exec(checkpoint) : null;
   if (!match) throw PushPullError.checkpointInvalid(checkpoint);
-  return match[2] === undefined ? { xid: match[1]! } : { xid: match[1]!, seq: match[2] };
+  return { xid: match[1]!, ...(match[2] === undefined ? {} : { seq: match[2] }), ...(match[3] === undefined ? {} : { scope: match[3] }), ...(match[4] ? { restart: true } : {}) };
 }

@@ -5,7 +5,7 @@ import { keyJson, tenantText, type ServedModel } from './served-models.js';
 const PAIRS_PER_CALL = 40;
 
 // `jsonb_build_object('property', t."column", ...)` of a served model's row, in calls of at most 40 pairs joined by `||`.
-function documentSql(model: ServedModel, row: string): string {
+export function documentSql(model: ServedModel, row: string): string {
   const pairs = model.fields.map((field) => `${literal(field.property)}, ${row}.${ident(field.column.name)}`);
   const calls: string[] = [];
   for (let i = 0; i < pairs.length; i += PAIRS_PER_CALL) calls.push(`jsonb_build_object(${pairs.slice(i, i + PAIRS_PER_CALL).join(', ')})`);
@@ -18,13 +18,13 @@ export const keyText = (key: string): string => JSON.stringify(JSON.parse(key));
 /**
  * The documents (by property name, a foreign key as the id it holds, nothing `@SyncModel` keeps
  * back) of the rows of `model` with these capture keys, by `keyText`; with `tenant`, only rows
- * still in that tenant. What a pull sends and a push answers a conflict with: one shape for both.
+ * still in that tenant, and with `condition` (SQL on the row `t`), only rows it holds for. What a pull sends and a push answers a conflict with: one shape for both.
  */
-export async function readDocuments(session: SqlSession, model: ServedModel, keys: string[], tenant?: string): Promise<Map<string, Record<string, unknown>>> {
+export async function readDocuments(session: SqlSession, model: ServedModel, keys: string[], tenant?: string, condition = 'true'): Promise<Map<string, Record<string, unknown>>> {
   if (!keys.length) return new Map();
   const rows = await session.query<{ key: string; doc: string }>(
     `SELECT ${keyJson(model, 't')}::text AS key, (${documentSql(model, 't')})::text AS doc FROM ${model.table.qualified} t ` +
-    `WHERE ${model.tenant && tenant !== undefined ? `${tenantText(model, 't')} = ${literal(tenant)} AND ` : ''}(${model.key.map((column) => `t.${ident(column.name)}`).join(', ')}) IN ` +
+    `WHERE (${condition}) AND ${model.tenant && tenant !== undefined ? `${tenantText(model, 't')} = ${literal(tenant)} AND ` : ''}(${model.key.map((column) => `t.${ident(column.name)}`).join(', ')}) IN ` +
     `(SELECT ${model.key.map((column, i) => `(k->>${i})::${column.type}`).join(', ')} FROM unnest(?::jsonb[]) k)`, [arrayLiteral(keys)]);
   return new Map(rows.map((row) => [keyText(row.key), JSON.parse(row.doc) as Record<string, unknown>]));
 }

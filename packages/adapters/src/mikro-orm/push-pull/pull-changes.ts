@@ -5,7 +5,9 @@ import { defaultSchemaOf, inTransaction } from '../extension/compat.js';
 import { EntitySync } from '../extension/entity-sync.js';
 import { arrayLiteral, ident, SqlSession } from '../../internal/pg/sql-session.js';
 import { TableGraph } from '../../internal/pg/table-graph.js';
+import { RequestAccess } from './permissions.js';
 import { ROW_VERSION_TABLE } from './row-versions.js';
+import { prunedBelow } from './tombstones.js';
 import type { SyncAccess } from './access.js';
 import { readDocuments, keyText } from './documents.js';
 import { servedModels, type ServedModel } from './served-models.js';
@@ -77,7 +79,7 @@ export async function pullChanges(em: EntityManager, options: PullChangesOptions
   checkEntityManager('pullChanges', em, 'pullChanges(orm.em.fork(), { checkpoint })');
   const limit = options.limit ?? DEFAULT_LIMIT;
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) throw OptionError.invalidArgument('pullChanges', 'limit', limit, `a whole number from 1 to ${MAX_LIMIT}`);
-  const after = decodeCheckpoint(options.checkpoint);
+  let after = decodeCheckpoint(options.checkpoint);
   return inTransaction(em, async (tx) => {
     const session = await SqlSession.open(tx, options.signal);
     // the first statement takes the snapshot: its horizon is the oldest transaction still running
@@ -86,9 +88,23 @@ export async function pullChanges(em: EntityManager, options: PullChangesOptions
     const schema = defaultSchemaOf(tx);
     await session.useCanonicalText(schema);
     const tables = await TableGraph.load(session, sync.graph, schema, (entity) => sync.registryEntry(entity));
-    const models = servedModels(sync, tables, options.models, options.served);
+    // a client behind a forgotten delete cannot be brought up to date: it starts again from scratch
+    const pruned = after && await prunedBelow(session, schema);
+    if (after && pruned && BigInt(after.xid) < BigInt(pruned)) throw PushPullError.resyncRequired(options.checkpoint!);
+    let models = servedModels(sync, tables, options.models, options.served);
     await checkInstalled(session, models);
-    const tenanted = models.filter((model) => model.tenant);
+    // a user's roles decide which models and rows: read now, in this snapshot, so that a revocation holds from the next request on
+    const access = options.access && await RequestAccess.load(session, schema, options.access, options.tenant);
+    let denied: ServedModel[] = [];
+    if (access) ({ allowed: models, denied } = access.pullable(models, !!options.models));
+    // a client whose scope changed (models, tenant, permissions, filters) starts over: rows it may no longer see come as
+    // deleted (the rows of served models it may no longer pull too, by id), rows it now may see come. A checkpoint without
+    // a scope (a client protocol that holds a number) goes on.
+    const scope = access?.fingerprint(models.map((model) => model.name));
+    const restart = !!after?.restart || (after?.scope !== undefined && after.scope !== scope);
+    if (after?.scope !== undefined && after.scope !== scope) after = undefined;
+    const gone = restart ? denied : [];
+    const tenanted = [...models, ...gone].filter((model) => model.tenant);
     if (tenanted.length && options.tenant === undefined) throw PushPullError.tenantRequired(tenanted.map((model) => model.name));
     // a tenant's models hold the rows filed under it; the others, those every tenant shares
     const versions = await session.query<VersionRow>(
@@ -97,15 +113,15 @@ export async function pullChanges(em: EntityManager, options: PullChangesOptions
       "WHERE ((v.model = ANY(?::text[]) AND v.tenant = '') OR (v.model = ANY(?::text[]) AND v.tenant = ?)) " +
       `AND v.xid < ?::xid8${after ? (after.seq === undefined ? ' AND v.xid >= ?::xid8' : ' AND (v.xid, v.seq) > (?::xid8, ?::bigint)') : ''} ` +
       `ORDER BY v.xid, v.seq LIMIT ${limit + 1}`,
-      [arrayLiteral(models.filter((model) => !model.tenant).map((model) => model.name)), arrayLiteral(tenanted.map((model) => model.name)),
+      [arrayLiteral([...models, ...gone].filter((model) => !model.tenant).map((model) => model.name)), arrayLiteral(tenanted.map((model) => model.name)),
         options.tenant ?? '', horizon, ...(after ? [after.xid, ...(after.seq === undefined ? [] : [after.seq])] : [])]);
     const hasMore = versions.length > limit;
     const page = versions.slice(0, limit);
     const last = page.at(-1);
     // a pull that caught up stands at its horizon: every change before it is the client's, whatever it was
-    const position: PullPosition = hasMore ? { xid: last!.xid, seq: last!.seq } : { xid: horizon };
+    const position: PullPosition = { ...(hasMore ? { xid: last!.xid, seq: last!.seq } : { xid: horizon }), ...(scope ? { scope } : {}), ...(restart && hasMore ? { restart } : {}) };
     const changes: ModelChanges[] = [];
-    for (const model of models) {
+    for (const model of [...models, ...gone]) {
       const mine = page.filter((version) => version.model === model.name);
       if (!mine.length) continue;
       const id = (key: string) => {
@@ -113,7 +129,8 @@ export async function pullChanges(em: EntityManager, options: PullChangesOptions
         return values.length === 1 ? values[0] : values;
       };
       const live = mine.filter((version) => !version.deleted).map((version) => version.key);
-      const documents = await readDocuments(session, model, live, options.tenant);
+      const visible = gone.includes(model) ? 'false' : access?.condition(model, access.rules(model.name, 'pull'), (column) => `t.${ident(column.name)}`);
+      const documents = await readDocuments(session, model, live, options.tenant, visible);
       const upserted: Record<string, unknown>[] = [];
       const deleted: unknown[] = [];
       for (const version of mine) {

@@ -7,6 +7,7 @@ import { arrayLiteral, ident, SqlSession } from '../../internal/pg/sql-session.j
 import { TableGraph } from '../../internal/pg/table-graph.js';
 import { PUSH_CLIENT_SETTING, PUSH_LOG_TABLE, ROW_VERSION_TABLE } from './row-versions.js';
 import type { SyncAccess } from './access.js';
+import { RequestAccess } from './permissions.js';
 import { readDocuments } from './documents.js';
 import { keyJson, servedModels, tenantText, type ServedModel } from './served-models.js';
 
@@ -111,6 +112,41 @@ function refusedForTenant(model: ServedModel, change: PushChange, owner: string 
   return undefined;
 }
 
+/**
+ * Why each change the user's roles do not allow is refused, by id: the kind of change (create,
+ * update, delete) needs that permission, and the row must be among the rows the roles' filters
+ * let through, both as it is (update, delete) and as the change leaves it (create, update).
+ */
+async function refusedByAccess(session: SqlSession, access: RequestAccess, model: ServedModel, changes: PushChange[],
+  current: Map<string, Record<string, unknown>>, tenant: string | undefined): Promise<Map<string, string>> {
+  const refused = new Map<string, string>();
+  const owned = (doc: Record<string, unknown>) => (model.tenant && tenant !== undefined ? { ...doc, [model.tenant.property]: tenant } : doc);
+  const checks: { id: string; op: 'create' | 'update' | 'delete'; docs: Record<string, unknown>[] }[] = [];
+  for (const change of changes) {
+    const id = JSON.stringify(change.id);
+    const existing = current.get(JSON.stringify([change.id]));
+    const op = change.deleted ? 'delete' : existing ? 'update' : 'create';
+    const docs = [...(existing ? [owned(existing)] : []), ...(change.deleted ? [] : [owned({ ...existing, ...change.doc })])];
+    checks.push({ id, op, docs });
+  }
+  for (const op of ['create', 'update', 'delete'] as const) {
+    const mine = checks.filter((check) => check.op === op);
+    if (!mine.length) continue;
+    const rules = access.rules(model.name, op);
+    if (!rules.length) {
+      for (const check of mine) refused.set(check.id, `your roles have no ${op} permission on ${model.name}`);
+      continue;
+    }
+    const allowed = await access.allows(session, model, rules, mine.flatMap((check) => check.docs));
+    let at = 0;
+    for (const check of mine) {
+      const verdicts = allowed.slice(at, at += check.docs.length);
+      if (verdicts.includes(false)) refused.set(check.id, `the row is outside the rows your roles may ${op}`);
+    }
+  }
+  return refused;
+}
+
 /** Checks the changes against the served models: a model not served is `PUSH_PULL_MODEL_NOT_SERVED`, anything else malformed `PUSH_CHANGE_INVALID`. */
 function checkChanges(changes: PushChange[], models: Map<string, ServedModel>, served: string[]): void {
   const unknown = [...new Set(changes.map((change) => change.model).filter((name) => !models.has(name)))];
@@ -161,6 +197,9 @@ export async function pushChanges(em: EntityManager, options: PushChangesOptions
       checkChanges(options.changes, models, [...models.keys()]);
       const tenanted = [...new Set(options.changes.map((change) => change.model))].filter((name) => models.get(name)!.tenant);
       if (tenanted.length && options.tenant === undefined) throw PushPullError.tenantRequired(tenanted);
+      const access = options.access && await RequestAccess.load(session, schema, options.access, options.tenant);
+      const denied = access?.denied([...new Set(options.changes.map((change) => change.model))], 'push') ?? [];
+      if (denied.length) throw PushPullError.forbidden(denied, 'push', options.access!.user);
       const results: PushRowResult[] = [];
       for (const model of models.values()) {
         const mine = options.changes.filter((change) => change.model === model.name);
@@ -181,10 +220,11 @@ export async function pushChanges(em: EntityManager, options: PushChangesOptions
           .map((entity) => [JSON.stringify((entity as Record<string, unknown>)[keyProperty]), entity]));
         // a policy function decides on the server's row as a pull would send it
         const policy = options.conflicts?.[model.name] ?? 'server-wins';
-        const current = typeof policy === 'function' || mine.some((change) => change.assumed !== undefined) ? await readDocuments(session, model, keys) : undefined;
+        const current = access || typeof policy === 'function' || mine.some((change) => change.assumed !== undefined) ? await readDocuments(session, model, keys) : undefined;
+        const refusedByRoles = access ? await refusedByAccess(session, access, model, mine, current!, options.tenant) : new Map<string, string>();
         for (const change of mine) {
           const id = JSON.stringify(change.id);
-          const refusal = model.tenant && refusedForTenant(model, change, owners.get(id), tenant);
+          const refusal = (model.tenant && refusedForTenant(model, change, owners.get(id), tenant)) || refusedByRoles.get(id);
           if (refusal) {
             results.push({ model: model.name, id: change.id, status: 'refused', reason: refusal });
             continue;

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { PushPullError } from '@entity-sync/core';
 import type { HttpRoutes, Principal } from '../../http/index.js';
 import type { SyncAccess } from './access.js';
+import { modelChecksums } from './checksums.js';
 import { pullChanges } from './pull-changes.js';
 import { pushChanges, type PushConflictPolicy } from './push-changes.js';
 
@@ -22,6 +23,12 @@ export interface PushPullRoutesOptions {
   pushRight?: string;
   /** Per model, how push conflicts are resolved (default `server-wins`). */
   conflicts?: Record<string, PushConflictPolicy>;
+  /**
+   * Users' tokens get the permissions and row filters of their roles (`sync_roles`), kept by
+   * `grantPermissions`: a model no role of theirs may pull or push is 403 `PUSH_PULL_FORBIDDEN`,
+   * rows outside their filters are neither pulled nor changed. Off: a token's rights alone decide.
+   */
+  permissions?: boolean;
 }
 
 const tenantField = z.string().min(1).max(200).optional();
@@ -31,6 +38,8 @@ const pullBody = z.object({
   models: z.array(z.string().regex(/^[A-Za-z_$][\w$]*$/, 'an entity name')).min(1).optional(),
   limit: z.number().int().min(1).max(10_000).optional(),
 });
+
+const checksumBody = z.object({ tenant: tenantField, models: z.array(z.string().regex(/^[A-Za-z_$][\w$]*$/, 'an entity name')).min(1).optional() });
 
 const entityName = z.string().regex(/^[A-Za-z_$][\w$]*$/, 'an entity name');
 const pushBody = z.object({
@@ -61,13 +70,14 @@ function tenantFor(principal: Principal | null, asked: string | undefined): stri
 }
 
 /**
- * Who a request of the push/pull API syncs as: its tenant (`tenantFor`) and, for a user's JWT,
- * the user and their roles (`sync_roles`), whose permissions and row filters govern what it may
- * pull and push. A static token is a service's credentials: no roles apply to it.
+ * Who a request of the push/pull API syncs as: its tenant (`tenantFor`) and, with `permissions`,
+ * for a user's JWT, the user and their roles (`sync_roles`), whose permissions and row filters
+ * (`grantPermissions`) govern what it may pull and push. A static token is a service's
+ * credentials: no roles apply to it.
  */
-export function syncScope(principal: Principal | null, askedTenant: string | undefined): { tenant?: string; access?: SyncAccess } {
+export function syncScope(principal: Principal | null, askedTenant: string | undefined, options: { permissions?: boolean } = {}): { tenant?: string; access?: SyncAccess } {
   const tenant = tenantFor(principal, askedTenant);
-  if (principal?.via !== 'jwt') return { tenant };
+  if (!options.permissions || principal?.via !== 'jwt') return { tenant };
   const claimed = principal.claims.sync_roles;
   const roles = Array.isArray(claimed) ? claimed.filter((item): item is string => typeof item === 'string') : [];
   return { tenant, access: { user: principal.subject, roles } };
@@ -78,6 +88,8 @@ export function syncScope(principal: Principal | null, askedTenant: string | und
  * `{ checkpoint, models?, limit? }` answers `pullChanges`'s `{ checkpoint, hasMore, changes }`:
  * a malformed body is 400 naming the field, a checkpoint the server did not hand out 400
  * `PULL_CHECKPOINT_INVALID`, a model the API does not serve 403 `PUSH_PULL_MODEL_NOT_SERVED`.
+ * `POST <prefix>/checksum` with `{ models?, tenant? }` answers `modelChecksums`: per model the
+ * count and checksum of the rows the caller may pull, to compare with `documentsChecksum` of a copy.
  * `POST <prefix>/push` with `{ clientId, mutationId, checkpoint, changes }` answers `pushChanges`'s
  * `{ replayed, results }`; a malformed change is 400 `PUSH_CHANGE_INVALID`, a write the database
  * refuses 422 `PUSH_REJECTED`, nothing written. Both take `tenant`: the tenant whose rows are synced
@@ -92,9 +104,11 @@ export function pushPullRoutes(orm: MikroORM, options: PushPullRoutesOptions = {
   return (route) => {
     route.post('/pull', { right: options.pullRight ?? PUSH_PULL_PULL_RIGHT, body: pullBody }, async ({ body, principal, signal }) =>
       Response.json(await pullChanges(orm.em.fork(), {
-        checkpoint: body.checkpoint, models: body.models, limit: body.limit, ...syncScope(principal, body.tenant), served: options.models, signal,
+        checkpoint: body.checkpoint, models: body.models, limit: body.limit, ...syncScope(principal, body.tenant, options), served: options.models, signal,
       })));
+    route.post('/checksum', { right: options.pullRight ?? PUSH_PULL_PULL_RIGHT, body: checksumBody }, async ({ body, principal, signal }) =>
+      Response.json(await modelChecksums(orm.em.fork(), { models: body.models, ...syncScope(principal, body.tenant, options), served: options.models, signal })));
     route.post('/push', { right: options.pushRight ?? PUSH_PULL_PUSH_RIGHT, body: pushBody }, async ({ body, principal, signal }) =>
-      Response.json(await pushChanges(orm.em.fork(), { ...body, ...syncScope(principal, body.tenant), served: options.models, conflicts: options.conflicts, signal })));
+      Response.json(await pushChanges(orm.em.fork(), { ...body, ...syncScope(principal, body.tenant, options), served: options.models, conflicts: options.conflicts, signal })));
   };
 }

@@ -5,6 +5,7 @@ import { defaultSchemaOf, inTransaction } from '../extension/compat.js';
 import { EntitySync } from '../extension/entity-sync.js';
 import { ident, literal, SqlSession } from '../../internal/pg/sql-session.js';
 import { TableGraph } from '../../internal/pg/table-graph.js';
+import { permissionTablesSql } from './permissions.js';
 import { keyJson, servedModels, tenantText, type ServedModel } from './served-models.js';
 
 /** The table where the capture keeps, per served row, the position of its last change (and whether that was a delete). */
@@ -18,6 +19,11 @@ export const PUSH_CLIENT_SETTING = 'entity_sync.push_client';
  * `{"model": ..., "tenant": ...}` (tenant '' for a shared model): what tells live clients that a pull has something new.
  */
 export const CHANGES_CHANNEL = 'entity_sync_push_pull';
+
+/** The table of the push/pull API's own state: e.g. the transaction below which deletes may have been forgotten (`pruneTombstones`). */
+export const PUSH_PULL_STATE_TABLE = 'entity_sync_push_pull_state';
+
+const stateTableSql = `CREATE TABLE IF NOT EXISTS ${PUSH_PULL_STATE_TABLE} (name text PRIMARY KEY, value text NOT NULL)`;
 
 /** The table of the pushes done, by client and mutation id, with the result each got: a replay answers the same and writes nothing. */
 export const PUSH_LOG_TABLE = 'entity_sync_push';
@@ -85,6 +91,7 @@ export async function installPushPull(em: EntityManager, options: InstallPushPul
     await session.run(`CREATE INDEX IF NOT EXISTS ${ROW_VERSION_TABLE}_position ON ${ROW_VERSION_TABLE} (xid, seq)`);
     await session.run(`CREATE TABLE IF NOT EXISTS ${PUSH_LOG_TABLE} (client_id text NOT NULL, mutation_id text NOT NULL, result jsonb, ` +
       'pushed_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (client_id, mutation_id))');
+    for (const statement of [...permissionTablesSql(), stateTableSql]) await session.run(statement);
     const tables = await TableGraph.load(session, sync.graph, schema, (entity) => sync.registryEntry(entity));
     const installed: string[] = [];
     for (const model of servedModels(sync, tables, options.models)) {

@@ -3,3 +3,4 @@ export { pullChanges, type ModelChanges, type PullChangesOptions, type PulledCha
 export { pushPullRoutes, syncScope, PUSH_PULL_PULL_RIGHT, PUSH_PULL_PUSH_RIGHT, type PushPullRoutesOptions } from './push-pull-http.js';
 export { pushChanges, type PushConflictPolicy, type PushChange, type PushChangesOptions, type PushConflict, type PushResult, type PushRowResult } from './push-changes.js';
 export type { SyncAccess } from './access.js';
+export { watermelonRoutes, type WatermelonRoutesOptions, type WatermelonTableOptions } from './watermelon.js';

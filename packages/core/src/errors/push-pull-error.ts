@@ -84,4 +84,11 @@ export class PushPullError extends EntitySyncError {
       `@SyncModel({ tenant: ${JSON.stringify(property)} }) on ${model} names no property of one column: name a scalar property or a to-one relation that holds the row's tenant.`,
       { info: { model, property } });
   }
+
+  /** A pull horizon (a transaction id) too large to be a WatermelonDB timestamp, a JavaScript number. */
+  static timestampUnsafe(xid: string): PushPullError {
+    return new PushPullError('PULL_TIMESTAMP_UNSAFE',
+      `The pull's position, transaction ${xid}, is not a safe JavaScript number above 0, so it cannot be sent as a WatermelonDB timestamp. ` +
+      'Sync this database with the checkpoint API (POST /pull) instead.', { info: { xid } });
+  }
 }

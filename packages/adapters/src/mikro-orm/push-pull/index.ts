@@ -6,3 +6,4 @@ export type { SyncAccess } from './access.js';
 export { CURRENT_TENANT, CURRENT_USER, grantPermissions, listPermissions, PERMISSION_TABLE, revokePermissions, ROW_FILTER_TABLE, type GrantPermissionsOptions, type ModelPermission, type RowFilter, type RowFilterOp, type RowFilterValue } from './permissions.js';
 export { pruneTombstones, type PruneTombstonesOptions } from './tombstones.js';
 export { modelChecksums, type ModelChecksumsOptions } from './checksums.js';
+export { watermelonRoutes, type WatermelonRoutesOptions, type WatermelonTableOptions } from './watermelon.js';

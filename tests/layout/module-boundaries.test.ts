@@ -46,7 +46,7 @@ const adapters = 'packages/adapters/src/';
 const HOMES = [
   'internal/', 'mikro-orm/extension/',
   'mikro-orm/graph-io/', 'mikro-orm/cqrs/', 'mikro-orm/env-sync/', 'mikro-orm/push-pull/', 'mikro-orm/diff/',
-  'http/', 'memory/', 'postgres/', 'rabbitmq/', 'storage/',
+  'http/', 'memory/', 'postgres/', 'rabbitmq/', 'storage/', 'rxdb/',
 ];
 const SHARED = new Set(['internal/', 'mikro-orm/extension/', 'http/']);
 const homeOf = (file: string) => HOMES.find((home) => file.startsWith(adapters + home));

@@ -10,6 +10,7 @@ import * as memory from '@entity-sync/adapters/memory';
 import * as mikroOrm from '@entity-sync/adapters/mikro-orm';
 import * as postgres from '@entity-sync/adapters/postgres';
 import * as rabbitmq from '@entity-sync/adapters/rabbitmq';
+import * as rxdb from '@entity-sync/adapters/rxdb';
 import * as storage from '@entity-sync/adapters/storage';
 import * as testing from '@entity-sync/testing';
 import { suite } from 'uvu';
@@ -23,7 +24,7 @@ const DOCUMENTED: [string, Record<string, unknown>, string[]][] = [
     'EntitySync', 'exportGraph', 'importGraph', 'deleteGraph',
     'installOutbox', 'setCorrelationId', 'OutboxRelay', 'installReplica', 'ReplicaApplier', 'ReplicaConsumer',
     'dumpMaster', 'loadReplica', 'syncMaster', 'diffMaster', 'diffReplica', 'diffSync', 'exportReferenceData', 'pullReferenceData', 'envSyncRoutes', 'pullFrom', 'ENV_SYNC_RIGHT',
-    'installPushPull', 'pullChanges', 'ROW_VERSION_TABLE', 'pushPullRoutes', 'PUSH_PULL_PULL_RIGHT', 'pushChanges', 'PUSH_PULL_PUSH_RIGHT',
+    'installPushPull', 'pullChanges', 'ROW_VERSION_TABLE', 'pushPullRoutes', 'PUSH_PULL_PULL_RIGHT', 'pushChanges', 'PUSH_PULL_PUSH_RIGHT', 'pullStreamRoutes', 'rxdbRoutes',
   ]],
   ['@entity-sync/adapters/http', http, ['createHttpHandler', 'staticTokenAuth', 'jwtAuth', 'tokenRoutes', 'ndjson', 'ndjsonBatches', 'bytes', 'httpGetLines', 'httpGetLineBatches', 'httpGetBytes',
     'STATUS_OF_CODE', 'statusOfCode']],
@@ -34,12 +35,13 @@ const DOCUMENTED: [string, Record<string, unknown>, string[]][] = [
   ['@entity-sync/adapters/memory', memory, ['MemoryTransport']],
   ['@entity-sync/adapters/postgres', postgres, ['PostgresTransport', 'pgClient', 'pgliteClient']],
   ['@entity-sync/adapters/rabbitmq', rabbitmq, ['RabbitMqTransport']],
+  ['@entity-sync/adapters/rxdb', rxdb, ['rxdbReplicationHandlers']],
   ['@entity-sync/testing', testing, ['testBackends', 'createTestOrm', 'PostgresCluster', 'RabbitMqBroker', 'runSqlFile', 'until', 'transportContract', 'allAdmin', 'MemoryTransport']],
 ];
 
 const INTERNAL: [string, Record<string, unknown>, string[]][] = [
   ['@entity-sync/core', core, ['parseRootSpec', 'targetName', 'validateHeader', 'isCutShort', 'describeDatabaseError']],
-  ['@entity-sync/adapters/mikro-orm', mikroOrm, ['buildRelationGraph', 'MasterMessages', 'OUTBOX_CHANNEL', 'SqlSession', 'TableGraph', 'openSink']],
+  ['@entity-sync/adapters/mikro-orm', mikroOrm, ['buildRelationGraph', 'MasterMessages', 'OUTBOX_CHANNEL', 'SqlSession', 'TableGraph', 'openSink', 'ChangeNotifier', 'changeStream']],
   ['@entity-sync/adapters/http', http, ['declareRoutes', 'authenticateRequest', 'errorResponse', 'validateWith', 'isUnderPrefix']],
 ];
 

@@ -40,7 +40,7 @@ async function serve(route: RouteDeclaration, label: string, request: Request, r
   const { options } = route;
   let principal: Principal | null = null;
   if (!options.public) {
-    principal = await authenticateRequest(request, auths);
+    principal = await authenticateRequest(request, auths, options.tokenQuery);
     if (options.right !== undefined && !(await authorize(principal, options.right, request))) {
       throw HttpError.forbidden(label, principal.subject, options.right);
     }

@@ -8,6 +8,12 @@ export interface RouteOptions<Query extends RequestSchema | undefined = undefine
   right?: string;
   /** `true`: served without credentials (health, say); `right` is then ignored. */
   public?: boolean;
+  /**
+   * A query parameter that may carry the bearer token when the request has no Authorization
+   * header (`'access_token'`): for clients that cannot set headers, such as a browser's
+   * EventSource. A token in a URL can end up in access logs: give it only to routes that need it.
+   */
+  tokenQuery?: string;
   /** Validates the query (a parameter given once is a string, repeated an array of strings). */
   query?: Query;
   /** Validates the JSON body (POST). Without it the body is left unread in `request` for the handler to stream. */

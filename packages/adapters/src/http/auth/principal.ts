@@ -40,11 +40,15 @@ export const hasRight: Authorize = (principal, right) => principal.rights === 'a
 
 const BEARER = /^Bearer[ ]+(\S+)\s*$/i;
 
-/** Authenticates `request`'s bearer token with the first of `auths` that knows it: AUTH_REQUIRED without one, AUTH_INVALID when none accepts it. */
-export async function authenticateRequest(request: Request, auths: readonly HttpAuth[]): Promise<Principal> {
+/**
+ * Authenticates `request`'s bearer token with the first of `auths` that knows it: AUTH_REQUIRED without one, AUTH_INVALID when none accepts it.
+ * With `tokenQuery`, a request without an Authorization header may carry the token in that query parameter instead.
+ */
+export async function authenticateRequest(request: Request, auths: readonly HttpAuth[], tokenQuery?: string): Promise<Principal> {
   const header = request.headers.get('authorization');
-  if (!header) throw HttpError.authRequired();
-  const token = BEARER.exec(header)?.[1];
+  const queried = !header && tokenQuery ? new URL(request.url).searchParams.get(tokenQuery) : null;
+  if (!header && !queried) throw HttpError.authRequired();
+  const token = queried || BEARER.exec(header!)?.[1];
   if (!token) throw HttpError.authInvalid('the Authorization header is not of the form Bearer <token>');
   for (const auth of auths) {
     const principal = await auth.authenticate(token, request);

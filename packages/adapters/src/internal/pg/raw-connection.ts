@@ -80,18 +80,18 @@ export async function rawConnection(em: EntityManager): Promise<RawConnection> {
 }
 
 /**
- * Calls `onNotify` on every NOTIFY of `channel` until the returned function is called. On
+ * Calls `onNotify` with the payload of every NOTIFY of `channel` until the returned function is called. On
  * node-postgres it holds one pool connection for LISTEN; when that connection breaks (a restart
  * of the server), `onLost` is told, a new one listens again with a bounded backoff, and
- * `onNotify` is called once it does, since notifications sent in between were lost. PGlite
+ * `onNotify` is called once it does, without a payload, since notifications sent in between were lost. PGlite
  * listens on its single instance.
  */
-export async function listenOn(em: EntityManager, channel: string, onNotify: () => void,
+export async function listenOn(em: EntityManager, channel: string, onNotify: (payload?: string) => void,
   onLost: (error: Error) => void = () => {}): Promise<() => Promise<void>> {
   const first = await acquireDriverConnection(em);
-  const pglite = first.connection as { listen?: (channel: string, callback: () => void) => Promise<() => Promise<void>>; waitReady?: unknown };
+  const pglite = first.connection as { listen?: (channel: string, callback: (payload: string) => void) => Promise<() => Promise<void>>; waitReady?: unknown };
   if (typeof pglite.listen === 'function' && pglite.waitReady) {
-    const unlisten = await pglite.listen(channel, onNotify);
+    const unlisten = await pglite.listen(channel, (payload) => onNotify(payload));
     await first.release();
     return unlisten;
   }
@@ -102,8 +102,8 @@ export async function listenOn(em: EntityManager, channel: string, onNotify: () 
   let current: { client: Client; release(): Promise<void>; forget(): void } | undefined;
   const listen = async (acquired: { connection: unknown; release(): Promise<void> }) => {
     const client = acquired.connection as Client;
-    const notification = (message: { channel: string }) => {
-      if (message.channel === channel) onNotify();
+    const notification = (message: { channel: string; payload?: string }) => {
+      if (message.channel === channel) onNotify(message.payload ?? '');
     };
     const lost = (error?: Error) => {
       if (current?.client !== client) return;

@@ -7,3 +7,5 @@ export { CURRENT_TENANT, CURRENT_USER, grantPermissions, listPermissions, PERMIS
 export { pruneTombstones, type PruneTombstonesOptions } from './tombstones.js';
 export { modelChecksums, type ModelChecksumsOptions } from './checksums.js';
 export { watermelonRoutes, type WatermelonRoutesOptions, type WatermelonTableOptions } from './watermelon.js';
+export { pullStreamRoutes, type LiveStreamRoutes, type PullStreamRoutesOptions } from './pull-stream.js';
+export { rxdbRoutes, type RxdbCheckpoint, type RxdbDocument, type RxdbRoutesOptions } from './rxdb.js';

@@ -1,0 +1,1 @@
+export { rxdbReplicationHandlers, type EventSourceLike, type RxdbReplicationHandlers, type RxdbReplicationHandlersOptions, type RxdbServerCheckpoint } from './replication-handlers.js';

@@ -14,6 +14,8 @@ import { PUSH_PULL_PULL_RIGHT, PUSH_PULL_PUSH_RIGHT, syncScope } from './push-pu
 export interface RxdbRoutesOptions {
   /** The models the API serves (entity names); default every `@SyncModel`. */
   models?: string[];
+  /** Users' tokens get the permissions and row filters of their roles, as with `pushPullRoutes({ permissions })`. */
+  permissions?: boolean;
   /** The right pulls and the stream need (default `push-pull:pull`). */
   pullRight?: string;
   /** The right pushes need (default `push-pull:push`). */
@@ -133,7 +135,7 @@ export function rxdbRoutes(orm: MikroORM, options: RxdbRoutesOptions = {}): Live
       async ({ params: { model }, query, body, principal, signal }) => {
         const key = keyOf(orm, model, options.models);
         const pulled = await pullChanges(orm.em.fork(), {
-          models: [model], checkpoint: body.checkpoint?.checkpoint ?? null, limit: body.batchSize, served: options.models, ...syncScope(principal, query.tenant), signal,
+          models: [model], checkpoint: body.checkpoint?.checkpoint ?? null, limit: body.batchSize, served: options.models, ...syncScope(principal, query.tenant, options), signal,
         });
         const documents = pulled.changes.flatMap((change) => [
           ...change.upserted.map((doc) => toRxdb(key.property, doc, undefined)),
@@ -147,7 +149,7 @@ export function rxdbRoutes(orm: MikroORM, options: RxdbRoutesOptions = {}): Live
         const changes = changesOf(model, key, body);
         const { results } = await pushChanges(orm.em.fork(), {
           clientId: clientIdOf(principal), mutationId: randomUUID(), changes, served: options.models, conflicts: options.conflicts,
-          ...syncScope(principal, query.tenant), signal,
+          ...syncScope(principal, query.tenant, options), signal,
         });
         // one model: the results come in the order of the changes
         const conflicts = results.flatMap((result, index) => {

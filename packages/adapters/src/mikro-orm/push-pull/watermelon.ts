@@ -14,6 +14,8 @@ export type { WatermelonTableOptions } from './watermelon-tables.js';
 export interface WatermelonRoutesOptions {
   /** The models the API serves (entity names); default every `@SyncModel`. */
   models?: string[];
+  /** Users' tokens get the permissions and row filters of their roles, as with `pushPullRoutes({ permissions })`. */
+  permissions?: boolean;
   /** Per model (entity name), its table name and column names in the client's schema (default those of the database). */
   tables?: Record<string, WatermelonTableOptions>;
   /** The right the pull needs (default `push-pull:pull`, as `POST /pull`). */
@@ -187,7 +189,7 @@ export function watermelonRoutes(orm: MikroORM, options: WatermelonRoutesOptions
 
   const pull = async (asked: { lastPulledAt?: number | null; tables?: string[]; tenant?: string; migration?: z.infer<typeof migrationField> },
     principal: Principal | null, signal: AbortSignal): Promise<Response> => {
-    const scope = syncScope(principal, asked.tenant);
+    const scope = syncScope(principal, asked.tenant, options);
     const wanted = (asked.tables ?? names).map((name) => tables.get(name)!);
     const checkpoint = checkpointOf(asked.lastPulledAt);
     const fresh = checkpoint ? migratedTables(asked.migration) : new Set<string>();
@@ -224,7 +226,7 @@ export function watermelonRoutes(orm: MikroORM, options: WatermelonRoutesOptions
         const digest = createHash('sha256').update(JSON.stringify(body.changes)).digest('hex').slice(0, 40);
         const { results } = await pushChanges(orm.em.fork(), {
           clientId: clientIdOf(request, query, principal), mutationId: `watermelon.${lastPulledAt ?? 0}.${digest}`, checkpoint: checkpointOf(lastPulledAt),
-          changes, served: options.models, conflicts: options.conflicts, abortOnConflict: true, ...syncScope(principal, body.tenant ?? query.tenant), signal,
+          changes, served: options.models, conflicts: options.conflicts, abortOnConflict: true, ...syncScope(principal, body.tenant ?? query.tenant, options), signal,
         });
         const refused = results.filter((result) => result.status === 'refused');
         if (!refused.length) return Response.json({});

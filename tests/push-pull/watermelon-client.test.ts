@@ -234,7 +234,8 @@ for (const backend of testBackends()) {
   test('GET pull: raw records in updated with text ids, the timestamp a safe number; past maxPullChanges the answer stops at a transaction and says hasMore', async () => {
     for (let i = 0; i < 5; i++) {
       const em = orm.em.fork();
-      await em.persistAndFlush(em.create(WmTask, { id: `n${i}`, org: 'acme', title: `task ${i}`, isDone: false, note: null }));
+      em.create(WmTask, { id: `n${i}`, org: 'acme', title: `task ${i}`, isDone: false, note: null });
+      await em.flush();
     }
     await start({ maxPullChanges: 2 });
     const seen = new Map<string, unknown>();

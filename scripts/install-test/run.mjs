@@ -114,6 +114,8 @@ try {
       main.ok && outcome?.imported === 2 && outcome?.rows === 3 && outcome?.replicated === 'Ursula K. Le Guin', main.ok ? main.stdout.trim() : last(main.output));
     check('pulls reference data over HTTP by natural key: one writer created, then unchanged',
       main.ok && outcome?.pulled?.created === 1 && outcome?.pulled?.unchangedAfter === 1, main.ok ? main.stdout.trim() : last(main.output));
+    check('a push/pull client pulls the writer, pushes a new one, and pulls it back',
+      main.ok && JSON.stringify(outcome?.synced) === JSON.stringify({ initial: ['Ursula K. Le Guin'], pushed: ['created'], after: ['Octavia'] }), main.ok ? main.stdout.trim() : last(main.output));
   }
 
   // 3. the CLI, added to the same app

@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Author, AuthorRef, Book, CopyText, Country, Language, replicaEntities, Tag } from './entities/index.js';
 import config from './mikro-orm.config.js';
+import { syncClientOverHttp } from './push-pull-demo.js';
 import { seedLibrary } from './seed.js';
 
 const counts = (entities: Record<string, number | { created: number; reused: number; remapped: number }>) =>
@@ -143,6 +144,9 @@ export async function runDemo(log: (line: string) => void = console.log): Promis
 
     // 5. environment sync: another installation pulls the reference data over HTTP
     await pullReferenceDataOverHttp(orm, log);
+
+    // 6. push/pull: a client app syncs the tags with the sync API, with its role's permissions
+    await syncClientOverHttp(orm, log);
     log(`done in ${Date.now() - started} ms`);
   } finally {
     await orm.close();

@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { runDemo } from '../src/demo-run.js';
 
-test('the demo runs on embedded PGlite and reports the graph, the keys, export, import, delete, replication and an environment-sync pull', async () => {
+test('the demo runs on embedded PGlite and reports the graph, the keys, export, import, delete, replication, an environment-sync pull and a push/pull client', async () => {
   const lines: string[] = [];
   await runDemo((line) => lines.push(line));
   const output = lines.join('\n');
@@ -21,6 +21,9 @@ test('the demo runs on embedded PGlite and reports the graph, the keys, export, 
   assert.match(output, /CQRS: \d+ outbox entries relayed \(delivered twice and in reverse order on purpose\); the replica holds /);
   assert.match(output, /pullFrom\(http:\/\/127\.0\.0\.1:\d+\/sync\) into a second embedded database, by natural key: Country 3 new, Language 3 new, CopyText 3 new, Tag 4 new/);
   assert.match(output, /pulled again: 0 rows written, \d+ unchanged/);
+  assert.match(output, /push\/pull: ada signed in \(role editor\) and pulled 4 tags in 2 pages: classic, novel, poetry, science/);
+  assert.match(output, 'pushed: 900 created, 2 updated, 1 refused (your roles have no delete permission on Tag)');
+  assert.match(output, "told live of the app's rename, pulled again: classics, drama, novels, poetry, science");
   assert.match(output, 'the replica holds Victor Hugo <victor.hugo@example.org>, Jane Austen (1775-1817) <austen@example.org>, Mary Shelley <shelley@example.org>');
 });
 

@@ -1,6 +1,7 @@
 // A small app as a new user writes it from the README: export a graph and import it into
 // another database, replicate one change from a master to a replica, then pull the writers
-// (reference data, by natural key) from the first database over HTTP into a fourth.
+// (reference data, by natural key) from the first database over HTTP into a fourth, and sync the
+// writers with a client of the push/pull API (a pull, a push, a pull that sees the push).
 import 'reflect-metadata';
 import { MikroORM } from '@mikro-orm/core';
 import { createServer } from 'node:http';
@@ -8,7 +9,8 @@ import type { AddressInfo } from 'node:net';
 import { createHttpHandler, staticTokenAuth } from '@entity-sync/adapters/http';
 import { toNodeListener } from '@entity-sync/adapters/http/node';
 import {
-  EntitySync, envSyncRoutes, exportGraph, importGraph, installOutbox, installReplica, OutboxRelay, pullFrom, ReplicaConsumer,
+  EntitySync, envSyncRoutes, exportGraph, importGraph, installOutbox, installPushPull, installReplica, OutboxRelay, pullFrom, pushPullRoutes, ReplicaConsumer,
+  type PulledChanges, type PushResult,
 } from '@entity-sync/adapters/mikro-orm';
 import { MemoryTransport } from '@entity-sync/adapters/memory';
 import { Novel, Writer, WriterCopy } from './entities.js';
@@ -46,7 +48,8 @@ const copy = await replica.em.fork().findOne(WriterCopy, { id: writer.id });
 await consumer.stop();
 
 const token = 'install-test-token-0123456789';
-const handler = createHttpHandler({ prefix: '/sync', auth: staticTokenAuth({ token }), routes: envSyncRoutes(source, { models: ['Writer'] }) });
+await installPushPull(source.em.fork(), { models: ['Writer'] });
+const handler = createHttpHandler({ prefix: '/sync', auth: staticTokenAuth({ token }), routes: [envSyncRoutes(source, { models: ['Writer'] }), pushPullRoutes(source, { models: ['Writer'] })] });
 const server = createServer(toNodeListener(handler));
 await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
 const pulledDb = await open([Writer, Novel]);
@@ -54,8 +57,19 @@ await createSchema(pulledDb);
 const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/sync`;
 const first = await pullFrom(pulledDb.em.fork(), url, { token, models: ['Writer'] });
 const second = await pullFrom(pulledDb.em.fork(), url, { token, models: ['Writer'] });
+const call = async <T>(path: string, body: object): Promise<T> =>
+  (await fetch(`${url}/${path}`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` } })).json() as Promise<T>;
+const initial = await call<PulledChanges>('pull', { models: ['Writer'] });
+const pushed = await call<PushResult>('push', { clientId: 'app', mutationId: 'first', checkpoint: initial.checkpoint,
+  changes: [{ model: 'Writer', id: 500, doc: { name: 'Octavia', email: 'octavia@example.com' } }] });
+const after = await call<PulledChanges>('pull', { models: ['Writer'], checkpoint: initial.checkpoint });
 await new Promise((resolve) => server.close(resolve));
 const pulled = { created: first.models[0]?.created ?? null, unchangedAfter: second.models[0]?.unchanged ?? null };
+const synced = {
+  initial: initial.changes[0]?.upserted.map((doc) => doc.name) ?? [],
+  pushed: pushed.results?.map((result) => result.status) ?? [],
+  after: after.changes[0]?.upserted.map((doc) => doc.name) ?? [],
+};
 
-console.log(JSON.stringify({ imported, rows: report.rows, replicated: copy?.name ?? null, pulled }));
+console.log(JSON.stringify({ imported, rows: report.rows, replicated: copy?.name ?? null, pulled, synced }));
 await Promise.all([source.close(), target.close(), replica.close(), pulledDb.close()]);

@@ -9,3 +9,4 @@ export { modelChecksums, type ModelChecksumsOptions } from './checksums.js';
 export { watermelonRoutes, type WatermelonRoutesOptions, type WatermelonTableOptions } from './watermelon.js';
 export { pullStreamRoutes, type LiveStreamRoutes, type PullStreamRoutesOptions } from './pull-stream.js';
 export { rxdbRoutes, type RxdbCheckpoint, type RxdbDocument, type RxdbRoutesOptions } from './rxdb.js';
+export { SYNC_STATE_TABLE, syncStates, type SyncState } from './sync-state.js';

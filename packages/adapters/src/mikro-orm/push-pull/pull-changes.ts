@@ -7,6 +7,7 @@ import { arrayLiteral, ident, SqlSession } from '../../internal/pg/sql-session.j
 import { TableGraph } from '../../internal/pg/table-graph.js';
 import { RequestAccess } from './permissions.js';
 import { ROW_VERSION_TABLE } from './row-versions.js';
+import { recordSyncState } from './sync-state.js';
 import { prunedBelow } from './tombstones.js';
 import type { SyncAccess } from './access.js';
 import { readDocuments, keyText } from './documents.js';
@@ -26,6 +27,8 @@ export interface PullChangesOptions {
   tenant?: string;
   /** The user and roles whose permissions and row filters apply (see `SyncAccess`); none: every served model and row is open. */
   access?: SyncAccess;
+  /** Records the pull's checkpoint as this user's and client's sync state for the models it covered (`syncStates`). */
+  record?: { user: string; client: string };
   signal?: AbortSignal;
 }
 
@@ -140,6 +143,8 @@ export async function pullChanges(em: EntityManager, options: PullChangesOptions
       }
       changes.push({ model: model.name, upserted, deleted });
     }
-    return { checkpoint: encodeCheckpoint(position), hasMore, changes };
+    const checkpoint = encodeCheckpoint(position);
+    if (options.record) await recordSyncState(tx, { ...options.record, models: models.map((model) => model.name), checkpoint });
+    return { checkpoint, hasMore, changes };
   }, 'repeatable read');
 }

@@ -8,6 +8,7 @@ import { TableGraph } from '../../internal/pg/table-graph.js';
 import { PUSH_CLIENT_SETTING, PUSH_LOG_TABLE, ROW_VERSION_TABLE } from './row-versions.js';
 import type { SyncAccess } from './access.js';
 import { RequestAccess } from './permissions.js';
+import { recordSyncState } from './sync-state.js';
 import { readDocuments } from './documents.js';
 import { keyJson, servedModels, tenantText, type ServedModel } from './served-models.js';
 
@@ -67,6 +68,8 @@ export interface PushChangesOptions {
   tenant?: string;
   /** The user and roles whose permissions and row filters apply (see `SyncAccess`); none: every served model and row is open. */
   access?: SyncAccess;
+  /** Records that this user's client pushed, for the models it pushed (`syncStates`). */
+  record?: { user: string };
   signal?: AbortSignal;
 }
 
@@ -267,6 +270,7 @@ export async function pushChanges(em: EntityManager, options: PushChangesOptions
         const now = await readDocuments(session, model, conflicts.map((result) => JSON.stringify([result.id])));
         for (const result of conflicts) result.server = now.get(JSON.stringify([result.id])) ?? null;
       }
+      if (options.record) await recordSyncState(tx, { user: options.record.user, client: options.clientId, models: [...new Set(options.changes.map((change) => change.model))] });
       await session.run(`UPDATE ${ident(schema)}.${PUSH_LOG_TABLE} SET result = ?::jsonb WHERE client_id = ? AND mutation_id = ?`,
         [JSON.stringify(results), options.clientId, options.mutationId]);
       return { replayed: false, results };

@@ -34,6 +34,7 @@ export interface PushPullRoutesOptions {
 const tenantField = z.string().min(1).max(200).optional();
 const pullBody = z.object({
   tenant: tenantField,
+  clientId: z.string().min(1).max(200).optional(),
   checkpoint: z.string().max(64).nullable().optional(),
   models: z.array(z.string().regex(/^[A-Za-z_$][\w$]*$/, 'an entity name')).min(1).optional(),
   limit: z.number().int().min(1).max(10_000).optional(),
@@ -105,10 +106,11 @@ export function pushPullRoutes(orm: MikroORM, options: PushPullRoutesOptions = {
     route.post('/pull', { right: options.pullRight ?? PUSH_PULL_PULL_RIGHT, body: pullBody }, async ({ body, principal, signal }) =>
       Response.json(await pullChanges(orm.em.fork(), {
         checkpoint: body.checkpoint, models: body.models, limit: body.limit, ...syncScope(principal, body.tenant, options), served: options.models, signal,
+        ...(principal ? { record: { user: principal.subject, client: body.clientId ?? 'default' } } : {}),
       })));
     route.post('/checksum', { right: options.pullRight ?? PUSH_PULL_PULL_RIGHT, body: checksumBody }, async ({ body, principal, signal }) =>
       Response.json(await modelChecksums(orm.em.fork(), { models: body.models, ...syncScope(principal, body.tenant, options), served: options.models, signal })));
     route.post('/push', { right: options.pushRight ?? PUSH_PULL_PUSH_RIGHT, body: pushBody }, async ({ body, principal, signal }) =>
-      Response.json(await pushChanges(orm.em.fork(), { ...body, ...syncScope(principal, body.tenant, options), served: options.models, conflicts: options.conflicts, signal })));
+      Response.json(await pushChanges(orm.em.fork(), { ...body, ...syncScope(principal, body.tenant, options), ...(principal ? { record: { user: principal.subject } } : {}), served: options.models, conflicts: options.conflicts, signal })));
   };
 }

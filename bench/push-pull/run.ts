@@ -17,11 +17,12 @@
 //   --rate N         writes per second of the live part (default 100), --writes N of them (default 500)
 //   --profile DIR    CPU profiles of the server and the pull client (node --cpu-prof) into DIR
 import { PostgresCluster } from '@entity-sync/testing';
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { cpus } from 'node:os';
-import { parseArgs } from 'node:util';
+import { parseArgs, promisify } from 'node:util';
 import { sql } from '../cqrs/table-digest.js';
-import { runSibling } from '../graph/child.js';
+import { siblingArgs } from '../graph/child.js';
 import { describe, fastest, int, perSecond, runsNote, since, type Throughput } from '../graph/measure.js';
 import { percent, printSummary, times, type Verdict } from '../graph/report.js';
 import { copyTenant } from './copy-limit.js';
@@ -51,6 +52,11 @@ const NAIVE_PAGE = 1000;
 const targets = { vsCopy: 0.5, vsNaive: 10, memoryMb: 300, pushP99Ms: 250, liveP99Ms: 50 };
 const profileArgs = args.profile ? ['--cpu-prof', '--cpu-prof-dir', args.profile] : [];
 
+// the pull client, with the profile's Node arguments (runSibling takes none)
+const runPullWorker = async <T>(args: string[]): Promise<T> => {
+  const { stdout } = await promisify(execFile)(process.execPath, [...profileArgs, ...siblingArgs('../push-pull/pull-worker', args)], { maxBuffer: 16 << 20, timeout: 15 * 60_000 });
+  return JSON.parse(stdout.trim().split('\n').pop()!) as T;
+};
 const say = (line = '') => console.log(line);
 const label = (text: string) => `  ${text.padEnd(34)}`;
 const rate = (t: Throughput) => `${int(perSecond(t))} rows/s`;
@@ -99,7 +105,7 @@ try {
   const pulls: PullRun[] = [];
   for (let run = 0; run < pullRuns; run++) {
     await server.resetPeak();
-    const pulled = await runSibling<Omit<PullRun, 'server'>>('../push-pull/pull-worker', [server.url, reader, PULLED_TENANT, String(limit)]);
+    const pulled = await runPullWorker<Omit<PullRun, 'server'>>([server.url, reader, PULLED_TENANT, String(limit)]);
     pulls.push({ ...pulled, server: await server.memory() });
     say(`${label(`pull run ${run + 1}`)}${describe(pulled)} in ${int(pulled.pages)} pages; client ${mb(pulled.peakRssMb)} RSS (${mb(pulled.peakHeapMb)} heap), server ${mb(pulls[run]!.server.peakRssMb)} RSS (${mb(pulls[run]!.server.peakHeapMb)} heap)`);
   }

@@ -28,3 +28,17 @@ export async function readDocuments(session: SqlSession, model: ServedModel, key
     `(SELECT ${model.key.map((column, i) => `(k->>${i})::${column.type}`).join(', ')} FROM unnest(?::jsonb[]) k)`, [arrayLiteral(keys)]);
   return new Map(rows.map((row) => [keyText(row.key), JSON.parse(row.doc) as Record<string, unknown>]));
 }
+
+/**
+ * A scalar subquery giving the document text of the row of `model` that a version row (`version`,
+ * with its `key`) names: found by its primary key (at most one), with `tenant` still that
+ * tenant's and `condition` (SQL on the row `t`) holding; NULL otherwise. What a pull reads its
+ * documents with in the statement that reads its page: the keys make no round trip, and the text
+ * is the one `readDocuments` parses. A scalar subquery, run per version by the key index: as a
+ * join, the planner may hash the whole table for one page.
+ */
+export function versionDocumentSql(model: ServedModel, version: string, tenant?: string, condition = 'true'): string {
+  return `(SELECT (${documentSql(model, 't')})::text FROM ${model.table.qualified} t WHERE (${condition}) AND ` +
+    `${model.tenant && tenant !== undefined ? `${tenantText(model, 't')} = ${literal(tenant)} AND ` : ''}` +
+    `${model.key.map((column, i) => `t.${ident(column.name)} = (${version}.key->>${i})::${column.type}`).join(' AND ')})`;
+}

@@ -3,14 +3,14 @@ import type { EntityManager } from '@mikro-orm/core';
 import { checkEntityManager } from '../extension/arguments.js';
 import { defaultSchemaOf, inTransaction } from '../extension/compat.js';
 import { EntitySync } from '../extension/entity-sync.js';
-import { arrayLiteral, ident, SqlSession } from '../../internal/pg/sql-session.js';
+import { arrayLiteral, ident, literal, SqlSession } from '../../internal/pg/sql-session.js';
 import { TableGraph } from '../../internal/pg/table-graph.js';
 import { RequestAccess } from './permissions.js';
 import { ROW_VERSION_TABLE } from './row-versions.js';
 import { recordSyncState } from './sync-state.js';
 import { prunedBelow } from './tombstones.js';
 import type { SyncAccess } from './access.js';
-import { readDocuments, keyText } from './documents.js';
+import { versionDocumentSql } from './documents.js';
 import { servedModels, type ServedModel } from './served-models.js';
 
 /** Options of `pullChanges`. */
@@ -52,7 +52,13 @@ export interface PulledChanges {
 
 const DEFAULT_LIMIT = 500;
 const MAX_LIMIT = 10_000;
-interface VersionRow { model: string; key: string; deleted: boolean; xid: string; seq: string }
+interface VersionRow { model: string; key: string; deleted: boolean; xid: string; seq: string; doc: string | null }
+
+/** A deleted row's id: its key value, or the list of them for a composite key. */
+const id = (key: string): unknown => {
+  const values = JSON.parse(key) as unknown[];
+  return values.length === 1 ? values[0] : values;
+};
 
 /** Throws `PUSH_PULL_NOT_INSTALLED` for served models whose table has no capture trigger. */
 async function checkInstalled(session: SqlSession, models: ServedModel[]): Promise<void> {
@@ -80,6 +86,28 @@ async function checkInstalled(session: SqlSession, models: ServedModel[]): Promi
  */
 export async function pullChanges(em: EntityManager, options: PullChangesOptions = {}): Promise<PulledChanges> {
   checkEntityManager('pullChanges', em, 'pullChanges(orm.em.fork(), { checkpoint })');
+  const { checkpoint, hasMore, changes } = await pullDocumentTexts(em, options);
+  return { checkpoint, hasMore, changes: changes.map(({ model, upserted, deleted }) => ({ model, upserted: upserted.map((doc) => JSON.parse(doc) as Record<string, unknown>), deleted })) };
+}
+
+/**
+ * `pullChanges`'s answer as JSON text, the documents as PostgreSQL wrote them, never parsed nor
+ * written again: what `POST /pull` sends (`JSON.parse` of it is `pullChanges`'s answer).
+ *
+ * @example
+ * ```ts
+ * new Response(await pullChangesJson(orm.em.fork(), { checkpoint }), { headers: { 'content-type': 'application/json' } });
+ * ```
+ */
+export async function pullChangesJson(em: EntityManager, options: PullChangesOptions = {}): Promise<string> {
+  checkEntityManager('pullChanges', em, 'pullChanges(orm.em.fork(), { checkpoint })');
+  const { checkpoint, hasMore, changes } = await pullDocumentTexts(em, options);
+  const parts = changes.map(({ model, upserted, deleted }) => `{"model":${JSON.stringify(model)},"upserted":[${upserted.join(',')}],"deleted":${JSON.stringify(deleted)}}`);
+  return `{"checkpoint":${JSON.stringify(checkpoint)},"hasMore":${hasMore},"changes":[${parts.join(',')}]}`;
+}
+
+/** `pullChanges`'s answer with each upserted document as its JSON text. */
+async function pullDocumentTexts(em: EntityManager, options: PullChangesOptions): Promise<{ checkpoint: string; hasMore: boolean; changes: { model: string; upserted: string[]; deleted: unknown[] }[] }> {
   const limit = options.limit ?? DEFAULT_LIMIT;
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) throw OptionError.invalidArgument('pullChanges', 'limit', limit, `a whole number from 1 to ${MAX_LIMIT}`);
   let after = decodeCheckpoint(options.checkpoint);
@@ -109,40 +137,33 @@ export async function pullChanges(em: EntityManager, options: PullChangesOptions
     const gone = restart ? denied : [];
     const tenanted = [...models, ...gone].filter((model) => model.tenant);
     if (tenanted.length && options.tenant === undefined) throw PushPullError.tenantRequired(tenanted.map((model) => model.name));
-    // a tenant's models hold the rows filed under it; the others, those every tenant shares
+    // a tenant's models hold the rows filed under it; the others, those every tenant shares. Each version comes with the
+    // document of its row (none: deleted, or out of the client's sight), read by key in the same statement
+    const pulled = [...models, ...gone];
+    const documents = pulled.map((model) => versionDocumentSql(model, 'v', options.tenant,
+      gone.includes(model) ? 'false' : access?.condition(model, access.rules(model.name, 'pull'), (column) => `t.${ident(column.name)}`)));
     const versions = await session.query<VersionRow>(
       // ordered by the columns (v.): the bare names would be the text aliases, and '98' sorts after '129'
-      `SELECT v.model, v.key::text AS key, v.deleted, v.xid::text AS xid, v.seq::text AS seq FROM ${ident(schema)}.${ROW_VERSION_TABLE} v ` +
+      'SELECT v.model, v.key::text AS key, v.deleted, v.xid::text AS xid, v.seq::text AS seq, ' +
+      `${pulled.length ? `CASE ${pulled.map((model, i) => `WHEN NOT v.deleted AND v.model = ${literal(model.name)} THEN ${documents[i]} `).join('')}END` : 'NULL::text'} AS doc FROM (` +
+      `SELECT v.model, v.key, v.deleted, v.xid, v.seq FROM ${ident(schema)}.${ROW_VERSION_TABLE} v ` +
       "WHERE ((v.model = ANY(?::text[]) AND v.tenant = '') OR (v.model = ANY(?::text[]) AND v.tenant = ?)) " +
       `AND v.xid < ?::xid8${after ? (after.seq === undefined ? ' AND v.xid >= ?::xid8' : ' AND (v.xid, v.seq) > (?::xid8, ?::bigint)') : ''} ` +
-      `ORDER BY v.xid, v.seq LIMIT ${limit + 1}`,
-      [arrayLiteral([...models, ...gone].filter((model) => !model.tenant).map((model) => model.name)), arrayLiteral(tenanted.map((model) => model.name)),
+      `ORDER BY v.xid, v.seq LIMIT ${limit + 1}) v ORDER BY v.xid, v.seq`,
+      [arrayLiteral(pulled.filter((model) => !model.tenant).map((model) => model.name)), arrayLiteral(tenanted.map((model) => model.name)),
         options.tenant ?? '', horizon, ...(after ? [after.xid, ...(after.seq === undefined ? [] : [after.seq])] : [])]);
     const hasMore = versions.length > limit;
     const page = versions.slice(0, limit);
     const last = page.at(-1);
     // a pull that caught up stands at its horizon: every change before it is the client's, whatever it was
     const position: PullPosition = { ...(hasMore ? { xid: last!.xid, seq: last!.seq } : { xid: horizon }), ...(scope ? { scope } : {}), ...(restart && hasMore ? { restart } : {}) };
-    const changes: ModelChanges[] = [];
-    for (const model of [...models, ...gone]) {
-      const mine = page.filter((version) => version.model === model.name);
-      if (!mine.length) continue;
-      const id = (key: string) => {
-        const values = JSON.parse(key) as unknown[];
-        return values.length === 1 ? values[0] : values;
-      };
-      const live = mine.filter((version) => !version.deleted).map((version) => version.key);
-      const visible = gone.includes(model) ? 'false' : access?.condition(model, access.rules(model.name, 'pull'), (column) => `t.${ident(column.name)}`);
-      const documents = await readDocuments(session, model, live, options.tenant, visible);
-      const upserted: Record<string, unknown>[] = [];
-      const deleted: unknown[] = [];
-      for (const version of mine) {
-        const doc = version.deleted ? undefined : documents.get(keyText(version.key));
-        if (doc === undefined) deleted.push(id(version.key));
-        else upserted.push(doc);
-      }
-      changes.push({ model: model.name, upserted, deleted });
+    const byModel = new Map(pulled.map((model) => [model.name, { model: model.name, upserted: [] as string[], deleted: [] as unknown[] }]));
+    for (const version of page) {
+      const changes = byModel.get(version.model)!;
+      if (version.doc !== null) changes.upserted.push(version.doc);
+      else changes.deleted.push(id(version.key));
     }
+    const changes = [...byModel.values()].filter((change) => change.upserted.length || change.deleted.length);
     const checkpoint = encodeCheckpoint(position);
     if (options.record) await recordSyncState(tx, { ...options.record, models: models.map((model) => model.name), checkpoint });
     return { checkpoint, hasMore, changes };

@@ -1,0 +1,158 @@
+// Push/pull benchmark on a real PostgreSQL cluster: one tenant-scoped @SyncModel table holding
+// the pulled tenant's rows and other tenants' rows interleaved, served by pushPullRoutes
+// (permissions on) and pullStreamRoutes in a server process of its own (./serve-worker.ts).
+//  1. an initial pull of the tenant's rows through POST /pull, paged with the checkpoint, by a
+//     client in a process of its own (./pull-worker.ts), against COPY (SELECT ...) TO STDOUT of
+//     the same rows and a naive ORM pull paged with OFFSET (./naive-pull.ts), with the client's
+//     and the server's peak memory;
+//  2. pushes of batches of rows through POST /push as a user whose role's row filter checks each
+//     row (./push.ts);
+//  3. commit -> live client notified on GET /pull/stream at a steady write rate (./live.ts).
+//   --rows N         the pulled tenant's rows (default 1,000,000)
+//   --other-rows N   the other tenants' rows in the same table (default rows / 2)
+//   --limit N        changes per pull answer (default 10,000, the most the route takes)
+//   --runs N         COPY runs and pull runs, the fastest counting (default 3 and 2)
+//   --naive-pages N  pages the naive pull reads, spread over the pull (default 10)
+//   --pushes N       pushes (default 40) of --batch rows (default 100)
+//   --rate N         writes per second of the live part (default 100), --writes N of them (default 500)
+//   --profile DIR    CPU profiles of the server and the pull client (node --cpu-prof) into DIR
+import { PostgresCluster } from '@entity-sync/testing';
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { cpus } from 'node:os';
+import { parseArgs, promisify } from 'node:util';
+import { sql } from '../cqrs/table-digest.js';
+import { siblingArgs } from '../graph/child.js';
+import { describe, fastest, int, perSecond, runsNote, since, type Throughput } from '../graph/measure.js';
+import { percent, printSummary, times, type Verdict } from '../graph/report.js';
+import { copyTenant } from './copy-limit.js';
+import { PULLED_TENANT } from './entities.js';
+import { generateItems, READER_ROLE, WRITER, WRITER_ROLE } from './generate.js';
+import { measureLive } from './live.js';
+import { naivePull } from './naive-pull.js';
+import { openItems } from './orm.js';
+import { percentile, pushBatches, userToken } from './push.js';
+import { startPushPullServer, type PushPullServer } from './server.js';
+
+const { values: args } = parseArgs({
+  options: {
+    rows: { type: 'string', default: '1000000' }, 'other-rows': { type: 'string' }, limit: { type: 'string', default: '10000' },
+    runs: { type: 'string' }, 'naive-pages': { type: 'string', default: '10' }, pushes: { type: 'string', default: '40' },
+    batch: { type: 'string', default: '100' }, rate: { type: 'string', default: '100' }, writes: { type: 'string', default: '500' },
+    profile: { type: 'string' },
+  },
+  allowPositionals: true,
+});
+const tenantRows = Number(args.rows);
+const otherRows = Number(args['other-rows'] ?? Math.round(tenantRows / 2));
+const limit = Number(args.limit);
+const copyRuns = Number(args.runs ?? 3);
+const pullRuns = Number(args.runs ?? 2);
+const NAIVE_PAGE = 1000;
+const targets = { vsCopy: 0.5, vsNaive: 10, memoryMb: 300, pushP99Ms: 250, liveP99Ms: 50 };
+const profileArgs = args.profile ? ['--cpu-prof', '--cpu-prof-dir', args.profile] : [];
+
+// the pull client, with the profile's Node arguments (runSibling takes none)
+const runPullWorker = async <T>(args: string[]): Promise<T> => {
+  const { stdout } = await promisify(execFile)(process.execPath, [...profileArgs, ...siblingArgs('../push-pull/pull-worker', args)], { maxBuffer: 16 << 20, timeout: 15 * 60_000 });
+  return JSON.parse(stdout.trim().split('\n').pop()!) as T;
+};
+const say = (line = '') => console.log(line);
+const label = (text: string) => `  ${text.padEnd(34)}`;
+const rate = (t: Throughput) => `${int(perSecond(t))} rows/s`;
+const mb = (value: number) => `${value.toFixed(0)} MB`;
+const ms = (value: number) => `${value.toFixed(1)} ms`;
+const started = performance.now();
+
+const cluster = await PostgresCluster.start();
+let server: PushPullServer | undefined;
+try {
+  say(`push/pull bench: ${int(tenantRows)} rows of the pulled tenant, ${int(otherRows)} of others, Node ${process.version}, ${cpus().length} CPUs, PostgreSQL from @entity-sync/testing`);
+  await cluster.createDatabase('bench');
+  const url = cluster.url('bench');
+  const generating = performance.now();
+  const orm = await openItems(url);
+  try {
+    await generateItems(orm, tenantRows, otherRows);
+  } finally {
+    await orm.close();
+  }
+  say(`data set: pp_item (8 columns: int id, text tenant, owner, title, double amount, int quantity, boolean done, timestamptz updated_at), installPushPull, generated in ${since(generating).toFixed(1)} s`);
+  const [{ n }] = (await sql<{ n: string }>(url, `SELECT count(*) AS n FROM pp_item WHERE tenant = '${PULLED_TENANT}'`)) as [{ n: string }];
+  const expected = Number(n);
+
+  say();
+  say(`COPY (SELECT <the 8 columns> FROM pp_item WHERE tenant = '${PULLED_TENANT}') TO STDOUT, text format, read to the end by a client counting lines`);
+  const copies: Throughput[] = [];
+  for (let run = 0; run < copyRuns; run++) copies.push(await copyTenant(url, PULLED_TENANT));
+  const copy = fastest(copies);
+  say(`${label('COPY of the tenant\'s rows')}${describe(copy)}, ${runsNote(copies)}`);
+
+  say();
+  say(`NAIVE pull through MikroORM: find(updatedAt > last, order by updatedAt, id) paged with OFFSET, ${int(NAIVE_PAGE)} rows a page, entities serialized to JSON, in this process;`);
+  say(`  ${args['naive-pages']} pages sampled at offsets spread over the ${int(expected)} rows, the whole pull's time extrapolated from their mean`);
+  const naiveOrm = await openItems(url);
+  const naive = await naivePull(naiveOrm, PULLED_TENANT, expected, NAIVE_PAGE, Number(args['naive-pages'])).finally(() => naiveOrm.close());
+  say(`${label('naive ORM + OFFSET (extrapolated)')}${describe(naive)}, from ${naive.sampledPages} pages of ${int(naive.sampledRows)} rows`);
+
+  say();
+  const secret = randomBytes(32).toString('hex');
+  server = await startPushPullServer(url, secret, profileArgs);
+  const reader = await userToken(secret, 'user_r', [READER_ROLE]);
+  say(`PULL through POST /sync/pull (node:http on 127.0.0.1, server in its own process, permissions on, a JWT of role ${READER_ROLE}), ${int(limit)} changes a page,`);
+  say(`  by a client in a process of its own that parses every page; ${pullRuns === 1 ? '1 run' : `${pullRuns} runs, the fastest counting`}; peak RSS (VmHWM) of each process over its run`);
+  type PullRun = Throughput & { pages: number; checkpoint: string; peakRssMb: number; peakHeapMb: number; server: { peakRssMb: number; peakHeapMb: number } };
+  const pulls: PullRun[] = [];
+  for (let run = 0; run < pullRuns; run++) {
+    await server.resetPeak();
+    const pulled = await runPullWorker<Omit<PullRun, 'server'>>([server.url, reader, PULLED_TENANT, String(limit)]);
+    pulls.push({ ...pulled, server: await server.memory() });
+    say(`${label(`pull run ${run + 1}`)}${describe(pulled)} in ${int(pulled.pages)} pages; client ${mb(pulled.peakRssMb)} RSS (${mb(pulled.peakHeapMb)} heap), server ${mb(pulls[run]!.server.peakRssMb)} RSS (${mb(pulls[run]!.server.peakHeapMb)} heap)`);
+  }
+  const pull = fastest(pulls);
+  if (pull.rows !== expected) say(`  CHECK FAILED: the pull brought ${int(pull.rows)} rows, the tenant has ${int(expected)}`);
+  const clientPeak = Math.max(...pulls.map((run) => run.peakRssMb));
+  const serverPeak = Math.max(...pulls.map((run) => run.server.peakRssMb));
+
+  say();
+  const pushes = Number(args.pushes);
+  const batch = Number(args.batch);
+  const writer = await userToken(secret, WRITER, [WRITER_ROLE]);
+  say(`PUSH through POST /sync/push: ${pushes} pushes of ${batch} rows one after the other, a JWT of role ${WRITER_ROLE} (create + update, row filter owner = the user),`);
+  say('  the first half creating rows, the second updating them');
+  const [{ top }] = (await sql<{ top: number }>(url, 'SELECT max(id) AS top FROM pp_item')) as [{ top: number }];
+  const pushed = await pushBatches(server.url, writer, pull.checkpoint, top + 1, pushes, batch);
+  say(`${label('push of a batch')}p50 ${ms(percentile(pushed.latencies, 0.5))}, p99 ${ms(percentile(pushed.latencies, 0.99))}, max ${ms(pushed.latencies.at(-1)!)}; ${describe(pushed)}`);
+  if (pushed.notApplied) say(`  CHECK FAILED: ${pushed.notApplied} rows were not created / updated`);
+
+  say();
+  const writeRate = Number(args.rate);
+  say(`LIVE: a client on GET /sync/pull/stream?tenant=${PULLED_TENANT} (fetch, reading the events), ${args.writes} single-row updates committed at ${writeRate}/s by another connection;`);
+  say('  latency from the COMMIT sent to the change event received');
+  const live = await measureLive(server.url, reader, url, writeRate, Number(args.writes));
+  const lost = live.writes - live.latencies.length;
+  say(`${label('commit -> change event')}p50 ${ms(percentile(live.latencies, 0.5))}, p99 ${ms(percentile(live.latencies, 0.99))}, max ${ms(live.latencies.at(-1) ?? NaN)}; ` +
+    `${int(live.writes)} writes at ${live.rate.toFixed(0)}/s, ${int(live.events)} events${lost ? `, ${lost} writes NEVER notified` : ''}`);
+
+  say();
+  say(`SUMMARY at ${int(expected)} rows of the tenant (${int(otherRows)} of others in the table); the naive pull extrapolated from ${naive.sampledPages} pages`);
+  const livePercentile = (p: number) => (lost ? Infinity : percentile(live.latencies, p));
+  const verdicts: Verdict[] = [
+    { figure: `initial pull vs COPY, ${int(limit)} a page`, measured: rate(pull), baseline: rate(copy), ratio: percent(perSecond(pull) / perSecond(copy)),
+      target: `>= ${percent(targets.vsCopy)}`, met: pull.rows === expected && perSecond(pull) / perSecond(copy) >= targets.vsCopy },
+    { figure: 'initial pull vs naive ORM + OFFSET', measured: rate(pull), baseline: rate(naive), ratio: times(perSecond(pull) / perSecond(naive)),
+      target: `>= ${targets.vsNaive}x`, met: perSecond(pull) / perSecond(naive) >= targets.vsNaive },
+    { figure: 'pull client peak RSS', measured: mb(clientPeak), baseline: '', ratio: '', target: `< ${targets.memoryMb} MB`, met: clientPeak < targets.memoryMb },
+    { figure: 'pull server peak RSS', measured: mb(serverPeak), baseline: '', ratio: '', target: `< ${targets.memoryMb} MB`, met: serverPeak < targets.memoryMb },
+    { figure: `push of ${batch} rows p50 / p99`, measured: `${ms(percentile(pushed.latencies, 0.5))} / ${ms(percentile(pushed.latencies, 0.99))}`, baseline: rate(pushed), ratio: '',
+      target: `p99 < ${targets.pushP99Ms} ms`, met: !pushed.notApplied && percentile(pushed.latencies, 0.99) < targets.pushP99Ms },
+    { figure: `commit -> live client p50 / p99 at ${writeRate}/s`, measured: `${ms(livePercentile(0.5))} / ${ms(livePercentile(0.99))}`, baseline: '', ratio: '',
+      target: `p99 < ${targets.liveP99Ms} ms`, met: livePercentile(0.99) < targets.liveP99Ms },
+  ];
+  printSummary(verdicts);
+  if (pull.rows !== expected || pushed.notApplied || lost) process.exitCode = 1;
+  say(`bench took ${since(started).toFixed(0)} s`);
+} finally {
+  await server?.close();
+  cluster.stop();
+}

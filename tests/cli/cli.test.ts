@@ -11,6 +11,10 @@ import * as assert from 'uvu/assert';
 import { chinookEntities, chinookSqlPath, chinookStart } from '../fixtures/chinook/entities.js';
 import { CHILD_DEADLINE_MS, killAfter } from '../support/child-deadline.js';
 
+// spawned processes compile the repository's TypeScript files only (scripts/test-harness/ts-hooks.mjs); under the
+// test runner import.meta.url is file:////..., whose path would start with //
+const TS_REGISTER = fileURLToPath(new URL('../../scripts/test-harness/ts-register.mjs', import.meta.url)).replace(/^\/+/, '/');
+
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const config = join(root, 'tests/cli/fixtures/chinook.config.ts');
 
@@ -18,7 +22,7 @@ interface Run { code: number | null; stdout: string; stderr: string }
 
 function cli(args: string[], env: Record<string, string>): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', '@swc-node/register/esm-register',
+    const child = spawn(process.execPath, ['--import', TS_REGISTER,
       join(root, 'packages/cli/bin/entity-sync.js'), '--config', config, ...args], { cwd: root, env: { ...process.env, ...env } });
     let stdout = '';
     let stderr = '';

@@ -16,6 +16,10 @@ import { replicate } from '../cqrs/repair-support.js';
 import { CHILD_DEADLINE_MS, killAfter } from '../support/child-deadline.js';
 import { until } from '../support/until.js';
 
+// spawned processes compile the repository's TypeScript files only (scripts/test-harness/ts-hooks.mjs); under the
+// test runner import.meta.url is file:////..., whose path would start with //
+const TS_REGISTER = fileURLToPath(new URL('../../scripts/test-harness/ts-register.mjs', import.meta.url)).replace(/^\/+/, '/');
+
 // `cqrs diff-master | diff-replica | diff-sync` as a user pipes them across two databases: a
 // replica row edited in place at its current revision is found, re-published and repaired.
 
@@ -37,7 +41,7 @@ function shell(command: string, env: Record<string, string>): Promise<Run> {
   });
 }
 
-const node = `'${process.execPath}' --import @swc-node/register/esm-register '${join(root, 'packages/cli/bin/entity-sync.js')}'`;
+const node = `'${process.execPath}' --import '${TS_REGISTER}' '${join(root, 'packages/cli/bin/entity-sync.js')}'`;
 const side = (config: string) => `${node} --config '${join(root, 'tests/cli/fixtures', config)}' cqrs`;
 const diffPipe = (masterArgs = '') => `${side('repair-master.config.ts')} diff-master --id repair-price ${masterArgs} | ${side('repair-replica.config.ts')} diff-replica`;
 

@@ -13,6 +13,10 @@ import { RepairPrice, RepairPriceCopy } from '../cqrs/repair-entities.js';
 import { CHILD_DEADLINE_MS, killAfter } from '../support/child-deadline.js';
 import { until } from '../support/until.js';
 
+// spawned processes compile the repository's TypeScript files only (scripts/test-harness/ts-hooks.mjs); under the
+// test runner import.meta.url is file:////..., whose path would start with //
+const TS_REGISTER = fileURLToPath(new URL('../../scripts/test-harness/ts-register.mjs', import.meta.url)).replace(/^\/+/, '/');
+
 // A transport of the app's own, exported as a factory from the config module, carries the cqrs
 // commands: install declares its queue, relay publishes through it, consume applies from it with
 // the command line's retry settings, and dead-letters lists, retries and purges its dead letters.
@@ -26,7 +30,7 @@ interface Running { done: Promise<Run>; stop(): void }
 
 /** Starts `entity-sync --config <fixture> cqrs ...args`; `stop` sends SIGTERM. */
 function start(config: string, args: string[], env: Record<string, string>): Running {
-  const child = spawn(process.execPath, ['--import', '@swc-node/register/esm-register', join(root, 'packages/cli/bin/entity-sync.js'),
+  const child = spawn(process.execPath, ['--import', TS_REGISTER, join(root, 'packages/cli/bin/entity-sync.js'),
     '--config', join(fixtures, config), 'cqrs', ...args], {
     cwd: root,
     env: { ...withoutTransportEnv(process.env), SWC_NODE_PROJECT: join(root, 'tsconfig.json'), ...env },

@@ -20,6 +20,10 @@ import { AuthorReplica } from './fixtures/replica-entities.js';
 // not public API: this test builds the messages of the outbox itself, to deliver each twice and in reverse order
 import { MasterMessages } from '../../packages/adapters/src/mikro-orm/cqrs/master/master-messages.js';
 
+// spawned processes compile the repository's TypeScript files only (scripts/test-harness/ts-hooks.mjs); under the
+// test runner import.meta.url is file:////..., whose path would start with //
+const TS_REGISTER = fileURLToPath(new URL('../../scripts/test-harness/ts-register.mjs', import.meta.url)).replace(/^\/+/, '/');
+
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const fixtures = join(root, 'tests/cqrs/fixtures');
 const QUEUE = 'e2e-replica';
@@ -34,7 +38,7 @@ interface Proc {
 const running = new Set<ChildProcess>();
 
 function start(script: string, args: string[], env: Record<string, string>): Proc {
-  return track(spawn(process.execPath, ['--import', '@swc-node/register/esm-register', script, ...args],
+  return track(spawn(process.execPath, ['--import', TS_REGISTER, script, ...args],
     { cwd: root, env: { ...process.env, SWC_NODE_PROJECT: join(root, 'tsconfig.json'), ...env } }));
 }
 
@@ -371,7 +375,7 @@ if (testBackends().some((backend) => backend.name === 'postgres') && rabbitMqAva
     await rows(master, `update entity_sync_outbox set sent_at = now() where sent_at is null`);
     assert.not.equal(await replicaRows(replica), await masterRows(master));
 
-    const node = `'${process.execPath}' --import @swc-node/register/esm-register '${join(root, 'packages/cli/bin/entity-sync.js')}'`;
+    const node = `'${process.execPath}' --import '${TS_REGISTER}' '${join(root, 'packages/cli/bin/entity-sync.js')}'`;
     const side = (config: string) => `${node} --config '${join(fixtures, config)}' cqrs`;
     const pipeline = `${side('master.config.ts')} diff-master --id author | ${side('replica.config.ts')} diff-replica | ${side('master.config.ts')} diff-sync --json`;
     const diff = shell(pipeline, env);

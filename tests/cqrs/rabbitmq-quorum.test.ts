@@ -20,6 +20,10 @@ import { until } from '../support/until.js';
 import { Author, libraryEntities } from '../../examples/library/src/index.js';
 import { AuthorReplica } from './fixtures/replica-entities.js';
 
+// spawned processes compile the repository's TypeScript files only (scripts/test-harness/ts-hooks.mjs); under the
+// test runner import.meta.url is file:////..., whose path would start with //
+const TS_REGISTER = fileURLToPath(new URL('../../scripts/test-harness/ts-register.mjs', import.meta.url)).replace(/^\/+/, '/');
+
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const QUEUE = 'quorum-replica';
 
@@ -76,7 +80,7 @@ if (testBackends().some((backend) => backend.name === 'postgres') && rabbitMqAva
     await installOutbox(master.em.fork());
     await installReplica(replica.em.fork());
     // the replica service's queues, declared the way a user would: the CLI with a cluster URL
-    const { stdout } = await promisify(execFile)(process.execPath, ['--import', '@swc-node/register/esm-register',
+    const { stdout } = await promisify(execFile)(process.execPath, ['--import', TS_REGISTER,
       join(root, 'packages/cli/bin/entity-sync.js'), '--config', join(root, 'tests/cqrs/fixtures/replica.config.ts'),
       'cqrs', '--transport', `${cluster.url}?queueType=quorum`, 'install', '--queue', QUEUE],
     { cwd: root, timeout: CHILD_DEADLINE_MS, env: { ...process.env, SWC_NODE_PROJECT: join(root, 'tsconfig.json'), ES_REPLICA_URL: replica.config.get('clientUrl')! } });

@@ -20,6 +20,10 @@ import { CHILD_DEADLINE_MS, killAfter } from '../support/child-deadline.js';
 import { until } from '../support/until.js';
 import { City, Country, CopyText, EmailTemplate, Language, openReferenceDb, orderCountryGoneFromSource, seedSource, shiftSequences, updates } from './fixtures/reference-data.js';
 
+// spawned processes compile the repository's TypeScript files only (scripts/test-harness/ts-hooks.mjs); under the
+// test runner import.meta.url is file:////..., whose path would start with //
+const TS_REGISTER = fileURLToPath(new URL('../../scripts/test-harness/ts-register.mjs', import.meta.url)).replace(/^\/+/, '/');
+
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const fixtures = join(root, 'tests/env-sync/fixtures');
 const STATIC_TOKEN = 'static-token-for-the-pull-tests-0123456789';
@@ -42,7 +46,7 @@ function baseEnv(): Record<string, string> {
 }
 
 function spawnTs(script: string, args: string[], env: Record<string, string>): { child: ChildProcess; output: () => { stdout: string; stderr: string }; done: Promise<Run> } {
-  const child = spawn(process.execPath, ['--import', '@swc-node/register/esm-register', script, ...args], { cwd: root, env: { ...baseEnv(), ...env } });
+  const child = spawn(process.execPath, ['--import', TS_REGISTER, script, ...args], { cwd: root, env: { ...baseEnv(), ...env } });
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (chunk) => (stdout += chunk));

@@ -8,6 +8,7 @@ import { ChangeNotifier } from './change-notifier.js';
 import { pullChanges } from './pull-changes.js';
 import { changeStream, heartbeatOf, liveStreamQuery, tokenQueryOf, type LiveStreamRoutes } from './pull-stream.js';
 import { pushChanges, type PushChange, type PushConflictPolicy } from './push-changes.js';
+import { isIntegerType, serverKey } from './client-ids.js';
 import { PUSH_PULL_PULL_RIGHT, PUSH_PULL_PUSH_RIGHT, syncScope } from './push-pull-http.js';
 
 /** Options of `rxdbRoutes`. */
@@ -47,7 +48,6 @@ const pushBody = z.array(z.object({ assumedMasterState: rxDoc.nullable().optiona
 
 // what RxDB keeps on a document that the server's rows do not have
 const RXDB_FIELDS = ['_deleted', '_meta', '_rev', '_attachments'];
-const NUMERIC_KEY = /^(int|integer|smallint|bigint|serial|bigserial|smallserial|tinyint|mediumint|int[248])\b/i;
 
 /** The key of a served model: its property, and how a key RxDB holds as a string is read back. */
 function keyOf(orm: MikroORM, model: string, served: string[] | undefined): { property: string; parse(value: unknown): string | number | undefined } {
@@ -56,16 +56,8 @@ function keyOf(orm: MikroORM, model: string, served: string[] | undefined): { pr
   if (!names.includes(model)) throw PushPullError.modelNotServed([model], names);
   const node = sync.graph.node(model);
   const property = node.primaryKeyProperties[0]!;
-  const numeric = NUMERIC_KEY.test(node.columns.find((column) => column.primary)?.type ?? '');
-  return {
-    property,
-    parse(value) {
-      if (typeof value !== 'string' && typeof value !== 'number') return undefined;
-      if (!numeric) return String(value);
-      const number = Number(value);
-      return Number.isSafeInteger(number) ? number : undefined;
-    },
-  };
+  const integer = isIntegerType(node.columns.find((column) => column.primary)?.type);
+  return { property, parse: (value) => serverKey(value, integer) };
 }
 
 const withoutRxdbFields = (doc: Record<string, unknown>) => Object.fromEntries(Object.entries(doc).filter(([field]) => !RXDB_FIELDS.includes(field)));

@@ -1,6 +1,7 @@
 import { OptionError } from '@entity-sync/core';
 import type { MikroORM } from '@mikro-orm/core';
 import { EntitySync } from '../extension/entity-sync.js';
+import { isIntegerType, serverKey } from './client-ids.js';
 
 /** How one served model looks to WatermelonDB clients: its table name and its columns' names. */
 export interface WatermelonTableOptions {
@@ -29,7 +30,6 @@ export interface WatermelonTable {
   idProperties: Set<string>;
 }
 
-const NUMERIC = /^(int|integer|smallint|bigint|int2|int4|int8|serial|smallserial|bigserial|tinyint|mediumint)\b/i;
 const JSON_TYPE = /^jsonb?\b/i;
 const RESERVED = new Set(['id', '_status', '_changed']);
 
@@ -63,13 +63,13 @@ export function watermelonTables(orm: MikroORM, models: string[] | undefined, op
       if (RESERVED.has(name) || propertyOf.has(name)) throw OptionError.invalid(fn, `tables.${model}.columns`, name, `distinct column names other than id, _status and _changed (${column.property} maps to ${name})`);
       columnOf.set(column.property, name);
       if (foreign.has(column.name)) idProperties.add(column.property);
-      propertyOf.set(name, { property: column.property, numericId: foreign.has(column.name) && NUMERIC.test(column.type), json: JSON_TYPE.test(column.type) });
+      propertyOf.set(name, { property: column.property, numericId: foreign.has(column.name) && isIntegerType(column.type), json: JSON_TYPE.test(column.type) });
     }
     const table = own.table ?? node.table;
     const clash = [...tables.values()].find((other) => other.table === table);
     if (clash) throw OptionError.invalid(fn, `tables.${model}.table`, table, `a table name no other model has (${clash.model} has it)`);
     const keyColumn = node.columns.find((column) => column.property === keyProperty);
-    tables.set(table, { model, table, keyProperty, numericKey: NUMERIC.test(keyColumn?.type ?? ''), columnOf, propertyOf, idProperties });
+    tables.set(table, { model, table, keyProperty, numericKey: isIntegerType(keyColumn?.type), columnOf, propertyOf, idProperties });
   }
   return tables;
 }
@@ -89,8 +89,7 @@ export function toRaw(table: WatermelonTable, doc: Record<string, unknown>): Rec
 
 /** A WatermelonDB id as the server's key: a number for a numeric key; undefined when it cannot be one. */
 export function fromRawId(table: WatermelonTable, id: string): string | number | undefined {
-  if (!table.numericKey) return id;
-  return /^-?\d{1,15}$/.test(id) ? Number(id) : undefined;
+  return serverKey(id, table.numericKey);
 }
 
 /**

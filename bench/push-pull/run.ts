@@ -101,7 +101,7 @@ try {
   const reader = await userToken(secret, 'user_r', [READER_ROLE]);
   say(`PULL through POST /sync/pull (node:http on 127.0.0.1, server in its own process, permissions on, a JWT of role ${READER_ROLE}), ${int(limit)} changes a page,`);
   say(`  by a client in a process of its own that parses every page; ${pullRuns === 1 ? '1 run' : `${pullRuns} runs, the fastest counting`}; peak RSS (VmHWM) of each process over its run`);
-  type PullRun = Throughput & { pages: number; checkpoint: string; peakRssMb: number; peakHeapMb: number; server: { peakRssMb: number; peakHeapMb: number } };
+  type PullRun = Throughput & { pages: number; parseSeconds: number; checkpoint: string; peakRssMb: number; peakHeapMb: number; server: { peakRssMb: number; peakHeapMb: number } };
   const pulls: PullRun[] = [];
   for (let run = 0; run < pullRuns; run++) {
     await server.resetPeak();
@@ -110,6 +110,8 @@ try {
     say(`${label(`pull run ${run + 1}`)}${describe(pulled)} in ${int(pulled.pages)} pages; client ${mb(pulled.peakRssMb)} RSS (${mb(pulled.peakHeapMb)} heap), server ${mb(pulls[run]!.server.peakRssMb)} RSS (${mb(pulls[run]!.server.peakHeapMb)} heap)`);
   }
   const pull = fastest(pulls);
+  say(`  of the fastest run, the client's JSON.parse of the pages alone took ${pull.parseSeconds.toFixed(2)} s (${percent(pull.parseSeconds / pull.seconds)} of it): ` +
+    `a client that parses its pages one after the other pulls at most ${rate({ rows: pull.rows, seconds: pull.parseSeconds })}, ${percent(pull.rows / pull.parseSeconds / perSecond(copy))} of COPY`);
   if (pull.rows !== expected) say(`  CHECK FAILED: the pull brought ${int(pull.rows)} rows, the tenant has ${int(expected)}`);
   const clientPeak = Math.max(...pulls.map((run) => run.peakRssMb));
   const serverPeak = Math.max(...pulls.map((run) => run.server.peakRssMb));

@@ -98,6 +98,11 @@ for (const backend of testBackends().filter((candidate) => candidate.name === 'p
     const schema = orm.config.get('schema') ?? 'public';
     const client = new Client(orm, 2);
     const naive = new TimestampClient(orm, schema, 2);
+    // both have pulled the (empty) table before the writes
+    await client.catchUp();
+    await naive.catchUp();
+    // and a third pulls for the first time while the long transaction runs: its first pull reads the table itself
+    const fresh = new Client(orm, 2);
     let release!: () => void;
     const released = new Promise<void>((resolve) => (release = resolve));
     let written!: () => void;
@@ -114,17 +119,25 @@ for (const backend of testBackends().filter((candidate) => candidate.name === 'p
     await orm.em.fork().transactional(async (tx) => {
       tx.create(LtItem, { id: 2, value: 20 });
     });
+    try {
+      await client.catchUp();
+      await naive.catchUp();
+      await fresh.catchUp();
+      assert.equal([...client.copy], [], 'row 2 is held back while the older transaction runs');
+      assert.equal([...naive.copy], [[2, 20]]);
+      assert.equal([...fresh.copy], [[2, 20]], 'a first pull reads the committed rows');
+      assert.match(fresh.checkpoint!, /^1\.\d+$/);
+    } finally {
+      release();
+      await long;
+    }
     await client.catchUp();
     await naive.catchUp();
-    assert.equal([...client.copy], [], 'row 2 is held back while the older transaction runs');
-    assert.equal([...naive.copy], [[2, 20]]);
-    release();
-    await long;
-    await client.catchUp();
-    await naive.catchUp();
+    await fresh.catchUp();
     const server = await serverCopy(orm.em.fork());
     assert.equal([...server], [[1, 10], [2, 20]]);
     assert.equal([...client.copy].sort(([a], [b]) => a - b), [...server]);
+    assert.equal([...fresh.copy].sort(([a], [b]) => a - b), [...server], 'the first pull\'s horizon held row 1 for the pulls after it');
     assert.equal([...naive.copy], [[2, 20]], 'the timestamp cursor went past row 1 before it committed, and never sees it');
   });
 

@@ -5,7 +5,7 @@
 // (server-wins) or the client's (client-wins). A tenant's client holds its tenant's rows only.
 import 'reflect-metadata';
 import { createHttpHandler, jwtAuth } from '@entity-sync/adapters/http';
-import { EntitySync, installPushPull, rxdbRoutes, type LiveStreamRoutes } from '@entity-sync/adapters/mikro-orm';
+import { EntitySync, installPushPull, rxdbRoutes, syncStates, type LiveStreamRoutes } from '@entity-sync/adapters/mikro-orm';
 import { rxdbReplicationHandlers } from '@entity-sync/adapters/rxdb';
 import { SyncModel } from '@entity-sync/core';
 import { testBackends, until } from '@entity-sync/testing';
@@ -118,6 +118,10 @@ for (const backend of testBackends()) {
     const rows = await todos();
     assert.equal(rows.find((row) => row.id === 6), { id: 6, title: 'from rxdb', done: false });
     assert.equal(rows.find((row) => row.id === 1), { id: 1, title: 'changed in rxdb', done: true });
+    // the user's sync state: its pulls' checkpoint and its push, for the model
+    const [state, ...more] = await syncStates(orm.em.fork(), { user: 'ada' });
+    assert.equal([state?.client, state?.model, more.length], ['rxdb:ada', 'RxTodo', 0]);
+    assert.ok(state!.checkpoint && state!.pulledAt && state!.pushedAt, JSON.stringify(state));
   });
 
   test('a server change reaches the client live through the stream, without reSync; deletes go both ways', async () => {

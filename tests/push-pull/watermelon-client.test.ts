@@ -4,7 +4,7 @@
 // deletes pushed, server changes and deletes pulled, a conflict under each policy, a malformed push.
 import 'reflect-metadata';
 import { createHttpHandler, jwtAuth, type ErrorBody } from '@entity-sync/adapters/http';
-import { EntitySync, installPushPull, watermelonRoutes, type WatermelonRoutesOptions } from '@entity-sync/adapters/mikro-orm';
+import { EntitySync, installPushPull, syncStates, watermelonRoutes, type WatermelonRoutesOptions } from '@entity-sync/adapters/mikro-orm';
 import { SyncModel } from '@entity-sync/core';
 import { testBackends } from '@entity-sync/testing';
 import { Entity, PrimaryKey, Property } from '@entity-sync/testing/mikro-orm';
@@ -152,6 +152,9 @@ for (const backend of testBackends()) {
     assert.equal(await serverRows('globex'), [['g1', 'globex secret', false, null]]);
     await client.sync();
     assert.equal(await client.rows(), await serverRows());
+    // the device's sync state: the timestamp of its last pull as a checkpoint, and its push
+    const states = await syncStates(orm.em.fork(), { user: 'ada' });
+    assert.equal(states.map((state) => [state.client, state.model, /^1\.\d+$/.test(state.checkpoint ?? ''), !!state.pushedAt]), [['phone-1', 'WmTask', true, true]]);
   });
 
   test('a server change and a server delete are pulled by the next sync; a local delete is pushed', async () => {
@@ -231,20 +234,24 @@ for (const backend of testBackends()) {
     assert.equal(await serverRows('globex'), [['g1', 'globex secret', false, null]]);
   });
 
-  test('GET pull: raw records in updated with text ids, the timestamp a safe number; past maxPullChanges the answer stops at a transaction and says hasMore', async () => {
+  test('GET pull: raw records in updated with text ids, the timestamp a safe number; a first sync comes whole, later ones stop at a transaction past maxPullChanges and say hasMore', async () => {
+    await start({ maxPullChanges: 1 });
+    type Pulled = { changes: { tasks: { created: unknown[]; updated: { id: string; title: string }[]; deleted: string[] } }; timestamp: number; hasMore: boolean };
+    // the first sync reads the tables themselves: one answer, past maxPullChanges too
+    const first = await (await fetch(`${server!.url}/sync/watermelon/pull?lastPulledAt=null&tables=tasks`, { headers: { authorization: `Bearer ${bearer}` } })).json() as Pulled;
+    assert.equal([first.changes.tasks.updated.map((raw) => raw.id).sort(), first.hasMore], [['s1', 's2'], false]);
     for (let i = 0; i < 5; i++) {
       const em = orm.em.fork();
       em.create(WmTask, { id: `n${i}`, org: 'acme', title: `task ${i}`, isDone: false, note: null });
       await em.flush();
     }
-    await start({ maxPullChanges: 2 });
-    const seen = new Map<string, unknown>();
-    const stamps: number[] = [];
-    let lastPulledAt: number | null = null;
+    const seen = new Map<string, unknown>(first.changes.tasks.updated.map((raw) => [raw.id, raw.title]));
+    const stamps: number[] = [first.timestamp];
+    let lastPulledAt: number | null = first.timestamp;
     let stopped = 0;
     for (let more = true, round = 0; more && round < 20; round++) {
       const response = await fetch(`${server!.url}/sync/watermelon/pull?lastPulledAt=${lastPulledAt}&tables=tasks`, { headers: { authorization: `Bearer ${bearer}` } });
-      const body = await response.json() as { changes: { tasks: { created: unknown[]; updated: { id: string; title: string }[]; deleted: string[] } }; timestamp: number; hasMore: boolean };
+      const body = await response.json() as Pulled;
       assert.equal(body.changes.tasks.created, []);
       for (const raw of body.changes.tasks.updated) seen.set(raw.id, raw.title);
       assert.ok(Number.isSafeInteger(body.timestamp) && body.timestamp > 0, String(body.timestamp));

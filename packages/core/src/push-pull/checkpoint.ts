@@ -15,6 +15,12 @@ export interface PullPosition {
    */
   seq?: string;
   /**
+   * A first pull reading the tables themselves, and how far it got (an opaque token of the
+   * adapter's: the model and the last key sent). `xid` is then the horizon of its first page: every
+   * change of the transactions before it is in the rows read, later ones come after the reading.
+   */
+  scan?: string;
+  /**
    * A hash of what the client may see (its models, tenant, and its roles' permissions and row
    * filters) when the position was handed out: a pull whose scope changed since starts over.
    */
@@ -23,11 +29,11 @@ export interface PullPosition {
   restart?: boolean;
 }
 
-const FORMAT = /^1\.(\d{1,20})(?:\.(\d{1,20}))?(?:~([0-9a-f]{12})(r)?)?$/;
+const FORMAT = /^1\.(\d{1,20})(?:\.(\d{1,20})|\*([A-Za-z0-9_-]{1,4000}))?(?:~([0-9a-f]{12})(r)?)?$/;
 
 /** The opaque checkpoint string a client holds for `position`. */
 export function encodeCheckpoint(position: PullPosition): string {
-  return `1.${position.xid}${position.seq === undefined ? '' : `.${position.seq}`}${position.scope === undefined ? '' : `~${position.scope}${position.restart ? 'r' : ''}`}`;
+  return `1.${position.xid}${position.seq === undefined ? '' : `.${position.seq}`}${position.scan === undefined ? '' : `*${position.scan}`}${position.scope === undefined ? '' : `~${position.scope}${position.restart ? 'r' : ''}`}`;
 }
 
 /** The position of a checkpoint; undefined for none (null, undefined, ''); `PULL_CHECKPOINT_INVALID` for anything this server did not hand out. */
@@ -35,5 +41,6 @@ export function decodeCheckpoint(checkpoint: unknown): PullPosition | undefined 
   if (checkpoint === null || checkpoint === undefined || checkpoint === '') return undefined;
   const match = typeof checkpoint === 'string' ? FORMAT.exec(checkpoint) : null;
   if (!match) throw PushPullError.checkpointInvalid(checkpoint);
-  return { xid: match[1]!, ...(match[2] === undefined ? {} : { seq: match[2] }), ...(match[3] === undefined ? {} : { scope: match[3] }), ...(match[4] ? { restart: true } : {}) };
+  return { xid: match[1]!, ...(match[2] === undefined ? {} : { seq: match[2] }), ...(match[3] === undefined ? {} : { scan: match[3] }),
+    ...(match[4] === undefined ? {} : { scope: match[4] }), ...(match[5] ? { restart: true } : {}) };
 }

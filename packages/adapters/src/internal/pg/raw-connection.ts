@@ -20,6 +20,8 @@ export interface RawConnection {
   query<T>(sql: string, params: unknown[]): Promise<RawResult<T>>;
   /** Runs `COPY (...) TO STDOUT` and yields its text in chunks. */
   copyOut(sql: string): AsyncIterable<string>;
+  /** Runs `COPY (...) TO STDOUT` and yields its bytes (UTF-8) in chunks, a line possibly cut between two. */
+  copyOutBytes(sql: string): AsyncIterable<Uint8Array>;
   /** Runs `COPY ... FROM STDIN` fed with `text` (COPY text format). */
   copyIn(sql: string, text: string): Promise<void>;
 }
@@ -44,6 +46,10 @@ function pgConnection(client: PgClient, copy: typeof import('pg-copy-streams')):
       stream.setEncoding('utf8');
       for await (const chunk of stream) yield chunk as string;
     },
+    async *copyOutBytes(sql: string) {
+      const stream = client.query(copy.to(sql)) as Readable;
+      for await (const chunk of stream) yield chunk as Uint8Array;
+    },
     async copyIn(sql: string, text: string) {
       const stream = client.query(copy.from(sql)) as unknown as NodeJS.WritableStream;
       const done = Promise.race([once(stream, 'finish'), once(stream, 'error').then(([error]) => Promise.reject(error))]);
@@ -63,6 +69,10 @@ function pgliteConnection(pglite: PGliteLike): RawConnection {
     async *copyOut(sql: string) {
       const result = await pglite.query(sql.replace(/TO STDOUT$/, "TO '/dev/blob'"));
       if (result.blob) yield await result.blob.text();
+    },
+    async *copyOutBytes(sql: string) {
+      const result = await pglite.query(sql.replace(/TO STDOUT$/, "TO '/dev/blob'"));
+      if (result.blob) yield new Uint8Array(await result.blob.arrayBuffer());
     },
     async copyIn(sql: string, text: string) {
       await pglite.query(sql.replace(/FROM STDIN$/, "FROM '/dev/blob'"), [], { blob: new Blob([text]) });

@@ -63,6 +63,13 @@ export class SqlSession {
     return this.connection.copyOut(sql);
   }
 
+  /** Streams the bytes of `COPY (...) TO STDOUT` (UTF-8; a chunk may end inside a line). */
+  copyOutBytes(sql: string): AsyncIterable<Uint8Array> {
+    this.checkAborted();
+    this.statements += 1;
+    return this.connection.copyOutBytes(sql);
+  }
+
   /** Feeds COPY text to `COPY ... FROM STDIN`. */
   async copyIn(sql: string, text: string): Promise<void> {
     this.checkAborted();
@@ -75,13 +82,10 @@ export class SqlSession {
    * with `schema` first on the search path so that type names (enums) print unqualified.
    */
   async useCanonicalText(schema: string): Promise<void> {
-    await this.run(`SET LOCAL search_path TO ${ident(schema)}, public`);
-    await this.run("SET LOCAL TimeZone = 'UTC'");
-    await this.run("SET LOCAL DateStyle = 'ISO, YMD'");
-    await this.run("SET LOCAL IntervalStyle = 'postgres'");
-    await this.run("SET LOCAL bytea_output = 'hex'");
-    await this.run('SET LOCAL extra_float_digits = 1');
-    await this.run('SET LOCAL standard_conforming_strings = on');
+    // one round trip: set_config(..., true) is SET LOCAL
+    const settings: [string, string][] = [['search_path', `${ident(schema)}, public`], ['TimeZone', 'UTC'], ['DateStyle', 'ISO, YMD'],
+      ['IntervalStyle', 'postgres'], ['bytea_output', 'hex'], ['extra_float_digits', '1'], ['standard_conforming_strings', 'on']];
+    await this.query(`SELECT ${settings.map(([name, value]) => `set_config(${literal(name)}, ${literal(value)}, true)`).join(', ')}`);
   }
 
   private checkAborted(): void {

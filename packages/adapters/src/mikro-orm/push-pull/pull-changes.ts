@@ -12,6 +12,7 @@ import { prunedBelow } from './tombstones.js';
 import type { SyncAccess } from './access.js';
 import { versionDocumentSql } from './documents.js';
 import { servedModels, type ServedModel } from './served-models.js';
+import { modelsDigest, ScanPlan, scanPage } from './table-scan.js';
 
 /** Options of `pullChanges`. */
 export interface PullChangesOptions {
@@ -53,6 +54,33 @@ export interface PulledChanges {
 const DEFAULT_LIMIT = 500;
 const MAX_LIMIT = 10_000;
 interface VersionRow { model: string; key: string; deleted: boolean; xid: string; seq: string; doc: string | null }
+/** The changes of one model in an answer: the documents as JSON texts of one or more documents each, comma-separated. */
+interface ModelTexts { model: string; upserted: (string | Buffer)[]; count: number; deleted: unknown[] }
+interface PulledTexts { checkpoint: string; hasMore: boolean; changes: ModelTexts[] }
+
+/** Where a first pull's reading of the tables stands: at `models[index]`, after `key` (none: at its first row). */
+interface ScanAt { index: number; key?: string[] }
+
+/** The token of a scan position: the models it goes through (digest), the model it is at, the last key it sent. */
+const scanToken = (models: ServedModel[], at: ScanAt): string =>
+  Buffer.from(JSON.stringify([modelsDigest(models), models[at.index]!.name, at.key ?? null])).toString('base64url');
+
+/** The scan position of a token; a token of another list of models starts the scan again (at the same horizon: rows come twice, none is missed). */
+function scanAt(token: string, models: ServedModel[], checkpoint: string): ScanAt {
+  let decoded: unknown;
+  try {
+    decoded = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
+  } catch {
+    throw PushPullError.checkpointInvalid(checkpoint);
+  }
+  if (!Array.isArray(decoded) || decoded.length !== 3 || typeof decoded[0] !== 'string' || typeof decoded[1] !== 'string' ||
+    !(decoded[2] === null || (Array.isArray(decoded[2]) && decoded[2].every((value) => typeof value === 'string')))) throw PushPullError.checkpointInvalid(checkpoint);
+  const [digest, model, key] = decoded as [string, string, string[] | null];
+  if (digest !== modelsDigest(models)) return { index: 0 };
+  const index = models.findIndex((candidate) => candidate.name === model);
+  if (index === -1 || (key && key.length !== models[index]!.key.length)) throw PushPullError.checkpointInvalid(checkpoint);
+  return { index, ...(key ? { key } : {}) };
+}
 
 /** A deleted row's id: its key value, or the list of them for a composite key. */
 const id = (key: string): unknown => {
@@ -87,11 +115,11 @@ async function checkInstalled(session: SqlSession, models: ServedModel[]): Promi
 export async function pullChanges(em: EntityManager, options: PullChangesOptions = {}): Promise<PulledChanges> {
   checkEntityManager('pullChanges', em, 'pullChanges(orm.em.fork(), { checkpoint })');
   const { checkpoint, hasMore, changes } = await pullDocumentTexts(em, options);
-  return { checkpoint, hasMore, changes: changes.map(({ model, upserted, deleted }) => ({ model, upserted: upserted.map((doc) => JSON.parse(doc) as Record<string, unknown>), deleted })) };
+  return { checkpoint, hasMore, changes: changes.map(({ model, upserted, deleted }) => ({ model, upserted: upserted.flatMap((docs) => JSON.parse(`[${docs.toString()}]`) as Record<string, unknown>[]), deleted })) };
 }
 
 /**
- * `pullChanges`'s answer as JSON text, the documents as PostgreSQL wrote them, never parsed nor
+ * `pullChanges`'s answer as JSON (UTF-8), the documents as they were written, never parsed nor
  * written again: what `POST /pull` sends (`JSON.parse` of it is `pullChanges`'s answer).
  *
  * @example
@@ -99,15 +127,21 @@ export async function pullChanges(em: EntityManager, options: PullChangesOptions
  * new Response(await pullChangesJson(orm.em.fork(), { checkpoint }), { headers: { 'content-type': 'application/json' } });
  * ```
  */
-export async function pullChangesJson(em: EntityManager, options: PullChangesOptions = {}): Promise<string> {
+export async function pullChangesJson(em: EntityManager, options: PullChangesOptions = {}): Promise<Buffer> {
   checkEntityManager('pullChanges', em, 'pullChanges(orm.em.fork(), { checkpoint })');
   const { checkpoint, hasMore, changes } = await pullDocumentTexts(em, options);
-  const parts = changes.map(({ model, upserted, deleted }) => `{"model":${JSON.stringify(model)},"upserted":[${upserted.join(',')}],"deleted":${JSON.stringify(deleted)}}`);
-  return `{"checkpoint":${JSON.stringify(checkpoint)},"hasMore":${hasMore},"changes":[${parts.join(',')}]}`;
+  const parts: (string | Buffer)[] = [`{"checkpoint":${JSON.stringify(checkpoint)},"hasMore":${hasMore},"changes":[`];
+  changes.forEach(({ model, upserted, deleted }, i) => {
+    parts.push(`${i ? ',' : ''}{"model":${JSON.stringify(model)},"upserted":[`);
+    upserted.forEach((docs, j) => parts.push(...(j ? [','] : []), docs));
+    parts.push(`],"deleted":${JSON.stringify(deleted)}}`);
+  });
+  parts.push(']}');
+  return Buffer.concat(parts.map((part) => (typeof part === 'string' ? Buffer.from(part) : part)));
 }
 
-/** `pullChanges`'s answer with each upserted document as its JSON text. */
-async function pullDocumentTexts(em: EntityManager, options: PullChangesOptions): Promise<{ checkpoint: string; hasMore: boolean; changes: { model: string; upserted: string[]; deleted: unknown[] }[] }> {
+/** `pullChanges`'s answer with the upserted documents as JSON texts. */
+async function pullDocumentTexts(em: EntityManager, options: PullChangesOptions): Promise<PulledTexts> {
   const limit = options.limit ?? DEFAULT_LIMIT;
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) throw OptionError.invalidArgument('pullChanges', 'limit', limit, `a whole number from 1 to ${MAX_LIMIT}`);
   let after = decodeCheckpoint(options.checkpoint);
@@ -137,35 +171,67 @@ async function pullDocumentTexts(em: EntityManager, options: PullChangesOptions)
     const gone = restart ? denied : [];
     const tenanted = [...models, ...gone].filter((model) => model.tenant);
     if (tenanted.length && options.tenant === undefined) throw PushPullError.tenantRequired(tenanted.map((model) => model.name));
+    const pulled = [...models, ...gone];
+    const byModel = new Map<string, ModelTexts>(pulled.map((model) => [model.name, { model: model.name, upserted: [], count: 0, deleted: [] }]));
+    const condition = (model: ServedModel) => (gone.includes(model) ? 'false' : access?.condition(model, access.rules(model.name, 'pull'), (column) => `t.${ident(column.name)}`));
+    // the versions of the pulled models since `since` (none: from the first), up to the horizon
+    const versionsSql = (since: boolean) => `FROM ${ident(schema)}.${ROW_VERSION_TABLE} v ` +
+      "WHERE ((v.model = ANY(?::text[]) AND v.tenant = '') OR (v.model = ANY(?::text[]) AND v.tenant = ?)) " +
+      `AND v.xid < ?::xid8${since ? ' AND (v.xid, v.seq) > (?::xid8, ?::bigint)' : ''}`;
+    const versionParams = (since?: { xid: string; seq?: string }) => [arrayLiteral(pulled.filter((model) => !model.tenant).map((model) => model.name)),
+      arrayLiteral(tenanted.map((model) => model.name)), options.tenant ?? '', horizon, ...(since ? [since.xid, since.seq ?? '-1'] : [])];
+    let take = limit;
+    // a first pull reads the tables themselves, model after model in key order, each page in a snapshot no older than the
+    // first page's: every change of the transactions before the first page's horizon is in the rows read, and every later
+    // change has a later transaction id, so the versions from that horizon on bring the rest (some rows twice, none missed)
+    const scan = after?.scan !== undefined ? scanAt(after.scan, models, options.checkpoint!) : !after && !restart ? { index: 0 } : undefined;
+    if (scan) {
+      const from = after?.xid ?? horizon;
+      for (let index = scan.index; index < models.length; index++) {
+        const model = models[index]!;
+        const page = await scanPage(session, new ScanPlan(model), options.tenant, condition(model) ?? 'true', index === scan.index ? scan.key : undefined, take);
+        if (page.count) {
+          const changes = byModel.get(model.name)!;
+          changes.upserted.push(page.docs);
+          changes.count += page.count;
+        }
+        take -= page.count;
+        if (!take) {
+          const key = page.lastKey ?? (index === scan.index ? scan.key : undefined);
+          return finish({ xid: from, scan: scanToken(models, { index, ...(key ? { key } : {}) }), ...(scope ? { scope } : {}) }, true);
+        }
+      }
+      // the changes made since the reading began come with the next answer (this one holds rows read in its snapshot:
+      // a change among them would come twice in it); with none, the client stands at this snapshot's horizon
+      if (from === horizon || !(await session.query(`SELECT 1 ${versionsSql(true)} LIMIT 1`, versionParams({ xid: from }))).length) return finish({ xid: horizon, ...(scope ? { scope } : {}) }, false);
+      return finish({ xid: from, ...(scope ? { scope } : {}) }, true);
+    }
     // a tenant's models hold the rows filed under it; the others, those every tenant shares. Each version comes with the
     // document of its row (none: deleted, or out of the client's sight), read by key in the same statement
-    const pulled = [...models, ...gone];
-    const documents = pulled.map((model) => versionDocumentSql(model, 'v', options.tenant,
-      gone.includes(model) ? 'false' : access?.condition(model, access.rules(model.name, 'pull'), (column) => `t.${ident(column.name)}`)));
+    const documents = pulled.map((model) => versionDocumentSql(model, 'v', options.tenant, condition(model)));
     const versions = await session.query<VersionRow>(
       // ordered by the columns (v.): the bare names would be the text aliases, and '98' sorts after '129'
       'SELECT v.model, v.key::text AS key, v.deleted, v.xid::text AS xid, v.seq::text AS seq, ' +
       `${pulled.length ? `CASE ${pulled.map((model, i) => `WHEN NOT v.deleted AND v.model = ${literal(model.name)} THEN ${documents[i]} `).join('')}END` : 'NULL::text'} AS doc FROM (` +
-      `SELECT v.model, v.key, v.deleted, v.xid, v.seq FROM ${ident(schema)}.${ROW_VERSION_TABLE} v ` +
-      "WHERE ((v.model = ANY(?::text[]) AND v.tenant = '') OR (v.model = ANY(?::text[]) AND v.tenant = ?)) " +
-      `AND v.xid < ?::xid8${after ? (after.seq === undefined ? ' AND v.xid >= ?::xid8' : ' AND (v.xid, v.seq) > (?::xid8, ?::bigint)') : ''} ` +
-      `ORDER BY v.xid, v.seq LIMIT ${limit + 1}) v ORDER BY v.xid, v.seq`,
-      [arrayLiteral(pulled.filter((model) => !model.tenant).map((model) => model.name)), arrayLiteral(tenanted.map((model) => model.name)),
-        options.tenant ?? '', horizon, ...(after ? [after.xid, ...(after.seq === undefined ? [] : [after.seq])] : [])]);
+      `SELECT v.model, v.key, v.deleted, v.xid, v.seq ${versionsSql(!!after)} ORDER BY v.xid, v.seq LIMIT ${limit + 1}) v ORDER BY v.xid, v.seq`,
+      versionParams(after));
     const hasMore = versions.length > limit;
     const page = versions.slice(0, limit);
     const last = page.at(-1);
-    // a pull that caught up stands at its horizon: every change before it is the client's, whatever it was
-    const position: PullPosition = { ...(hasMore ? { xid: last!.xid, seq: last!.seq } : { xid: horizon }), ...(scope ? { scope } : {}), ...(restart && hasMore ? { restart } : {}) };
-    const byModel = new Map(pulled.map((model) => [model.name, { model: model.name, upserted: [] as string[], deleted: [] as unknown[] }]));
     for (const version of page) {
       const changes = byModel.get(version.model)!;
-      if (version.doc !== null) changes.upserted.push(version.doc);
-      else changes.deleted.push(id(version.key));
+      if (version.doc !== null) {
+        changes.upserted.push(version.doc);
+        changes.count++;
+      } else changes.deleted.push(id(version.key));
     }
-    const changes = [...byModel.values()].filter((change) => change.upserted.length || change.deleted.length);
-    const checkpoint = encodeCheckpoint(position);
-    if (options.record) await recordSyncState(tx, { ...options.record, models: models.map((model) => model.name), checkpoint });
-    return { checkpoint, hasMore, changes };
+    // a pull that caught up stands at its horizon: every change before it is the client's, whatever it was
+    return finish({ ...(hasMore ? { xid: last!.xid, seq: last!.seq } : { xid: horizon }), ...(scope ? { scope } : {}), ...(restart && hasMore ? { restart } : {}) }, hasMore);
+
+    async function finish(position: PullPosition, more: boolean): Promise<PulledTexts> {
+      const checkpoint = encodeCheckpoint(position);
+      if (options.record) await recordSyncState(tx, { ...options.record, models: models.map((model) => model.name), checkpoint });
+      return { checkpoint, hasMore: more, changes: [...byModel.values()].filter((change) => change.count || change.deleted.length) };
+    }
   }, 'repeatable read');
 }

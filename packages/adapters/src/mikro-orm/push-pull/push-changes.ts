@@ -9,6 +9,7 @@ import { PUSH_CLIENT_SETTING, PUSH_LOG_TABLE, ROW_VERSION_TABLE } from './row-ve
 import type { SyncAccess } from './access.js';
 import { RequestAccess } from './permissions.js';
 import { recordSyncState } from './sync-state.js';
+import { prunedBelow } from './tombstones.js';
 import { readDocuments } from './documents.js';
 import { keyJson, servedModels, tenantText, type ServedModel } from './served-models.js';
 
@@ -194,6 +195,9 @@ export async function pushChanges(em: EntityManager, options: PushChangesOptions
           `SELECT result FROM ${ident(schema)}.${PUSH_LOG_TABLE} WHERE client_id = ? AND mutation_id = ?`, [options.clientId, options.mutationId]);
         return { replayed: true, results: (typeof done!.result === 'string' ? JSON.parse(done!.result) : done!.result) as PushRowResult[] };
       }
+      // a client behind a forgotten delete could bring back a row the server deleted: it pulls from the start first
+      const pruned = position && await prunedBelow(session, schema);
+      if (position && pruned && BigInt(position.xid) < BigInt(pruned)) throw PushPullError.resyncRequired(options.checkpoint!);
       const sync = EntitySync.forEntityManager(tx);
       const tables = await TableGraph.load(session, sync.graph, schema, (entity) => sync.registryEntry(entity));
       const models = new Map(servedModels(sync, tables, undefined, options.served).map((model) => [model.name, model]));

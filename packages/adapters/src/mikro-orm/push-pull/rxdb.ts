@@ -40,7 +40,7 @@ export interface RxdbCheckpoint {
 const params = z.object({ model: z.string().regex(/^[A-Za-z_$][\w$]*$/, 'an entity name') });
 const tenantQuery = z.object({ tenant: z.string().min(1).max(200).optional() });
 const pullBody = z.object({
-  checkpoint: z.object({ checkpoint: z.string().max(64) }).nullable().optional(),
+  checkpoint: z.object({ checkpoint: z.string().max(4100) }).nullable().optional(),
   batchSize: z.number().int().min(1).max(10_000),
 });
 const rxDoc = z.record(z.string(), z.unknown());
@@ -121,13 +121,16 @@ function changesOf(model: string, key: ReturnType<typeof keyOf>, rows: z.infer<t
  */
 export function rxdbRoutes(orm: MikroORM, options: RxdbRoutesOptions = {}): LiveStreamRoutes {
   const heartbeatMs = heartbeatOf('rxdbRoutes', options.heartbeatMs);
-  const clientIdOf = (principal: Principal | null) => `rxdb:${principal?.subject ?? 'anonymous'}`;
+  // the client's own id (header x-sync-client), or one per user
+  const clientIdOf = (request: Request, principal: Principal | null) => request.headers.get('x-sync-client') ?? `rxdb:${principal?.subject ?? 'anonymous'}`;
+  const record = (request: Request, principal: Principal | null) => (principal ? { record: { user: principal.subject, client: clientIdOf(request, principal) } } : {});
   const routes: HttpRoutes = (route) => {
     route.post('/rxdb/:model/pull', { right: options.pullRight ?? PUSH_PULL_PULL_RIGHT, params, query: tenantQuery, body: pullBody },
-      async ({ params: { model }, query, body, principal, signal }) => {
+      async ({ request, params: { model }, query, body, principal, signal }) => {
         const key = keyOf(orm, model, options.models);
         const pulled = await pullChanges(orm.em.fork(), {
           models: [model], checkpoint: body.checkpoint?.checkpoint ?? null, limit: body.batchSize, served: options.models, ...syncScope(principal, query.tenant, options), signal,
+          ...record(request, principal),
         });
         const documents = pulled.changes.flatMap((change) => [
           ...change.upserted.map((doc) => toRxdb(key.property, doc, undefined)),
@@ -136,12 +139,12 @@ export function rxdbRoutes(orm: MikroORM, options: RxdbRoutesOptions = {}): Live
         return Response.json({ documents, checkpoint: { checkpoint: pulled.checkpoint } satisfies RxdbCheckpoint });
       });
     route.post('/rxdb/:model/push', { right: options.pushRight ?? PUSH_PULL_PUSH_RIGHT, params, query: tenantQuery, body: pushBody },
-      async ({ params: { model }, query, body, principal, signal }) => {
+      async ({ request, params: { model }, query, body, principal, signal }) => {
         const key = keyOf(orm, model, options.models);
         const changes = changesOf(model, key, body);
         const { results } = await pushChanges(orm.em.fork(), {
-          clientId: clientIdOf(principal), mutationId: randomUUID(), changes, served: options.models, conflicts: options.conflicts,
-          ...syncScope(principal, query.tenant, options), signal,
+          clientId: clientIdOf(request, principal), mutationId: randomUUID(), changes, served: options.models, conflicts: options.conflicts,
+          ...syncScope(principal, query.tenant, options), signal, ...(principal ? { record: { user: principal.subject } } : {}),
         });
         // one model: the results come in the order of the changes
         const conflicts = results.flatMap((result, index) => {

@@ -3,7 +3,7 @@ import type { EntityManager } from '@mikro-orm/core';
 import { checkEntityManager } from '../extension/arguments.js';
 import { defaultSchemaOf, inTransaction } from '../extension/compat.js';
 import { ident, SqlSession } from '../../internal/pg/sql-session.js';
-import { PUSH_PULL_STATE_TABLE, ROW_VERSION_TABLE } from './row-versions.js';
+import { PUSH_LOG_TABLE, PUSH_PULL_STATE_TABLE, ROW_VERSION_TABLE } from './row-versions.js';
 
 const PRUNED_BELOW = 'tombstones_pruned_below';
 
@@ -23,8 +23,10 @@ export interface PruneTombstonesOptions {
  * Forgets the deletes (tombstones) older than the retention window, so that the row-version table
  * does not grow with every row ever deleted. A client whose checkpoint is older than a forgotten
  * delete can no longer be told of it: its next pull is refused with `PULL_RESYNC_REQUIRED` (409),
- * and it pulls again from the start. Run it on a schedule (daily, with a window longer than
- * clients stay offline). Returns how many were forgotten.
+ * and it pulls again from the start, and its next push too. The pushes remembered for replays
+ * (`entity_sync_push`) older than the window go with them: a replay that old is refused the same
+ * way when it carries its checkpoint. Run it on a schedule (daily, with a window longer than
+ * clients stay offline). Returns how many deletes were forgotten.
  *
  * @example
  * ```ts
@@ -46,6 +48,7 @@ export async function pruneTombstones(em: EntityManager, options: PruneTombstone
       await session.run(`INSERT INTO ${schema}.${PUSH_PULL_STATE_TABLE} (name, value) VALUES (?, ?) ` +
         'ON CONFLICT (name) DO UPDATE SET value = greatest(EXCLUDED.value::numeric, ' + `${PUSH_PULL_STATE_TABLE}.value::numeric)::text`, [PRUNED_BELOW, row.below]);
     }
+    await session.run(`DELETE FROM ${schema}.${PUSH_LOG_TABLE} WHERE pushed_at < ?`, [cutoff.toISOString()]);
     return Number(row?.pruned ?? 0);
   });
 }

@@ -6,6 +6,7 @@ import type { HttpRoutes, Principal } from '../../http/index.js';
 import { pullChanges } from './pull-changes.js';
 import { pushChanges, type PushChange, type PushConflictPolicy } from './push-changes.js';
 import { PUSH_PULL_PULL_RIGHT, PUSH_PULL_PUSH_RIGHT, syncScope } from './push-pull-http.js';
+import { recordSyncState } from './sync-state.js';
 import { fromRaw, fromRawId, toRaw, watermelonTables, type WatermelonTable, type WatermelonTableOptions } from './watermelon-tables.js';
 
 export type { WatermelonTableOptions } from './watermelon-tables.js';
@@ -26,7 +27,8 @@ export interface WatermelonRoutesOptions {
   conflicts?: Record<string, PushConflictPolicy>;
   /**
    * About how many changes one pull answers (default 50 000): past it the answer stops at a
-   * transaction boundary with `hasMore: true`, and the next sync goes on from there.
+   * transaction boundary with `hasMore: true`, and the next sync goes on from there. A first sync
+   * (and a table a migration added) reads the tables themselves and comes whole.
    */
   maxPullChanges?: number;
 }
@@ -116,7 +118,8 @@ function clientIdOf(request: Request, query: { clientId?: string }, principal: P
  * lacks creates it), deleted rows' ids in `deleted`. The timestamp is the pull's horizon, a
  * transaction id: the changes of every transaction before it were sent. Tables a `migration`
  * added or widened are pulled from the start. `hasMore` says the answer stopped at `maxPullChanges`:
- * sync again.
+ * sync again. A first sync reads the tables themselves (`pullChanges`) and comes whole: a
+ * timestamp cannot hold a position inside that reading.
  *
  * `POST <prefix>/watermelon/push?lastPulledAt=` with WatermelonDB's `{ changes, lastPulledAt }`
  * applies them in one transaction (`pushChanges`): created and updated rows are both written as
@@ -188,7 +191,7 @@ export function watermelonRoutes(orm: MikroORM, options: WatermelonRoutesOptions
   });
 
   const pull = async (asked: { lastPulledAt?: number | null; tables?: string[]; tenant?: string; migration?: z.infer<typeof migrationField> },
-    principal: Principal | null, signal: AbortSignal): Promise<Response> => {
+    request: Request, principal: Principal | null, signal: AbortSignal): Promise<Response> => {
     const scope = syncScope(principal, asked.tenant, options);
     const wanted = (asked.tables ?? names).map((name) => tables.get(name)!);
     const checkpoint = checkpointOf(asked.lastPulledAt);
@@ -207,12 +210,15 @@ export function watermelonRoutes(orm: MikroORM, options: WatermelonRoutesOptions
       }
     }
     if (!answer.timestamp) answer.timestamp = (await pullTables(orm, [], checkpoint, scope, options.models, max, signal)).timestamp;
+    if (principal) {
+      await recordSyncState(orm.em.fork(), { user: principal.subject, client: clientIdOf(request, {}, principal), models: wanted.map((table) => table.model), checkpoint: `1.${answer.timestamp}` });
+    }
     return Response.json(answer);
   };
 
   return (route) => {
-    route.get('/watermelon/pull', { right: options.pullRight ?? PUSH_PULL_PULL_RIGHT, query: pullQuery }, ({ query, principal, signal }) => pull(query, principal, signal));
-    route.post('/watermelon/pull', { right: options.pullRight ?? PUSH_PULL_PULL_RIGHT, body: pullBody }, ({ body, principal, signal }) => pull(body, principal, signal));
+    route.get('/watermelon/pull', { right: options.pullRight ?? PUSH_PULL_PULL_RIGHT, query: pullQuery }, ({ request, query, principal, signal }) => pull(query, request, principal, signal));
+    route.post('/watermelon/pull', { right: options.pullRight ?? PUSH_PULL_PULL_RIGHT, body: pullBody }, ({ request, body, principal, signal }) => pull(body, request, principal, signal));
     route.post('/watermelon/push', { right: options.pushRight ?? PUSH_PULL_PUSH_RIGHT, query: pushQuery, body: pushBody },
       async ({ request, query, body, principal, signal }) => {
         const lastPulledAt = body.lastPulledAt ?? query.lastPulledAt;
@@ -227,6 +233,7 @@ export function watermelonRoutes(orm: MikroORM, options: WatermelonRoutesOptions
         const { results } = await pushChanges(orm.em.fork(), {
           clientId: clientIdOf(request, query, principal), mutationId: `watermelon.${lastPulledAt ?? 0}.${digest}`, checkpoint: checkpointOf(lastPulledAt),
           changes, served: options.models, conflicts: options.conflicts, abortOnConflict: true, ...syncScope(principal, body.tenant ?? query.tenant, options), signal,
+          ...(principal ? { record: { user: principal.subject } } : {}),
         });
         const refused = results.filter((result) => result.status === 'refused');
         if (!refused.length) return Response.json({});

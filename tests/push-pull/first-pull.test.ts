@@ -1,0 +1,165 @@
+// A client's first pull reads the served tables themselves (key order, documents written from
+// COPY's text), and a later pull reads the row versions (documents built by PostgreSQL): both
+// must send every value the same. Values the fast path does not write (NaN, infinite and BC
+// timestamps) take the other way for their page. The reading pages through models and composite
+// text keys, resumes from its checkpoint, and a token that was tampered with is refused.
+import 'reflect-metadata';
+import { EntitySync, installPushPull, pullChanges, type PulledChanges } from '@entity-sync/adapters/mikro-orm';
+import { isEntitySyncError, SyncModel } from '@entity-sync/core';
+import { testBackends } from '@entity-sync/testing';
+import { Entity, PrimaryKey, Property } from '@entity-sync/testing/mikro-orm';
+import type { MikroORM } from '@mikro-orm/core';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+
+@Entity({ tableName: 'fp_value' })
+@SyncModel()
+class FpValue {
+  @PrimaryKey() id!: number;
+  @Property({ columnType: 'text', nullable: true }) label?: string;
+  @Property({ columnType: 'varchar(20)', nullable: true }) code?: string;
+  @Property({ columnType: 'char(4)', nullable: true }) short?: string;
+  @Property({ columnType: 'bigint', nullable: true }) big?: string;
+  @Property({ columnType: 'smallint', nullable: true }) small?: number;
+  @Property({ columnType: 'double precision', nullable: true }) ratio?: number;
+  @Property({ columnType: 'real', nullable: true }) single?: number;
+  @Property({ columnType: 'numeric(14,4)', nullable: true }) price?: string;
+  @Property({ columnType: 'boolean', nullable: true }) flag?: boolean;
+  @Property({ columnType: 'timestamptz', nullable: true }) at?: Date;
+  @Property({ columnType: 'timestamp(3)', nullable: true }) local?: Date;
+  @Property({ columnType: 'date', nullable: true }) day?: string;
+  @Property({ columnType: 'uuid', nullable: true }) uid?: string;
+  @Property({ columnType: 'text[]', nullable: true }) tags?: unknown;
+  @Property({ columnType: 'jsonb', nullable: true }) meta?: unknown;
+  @Property({ columnType: 'bytea', nullable: true }) blob?: unknown;
+  @Property({ fieldName: 'Odd Name', columnType: 'text', nullable: true }) oddName?: string;
+}
+
+@Entity({ tableName: 'fp_pair' })
+@SyncModel()
+class FpPair {
+  @PrimaryKey({ columnType: 'text' }) a!: string;
+  @PrimaryKey({ columnType: 'int' }) b!: number;
+  @Property() note!: string;
+}
+
+const served = ['FpValue', 'FpPair'];
+const VALUE_COLUMNS = 'id, label, code, short, big, small, ratio, single, price, flag, at, local, day, uid, tags, meta, blob, "Odd Name"';
+// one row per line; the ones with NaN, infinity or a BC date are values the fast path leaves to PostgreSQL
+const VALUE_ROWS = [
+  `1, E'tab\\there\\nnew line \\\\ back "quoted" \\u00e9\\u4e2d \\x01 ctrl', 'code', 'ab', 9007199254740993, -32768, 0.1, 1.5, 12.3400, true, ` +
+    `'2024-02-29 23:59:59.123456+00', '2024-02-29 12:00:00.5', '2024-02-29', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', ARRAY['x', NULL, 'y "z"'], ` +
+    `'{"b": [1, 2.50], "a": "\\u00e9\\n"}', '\\x00ff', 'odd'`,
+  "2, '', '', '', 0, 0, -0, 3.4e38, 0, false, '1999-12-31 23:00:00-05', '2000-01-01 00:00:00', '0001-01-01', NULL, '{}', 'null', '', NULL",
+  "3, NULL, NULL, NULL, NULL, NULL, 1e-300, 1e-7, -99999.9999, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL",
+  "4, 'nan', 'x', 'x', 1, 1, 'NaN', 'Infinity', 'NaN', true, '2024-01-01 00:00:00+00', '2024-01-01 00:00:00', '2024-01-01', NULL, NULL, '[]', NULL, 'z'",
+  "5, 'inf', 'y', 'y', 2, 2, '-Infinity', 2, 1, false, '2024-01-01 00:00:00+00', '2024-01-01 00:00:00', '2024-01-01', NULL, NULL, '\"s\"', NULL, 'w'",
+  "7, 'infinite', 'x', 'x', 1, 1, 1, 1, 1, true, 'infinity', '2024-01-01 00:00:00', '2024-01-01', NULL, NULL, NULL, NULL, NULL",
+  "8, 'infinite', 'x', 'x', 1, 1, 1, 1, 1, true, '2024-01-01 00:00:00+00', '-infinity', 'infinity', NULL, NULL, NULL, NULL, NULL",
+  "9, 'bc', 'x', 'x', 1, 1, 1, 1, 1, true, '0044-03-15 12:00:00+00 BC', '2024-01-01 00:00:00', '2024-01-01', NULL, NULL, NULL, NULL, NULL",
+  "10, 'bc', 'x', 'x', 1, 1, 1, 1, 1, true, '2024-01-01 00:00:00+00', '0044-03-15 12:00:00 BC', '0044-03-15 BC', NULL, NULL, NULL, NULL, NULL",
+  "6, 'plain', 'z', 'z', -9223372036854775808, 7, 123456789.125, -0.5, 0.0001, true, '2038-01-19 03:14:07+00', '1970-01-01 00:00:00.001', '2038-01-19', NULL, ARRAY[]::text[], '1.5e3', '\\x5c', 'v'",
+];
+// composite keys: text with characters COPY escapes, and keys that sort byte-wise and by number
+const PAIR_ROWS = [['a', 1], ['a', 2], ['a', 10], ['a\tb', 1], ['a\\b', 1], ['b\nc', 3], ['é', 1], ['zz', -1], ['', 0]] as const;
+
+async function pullAll(orm: MikroORM, checkpoint: string | null, limit: number, models?: string[]) {
+  const answers: PulledChanges[] = [];
+  for (let more = true; more;) {
+    const answer = await pullChanges(orm.em.fork(), { checkpoint, limit, served, ...(models ? { models } : {}) });
+    answers.push(answer);
+    ({ checkpoint, hasMore: more } = answer);
+  }
+  return { answers, checkpoint: checkpoint! };
+}
+
+const docsOf = (answers: PulledChanges[], model: string) =>
+  answers.flatMap((answer) => answer.changes.filter((change) => change.model === model).flatMap((change) => change.upserted));
+const byId = (docs: Record<string, unknown>[]) => [...docs].sort((x, y) => (x.id as number) - (y.id as number));
+
+for (const backend of testBackends()) {
+  const test = suite(`push/pull: a first pull reads the tables [${backend.name}]`);
+  let orm: MikroORM;
+  const table = (name: string) => `"${orm.config.get('schema') ?? 'public'}".${name}`;
+
+  test.before.each(async () => {
+    orm = await backend.createOrm({ entities: [FpValue, FpPair], extensions: [EntitySync] });
+    const connection = orm.em.getConnection();
+    for (const row of VALUE_ROWS) await connection.execute(`insert into ${table('fp_value')} (${VALUE_COLUMNS}) values (${row})`);
+    for (const [a, b] of PAIR_ROWS) await connection.execute(`insert into ${table('fp_pair')} (a, b, note) values (?, ?, ?)`, [a, b, `${a}/${b}`]);
+    await installPushPull(orm.em.fork(), { models: served });
+  });
+  test.after.each(() => orm.close());
+
+  test('every value of a first pull is the one a pull of the row versions sends', async () => {
+    // one page per row: the rows the fast path leaves to PostgreSQL take the other way alone
+    for (const limit of [1, 100]) {
+      const first = await pullAll(orm, null, limit, ['FpValue']);
+      assert.ok(first.answers.slice(0, -1).every((answer) => /\*/.test(answer.checkpoint)), 'the first pull read the table');
+      // touch every row without changing it: the next pull reads the versions
+      await orm.em.getConnection().execute(`update ${table('fp_value')} set label = label`);
+      const versions = await pullAll(orm, first.checkpoint, 100, ['FpValue']);
+      assert.equal(docsOf(versions.answers, 'FpValue').length, VALUE_ROWS.length);
+      assert.equal(byId(docsOf(first.answers, 'FpValue')), byId(docsOf(versions.answers, 'FpValue')), `pages of ${limit}`);
+    }
+    // in pages of one, rows 1 and 2 are written from COPY's text
+    const [doc1, doc2] = byId(docsOf((await pullAll(orm, null, 1, ['FpValue'])).answers, 'FpValue'));
+    assert.ok(Object.is(doc2!.ratio, 0), 'a float\'s -0 comes as 0, as to_jsonb writes it');
+    assert.equal([doc1!.label, doc1!.short, doc1!.big, doc1!.at, doc1!.local, doc1!.tags, doc1!.meta, doc1!.oddName],
+      ['tab\there\nnew line \\ back "quoted" é中 \u0001 ctrl', 'ab  ', 9007199254740992, '2024-02-29T23:59:59.123456+00:00', '2024-02-29T12:00:00.5',
+        ['x', null, 'y "z"'], { a: 'é\n', b: [1, 2.5] }, 'odd']);
+  });
+
+  test('the reading goes through the models and composite text keys in pages, each row once, and resumes from its checkpoint', async () => {
+    const { answers, checkpoint } = await pullAll(orm, null, 2);
+    const scanned = answers.filter((answer) => /\*/.test(answer.checkpoint));
+    assert.ok(scanned.length >= 7, `${scanned.length} pages read the tables`);
+    const pairs = docsOf(answers, 'FpPair').map((doc) => `${String(doc.a)}/${String(doc.b)}`);
+    assert.equal([...pairs].sort(), PAIR_ROWS.map(([a, b]) => `${a}/${b}`).sort(), 'each pair once');
+    assert.equal(docsOf(answers, 'FpPair').map((doc) => doc.note), pairs);
+    assert.equal(docsOf(answers, 'FpValue').map((doc) => doc.id), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    // a change after the reading comes with the versions
+    await orm.em.getConnection().execute(`update ${table('fp_pair')} set note = 'changed' where a = ? and b = 1`, ['a\tb']);
+    const next = await pullAll(orm, checkpoint, 2);
+    assert.equal(next.answers.flatMap((answer) => answer.changes.flatMap((change) => change.upserted)), [{ a: 'a\tb', b: 1, note: 'changed' }]);
+  });
+
+  test('a change made while the reading is under way comes after it; a delete too', async () => {
+    const page = await pullChanges(orm.em.fork(), { checkpoint: null, limit: 3, served, models: ['FpPair'] });
+    assert.ok(page.hasMore && /\*/.test(page.checkpoint));
+    const connection = orm.em.getConnection();
+    // one row already sent changes, one not yet sent is deleted, one is added before the reading's position
+    await connection.execute(`update ${table('fp_pair')} set note = 'after' where a = '' and b = 0`);
+    await connection.execute(`delete from ${table('fp_pair')} where a = 'zz'`);
+    await connection.execute(`insert into ${table('fp_pair')} (a, b, note) values ('', -5, 'late')`);
+    const held = new Map<string, unknown>();
+    for (const doc of page.changes.flatMap((change) => change.upserted)) held.set(`${String(doc.a)}/${String(doc.b)}`, doc.note);
+    const rest = await pullAll(orm, page.checkpoint, 3, ['FpPair']);
+    for (const answer of rest.answers) {
+      for (const change of answer.changes) {
+        for (const doc of change.upserted) held.set(`${String(doc.a)}/${String(doc.b)}`, doc.note);
+        for (const id of change.deleted) held.delete((id as unknown[]).join('/'));
+      }
+    }
+    const server = await connection.execute<{ a: string; b: number; note: string }[]>(`select a, b, note from ${table('fp_pair')}`);
+    assert.equal(new Map([...held].sort()), new Map(server.map((row) => [`${row.a}/${row.b}`, row.note] as [string, unknown]).sort()));
+  });
+
+  test('a reading checkpoint that was tampered with is 400 PULL_CHECKPOINT_INVALID; one of another list of models starts the reading again', async () => {
+    const page = await pullChanges(orm.em.fork(), { checkpoint: null, limit: 2, served, models: ['FpPair'] });
+    const token = page.checkpoint.split('*')[1]!;
+    for (const forged of [
+      `${page.checkpoint.split('*')[0]}*${Buffer.from('["x","FpPair",null]').toString('base64url')}x`,
+      `${page.checkpoint.split('*')[0]}*${Buffer.from(JSON.stringify([JSON.parse(Buffer.from(token, 'base64url').toString())[0], 'FpPair', ['a']])).toString('base64url')}`,
+      `${page.checkpoint.split('*')[0]}*${Buffer.from('{"not":"a list"}').toString('base64url')}`,
+    ]) {
+      const error = await pullChanges(orm.em.fork(), { checkpoint: forged, served, models: ['FpPair'] }).then(() => undefined, (caught: unknown) => caught);
+      assert.ok(isEntitySyncError(error) && error.code === 'PULL_CHECKPOINT_INVALID', `${forged}: ${String(error)}`);
+    }
+    // the same checkpoint with both models: the reading starts again with the first of them
+    const again = await pullChanges(orm.em.fork(), { checkpoint: page.checkpoint, limit: 100, served });
+    assert.equal(again.changes.map((change) => [change.model, change.upserted.length]), [['FpValue', VALUE_ROWS.length], ['FpPair', PAIR_ROWS.length]]);
+  });
+
+  test.run();
+}

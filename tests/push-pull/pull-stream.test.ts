@@ -6,7 +6,7 @@
 // every client told to resync.
 import 'reflect-metadata';
 import { createHttpHandler, jwtAuth } from '@entity-sync/adapters/http';
-import { EntitySync, installPushPull, pullStreamRoutes, type LiveStreamRoutes } from '@entity-sync/adapters/mikro-orm';
+import { EntitySync, grantPermissions, installPushPull, pullStreamRoutes, type LiveStreamRoutes } from '@entity-sync/adapters/mikro-orm';
 import { SyncModel } from '@entity-sync/core';
 import { testBackends, until } from '@entity-sync/testing';
 import { Entity, PrimaryKey, Property } from '@entity-sync/testing/mikro-orm';
@@ -32,7 +32,7 @@ class PsMemo {
 }
 
 const SECRET = 'a-secret-of-at-least-thirty-two-bytes!';
-const token = (rights: string, tenants: string[] = ['acme']) => new SignJWT({ scope: rights, tenants, sync_roles: [] })
+const token = (rights: string, tenants: string[] = ['acme'], roles: string[] = []) => new SignJWT({ scope: rights, tenants, sync_roles: roles })
   .setProtectedHeader({ alg: 'HS256' }).setSubject('ada').setIssuer('app').setAudience('sync').setExpirationTime('10m')
   .sign(new TextEncoder().encode(SECRET));
 
@@ -154,6 +154,40 @@ for (const backend of testBackends()) {
       await until('the change after the break came', () => changes(stream).length >= 1, 5000);
     });
   }
+
+  test('with permissions, a stream watches only the models the user\'s roles may pull; naming a denied one is 403', async () => {
+    const guarded = pullStreamRoutes(orm, { heartbeatMs: 200, permissions: true });
+    const other = await serve(createHttpHandler({ prefix: '/sync', auth: jwtAuth({ secret: SECRET, algorithms: ['HS256'], issuer: 'app', audience: 'sync' }), routes: guarded }), 'node');
+    try {
+      await grantPermissions(orm.em.fork(), { role: 'tasks', model: 'PsTask', pull: true });
+      const openAs = async (query: string, roles: string[]) => {
+        const stream = await openStream(`${other.url}/sync/pull/stream${query}`, { authorization: `Bearer ${await token('push-pull:pull', ['acme'], roles)}` });
+        streams.push(stream);
+        return stream;
+      };
+      const denied = await fetch(`${other.url}/sync/pull/stream?models=PsMemo&tenant=acme`, { headers: { authorization: `Bearer ${await token('push-pull:pull', ['acme'], ['tasks'])}` } });
+      const body = await denied.json() as { error: { code: string; message: string } };
+      assert.equal([denied.status, body.error.code], [403, 'PUSH_PULL_FORBIDDEN']);
+      assert.match(body.error.message, 'PsMemo');
+      const tasksOnly = await openAs('?tenant=acme', ['tasks']);
+      await until('the stream said resync', () => tasksOnly.events.length >= 1, 5000);
+      await orm.em.fork().insert(PsMemo, { id: 'a1', org: 'acme', text: 'ours' });
+      await orm.em.fork().insert(PsTask, { id: 7, title: 'seen' });
+      await until('the task was heard of', () => changes(tasksOnly).length >= 1, 5000);
+      // the memo committed first: had it been watched, it would have come by now
+      assert.equal(changes(tasksOnly).flatMap((change) => change.models), ['PsTask']);
+      // granted, the next connection watches memos too
+      await grantPermissions(orm.em.fork(), { role: 'tasks', model: 'PsMemo', pull: true });
+      const both = await openAs('?tenant=acme', ['tasks']);
+      await until('the second stream said resync', () => both.events.length >= 1, 5000);
+      await orm.em.fork().insert(PsMemo, { id: 'a2', org: 'acme', text: 'now seen' });
+      await until('the memo was heard of', () => changes(both).length >= 1, 5000);
+      assert.equal(changes(both)[0], { models: ['PsMemo'] });
+    } finally {
+      for (const stream of streams.splice(0)) stream.close();
+      await other.close();
+    }
+  });
 
   test.run();
 }

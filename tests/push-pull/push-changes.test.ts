@@ -5,7 +5,7 @@ import 'reflect-metadata';
 import { EntitySync, installPushPull, pullChanges, pushChanges, type PushChange } from '@entity-sync/adapters/mikro-orm';
 import { isEntitySyncError, SyncModel } from '@entity-sync/core';
 import { testBackends } from '@entity-sync/testing';
-import { Entity, PrimaryKey, Property } from '@entity-sync/testing/mikro-orm';
+import { BeforeCreate, BeforeUpdate, Entity, PrimaryKey, Property } from '@entity-sync/testing/mikro-orm';
 import type { MikroORM } from '@mikro-orm/core';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -25,6 +25,30 @@ class PcHidden {
   @PrimaryKey() id!: number;
 }
 
+@Entity({ tableName: 'pc_event' })
+@SyncModel()
+class PcEvent {
+  @PrimaryKey() id!: number;
+  @Property() name!: string;
+  @Property({ type: 'Date', nullable: true }) at?: Date;
+  /** What the app's hooks saw in `at` when the unit of work wrote the row. */
+  static seen: string[] = [];
+
+  @BeforeCreate()
+  @BeforeUpdate()
+  see() {
+    PcEvent.seen.push(this.at instanceof Date ? 'Date' : typeof this.at);
+  }
+}
+
+@Entity({ tableName: 'pc_slot' })
+@SyncModel()
+class PcSlot {
+  @PrimaryKey({ type: 'text' }) room!: string;
+  @PrimaryKey() hour!: number;
+  @Property() label!: string;
+}
+
 const served = ['PcTask'];
 
 for (const backend of testBackends()) {
@@ -42,12 +66,12 @@ for (const backend of testBackends()) {
   const failure = (promise: Promise<unknown>) => promise.then(() => undefined, (error: unknown) => error);
 
   test.before.each(async () => {
-    orm = await backend.createOrm({ entities: [PcTask, PcHidden], extensions: [EntitySync] });
+    orm = await backend.createOrm({ entities: [PcTask, PcHidden, PcEvent, PcSlot], extensions: [EntitySync] });
     const em = orm.em.fork();
     em.create(PcTask, { id: 'a', title: 'water plants', internal: 'x' });
     em.create(PcTask, { id: 'b', title: 'call mum' });
     await em.flush();
-    await installPushPull(orm.em.fork(), { models: served });
+    await installPushPull(orm.em.fork(), { models: [...served, 'PcEvent', 'PcSlot'] });
   });
   test.after.each(() => orm.close());
 
@@ -116,6 +140,53 @@ for (const backend of testBackends()) {
     assert.equal(await tasks(), before);
     const retried = await push([valid], { mutationId: 'm-9' });
     assert.equal([retried.replayed, retried.results.map((result) => result.status)], [false, ['created']]);
+  });
+
+  test('a pushed timestamp becomes a Date of the entity; an id the client chose moves the sequence past it; a value that is no date fails the push', async () => {
+    const pushEvents = (changes: PushChange[]) => pushChanges(orm.em.fork(), { clientId: 'phone-1', mutationId: crypto.randomUUID(), changes, served: ['PcEvent'] });
+    const { results } = await pushEvents([{ model: 'PcEvent', id: 40, doc: { name: 'launch', at: '2024-05-01T10:00:00.250+00:00' } }, { model: 'PcEvent', id: 41, doc: { name: 'landing', at: 1714600000000 } }]);
+    assert.equal(results.map((result) => result.status), ['created', 'created']);
+    // an update of one too, through assign
+    PcEvent.seen = [];
+    const update = await pushEvents([{ model: 'PcEvent', id: 40, doc: { name: 'launch', at: '2024-05-01T10:00:00.250Z' } }, { model: 'PcEvent', id: 41, doc: { name: 'landing', at: '2024-05-02T08:00:00Z' } }]);
+    assert.equal([update.results.map((result) => result.status), PcEvent.seen], [['updated', 'updated'], ['Date']], 'the hooks of the unit of work saw a Date (the unchanged row wrote nothing)');
+    const events = await orm.em.fork().find(PcEvent, {}, { orderBy: { id: 'asc' } });
+    assert.ok(events.every((event) => event.at instanceof Date), 'the entity holds Dates');
+    assert.equal(events.map((event) => event.at!.toISOString()), ['2024-05-01T10:00:00.250Z', '2024-05-02T08:00:00.000Z']);
+    // the app's own insert draws the next id: not one the client took
+    const em = orm.em.fork();
+    const mine = em.create(PcEvent, { name: 'the app\'s' });
+    await em.flush();
+    assert.is(mine.id, 42);
+    const bad = await failure(pushEvents([{ model: 'PcEvent', id: 43, doc: { name: 'never', at: 'soon' } }]));
+    assert.ok(isEntitySyncError(bad) && bad.code === 'PUSH_CHANGE_INVALID' && /at is "soon", not a date/.test(bad.message), String(bad));
+    assert.is(await orm.em.fork().count(PcEvent, {}), 3);
+  });
+
+  test('a model with a composite key: created, updated, deleted and a conflict by the list of its key values; a lone value is no id', async () => {
+    const em = orm.em.fork();
+    for (const [room, hour, label] of [['r1', 10, 'standup'], ['r2', 8, 'gym'], ['r2', 9, 'review']] as const) em.create(PcSlot, { room, hour, label });
+    await em.flush();
+    const slots = () => orm.em.fork().find(PcSlot, {}, { orderBy: { room: 'asc', hour: 'asc' } }).then((rows) => rows.map((row) => [row.room, row.hour, row.label]));
+    let checkpoint: string | null = null;
+    for (let more = true; more;) ({ checkpoint, hasMore: more } = await pullChanges(orm.em.fork(), { checkpoint, served: ['PcSlot'] }));
+    // the app moves the review after the client's checkpoint
+    await orm.em.fork().nativeUpdate(PcSlot, { room: 'r2', hour: 9 }, { label: 'review (moved)' });
+    const pushSlots = (changes: PushChange[]) => pushChanges(orm.em.fork(), { clientId: 'phone-1', mutationId: crypto.randomUUID(), checkpoint, changes, served: ['PcSlot'] });
+    const { results } = await pushSlots([
+      { model: 'PcSlot', id: ['r1', 9], doc: { label: 'coffee' } },
+      { model: 'PcSlot', id: ['r1', 10], doc: { room: 'r1', hour: 10, label: 'standup (short)' } },
+      { model: 'PcSlot', id: ['r2', 8], deleted: true },
+      { model: 'PcSlot', id: ['r2', 9], doc: { label: 'review (mine)' } },
+    ]);
+    assert.equal(results.map((result) => [result.id, result.status]), [[['r1', 9], 'created'], [['r1', 10], 'updated'], [['r2', 8], 'deleted'], [['r2', 9], 'conflict']]);
+    assert.equal(results[3]!.server, { room: 'r2', hour: 9, label: 'review (moved)' });
+    assert.equal(await slots(), [['r1', 9, 'coffee'], ['r1', 10, 'standup (short)'], ['r2', 9, 'review (moved)']]);
+    for (const id of ['r1', ['r1'], ['r1', 9, 3], ['r1', { hour: 9 }]] as unknown as PushChange['id'][]) {
+      const bad = await failure(pushSlots([{ model: 'PcSlot', id, doc: { label: 'x' } }]));
+      assert.ok(isEntitySyncError(bad) && bad.code === 'PUSH_CHANGE_INVALID' && /list of its 2 key values \(room, hour\)/.test(bad.message), `${JSON.stringify(id)}: ${String(bad)}`);
+    }
+    assert.equal(await slots(), [['r1', 9, 'coffee'], ['r1', 10, 'standup (short)'], ['r2', 9, 'review (moved)']]);
   });
 
   test.run();

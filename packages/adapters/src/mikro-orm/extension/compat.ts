@@ -307,6 +307,12 @@ export function requiredProperties(em: EntityManager, entity: string): string[] 
     .map((prop) => prop.name);
 }
 
+/** The scalar properties of `entity` that hold a `Date` in the entity (a timestamp column), by name. */
+export function dateProperties(em: EntityManager, entity: string): Set<string> {
+  const meta = em.getMetadata().find(byName(entity));
+  return new Set((meta?.props ?? []).filter((prop) => prop.kind === 'scalar' && prop.runtimeType === 'Date').map((prop) => prop.name));
+}
+
 /** The class of an entity, where its static CQRS handlers live. */
 export function entityClassOf(em: EntityManager, entity: string): Function | undefined {
   return em.getMetadata().find(byName(entity))?.class;

@@ -2,8 +2,12 @@ import type { MikroORM } from '@mikro-orm/core';
 import { z } from 'zod';
 import { OptionError, PushPullError } from '@entity-sync/core';
 import type { HttpRoutes } from '../../http/index.js';
+import { defaultSchemaOf, inTransaction } from '../extension/compat.js';
 import { EntitySync } from '../extension/entity-sync.js';
+import { SqlSession } from '../../internal/pg/sql-session.js';
+import type { SyncAccess } from './access.js';
 import { ChangeNotifier } from './change-notifier.js';
+import { RequestAccess } from './permissions.js';
 import { PUSH_PULL_PULL_RIGHT, syncScope } from './push-pull-http.js';
 
 /** Options of `pullStreamRoutes`. */
@@ -16,6 +20,12 @@ export interface PullStreamRoutesOptions {
   heartbeatMs?: number;
   /** The query parameter that may carry the token, for a browser's EventSource, which cannot send headers (default `access_token`; false: the header only). */
   tokenQuery?: string | false;
+  /**
+   * Apply the roles' permissions (`grantPermissions`), as `pushPullRoutes`'s `permissions` does: a
+   * stream watches only the models the user may pull, read when it connects; asking for a denied
+   * one is 403 `PUSH_PULL_FORBIDDEN`.
+   */
+  permissions?: boolean;
 }
 
 /** Routes that hold live streams open, and how to end them (at shutdown, before `orm.close()` and the server's close). */
@@ -31,6 +41,8 @@ export interface ChangeStreamOptions {
   served?: string[];
   /** The tenant the client syncs (from `syncScope`). */
   tenant?: string;
+  /** The user and roles whose pull permissions decide the models watched (from `syncScope`); none: every served model. */
+  access?: SyncAccess;
   heartbeatMs: number;
   /** `change`: changes are `event: change` with the models; `resync`: every event is `event: resync` (RxDB, which only ever pulls). */
   changesAs: 'change' | 'resync';
@@ -69,7 +81,14 @@ function watchedModels(orm: MikroORM, options: ChangeStreamOptions): string[] {
  * client's going away (`signal`, or the body cancelled) ends its subscription at once.
  */
 export async function changeStream(orm: MikroORM, options: ChangeStreamOptions): Promise<Response> {
-  const models = new Set(watchedModels(orm, options));
+  let watched = watchedModels(orm, options);
+  if (options.access) {
+    const access = options.access;
+    // read at connect, in a transaction of its own: a model named but denied is refused, an unnamed one left out
+    watched = await inTransaction(orm.em.fork(), async (tx) => (await RequestAccess.load(await SqlSession.open(tx), defaultSchemaOf(tx), access, options.tenant))
+      .pullable(watched.map((name) => ({ name })), options.models !== undefined).allowed.map((model) => model.name));
+  }
+  const models = new Set(watched);
   const encoder = new TextEncoder();
   let controller!: ReadableStreamDefaultController<Uint8Array>;
   let ended = false;
@@ -171,7 +190,7 @@ export function pullStreamRoutes(orm: MikroORM, options: PullStreamRoutesOptions
   const routes: HttpRoutes = (route) => {
     route.get('/pull/stream', { right: options.pullRight ?? PUSH_PULL_PULL_RIGHT, query: liveStreamQuery, tokenQuery: tokenQueryOf(options.tokenQuery) },
       ({ query, principal, signal }) => changeStream(orm, {
-        models: query.models, tenant: syncScope(principal, query.tenant).tenant, served: options.models, heartbeatMs, changesAs: 'change', signal,
+        models: query.models, ...syncScope(principal, query.tenant, options), served: options.models, heartbeatMs, changesAs: 'change', signal,
       }));
   };
   return Object.assign(routes, { close: () => ChangeNotifier.close(orm) });

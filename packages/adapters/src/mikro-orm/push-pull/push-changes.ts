@@ -1,23 +1,27 @@
 import { decodeCheckpoint, EntitySyncError, PushPullError, type PullPosition } from '@entity-sync/core';
 import type { EntityManager } from '@mikro-orm/core';
 import { checkEntityManager } from '../extension/arguments.js';
-import { createByName, defaultSchemaOf, findByFilter, inTransaction } from '../extension/compat.js';
+import { createByName, dateProperties, defaultSchemaOf, findByFilter, inTransaction, primaryKeyValuesOf } from '../extension/compat.js';
 import { EntitySync } from '../extension/entity-sync.js';
 import { arrayLiteral, ident, SqlSession } from '../../internal/pg/sql-session.js';
+import { advanceSequence } from '../../internal/pg/sequence-position.js';
 import { TableGraph } from '../../internal/pg/table-graph.js';
 import { PUSH_CLIENT_SETTING, PUSH_LOG_TABLE, ROW_VERSION_TABLE } from './row-versions.js';
 import type { SyncAccess } from './access.js';
 import { RequestAccess } from './permissions.js';
 import { recordSyncState } from './sync-state.js';
 import { prunedBelow } from './tombstones.js';
-import { readDocuments } from './documents.js';
+import { keyText, readDocuments } from './documents.js';
 import { keyJson, servedModels, tenantText, type ServedModel } from './served-models.js';
+
+/** A row's id: its primary key value, or the list of them for a composite key (in the key's column order, as a pull sends deleted ids). */
+export type PushRowId = string | number | (string | number)[];
 
 /** One pushed change: a row as the client has it now (`doc`, by property name), or its delete. */
 export interface PushChange {
   model: string;
-  /** The row's id (its primary key value). */
-  id: string | number;
+  /** The row's id (its primary key value, or the list of them for a composite key). */
+  id: PushRowId;
   deleted?: boolean;
   /** The row's properties (the id may be left out); required unless `deleted`. */
   doc?: Record<string, unknown>;
@@ -33,7 +37,7 @@ export interface PushChange {
 /** A change that meets a row the server changed after the client's checkpoint (by another client or the app). */
 export interface PushConflict {
   model: string;
-  id: string | number;
+  id: PushRowId;
   /** The server's row (null when the server deleted it). */
   server: Record<string, unknown> | null;
   /** The client's row (null for a delete). */
@@ -77,7 +81,7 @@ export interface PushChangesOptions {
 /** What happened to one pushed change. */
 export interface PushRowResult {
   model: string;
-  id: string | number;
+  id: PushRowId;
   status: 'created' | 'updated' | 'deleted' | 'conflict' | 'refused';
   /** For a refused change: why (the row is another tenant's, or names one). */
   reason?: string;
@@ -101,6 +105,36 @@ function sameRow(model: ServedModel, server: Record<string, unknown> | undefined
   if (!server || !assumed) return !server && !assumed;
   const spelling = (doc: Record<string, unknown>) => JSON.stringify(model.fields.map((field) => doc[field.property] ?? null));
   return spelling(server) === spelling(assumed);
+}
+
+/**
+ * A pushed document's values as the entity holds them: JSON has no dates, so a timestamp arrives as
+ * text (ISO 8601, as a pull sends it) or a number of milliseconds, and becomes a Date;
+ * `PUSH_CHANGE_INVALID` (change `index`) when it is not one.
+ */
+function entityValues(values: Record<string, unknown>, dates: Set<string>, index: number, model: string): Record<string, unknown> {
+  for (const property of dates) {
+    const value = values[property];
+    if (typeof value !== 'string' && typeof value !== 'number') continue;
+    const date = new Date(value);
+    if (Number.isNaN(date.getTime())) throw PushPullError.changeInvalid(index, model, `${property} is ${JSON.stringify(value)}, not a date (ISO 8601 text or milliseconds)`);
+    values[property] = date;
+  }
+  return values;
+}
+
+/** A change's id as the capture spells a key: the JSON list of the key's values. */
+const keyOf = (model: ServedModel, id: PushRowId): string => JSON.stringify(model.key.length === 1 ? [id] : id);
+
+/** The properties of the key's columns, in the key's order. */
+const keyProperties = (model: ServedModel): string[] => model.key.map((column) => model.fields.find((field) => field.column === column)!.property);
+
+/** A managed entity's key as `keyOf` spells it (a key through a relation as the id it holds). */
+function entityKey(entity: object, properties: string[]): string {
+  return JSON.stringify(properties.map((property) => {
+    const value = (entity as Record<string, unknown>)[property];
+    return value !== null && typeof value === 'object' && !(value instanceof Date) ? primaryKeyValuesOf(value)[0] : value;
+  }));
 }
 
 /** Whether a row's last change is one the client had not pulled at `position`. */
@@ -127,8 +161,8 @@ async function refusedByAccess(session: SqlSession, access: RequestAccess, model
   const owned = (doc: Record<string, unknown>) => (model.tenant && tenant !== undefined ? { ...doc, [model.tenant.property]: tenant } : doc);
   const checks: { id: string; op: 'create' | 'update' | 'delete'; docs: Record<string, unknown>[] }[] = [];
   for (const change of changes) {
-    const id = JSON.stringify(change.id);
-    const existing = current.get(JSON.stringify([change.id]));
+    const id = keyOf(model, change.id);
+    const existing = current.get(id);
     const op = change.deleted ? 'delete' : existing ? 'update' : 'create';
     const docs = [...(existing ? [owned(existing)] : []), ...(change.deleted ? [] : [owned({ ...existing, ...change.doc })])];
     checks.push({ id, op, docs });
@@ -157,8 +191,11 @@ function checkChanges(changes: PushChange[], models: Map<string, ServedModel>, s
   if (unknown.length) throw PushPullError.modelNotServed(unknown, served);
   changes.forEach((change, index) => {
     const model = models.get(change.model)!;
-    if (model.key.length !== 1) throw PushPullError.changeInvalid(index, change.model, 'a model with a composite key cannot be pushed yet');
-    if (typeof change.id !== 'string' && typeof change.id !== 'number') throw PushPullError.changeInvalid(index, change.model, 'it has no id');
+    const scalar = (value: unknown) => typeof value === 'string' || typeof value === 'number';
+    if (model.key.length === 1 ? !scalar(change.id) : !(Array.isArray(change.id) && change.id.length === model.key.length && change.id.every(scalar))) {
+      throw PushPullError.changeInvalid(index, change.model, model.key.length === 1 ? 'it has no id' :
+        `its id is not the list of its ${model.key.length} key values (${keyProperties(model).join(', ')})`);
+    }
     if (change.deleted) return;
     if (!change.doc) throw PushPullError.changeInvalid(index, change.model, 'it has no doc (send deleted: true for a delete)');
     const properties = new Set(model.fields.map((field) => field.property));
@@ -211,26 +248,28 @@ export async function pushChanges(em: EntityManager, options: PushChangesOptions
       for (const model of models.values()) {
         const mine = options.changes.filter((change) => change.model === model.name);
         if (!mine.length) continue;
-        const [key] = model.key;
-        const keys = mine.map((change) => JSON.stringify([change.id]));
+        const keys = mine.map((change) => keyOf(model, change.id));
+        const keyProps = keyProperties(model);
         // the rows are locked first, so that no other writer changes them between the check and the write
         const tenant = model.tenant ? options.tenant! : '';
         const owners = new Map((await session.query<{ key: string; tenant: string }>(
           `SELECT ${keyJson(model, 't')}::text AS key, ${tenantText(model, 't')} AS tenant FROM ${model.table.qualified} t ` +
-          `WHERE t.${ident(key!.name)} IN (SELECT (k->>0)::${key!.type} FROM unnest(?::jsonb[]) k) FOR UPDATE`, [arrayLiteral(keys)]))
-          .map((row) => [JSON.stringify(JSON.parse(row.key)[0]), row.tenant]));
+          `WHERE (${model.key.map((column) => `t.${ident(column.name)}`).join(', ')}) IN ` +
+          `(SELECT ${model.key.map((column, i) => `(k->>${i})::${column.type}`).join(', ')} FROM unnest(?::jsonb[]) k) FOR UPDATE`, [arrayLiteral(keys)]))
+          .map((row) => [keyText(row.key), row.tenant]));
         const versions = new Map((await session.query<Version & { key: string }>(
           `SELECT key::text AS key, xid::text AS xid, seq::text AS seq, origin FROM ${ident(schema)}.${ROW_VERSION_TABLE} WHERE model = ? AND key = ANY(?::jsonb[]) AND tenant = ?`,
-          [model.name, arrayLiteral(keys), tenant])).map((row) => [JSON.stringify(JSON.parse(row.key)[0]), row]));
-        const keyProperty = model.fields.find((field) => field.column === key)!.property;
-        const found = new Map((await findByFilter<object>(tx, model.name, { [keyProperty]: { $in: mine.map((change) => change.id) } }, mine.length))
-          .map((entity) => [JSON.stringify((entity as Record<string, unknown>)[keyProperty]), entity]));
+          [model.name, arrayLiteral(keys), tenant])).map((row) => [keyText(row.key), row]));
+        const filter = keyProps.length === 1 ? { [keyProps[0]!]: { $in: mine.map((change) => change.id) } }
+          : { $or: mine.map((change) => Object.fromEntries(keyProps.map((property, i) => [property, (change.id as (string | number)[])[i]]))) };
+        const found = new Map((await findByFilter<object>(tx, model.name, filter, mine.length)).map((entity) => [entityKey(entity, keyProps), entity]));
         // a policy function decides on the server's row as a pull would send it
         const policy = options.conflicts?.[model.name] ?? 'server-wins';
+        const dates = dateProperties(tx, model.name);
         const current = access || typeof policy === 'function' || mine.some((change) => change.assumed !== undefined) ? await readDocuments(session, model, keys) : undefined;
         const refusedByRoles = access ? await refusedByAccess(session, access, model, mine, current!, options.tenant) : new Map<string, string>();
         for (const change of mine) {
-          const id = JSON.stringify(change.id);
+          const id = keyOf(model, change.id);
           const refusal = (model.tenant && refusedForTenant(model, change, owners.get(id), tenant)) || refusedByRoles.get(id);
           if (refusal) {
             results.push({ model: model.name, id: change.id, status: 'refused', reason: refusal });
@@ -241,11 +280,11 @@ export async function pushChanges(em: EntityManager, options: PushChangesOptions
           let write: Record<string, unknown> | null | undefined = change.deleted ? null : change.doc!;
           const result: PushRowResult = { model: model.name, id: change.id, status: 'updated' };
           const conflict = change.assumed !== undefined
-            ? !sameRow(model, current!.get(JSON.stringify([change.id])), change.assumed)
+            ? !sameRow(model, current!.get(id), change.assumed)
             : version && after(version, position) && version.origin !== options.clientId && (entity || !change.deleted);
           if (conflict) {
             const decided = policy === 'server-wins' ? 'server' : policy === 'client-wins' ? 'client'
-              : policy({ model: model.name, id: change.id, server: current!.get(JSON.stringify([change.id])) ?? null, client: write });
+              : policy({ model: model.name, id: change.id, server: current!.get(id) ?? null, client: write });
             result.status = 'conflict';
             result.resolution = typeof decided === 'string' ? decided : 'merged';
             if (decided === 'server' && options.abortOnConflict) throw PushPullError.conflict(model.name, change.id);
@@ -257,22 +296,29 @@ export async function pushChanges(em: EntityManager, options: PushChangesOptions
             found.delete(id);
             if (result.status !== 'conflict') result.status = 'deleted';
           } else if (write !== undefined) {
-            const values = Object.fromEntries(Object.entries(write).filter(([property]) => property !== keyProperty));
+            const values = entityValues(Object.fromEntries(Object.entries(write).filter(([property]) => !keyProps.includes(property))), dates,
+              options.changes.indexOf(change), model.name);
             if (entity) tx.assign(entity, values);
             else if (result.status !== 'conflict') result.status = 'created';
             const owned = model.tenant && !entity ? { [model.tenant.property]: model.tenant.column.integer ? Number(tenant) : tenant } : {};
-            const target = entity ?? createByName<object>(tx, model.name, { ...values, ...owned, [keyProperty]: change.id });
+            const ids = model.key.length === 1 ? [change.id] : change.id as (string | number)[];
+            const target = entity ?? createByName<object>(tx, model.name, { ...values, ...owned, ...Object.fromEntries(keyProps.map((property, i) => [property, ids[i]])) });
             found.set(id, target);
           }
           results.push(result);
         }
       }
       await tx.flush();
+      // ids a client chose for a key the database numbers: the sequence moves past them, or the app's next insert takes one
+      for (const model of models.values()) {
+        const [key] = model.key;
+        if (model.key.length === 1 && key?.sequence && results.some((result) => result.model === model.name && result.status === 'created')) await advanceSequence(session, model.table, key);
+      }
       // a conflict's answer carries the server's row as it is now (as a pull would send it), for the client to take
       for (const model of models.values()) {
         const conflicts = results.filter((result) => result.status === 'conflict' && result.model === model.name);
-        const now = await readDocuments(session, model, conflicts.map((result) => JSON.stringify([result.id])));
-        for (const result of conflicts) result.server = now.get(JSON.stringify([result.id])) ?? null;
+        const now = await readDocuments(session, model, conflicts.map((result) => keyOf(model, result.id)));
+        for (const result of conflicts) result.server = now.get(keyOf(model, result.id)) ?? null;
       }
       if (options.record) await recordSyncState(tx, { user: options.record.user, client: options.clientId, models: [...new Set(options.changes.map((change) => change.model))] });
       await session.run(`UPDATE ${ident(schema)}.${PUSH_LOG_TABLE} SET result = ?::jsonb WHERE client_id = ? AND mutation_id = ?`,

@@ -50,7 +50,8 @@ const pushBody = z.object({
   checkpoint: z.string().max(4100).nullable().optional(),
   changes: z.array(z.object({
     model: entityName,
-    id: z.union([z.string().min(1), z.number()]),
+    // a composite key's id is the list of its values
+    id: z.union([z.string().min(1), z.number(), z.array(z.union([z.string(), z.number()])).min(2).max(32)]),
     deleted: z.boolean().optional(),
     doc: z.record(z.string(), z.unknown()).optional(),
     assumed: z.record(z.string(), z.unknown()).nullable().optional(),

@@ -157,7 +157,7 @@ export function rxdbRoutes(orm: MikroORM, options: RxdbRoutesOptions = {}): Live
       });
     route.get('/rxdb/:model/pull/stream', { right: options.pullRight ?? PUSH_PULL_PULL_RIGHT, params, query: liveStreamQuery, tokenQuery: tokenQueryOf(options.tokenQuery) },
       ({ params: { model }, query, principal, signal }) => changeStream(orm, {
-        models: [model], tenant: syncScope(principal, query.tenant).tenant, served: options.models, heartbeatMs, changesAs: 'resync', signal,
+        models: [model], ...syncScope(principal, query.tenant, options), served: options.models, heartbeatMs, changesAs: 'resync', signal,
       }));
   };
   return Object.assign(routes, { close: () => ChangeNotifier.close(orm) });

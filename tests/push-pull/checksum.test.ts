@@ -85,5 +85,20 @@ for (const backend of testBackends()) {
     assert.equal(sums.CsEntry?.count, 4);
   });
 
+  test('more rows than a page of the server\'s reading (10,000): the checksum counts each row once', async () => {
+    const table = `"${orm.config.get('schema') ?? 'public'}".cs_entry`;
+    await orm.em.getConnection().execute(`insert into ${table} (id, owner, tags, at) select i, 'ada', null, timestamptz '2026-01-01' + i * interval '1 minute' from generate_series(100, 20104) i`);
+    const docs: Record<string, unknown>[] = [];
+    let checkpoint: string | null = null;
+    for (let more = true; more;) {
+      const answer: PulledChanges = await pullChanges(orm.em.fork(), { checkpoint, limit: 10_000 });
+      docs.push(...answer.changes.flatMap((change) => change.upserted));
+      ({ checkpoint, hasMore: more } = answer);
+    }
+    assert.is(docs.length, 12 + 20_005);
+    const { CsEntry: sum } = await modelChecksums(orm.em.fork(), {});
+    assert.equal(sum, documentsChecksum(docs));
+  });
+
   test.run();
 }

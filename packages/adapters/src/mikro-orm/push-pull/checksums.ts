@@ -3,12 +3,12 @@ import type { EntityManager } from '@mikro-orm/core';
 import { checkEntityManager } from '../extension/arguments.js';
 import { defaultSchemaOf, inTransaction } from '../extension/compat.js';
 import { EntitySync } from '../extension/entity-sync.js';
-import { ident, literal, SqlSession } from '../../internal/pg/sql-session.js';
+import { ident, SqlSession } from '../../internal/pg/sql-session.js';
 import { TableGraph } from '../../internal/pg/table-graph.js';
 import type { SyncAccess } from './access.js';
-import { documentSql } from './documents.js';
 import { RequestAccess } from './permissions.js';
-import { servedModels, tenantText } from './served-models.js';
+import { servedModels } from './served-models.js';
+import { ScanPlan, scanPage } from './table-scan.js';
 
 /** Options of `modelChecksums`: the same scope as a pull's. */
 export interface ModelChecksumsOptions {
@@ -19,12 +19,12 @@ export interface ModelChecksumsOptions {
   signal?: AbortSignal;
 }
 
-const PAGE = 5000;
+const PAGE = 10_000;
 
 /**
  * Per model, the checksum (`documentsChecksum`) of every row the caller may pull, as a pull sends
  * them: a client that pulled up to now and computes the same over its copy knows it holds exactly
- * the server's rows. Read in one snapshot, in pages; costs a scan of the rows.
+ * the server's rows. Read in one snapshot, in pages in key order (as a first pull reads them); costs a scan of the rows.
  *
  * @example
  * ```ts
@@ -46,21 +46,18 @@ export async function modelChecksums(em: EntityManager, options: ModelChecksumsO
     if (tenanted.length && options.tenant === undefined) throw PushPullError.tenantRequired(tenanted.map((model) => model.name));
     const sums: Record<string, DocumentsChecksum> = {};
     for (const model of models) {
-      const where = [
-        access ? access.condition(model, access.rules(model.name, 'pull'), (column) => `t.${ident(column.name)}`) : 'true',
-        model.tenant ? `${tenantText(model, 't')} = ${literal(options.tenant!)}` : 'true',
-      ].join(' AND ');
-      const order = model.key.map((column) => `t.${ident(column.name)}`).join(', ');
-      // a page at a time: the checksum of the whole is the sum of the pages'
+      const condition = access ? access.condition(model, access.rules(model.name, 'pull'), (column) => `t.${ident(column.name)}`) : 'true';
+      const plan = new ScanPlan(model);
+      // a page at a time in key order, the documents read as a first pull reads them: the checksum of the whole is the sum of the pages'
       let count = 0;
       let sum = 0n;
-      for (let offset = 0; ; offset += PAGE) {
-        const rows = await session.query<{ doc: string }>(
-          `SELECT (${documentSql(model, 't')})::text AS doc FROM ${model.table.qualified} t WHERE ${where} ORDER BY ${order} LIMIT ${PAGE} OFFSET ${offset}`);
-        const page = documentsChecksum(rows.map((row) => JSON.parse(row.doc) as Record<string, unknown>));
+      for (let after: string[] | undefined; ;) {
+        const rows = await scanPage(session, plan, options.tenant, condition, after, PAGE);
+        const page = documentsChecksum(rows.count ? JSON.parse(`[${rows.docs.toString()}]`) as Record<string, unknown>[] : []);
         count += page.count;
         sum = (sum + BigInt(`0x${page.checksum}`)) & 0xffff_ffff_ffff_ffffn;
-        if (rows.length < PAGE) break;
+        if (rows.count < PAGE) break;
+        after = rows.lastKey;
       }
       sums[model.name] = { count, checksum: sum.toString(16).padStart(16, '0') };
     }

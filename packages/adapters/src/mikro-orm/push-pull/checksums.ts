@@ -56,7 +56,7 @@ export async function modelChecksums(em: EntityManager, options: ModelChecksumsO
         const page = documentsChecksum(rows.count ? JSON.parse(`[${rows.docs.toString()}]`) as Record<string, unknown>[] : []);
         count += page.count;
         sum = (sum + BigInt(`0x${page.checksum}`)) & 0xffff_ffff_ffff_ffffn;
-        if (rows.count < PAGE) break;
+        if (!rows.more) break;
         after = rows.lastKey;
       }
       sums[model.name] = { count, checksum: sum.toString(16).padStart(16, '0') };

@@ -196,10 +196,9 @@ async function pullDocumentTexts(em: EntityManager, options: PullChangesOptions)
           changes.count += page.count;
         }
         take -= page.count;
-        if (!take) {
-          const key = page.lastKey ?? (index === scan.index ? scan.key : undefined);
-          return finish({ xid: from, scan: scanToken(models, { index, ...(key ? { key } : {}) }), ...(scope ? { scope } : {}) }, true);
-        }
+        // the page is full: it stops after its last row, or where the next model starts
+        if (page.more) return finish({ xid: from, scan: scanToken(models, { index, key: page.lastKey! }), ...(scope ? { scope } : {}) }, true);
+        if (!take && index + 1 < models.length) return finish({ xid: from, scan: scanToken(models, { index: index + 1 }), ...(scope ? { scope } : {}) }, true);
       }
       // the changes made since the reading began come with the next answer (this one holds rows read in its snapshot:
       // a change among them would come twice in it); with none, the client stands at this snapshot's horizon

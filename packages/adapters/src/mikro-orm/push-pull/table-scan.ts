@@ -69,9 +69,9 @@ export class ScanPlan {
     return `FROM ${this.model.table.qualified} t WHERE ${where.join(' AND ')} ORDER BY ${key.join(', ')} LIMIT ${limit}`;
   }
 
-  /** A writer of the documents of COPY lines of `select`, comma-separated. */
-  encoder(): DocumentEncoder {
-    return new DocumentEncoder(this.model.key.length, this.names, this.kinds);
+  /** A writer of the documents of COPY lines of `select`, comma-separated, at most `max` of them (a line past them sets `more`). */
+  encoder(max = Infinity): DocumentEncoder {
+    return new DocumentEncoder(this.model.key.length, this.names, this.kinds, max);
   }
 }
 
@@ -82,6 +82,8 @@ export class ScanPlan {
  */
 export class DocumentEncoder {
   count = 0;
+  /** A line came past `max`: there are more rows than the documents written. */
+  more = false;
   /** The key values of the last line, as COPY wrote them (unescaped). */
   lastKey: string[] = [];
   private out = Buffer.allocUnsafe(1 << 16);
@@ -89,12 +91,15 @@ export class DocumentEncoder {
   private rest: Uint8Array | undefined;
   private readonly namesLength: number;
 
-  constructor(private readonly keys: number, private readonly names: Buffer[], private readonly kinds: Kind[]) {
+  constructor(private readonly keys: number, private readonly names: Buffer[], private readonly kinds: Kind[], private readonly max = Infinity) {
     this.namesLength = names.reduce((sum, name) => sum + name.length, 0);
   }
 
   /** Adds the lines of `chunk` (the part of a line it ends in waits for the next chunk). */
   write(chunk: Uint8Array): boolean {
+    if (this.more) return true;
+    // documents are about twice their COPY text: grow ahead of them, not line by line
+    this.room(chunk.length * 2);
     let input = chunk;
     if (this.rest) {
       const first = chunk.indexOf(NEWLINE);
@@ -129,8 +134,12 @@ export class DocumentEncoder {
   private lines(input: Uint8Array, end: number): boolean {
     const { names, kinds, keys } = this;
     let pos = 0;
-    let lastLine = 0;
+    let lastLine = -1;
     while (pos < end) {
+      if (this.count === this.max) {
+        this.more = true;
+        break;
+      }
       lastLine = pos;
       const lineEnd = input.indexOf(NEWLINE, pos);
       // the longest a document can grow: every byte an escape of 6, and the names
@@ -158,6 +167,7 @@ export class DocumentEncoder {
       this.count++;
       pos = lineEnd + 1;
     }
+    if (lastLine < 0) return true;
     this.lastKey = [];
     for (let k = 0, from = lastLine; k < keys; k++) {
       const stop = input.indexOf(TAB, from);
@@ -244,32 +254,34 @@ const ESCAPED: Record<string, string> = { n: '\n', t: '\t', r: '\r', b: '\b', f:
 /** A value of COPY's text format, unescaped. */
 export const unescapeCopy = (text: string): string => (text.includes('\\') ? text.replace(COPY_ESCAPE, (_, c: string) => ESCAPED[c] ?? c) : text);
 
-/** One page of a model's rows read for a first pull: the documents, comma-separated, how many, and the last key (none: no row). */
+/** One page of a model's rows read for a first pull: the documents, comma-separated, how many, the last key (none: no row), and whether more rows follow. */
 export interface ScannedPage {
   docs: Buffer;
   count: number;
   lastKey?: string[];
+  more: boolean;
 }
 
 /**
  * Reads at most `limit` rows of `plan`'s model after the key `after` (text values), with `tenant`'s
  * rows only and `condition` (SQL on the row `t`) holding: by COPY and the encoder, or, at a value
- * it does not write, by documents PostgreSQL builds.
+ * it does not write, by documents PostgreSQL builds. One row more is read, to tell whether more follow.
  */
 export async function scanPage(session: SqlSession, plan: ScanPlan, tenant: string | undefined, condition: string, after: string[] | undefined, limit: number): Promise<ScannedPage> {
-  const encoder = plan.encoder();
+  const encoder = plan.encoder(limit);
   let written = true;
   // in key order by the key's index, whatever the filters: a sort would read the whole table for every page
   await session.run('SET LOCAL enable_sort = off');
-  for await (const chunk of session.copyOutBytes(`COPY (SELECT ${plan.select} ${plan.rangeSql(tenant, condition, after, limit, true)}) TO STDOUT`)) {
+  for await (const chunk of session.copyOutBytes(`COPY (SELECT ${plan.select} ${plan.rangeSql(tenant, condition, after, limit + 1, true)}) TO STDOUT`)) {
     if (written) written = encoder.write(chunk);
   }
   const docs = written ? encoder.finish() : undefined;
-  if (docs) return { docs, count: encoder.count, ...(encoder.count ? { lastKey: encoder.lastKey } : {}) };
+  if (docs) return { docs, count: encoder.count, more: encoder.more, ...(encoder.count ? { lastKey: encoder.lastKey } : {}) };
   const rows = await session.query<{ key: string[]; doc: string }>(
     `SELECT ARRAY[${plan.model.key.map((column) => `t.${ident(column.name)}::text`).join(', ')}] AS key, (${documentSql(plan.model, 't')})::text AS doc ` +
-    plan.rangeSql(tenant, condition, after, limit), after ?? []);
-  return { docs: Buffer.from(rows.map((row) => row.doc).join(',')), count: rows.length, ...(rows.length ? { lastKey: rows.at(-1)!.key } : {}) };
+    plan.rangeSql(tenant, condition, after, limit + 1), after ?? []);
+  const page = rows.slice(0, limit);
+  return { docs: Buffer.from(page.map((row) => row.doc).join(',')), count: page.length, more: rows.length > limit, ...(page.length ? { lastKey: page.at(-1)!.key } : {}) };
 }
 
 /** The models a scan goes through, as the token names them: a scan token is only good for the same list. */

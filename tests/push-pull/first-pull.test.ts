@@ -40,7 +40,7 @@ class FpValue {
 class FpPair {
   @PrimaryKey({ columnType: 'text' }) a!: string;
   @PrimaryKey({ columnType: 'int' }) b!: number;
-  @Property() note!: string;
+  @Property({ columnType: 'text' }) note!: string;
 }
 
 const served = ['FpValue', 'FpPair'];
@@ -61,7 +61,8 @@ const VALUE_ROWS = [
   "6, 'plain', 'z', 'z', -9223372036854775808, 7, 123456789.125, -0.5, 0.0001, true, '2038-01-19 03:14:07+00', '1970-01-01 00:00:00.001', '2038-01-19', NULL, ARRAY[]::text[], '1.5e3', '\\x5c', 'v'",
 ];
 // composite keys: text with characters COPY escapes, and keys that sort byte-wise and by number
-const PAIR_ROWS = [['a', 1], ['a', 2], ['a', 10], ['a\tb', 1], ['a\\b', 1], ['b\nc', 3], ['é', 1], ['zz', -1], ['', 0]] as const;
+// and a long one whose checkpoint token runs past 4,000 characters (1,600 quotes, escaped in JSON, in base64)
+const PAIR_ROWS = [['a', 1], ['a', 2], ['a', 10], ['a\tb', 1], ['a\\b', 1], ['b\nc', 3], ['é', 1], ['zz', -1], ['', 0], ['"'.repeat(1600), 1]] as const;
 
 async function pullAll(orm: MikroORM, checkpoint: string | null, limit: number, models?: string[]) {
   const answers: PulledChanges[] = [];

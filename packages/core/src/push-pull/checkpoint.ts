@@ -16,7 +16,8 @@ export interface PullPosition {
   seq?: string;
   /**
    * A first pull reading the tables themselves, and how far it got (an opaque token of the
-   * adapter's: the model and the last key sent). `xid` is then the horizon of its first page: every
+   * adapter's: the model and the last key sent; up to 8,000 characters, room for the longest key a
+   * B-tree index holds, about 2,700 bytes, escaped and in base64). `xid` is then the horizon of its first page: every
    * change of the transactions before it is in the rows read, later ones come after the reading.
    */
   scan?: string;
@@ -29,7 +30,7 @@ export interface PullPosition {
   restart?: boolean;
 }
 
-const FORMAT = /^1\.(\d{1,20})(?:\.(\d{1,20})|\*([A-Za-z0-9_-]{1,4000}))?(?:~([0-9a-f]{12})(r)?)?$/;
+const FORMAT = /^1\.(\d{1,20})(?:\.(\d{1,20})|\*([A-Za-z0-9_-]{1,8000}))?(?:~([0-9a-f]{12})(r)?)?$/;
 
 /** The opaque checkpoint string a client holds for `position`. */
 export function encodeCheckpoint(position: PullPosition): string {

@@ -35,7 +35,7 @@ const tenantField = z.string().min(1).max(200).optional();
 const pullBody = z.object({
   tenant: tenantField,
   clientId: z.string().min(1).max(200).optional(),
-  checkpoint: z.string().max(4100).nullable().optional(),
+  checkpoint: z.string().max(8100).nullable().optional(),
   models: z.array(z.string().regex(/^[A-Za-z_$][\w$]*$/, 'an entity name')).min(1).optional(),
   limit: z.number().int().min(1).max(10_000).optional(),
 });
@@ -47,7 +47,7 @@ const pushBody = z.object({
   tenant: tenantField,
   clientId: z.string().min(1).max(200),
   mutationId: z.string().min(1).max(200),
-  checkpoint: z.string().max(4100).nullable().optional(),
+  checkpoint: z.string().max(8100).nullable().optional(),
   changes: z.array(z.object({
     model: entityName,
     // a composite key's id is the list of its values

@@ -40,7 +40,7 @@ export interface RxdbCheckpoint {
 const params = z.object({ model: z.string().regex(/^[A-Za-z_$][\w$]*$/, 'an entity name') });
 const tenantQuery = z.object({ tenant: z.string().min(1).max(200).optional() });
 const pullBody = z.object({
-  checkpoint: z.object({ checkpoint: z.string().max(4100) }).nullable().optional(),
+  checkpoint: z.object({ checkpoint: z.string().max(8100) }).nullable().optional(),
   batchSize: z.number().int().min(1).max(10_000),
 });
 const rxDoc = z.record(z.string(), z.unknown());

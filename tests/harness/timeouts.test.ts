@@ -59,6 +59,25 @@ test('the files of ENTITY_SYNC_TEST_SKIP_FILES are left out of the run, and the 
   assert.match(run.output, /^2 passed, 0 failed$/m);
 });
 
+test('the files are spread over ENTITY_SYNC_TEST_PROCESSES processes, every one runs, and the summary counts them all', async () => {
+  const run = await runner({ ENTITY_SYNC_TEST_PROCESSES: '2', ENTITY_SYNC_TEST_TIMEOUT_MS: '1000' }, '(hangs|passes)');
+  assert.is(run.code, 1, run.output);
+  assert.match(run.output, '2 test files in 2 processes');
+  assert.match(run.output, '---- test process 2 of 2 ----');
+  assert.match(run.output, 'timed out after 1 s: harness case > never finishes');
+  assert.match(run.output, 'passing case');
+  assert.match(run.output, /^3 passed, 1 failed$/m);
+  // the failure of either process is repeated at the end
+  assert.match(run.output.slice(run.output.lastIndexOf('---- failures, repeated from above ----')), 'never finishes');
+});
+
+test('a pattern that matches no test file fails the run, saying so', async () => {
+  const run = await runner({}, 'no-such-case');
+  assert.is(run.code, 1, run.output);
+  assert.match(run.output, 'no test file matches');
+  assert.match(run.output, /^0 passed, 1 failed$/m);
+});
+
 test('ENTITY_SYNC_TEST_TIMINGS receives the time of every suite, slowest first', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'entity-sync-timings-'));
   try {

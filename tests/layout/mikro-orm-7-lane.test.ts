@@ -10,7 +10,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const { skipTests } = JSON.parse(readFileSync(join(root, 'scripts/mikro-orm-7/versions.json'), 'utf8')) as { skipTests: Record<string, string> };
+const { skipTests, faultTests } = JSON.parse(readFileSync(join(root, 'scripts/mikro-orm-7/versions.json'), 'utf8')) as
+  { skipTests: Record<string, string>; faultTests: Record<string, string> };
 
 // modules that are MikroORM or open an ORM
 const ORM_MODULES = [/^@mikro-orm\//, /^mikro-orm-pglite$/, /^@entity-sync\/adapters\/mikro-orm/, /^@entity-sync\/testing\/mikro-orm/, /^@entity-sync\/cli/];
@@ -74,6 +75,23 @@ test('no file it leaves out imports MikroORM, the CLI, or a helper that opens an
     ];
   });
   assert.equal(offending, []);
+});
+
+test('every fault test it leaves out names the test files that run its MikroORM paths in the lane, and those exist and run there', () => {
+  const listed = Object.entries(faultTests);
+  assert.ok(listed.length > 0);
+  for (const [file, reason] of listed) {
+    assert.ok(/\.test\.ts$/.test(file) && existsSync(join(root, file)), `${file} is not a test file of the repository`);
+    assert.not.ok(file in skipTests, `${file} is listed twice`);
+    const covering = [...reason.matchAll(/tests\/[\w/.-]+\.test\.ts/g)].map((match) => match[0]);
+    assert.ok(covering.length > 0, `${file} names no test file that runs its MikroORM paths in the lane`);
+    for (const other of covering) {
+      assert.ok(existsSync(join(root, other)), `${file} names ${other}, which does not exist`);
+      assert.not.ok(other in skipTests || other in faultTests, `${file} names ${other}, which the lane leaves out too`);
+      assert.ok(importsOf(other).modules.some((module) => ORM_MODULES.some((pattern) => pattern.test(module))) ||
+        importsOf(other).names.some((name) => ORM_HELPERS.has(name)), `${file} names ${other}, which runs no MikroORM`);
+    }
+  }
 });
 
 test('the transport contract, which has a case on MikroORM, still runs in the lane through one transport', () => {

@@ -45,14 +45,17 @@ function baseEnv(): Record<string, string> {
   return { ...rest, SWC_NODE_PROJECT: join(root, 'tsconfig.json') } as Record<string, string>;
 }
 
-function spawnTs(script: string, args: string[], env: Record<string, string>): { child: ChildProcess; output: () => { stdout: string; stderr: string }; done: Promise<Run> } {
+// a command's deadline; a source server lives for the whole suite, which a loaded machine can stretch to minutes
+const SERVER_DEADLINE_MS = 5 * CHILD_DEADLINE_MS;
+
+function spawnTs(script: string, args: string[], env: Record<string, string>, deadlineMs = CHILD_DEADLINE_MS): { child: ChildProcess; output: () => { stdout: string; stderr: string }; done: Promise<Run> } {
   const child = spawn(process.execPath, ['--import', TS_REGISTER, script, ...args], { cwd: root, env: { ...baseEnv(), ...env } });
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (chunk) => (stdout += chunk));
   child.stderr!.on('data', (chunk) => (stderr += chunk));
   const done = new Promise<Run>((resolve, reject) => {
-    killAfter(child, CHILD_DEADLINE_MS, `${script} ${args.join(' ')}`, () => ({ stdout, stderr }), reject);
+    killAfter(child, deadlineMs, `${script} ${args.join(' ')}`, () => ({ stdout, stderr }), reject);
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
@@ -70,9 +73,10 @@ interface Source {
 async function startSource(databaseUrl: string, files: string, env: Record<string, string> = {}): Promise<Source> {
   const server = spawnTs(join(fixtures, 'source-server.ts'), [], {
     ES_SOURCE_URL: databaseUrl, ES_SOURCE_FILES: files, ES_STATIC_TOKEN: STATIC_TOKEN, ES_JWT_SECRET: JWT_SECRET, ...env,
-  });
+  }, SERVER_DEADLINE_MS);
   let exited = false;
-  void server.done.finally(() => (exited = true));
+  // a server killed at its deadline fails the test that stops it (kill), not the whole process
+  server.done.then(() => (exited = true), () => (exited = true));
   await until('the source server listens', () => {
     if (exited) throw new Error(`the source server exited:\n${server.output().stderr}`);
     return /listening \d+/.test(server.output().stdout);

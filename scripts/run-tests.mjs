@@ -53,8 +53,10 @@ function failureBlocks(plain) {
 
 // uvu's summary ends with its duration; a process still running well after it is held open by
 // something a test left behind (a pool, a socket, a timer): it is killed and the run fails.
-// (the harness itself exits ENTITY_SYNC_TEST_EXIT_GRACE_MS after its summary, naming what is open; this is the backstop)
-const exitGraceMs = 2 * Number(process.env.ENTITY_SYNC_TEST_EXIT_GRACE_MS ?? 15_000) + 15_000;
+// (the harness itself exits ENTITY_SYNC_TEST_EXIT_GRACE_MS after its summary, naming what is open; this is the backstop,
+// with room for the exit's own clean-up: the clusters and brokers a process started are stopped synchronously, which on
+// a loaded machine took a MikroORM 7 process past a 45 s backstop)
+const exitGraceMs = 2 * Number(process.env.ENTITY_SYNC_TEST_EXIT_GRACE_MS ?? 15_000) + 90_000;
 const children = new Set();
 let killedAtDeadline = false;
 const deadline = setTimeout(() => {

@@ -7,9 +7,8 @@
 // thread (syncHooks, see ts-register.mjs): hooks on a thread of their own cost a spawned process
 // about 0.7 s of CPU even when they pass every module through.
 import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { transform, transformSync } from '@swc/core';
+import { transformSync } from '@swc/core';
 
 const isOurTs = (url) => url.startsWith('file:') && /\.[cm]?ts$/.test(url) && !url.includes('/node_modules/');
 
@@ -38,11 +37,15 @@ export async function resolve(specifier, context, nextResolve) {
   }
 }
 
-export async function load(url, context, nextLoad) {
-  if (!isOurTs(url)) return nextLoad(url, context);
+/** A TypeScript file of the repository, compiled: what both kinds of load hook answer for it. */
+function compiled(url) {
   const filename = fileURLToPath(url);
-  const { code } = await transform(await readFile(filename, 'utf8'), { filename, ...SWC_OPTIONS });
+  const { code } = transformSync(readFileSync(filename, 'utf8'), { filename, ...SWC_OPTIONS });
   return { format: 'module', source: code, shortCircuit: true };
+}
+
+export async function load(url, context, nextLoad) {
+  return isOurTs(url) ? compiled(url) : nextLoad(url, context);
 }
 
 /** The same hooks, synchronous, for module.registerHooks. */
@@ -57,9 +60,6 @@ export const syncHooks = {
     }
   },
   load(url, context, nextLoad) {
-    if (!isOurTs(url)) return nextLoad(url, context);
-    const filename = fileURLToPath(url);
-    const { code } = transformSync(readFileSync(filename, 'utf8'), { filename, ...SWC_OPTIONS });
-    return { format: 'module', source: code, shortCircuit: true };
+    return isOurTs(url) ? compiled(url) : nextLoad(url, context);
   },
 };

@@ -8,7 +8,7 @@ import type { CqrsMessage } from '@entity-sync/core';
 import { getBackend, rabbitMqAvailable, rabbitMqBroker, testBackends, type RabbitMqBroker } from '@entity-sync/testing';
 import type { MikroORM } from '@mikro-orm/core';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { CHILD_DEADLINE_MS, killAfter } from '../support/child-deadline.js';
+import { killAfter, SERVER_DEADLINE_MS } from '../support/child-deadline.js';
 import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -54,7 +54,7 @@ function track(child: ChildProcess): Proc {
   child.stdout!.on('data', (chunk) => (stdout += chunk));
   child.stderr!.on('data', (chunk) => (stderr += chunk));
   // relays and consumers run until a test stops them; none may outlive the longest test
-  killAfter(child, 5 * CHILD_DEADLINE_MS, `process ${child.spawnargs.slice(-4).join(' ')}`, () => ({ stdout, stderr }), (error) => console.error(error.message));
+  killAfter(child, SERVER_DEADLINE_MS, `process ${child.spawnargs.slice(-4).join(' ')}`, () => ({ stdout, stderr }), (error) => console.error(error.message));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => {
     running.delete(child);
     resolve({ code, signal });

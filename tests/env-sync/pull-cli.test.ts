@@ -16,7 +16,7 @@ import { SignJWT } from 'jose';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { tableChecksums } from '../support/checksums.js';
-import { CHILD_DEADLINE_MS, killAfter } from '../support/child-deadline.js';
+import { CHILD_DEADLINE_MS, killAfter, SERVER_DEADLINE_MS } from '../support/child-deadline.js';
 import { until } from '../support/until.js';
 import { City, Country, CopyText, EmailTemplate, Language, openReferenceDb, orderCountryGoneFromSource, seedSource, shiftSequences, updates } from './fixtures/reference-data.js';
 
@@ -44,9 +44,6 @@ function baseEnv(): Record<string, string> {
   const { ENTITY_SYNC_TOKEN: _token, ...rest } = process.env;
   return { ...rest, SWC_NODE_PROJECT: join(root, 'tsconfig.json') } as Record<string, string>;
 }
-
-// a command's deadline; a source server lives for the whole suite, which a loaded machine can stretch to minutes
-const SERVER_DEADLINE_MS = 5 * CHILD_DEADLINE_MS;
 
 function spawnTs(script: string, args: string[], env: Record<string, string>, deadlineMs = CHILD_DEADLINE_MS): { child: ChildProcess; output: () => { stdout: string; stderr: string }; done: Promise<Run> } {
   const child = spawn(process.execPath, ['--import', TS_REGISTER, script, ...args], { cwd: root, env: { ...baseEnv(), ...env } });

@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { CHILD_DEADLINE_MS, killAfter } from '../support/child-deadline.js';
+import { killAfter, SERVER_DEADLINE_MS } from '../support/child-deadline.js';
 import { TiCard } from './fixtures/cards.js';
 
 // the TypeScript hook of the processes the tests spawn (a file path: strip the leading slashes of a file URL's)
@@ -41,7 +41,7 @@ async function startInstance(orm: MikroORM): Promise<Instance> {
     gone = true;
     resolve();
   }));
-  killAfter(child, CHILD_DEADLINE_MS, 'sync-server.ts', () => ({ stdout, stderr }), (error) => console.error(error.message));
+  killAfter(child, SERVER_DEADLINE_MS, 'sync-server.ts', () => ({ stdout, stderr }), (error) => console.error(error.message));
   await until('the sync server listens', () => {
     if (gone) throw new Error(`the sync server exited:\n${stderr}`);
     return /listening \d+/.test(stdout);

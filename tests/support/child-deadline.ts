@@ -2,6 +2,8 @@ import type { ChildProcess } from 'node:child_process';
 
 /** Default deadline of a child process a test spawns. */
 export const CHILD_DEADLINE_MS = Number(process.env.ENTITY_SYNC_CHILD_DEADLINE_MS ?? 120_000);
+/** Deadline of a child that lives for a whole suite (a server, a relay): a loaded machine can stretch a suite to minutes. */
+export const SERVER_DEADLINE_MS = 5 * CHILD_DEADLINE_MS;
 
 /**
  * Kills `child` (SIGKILL) if it is still running after `ms`, and calls `onKilled` with an error that

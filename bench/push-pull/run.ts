@@ -1,17 +1,18 @@
 // Push/pull benchmark on a real PostgreSQL cluster: one tenant-scoped @SyncModel table holding
 // the pulled tenant's rows and other tenants' rows interleaved, served by pushPullRoutes
 // (permissions on) and pullStreamRoutes in a server process of its own (./serve-worker.ts).
-//  1. an initial pull of the tenant's rows through POST /pull, paged with the checkpoint, by a
-//     client in a process of its own (./pull-worker.ts), against COPY (SELECT ...) TO STDOUT of
-//     the same rows and a naive ORM pull paged with OFFSET (./naive-pull.ts), with the client's
-//     and the server's peak memory;
+//  1. an initial pull of the tenant's rows through POST /pull by a client in a process of its own
+//     (./pull-worker.ts): paged with the checkpoint, streamed as NDJSON, and streamed with the rows
+//     as arrays (the summary's figure), against COPY (SELECT ...) TO STDOUT of the same rows and a
+//     naive ORM pull paged with OFFSET (./naive-pull.ts), with the CPU time and the peak memory of
+//     the client, the server and PostgreSQL;
 //  2. pushes of batches of rows through POST /push as a user whose role's row filter checks each
 //     row (./push.ts);
 //  3. commit -> live client notified on GET /pull/stream at a steady write rate (./live.ts).
 //   --rows N         the pulled tenant's rows (default 1,000,000)
 //   --other-rows N   the other tenants' rows in the same table (default rows / 2)
 //   --limit N        changes per pull answer (default 10,000, the most the route takes)
-//   --runs N         COPY runs and pull runs, the fastest counting (default 3 and 2)
+//   --runs N         COPY runs and runs of each pull, the fastest counting (default 3; 5 of the summary's pull)
 //   --naive-pages N  pages the naive pull reads, spread over the pull (default 10)
 //   --pushes N       pushes (default 40) of --batch rows (default 100)
 //   --rate N         writes per second of the live part (default 100), --writes N of them (default 500)
@@ -26,6 +27,7 @@ import { siblingArgs } from '../graph/child.js';
 import { describe, fastest, int, perSecond, runsNote, since, type Throughput } from '../graph/measure.js';
 import { percent, printSummary, times, type Verdict } from '../graph/report.js';
 import { copyTenant } from './copy-limit.js';
+import { postgresCpuSeconds } from './postgres-cpu.js';
 import { PULLED_TENANT } from './entities.js';
 import { generateItems, READER_ROLE, WRITER, WRITER_ROLE } from './generate.js';
 import { measureLive } from './live.js';
@@ -47,7 +49,9 @@ const tenantRows = Number(args.rows);
 const otherRows = Number(args['other-rows'] ?? Math.round(tenantRows / 2));
 const limit = Number(args.limit);
 const copyRuns = Number(args.runs ?? 3);
-const pullRuns = Number(args.runs ?? 2);
+const pullRuns = Number(args.runs ?? 3);
+// the pull of the summary's figure, and the COPY runs paired with it
+const arraysRuns = Number(args.runs ?? 5);
 const NAIVE_PAGE = 1000;
 const targets = { vsCopy: 0.5, vsNaive: 10, memoryMb: 300, pushP99Ms: 250, liveP99Ms: 50 };
 const profileArgs = args.profile ? ['--cpu-prof', '--cpu-prof-dir', args.profile] : [];
@@ -85,8 +89,9 @@ try {
   say(`COPY (SELECT <the 8 columns> FROM pp_item WHERE tenant = '${PULLED_TENANT}') TO STDOUT, text format, read to the end by a client counting lines`);
   const copies: Throughput[] = [];
   for (let run = 0; run < copyRuns; run++) copies.push(await copyTenant(url, PULLED_TENANT));
-  const copy = fastest(copies);
-  say(`${label('COPY of the tenant\'s rows')}${describe(copy)}, ${runsNote(copies)}`);
+  say(`${label('COPY of the tenant\'s rows')}${describe(fastest(copies))}, ${runsNote(copies)}`);
+  say('  (one more COPY before each pull run below, so that both see the machine as it is then)');
+  const copy = () => fastest(copies);
 
   say();
   say(`NAIVE pull through MikroORM: find(updatedAt > last, order by updatedAt, id) paged with OFFSET, ${int(NAIVE_PAGE)} rows a page, entities serialized to JSON, in this process;`);
@@ -99,22 +104,43 @@ try {
   const secret = randomBytes(32).toString('hex');
   server = await startPushPullServer(url, secret, profileArgs);
   const reader = await userToken(secret, 'user_r', [READER_ROLE]);
-  say(`PULL through POST /sync/pull (node:http on 127.0.0.1, server in its own process, permissions on, a JWT of role ${READER_ROLE}), ${int(limit)} changes a page,`);
-  say(`  by a client in a process of its own that parses every page; ${pullRuns === 1 ? '1 run' : `${pullRuns} runs, the fastest counting`}; peak RSS (VmHWM) of each process over its run`);
-  type PullRun = Throughput & { pages: number; parseSeconds: number; checkpoint: string; peakRssMb: number; peakHeapMb: number; server: { peakRssMb: number; peakHeapMb: number } };
-  const pulls: PullRun[] = [];
-  for (let run = 0; run < pullRuns; run++) {
-    await server.resetPeak();
-    const pulled = await runPullWorker<Omit<PullRun, 'server'>>([server.url, reader, PULLED_TENANT, String(limit)]);
-    pulls.push({ ...pulled, server: await server.memory() });
-    say(`${label(`pull run ${run + 1}`)}${describe(pulled)} in ${int(pulled.pages)} pages; client ${mb(pulled.peakRssMb)} RSS (${mb(pulled.peakHeapMb)} heap), server ${mb(pulls[run]!.server.peakRssMb)} RSS (${mb(pulls[run]!.server.peakHeapMb)} heap)`);
-  }
-  const pull = fastest(pulls);
-  say(`  of the fastest run, the client's JSON.parse of the pages alone took ${pull.parseSeconds.toFixed(2)} s (${percent(pull.parseSeconds / pull.seconds)} of it): ` +
-    `a client that parses its pages one after the other pulls at most ${rate({ rows: pull.rows, seconds: pull.parseSeconds })}, ${percent(pull.rows / pull.parseSeconds / perSecond(copy))} of COPY`);
-  if (pull.rows !== expected) say(`  CHECK FAILED: the pull brought ${int(pull.rows)} rows, the tenant has ${int(expected)}`);
-  const clientPeak = Math.max(...pulls.map((run) => run.peakRssMb));
-  const serverPeak = Math.max(...pulls.map((run) => run.server.peakRssMb));
+  type PullRun = Throughput & { pages: number; parseSeconds: number; cpuSeconds: number; checkpoint: string; peakRssMb: number; peakHeapMb: number;
+    server: { peakRssMb: number; peakHeapMb: number; cpuSeconds: number }; postgresCpuSeconds?: number };
+  const pullRunsOf = async (mode: 'pages' | 'stream' | 'stream-arrays', count = pullRuns) => {
+    const runs: PullRun[] = [];
+    const paired: Throughput[] = [];
+    for (let run = 0; run < count; run++) {
+      paired.push(await copyTenant(url, PULLED_TENANT));
+      copies.push(paired.at(-1)!);
+      await server!.resetPeak();
+      const postgresFrom = postgresCpuSeconds();
+      const pulled = await runPullWorker<Omit<PullRun, 'server'>>([server!.url, reader, PULLED_TENANT, String(limit), mode]);
+      const postgresTo = postgresCpuSeconds();
+      runs.push({ ...pulled, server: await server!.memory(), ...(postgresFrom !== undefined ? { postgresCpuSeconds: postgresTo! - postgresFrom } : {}) });
+      say(`${label(`${{ pages: 'paged', stream: 'streamed', 'stream-arrays': 'streamed arrays' }[mode]} pull run ${run + 1}`)}${describe(pulled)} in ${int(pulled.pages)} ${mode === 'pages' ? 'pages' : 'lines'}; ` +
+        `client ${mb(pulled.peakRssMb)} RSS (${mb(pulled.peakHeapMb)} heap), server ${mb(runs[run]!.server.peakRssMb)} RSS (${mb(runs[run]!.server.peakHeapMb)} heap)`);
+    }
+    const best = fastest(runs);
+    const limitOf = fastest(paired);
+    say(`  fastest: ${rate(best)}, ${percent(perSecond(best) / perSecond(limitOf))} of the fastest of the ${paired.length} COPY runs between them (${rate(limitOf)})`);
+    const cpu = (seconds: number) => `${seconds.toFixed(2)} s (${percent(seconds / best.seconds)})`;
+    say(`  CPU time of the fastest run: client ${cpu(best.cpuSeconds)}, server ${cpu(best.server.cpuSeconds)}` +
+      `${best.postgresCpuSeconds === undefined ? '' : `, PostgreSQL ${cpu(best.postgresCpuSeconds)}`}, against ${cpus().length} CPUs`);
+    say(`  of the fastest run, the client's JSON.parse alone took ${best.parseSeconds.toFixed(2)} s (${percent(best.parseSeconds / best.seconds)} of it): ` +
+      `a client that parses at that speed and does nothing else pulls at most ${rate({ rows: best.rows, seconds: best.parseSeconds })}, ${percent(best.rows / best.parseSeconds / perSecond(limitOf))} of COPY`);
+    if (best.rows !== expected) say(`  CHECK FAILED: the pull brought ${int(best.rows)} rows, the tenant has ${int(expected)}`);
+    return { best, limit: limitOf, clientPeak: Math.max(...runs.map((run) => run.peakRssMb)), serverPeak: Math.max(...runs.map((run) => run.server.peakRssMb)) };
+  };
+  say(`PULL through POST /sync/pull (node:http on 127.0.0.1, server in its own process, permissions on, a JWT of role ${READER_ROLE}), by a client in a process of its own`);
+  say(`  (fetch) that parses every answer; ${pullRuns === 1 ? '1 run' : `${pullRuns} runs, the fastest counting`}; peak RSS (VmHWM) of each process over its run`);
+  say(`  paged: one request per answer of ${int(limit)} changes, the checkpoint of each sent with the next, each answer read whole and then parsed`);
+  const paged = await pullRunsOf('pages');
+  say(`  streamed: one request with accept: application/x-ndjson, answers of ${int(limit)} changes a line, each line parsed as soon as it is complete`);
+  const streamed = await pullRunsOf('stream');
+  say(`  streamed arrays: the same with documents: 'arrays' (each row an array of its values, the model's fields named once a line), rows counted as parsed`);
+  const arrays = await pullRunsOf('stream-arrays', arraysRuns);
+  const pull = arrays.best;
+  const { clientPeak, serverPeak } = arrays;
 
   say();
   const pushes = Number(args.pushes);
@@ -137,22 +163,22 @@ try {
     `${int(live.writes)} writes at ${live.rate.toFixed(0)}/s, ${int(live.events)} events${lost ? `, ${lost} writes NEVER notified` : ''}`);
 
   say();
-  say(`SUMMARY at ${int(expected)} rows of the tenant (${int(otherRows)} of others in the table); the naive pull extrapolated from ${naive.sampledPages} pages`);
+  say(`SUMMARY at ${int(expected)} rows of the tenant (${int(otherRows)} of others in the table); the pull and COPY each the fastest of ${arraysRuns} runs taken by turns; the naive pull extrapolated from ${naive.sampledPages} pages`);
   const livePercentile = (p: number) => (lost ? Infinity : percentile(live.latencies, p));
   const verdicts: Verdict[] = [
-    { figure: `initial pull vs COPY, ${int(limit)} a page`, measured: rate(pull), baseline: rate(copy), ratio: percent(perSecond(pull) / perSecond(copy)),
-      target: `>= ${percent(targets.vsCopy)}`, met: pull.rows === expected && perSecond(pull) / perSecond(copy) >= targets.vsCopy },
-    { figure: 'initial pull vs naive ORM + OFFSET', measured: rate(pull), baseline: rate(naive), ratio: times(perSecond(pull) / perSecond(naive)),
+    { figure: 'initial pull (NDJSON, arrays) vs COPY', measured: rate(pull), baseline: rate(arrays.limit), ratio: percent(perSecond(pull) / perSecond(arrays.limit)),
+      target: `>= ${percent(targets.vsCopy)}`, met: pull.rows === expected && perSecond(pull) / perSecond(arrays.limit) >= targets.vsCopy },
+    { figure: 'initial pull (NDJSON, arrays) vs naive', measured: rate(pull), baseline: rate(naive), ratio: times(perSecond(pull) / perSecond(naive)),
       target: `>= ${targets.vsNaive}x`, met: perSecond(pull) / perSecond(naive) >= targets.vsNaive },
-    { figure: 'pull client peak RSS', measured: mb(clientPeak), baseline: '', ratio: '', target: `< ${targets.memoryMb} MB`, met: clientPeak < targets.memoryMb },
-    { figure: 'pull server peak RSS', measured: mb(serverPeak), baseline: '', ratio: '', target: `< ${targets.memoryMb} MB`, met: serverPeak < targets.memoryMb },
+    { figure: 'pull client peak RSS (streamed)', measured: mb(clientPeak), baseline: '', ratio: '', target: `< ${targets.memoryMb} MB`, met: clientPeak < targets.memoryMb },
+    { figure: 'pull server peak RSS (streamed)', measured: mb(serverPeak), baseline: '', ratio: '', target: `< ${targets.memoryMb} MB`, met: serverPeak < targets.memoryMb },
     { figure: `push of ${batch} rows p50 / p99`, measured: `${ms(percentile(pushed.latencies, 0.5))} / ${ms(percentile(pushed.latencies, 0.99))}`, baseline: rate(pushed), ratio: '',
       target: `p99 < ${targets.pushP99Ms} ms`, met: !pushed.notApplied && percentile(pushed.latencies, 0.99) < targets.pushP99Ms },
     { figure: `commit -> live client p50 / p99 at ${writeRate}/s`, measured: `${ms(livePercentile(0.5))} / ${ms(livePercentile(0.99))}`, baseline: '', ratio: '',
       target: `p99 < ${targets.liveP99Ms} ms`, met: livePercentile(0.99) < targets.liveP99Ms },
   ];
   printSummary(verdicts);
-  if (pull.rows !== expected || pushed.notApplied || lost) process.exitCode = 1;
+  if (pull.rows !== expected || paged.best.rows !== expected || pushed.notApplied || lost) process.exitCode = 1;
   say(`bench took ${since(started).toFixed(0)} s`);
 } finally {
   await server?.close();

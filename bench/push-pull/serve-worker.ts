@@ -3,12 +3,13 @@
 // neither its CPU nor its memory counts in the clients' figures.
 //   serve-worker <database url> <jwt secret>
 // Prints one JSON line `{ url, token }` once listening. Commands on stdin, one a line, each
-// answered by one JSON line: `memory` (this process's peak RSS since the last `reset`, VmHWM, and
-// its V8 heap now), `reset` (starts the peak over). Closes and exits when its stdin ends or after a deadline.
+// answered by one JSON line: `memory` (this process's peak RSS since the last `reset`, VmHWM, its
+// V8 heap now, and the CPU time it used since), `reset` (starts the peak and the CPU time over). Closes and exits when its stdin ends or after a deadline.
 import { createHttpHandler, jwtAuth, staticTokenAuth } from '@entity-sync/adapters/http';
 import { toNodeListener } from '@entity-sync/adapters/http/node';
 import { pullStreamRoutes, pushPullRoutes } from '@entity-sync/adapters/mikro-orm';
 import { randomBytes } from 'node:crypto';
+import { getHeapStatistics } from 'node:v8';
 import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -31,7 +32,8 @@ await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
 const { port } = server.address() as AddressInfo;
 
 let peakHeap = 0;
-const sampler = setInterval(() => (peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed)), 10);
+let cpuFrom = process.cpuUsage();
+const sampler = setInterval(() => (peakHeap = Math.max(peakHeap, getHeapStatistics().used_heap_size)), 10);
 let closing = false;
 const close = async () => {
   if (closing) return;
@@ -48,10 +50,12 @@ createInterface({ input: process.stdin }).on('line', (line) => {
   if (line === 'reset') {
     // Linux: 5 in clear_refs sets the peak resident size back to the current one
     try { writeFileSync('/proc/self/clear_refs', '5'); } catch { /* not Linux: the peak stays the process's */ }
-    peakHeap = process.memoryUsage().heapUsed;
+    peakHeap = getHeapStatistics().used_heap_size;
+    cpuFrom = process.cpuUsage();
     console.log(JSON.stringify({ reset: true }));
   } else if (line === 'memory') {
-    console.log(JSON.stringify({ peakRssMb: peakRssMb(), peakHeapMb: Math.max(peakHeap, process.memoryUsage().heapUsed) / 1048576 }));
+    const cpu = process.cpuUsage(cpuFrom);
+    console.log(JSON.stringify({ peakRssMb: peakRssMb(), peakHeapMb: Math.max(peakHeap, getHeapStatistics().used_heap_size) / 1048576, cpuSeconds: (cpu.user + cpu.system) / 1e6 }));
   }
 }).on('close', close);
 console.log(JSON.stringify({ url: `http://127.0.0.1:${port}/sync`, token }));

@@ -8,8 +8,8 @@ export interface PushPullServer {
   url: string;
   /** The static token it accepts (a service's: no roles apply). */
   token: string;
-  /** Its peak resident and heap memory (MB) since it started or since the last `resetPeak`. */
-  memory(): Promise<{ peakRssMb: number; peakHeapMb: number }>;
+  /** Its peak resident and heap memory (MB), and the CPU time it used (s), since it started or since the last `resetPeak`. */
+  memory(): Promise<{ peakRssMb: number; peakHeapMb: number; cpuSeconds: number }>;
   resetPeak(): Promise<void>;
   /** Stops the server and waits for its process to exit. */
   close(): Promise<void>;
@@ -33,7 +33,7 @@ export async function startPushPullServer(url: string, secret: string, nodeArgs:
   return {
     url: prefix,
     token,
-    memory: async () => (await ask('memory')) as { peakRssMb: number; peakHeapMb: number },
+    memory: async () => (await ask('memory')) as { peakRssMb: number; peakHeapMb: number; cpuSeconds: number },
     async resetPeak() {
       await ask('reset');
     },

@@ -4,7 +4,7 @@
 // timestamps) take the other way for their page. The reading pages through models and composite
 // text keys, resumes from its checkpoint, and a token that was tampered with is refused.
 import 'reflect-metadata';
-import { EntitySync, installPushPull, pullChanges, type PulledChanges } from '@entity-sync/adapters/mikro-orm';
+import { EntitySync, installPushPull, pullChanges, pullChangesStream, type PulledChanges, type PullWireOptions } from '@entity-sync/adapters/mikro-orm';
 import { isEntitySyncError, SyncModel } from '@entity-sync/core';
 import { testBackends } from '@entity-sync/testing';
 import { Entity, PrimaryKey, Property } from '@entity-sync/testing/mikro-orm';
@@ -73,6 +73,26 @@ async function pullAll(orm: MikroORM, checkpoint: string | null, limit: number, 
   }
   return { answers, checkpoint: checkpoint! };
 }
+
+/** The answers of a streamed pull, one a line, and whether the stream's last line ended it (hasMore false). */
+async function streamAll(orm: MikroORM, options: PullWireOptions) {
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of await pullChangesStream(orm.em.fork(), { served, ...options })) chunks.push(chunk);
+  const text = Buffer.concat(chunks).toString('utf8');
+  assert.ok(text.endsWith('\n'), 'every line ends with a newline');
+  const answers = text.slice(0, -1).split('\n').map((line) => JSON.parse(line) as PulledChanges);
+  assert.ok(answers.slice(0, -1).every((answer) => answer.hasMore) && !answers.at(-1)!.hasMore, 'every line but the last has more after it');
+  return { answers, checkpoint: answers.at(-1)!.checkpoint };
+}
+
+/** The rows of answers whose rows are arrays (`documents: 'arrays'`), as objects by the fields each names. */
+const objectsOf = (answers: PulledChanges[]) => answers.map((answer) => ({
+  ...answer,
+  changes: answer.changes.map(({ fields, ...change }: PulledChanges['changes'][number] & { fields?: string[] }) => {
+    assert.ok(fields, `${change.model}: the fields of the arrays are named`);
+    return { ...change, upserted: (change.upserted as unknown as unknown[][]).map((values) => Object.fromEntries(fields.map((field, i) => [field, values[i]]))) };
+  }),
+}));
 
 const docsOf = (answers: PulledChanges[], model: string) =>
   answers.flatMap((answer) => answer.changes.filter((change) => change.model === model).flatMap((change) => change.upserted));
@@ -160,6 +180,81 @@ for (const backend of testBackends()) {
     // the same checkpoint with both models: the reading starts again with the first of them
     const again = await pullChanges(orm.em.fork(), { checkpoint: page.checkpoint, limit: 100, served });
     assert.equal(again.changes.map((change) => [change.model, change.upserted.length]), [['FpValue', VALUE_ROWS.length], ['FpPair', PAIR_ROWS.length]]);
+  });
+
+  test('a streamed pull sends, a line an answer, what the pages send, each line resumable; as arrays too', async () => {
+    for (const limit of [1, 3, 100]) {
+      const paged = await pullAll(orm, null, limit);
+      const streamed = await streamAll(orm, { checkpoint: null, limit });
+      for (const model of served) assert.equal(docsOf(streamed.answers, model), docsOf(paged.answers, model), `${model}, ${limit} a line`);
+      assert.ok(streamed.answers.every((answer) => answer.changes.every((change) => change.upserted.length <= limit)), `at most ${limit} a line`);
+      const arrays = await streamAll(orm, { checkpoint: null, limit, documents: 'arrays' });
+      for (const model of served) assert.equal(docsOf(objectsOf(arrays.answers), model), docsOf(paged.answers, model), `${model} as arrays, ${limit} a line`);
+      // the stream ends where the pages end, and a line's checkpoint goes on after its rows
+      assert.is(streamed.checkpoint, paged.checkpoint);
+      const middle = Math.floor(streamed.answers.length / 2);
+      const rest = await pullAll(orm, streamed.answers[middle - 1]!.checkpoint, 100);
+      const ids = (answers: PulledChanges[]) => answers.flatMap((answer) => answer.changes.flatMap((change) => change.upserted.map((doc) => JSON.stringify(doc))));
+      assert.equal(ids(rest.answers), ids(streamed.answers.slice(middle)), `resumed after line ${middle} of ${limit}`);
+    }
+  });
+
+  test('a streamed pull of later changes goes through the row versions to the end, as arrays too', async () => {
+    const { checkpoint } = await pullAll(orm, null, 100);
+    const connection = orm.em.getConnection();
+    await connection.execute(`update ${table('fp_value')} set code = 'changed'`);
+    await connection.execute(`delete from ${table('fp_pair')} where b = 1`);
+    const paged = await pullAll(orm, checkpoint, 3);
+    const streamed = await streamAll(orm, { checkpoint, limit: 3 });
+    assert.ok(streamed.answers.length > 3, `${streamed.answers.length} lines`);
+    assert.equal(streamed.answers.map((answer) => answer.changes), paged.answers.map((answer) => answer.changes));
+    assert.is(streamed.checkpoint, paged.checkpoint);
+    const arrays = await streamAll(orm, { checkpoint, limit: 3, documents: 'arrays' });
+    assert.equal(objectsOf(arrays.answers).map((answer) => answer.changes), paged.answers.map((answer) => answer.changes));
+    // caught up: one line, nothing in it
+    assert.equal((await streamAll(orm, { checkpoint: streamed.checkpoint })).answers.map((answer) => answer.changes), [[]]);
+  });
+
+  test('a streamed first pull of many rows: values left to PostgreSQL in the middle of a COPY, and COPY reads on after them', async () => {
+    const connection = orm.em.getConnection();
+    // a thousand plain rows, and two that the encoder does not write, far enough apart for COPY to take over again between them
+    await connection.execute(`insert into ${table('fp_value')} (id, label, ratio, at) select i, 'row ' || i, ` +
+      `case when i in (105, 1010) then 'NaN'::float8 else i / 8.0 end, timestamptz '2024-01-01' + i * interval '1 minute' from generate_series(100, 1100) i`);
+    const { checkpoint } = await pullAll(orm, null, 10_000, ['FpValue']);
+    // every row touched: the pull from there sends the documents PostgreSQL builds, the ones to compare with
+    await connection.execute(`update ${table('fp_value')} set label = label`);
+    const versions = await pullAll(orm, checkpoint, 10_000, ['FpValue']);
+    for (const documents of ['objects', 'arrays'] as const) {
+      const streamed = await streamAll(orm, { checkpoint: null, limit: 10_000, models: ['FpValue'], documents });
+      const docs = docsOf(documents === 'arrays' ? objectsOf(streamed.answers) : streamed.answers, 'FpValue');
+      assert.is(docs.length, VALUE_ROWS.length + 1001);
+      assert.equal(docs.map((doc) => doc.id), [...docs.map((doc) => doc.id as number)].sort((x, y) => x - y), 'in key order');
+      assert.equal(byId(docs), byId(docsOf(versions.answers, 'FpValue')), documents);
+      // the rows up to the first NaN came by COPY in one line, then PostgreSQL's documents, then COPY again
+      assert.ok(streamed.answers.filter((answer) => answer.changes.length).length >= 3, `${streamed.answers.length} lines`);
+    }
+  });
+
+  test('a streamed pull that is bad is refused before a line is sent; one left early gives its connection back', async () => {
+    const error = await pullChangesStream(orm.em.fork(), { checkpoint: 'forged', served }).then(() => undefined, (caught: unknown) => caught);
+    assert.ok(isEntitySyncError(error) && error.code === 'PULL_CHECKPOINT_INVALID', String(error));
+    const connection = orm.em.getConnection();
+    // far more than the stream holds ahead of its reader: the COPY is under way when the reader leaves
+    await connection.execute(`insert into ${table('fp_pair')} (a, b, note) select 'many', i, repeat('x', 1000) from generate_series(1, 20000) i`);
+    for (let round = 0; round < 3; round++) {
+      for await (const chunk of await pullChangesStream(orm.em.fork(), { checkpoint: null, limit: 100, served, models: ['FpPair'] })) {
+        assert.ok(chunk.length > 0);
+        break;
+      }
+    }
+    // each left its transaction in the middle of a COPY, and ended it: no connection is still busy with one
+    if (backend.name === 'postgres') {
+      const busy = () => connection.execute<{ query: string }[]>("select query from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid() and state <> 'idle'");
+      for (let waited = 0; (await busy()).length && waited < 5000; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.equal(await busy(), [], 'no connection left in a pull');
+    }
+    const next = await pullChanges(orm.em.fork(), { checkpoint: null, limit: 5, served });
+    assert.is(next.changes[0]!.upserted.length, 5);
   });
 
   test.run();

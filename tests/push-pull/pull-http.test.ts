@@ -36,9 +36,9 @@ for (const backend of testBackends()) {
   let orm: MikroORM;
   let server: Served;
 
-  const post = (body: unknown, token: string | null = PULLER, path = 'pull') => fetch(`${server.url}/sync/${path}`, {
-    method: 'POST', body: typeof body === 'string' ? body : JSON.stringify(body),
-    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+  const post = (body: unknown, token: string | null = PULLER, path = 'pull', accept?: string, signal?: AbortSignal) => fetch(`${server.url}/sync/${path}`, {
+    method: 'POST', ...(signal ? { signal } : {}), body: typeof body === 'string' ? body : JSON.stringify(body),
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}), ...(accept ? { accept } : {}) },
   });
   const refusal = async (response: Response) => ({ status: response.status, ...((await response.json()) as ErrorBody).error });
 
@@ -94,6 +94,53 @@ for (const backend of testBackends()) {
     assert.match(text, 'PUSH_PULL_MODEL_NOT_SERVED');
     assert.match(text, 'PhSecret');
     assert.not.match(text, 'the secret');
+  });
+
+  test('a client that accepts NDJSON gets every answer in one response, a line each; a bad request is refused before any line', async () => {
+    const response = await post({ checkpoint: null, limit: 3 }, PULLER, 'pull', 'application/x-ndjson');
+    assert.is(response.status, 200);
+    assert.match(response.headers.get('content-type') ?? '', 'application/x-ndjson');
+    const lines = (await response.text()).trimEnd().split('\n').map((line) => JSON.parse(line) as PulledChanges);
+    assert.equal(lines.map((answer) => answer.hasMore), [true, true, true, false]);
+    assert.equal(lines.flatMap((answer) => answer.changes.flatMap((change) => change.upserted.map((doc) => doc.id))), [1, 2, 3, 4, 5, 6, 7]);
+    // JSON asked first, or nothing asked: one answer
+    const json = await post({ checkpoint: null, limit: 3 }, PULLER, 'pull', 'application/json, application/x-ndjson');
+    assert.match(json.headers.get('content-type') ?? '', 'application/json');
+    assert.is(((await json.json()) as PulledChanges).hasMore, true);
+    // the rows as arrays, the fields named
+    const arrays = await (await post({ checkpoint: null, limit: 10, documents: 'arrays' })).json() as { changes: { fields: string[]; upserted: unknown[][] }[] };
+    assert.equal(arrays.changes[0]!.fields, ['id', 'text']);
+    assert.equal(arrays.changes[0]!.upserted.slice(0, 2), [[1, 'note 1'], [2, 'note 2']]);
+    await orm.em.fork().nativeUpdate(PhNote, { id: 4 }, { text: 'note four' });
+    const later = await post({ checkpoint: lines.at(-1)!.checkpoint, documents: 'arrays' }, PULLER, 'pull', 'application/x-ndjson');
+    assert.equal((await later.text()).trimEnd().split('\n').map((line) => (JSON.parse(line) as { changes: unknown }).changes),
+      [[{ model: 'PhNote', fields: ['id', 'text'], upserted: [[4, 'note four']], deleted: [] }]]);
+    for (const [body, status, code] of [[{ checkpoint: 'abc' }, 400, 'PULL_CHECKPOINT_INVALID'], [{ models: ['PhSecret'] }, 403, 'PUSH_PULL_MODEL_NOT_SERVED'],
+      [{ documents: 'rows' }, 400, 'REQUEST_INVALID']] as const) {
+      const refused = await post(body, PULLER, 'pull', 'application/x-ndjson');
+      assert.match(refused.headers.get('content-type') ?? '', 'application/json', JSON.stringify(body));
+      const answer = await refusal(refused);
+      assert.equal([answer.status, answer.code], [status, code], JSON.stringify(body));
+    }
+  });
+
+  test('a client that goes away in the middle of a streamed pull ends it: its transaction and connection are let go', async () => {
+    const connection = orm.em.getConnection();
+    await connection.execute(`insert into ${orm.config.get('schema') ? `"${orm.config.get('schema')}".` : ''}ph_note (id, text) select i, repeat('n', 250) from generate_series(100, 60100) i`);
+    for (let round = 0; round < 3; round++) {
+      const leaving = new AbortController();
+      const response = await post({ checkpoint: null, limit: 100 }, PULLER, 'pull', 'application/x-ndjson', leaving.signal);
+      const reader = response.body!.getReader();
+      assert.ok(((await reader.read()).value?.length ?? 0) > 0);
+      leaving.abort();
+    }
+    if (backend.name === 'postgres') {
+      const busy = () => connection.execute<{ query: string }[]>("select query from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid() and state <> 'idle'");
+      for (let waited = 0; (await busy()).length && waited < 5000; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.equal(await busy(), [], 'no connection left in a pull');
+    }
+    const next = await (await post({ checkpoint: null, limit: 5 })).json() as PulledChanges;
+    assert.is(next.changes[0]!.upserted.length, 5);
   });
 
   test('no token or a wrong one is 401, a token without the right 403; neither gets a row', async () => {

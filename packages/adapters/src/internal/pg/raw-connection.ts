@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import { once } from 'node:events';
+import { finished } from 'node:stream/promises';
 import type { EntityManager } from '@mikro-orm/core';
 import { acquireDriverConnection, transactionConnection } from '../../mikro-orm/extension/compat.js';
 import { loadPeer } from '../peer.js';
@@ -35,6 +36,24 @@ interface PGliteLike {
   waitReady: Promise<void>;
 }
 
+/**
+ * The chunks of a COPY's output stream. A reader that stops early (its consumer went away) leaves
+ * the rest to be read to the end and dropped: a COPY stream destroyed mid-way stops reading the
+ * connection, and the statements after it (the transaction's rollback) would wait behind it for good.
+ */
+async function* readToEnd<T>(stream: Readable): AsyncGenerator<T> {
+  let ended = false;
+  try {
+    for await (const chunk of stream.iterator({ destroyOnReturn: false })) yield chunk as T;
+    ended = true;
+  } finally {
+    if (!ended && !stream.destroyed) {
+      stream.resume();
+      await finished(stream).catch(() => undefined);
+    }
+  }
+}
+
 function pgConnection(client: PgClient, copy: typeof import('pg-copy-streams')): RawConnection {
   return {
     async query<T>(sql: string, params: unknown[]) {
@@ -44,11 +63,10 @@ function pgConnection(client: PgClient, copy: typeof import('pg-copy-streams')):
     async *copyOut(sql: string) {
       const stream = client.query(copy.to(sql)) as Readable;
       stream.setEncoding('utf8');
-      for await (const chunk of stream) yield chunk as string;
+      yield* readToEnd<string>(stream);
     },
     async *copyOutBytes(sql: string) {
-      const stream = client.query(copy.to(sql)) as Readable;
-      for await (const chunk of stream) yield chunk as Uint8Array;
+      yield* readToEnd<Uint8Array>(client.query(copy.to(sql)) as Readable);
     },
     async copyIn(sql: string, text: string) {
       const stream = client.query(copy.from(sql)) as unknown as NodeJS.WritableStream;

@@ -4,12 +4,16 @@ import { keyJson, tenantText, type ServedModel } from './served-models.js';
 // jsonb_build_object takes at most 100 arguments
 const PAIRS_PER_CALL = 40;
 
-// `jsonb_build_object('property', t."column", ...)` of a served model's row, in calls of at most 40 pairs joined by `||`.
-export function documentSql(model: ServedModel, row: string): string {
-  const pairs = model.fields.map((field) => `${literal(field.property)}, ${row}.${ident(field.column.name)}`);
+/** How a pull writes a row: an object keyed by property name, or an array of the values in the order of the model's fields. */
+export type DocumentForm = 'objects' | 'arrays';
+
+// `jsonb_build_object('property', t."column", ...)` of a served model's row, in calls of at most 40 pairs joined by `||`;
+// as `arrays`, `jsonb_build_array(t."column", ...)` of the values alone.
+export function documentSql(model: ServedModel, row: string, form: DocumentForm = 'objects'): string {
+  const values = model.fields.map((field) => (form === 'arrays' ? `${row}.${ident(field.column.name)}` : `${literal(field.property)}, ${row}.${ident(field.column.name)}`));
   const calls: string[] = [];
-  for (let i = 0; i < pairs.length; i += PAIRS_PER_CALL) calls.push(`jsonb_build_object(${pairs.slice(i, i + PAIRS_PER_CALL).join(', ')})`);
-  return calls.join(' || ') || "'{}'::jsonb";
+  for (let i = 0; i < values.length; i += PAIRS_PER_CALL) calls.push(`jsonb_build_${form === 'arrays' ? 'array' : 'object'}(${values.slice(i, i + PAIRS_PER_CALL).join(', ')})`);
+  return calls.join(' || ') || (form === 'arrays' ? "'[]'::jsonb" : "'{}'::jsonb");
 }
 
 /** A capture key (`[1]`, `[ "a", 2 ]`...) in one spelling, whatever spaces the text it came from had. */
@@ -37,8 +41,8 @@ export async function readDocuments(session: SqlSession, model: ServedModel, key
  * is the one `readDocuments` parses. A scalar subquery, run per version by the key index: as a
  * join, the planner may hash the whole table for one page.
  */
-export function versionDocumentSql(model: ServedModel, version: string, tenant?: string, condition = 'true'): string {
-  return `(SELECT (${documentSql(model, 't')})::text FROM ${model.table.qualified} t WHERE (${condition}) AND ` +
+export function versionDocumentSql(model: ServedModel, version: string, tenant?: string, condition = 'true', form: DocumentForm = 'objects'): string {
+  return `(SELECT (${documentSql(model, 't', form)})::text FROM ${model.table.qualified} t WHERE (${condition}) AND ` +
     `${model.tenant && tenant !== undefined ? `${tenantText(model, 't')} = ${literal(tenant)} AND ` : ''}` +
     `${model.key.map((column, i) => `t.${ident(column.name)} = (${version}.key->>${i})::${column.type}`).join(' AND ')})`;
 }

@@ -1,5 +1,5 @@
 export { CHANGES_CHANNEL, installPushPull, PUSH_PULL_STATE_TABLE, ROW_VERSION_TABLE, type InstallPushPullOptions } from './row-versions.js';
-export { pullChanges, type ModelChanges, type PullChangesOptions, type PulledChanges } from './pull-changes.js';
+export { pullChanges, pullChangesStream, type ModelChanges, type PullChangesOptions, type PullWireOptions, type PulledChanges } from './pull-changes.js';
 export { pushPullRoutes, syncScope, PUSH_PULL_PULL_RIGHT, PUSH_PULL_PUSH_RIGHT, type PushPullRoutesOptions } from './push-pull-http.js';
 export { pushChanges, type PushConflictPolicy, type PushChange, type PushChangesOptions, type PushConflict, type PushResult, type PushRowId, type PushRowResult } from './push-changes.js';
 export type { SyncAccess } from './access.js';

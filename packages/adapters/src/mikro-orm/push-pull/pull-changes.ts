@@ -10,9 +10,10 @@ import { ROW_VERSION_TABLE } from './row-versions.js';
 import { recordSyncState } from './sync-state.js';
 import { prunedBelow } from './tombstones.js';
 import type { SyncAccess } from './access.js';
-import { versionDocumentSql } from './documents.js';
+import { versionDocumentSql, type DocumentForm } from './documents.js';
 import { servedModels, type ServedModel } from './served-models.js';
-import { modelsDigest, ScanPlan, scanPage } from './table-scan.js';
+import { modelsDigest, ScanPlan, scanPage, scanRows } from './table-scan.js';
+import { chunksFromTransaction } from '../../internal/pg/transaction-lines.js';
 
 /** Options of `pullChanges`. */
 export interface PullChangesOptions {
@@ -31,6 +32,19 @@ export interface PullChangesOptions {
   /** Records the pull's checkpoint as this user's and client's sync state for the models it covered (`syncStates`). */
   record?: { user: string; client: string };
   signal?: AbortSignal;
+}
+
+/**
+ * Options of the pulls that answer JSON text (`pullChangesJson`, `pullChangesStream`, `POST /pull`):
+ * `pullChanges`'s, and the form of the rows.
+ */
+export interface PullWireOptions extends PullChangesOptions {
+  /**
+   * How the rows are written: `objects` keyed by property name (the default), or `arrays` of the
+   * values in the order of the `fields` each model's changes then carry: about two thirds of the
+   * bytes and half the client's JSON.parse, for bulk loads.
+   */
+  documents?: DocumentForm;
 }
 
 /** The changes of one model in an answer: the rows as they are now, and the keys of the rows deleted. */
@@ -55,7 +69,7 @@ const DEFAULT_LIMIT = 500;
 const MAX_LIMIT = 10_000;
 interface VersionRow { model: string; key: string; deleted: boolean; xid: string; seq: string; doc: string | null }
 /** The changes of one model in an answer: the documents as JSON texts of one or more documents each, comma-separated. */
-interface ModelTexts { model: string; upserted: (string | Buffer)[]; count: number; deleted: unknown[] }
+interface ModelTexts { model: string; fields?: string[]; upserted: (string | Buffer)[]; count: number; deleted: unknown[] }
 interface PulledTexts { checkpoint: string; hasMore: boolean; changes: ModelTexts[] }
 
 /** Where a first pull's reading of the tables stands: at `models[index]`, after `key` (none: at its first row). */
@@ -114,7 +128,7 @@ async function checkInstalled(session: SqlSession, models: ServedModel[]): Promi
  */
 export async function pullChanges(em: EntityManager, options: PullChangesOptions = {}): Promise<PulledChanges> {
   checkEntityManager('pullChanges', em, 'pullChanges(orm.em.fork(), { checkpoint })');
-  const { checkpoint, hasMore, changes } = await pullDocumentTexts(em, options);
+  const { checkpoint, hasMore, changes } = await pullDocumentTexts(em, { ...options, documents: 'objects' });
   return { checkpoint, hasMore, changes: changes.map(({ model, upserted, deleted }) => ({ model, upserted: upserted.flatMap((docs) => JSON.parse(`[${docs.toString()}]`) as Record<string, unknown>[]), deleted })) };
 }
 
@@ -127,87 +141,180 @@ export async function pullChanges(em: EntityManager, options: PullChangesOptions
  * new Response(await pullChangesJson(orm.em.fork(), { checkpoint }), { headers: { 'content-type': 'application/json' } });
  * ```
  */
-export async function pullChangesJson(em: EntityManager, options: PullChangesOptions = {}): Promise<Buffer> {
+export async function pullChangesJson(em: EntityManager, options: PullWireOptions = {}): Promise<Buffer> {
   checkEntityManager('pullChanges', em, 'pullChanges(orm.em.fork(), { checkpoint })');
-  const { checkpoint, hasMore, changes } = await pullDocumentTexts(em, options);
-  const parts: (string | Buffer)[] = [`{"checkpoint":${JSON.stringify(checkpoint)},"hasMore":${hasMore},"changes":[`];
-  changes.forEach(({ model, upserted, deleted }, i) => {
-    parts.push(`${i ? ',' : ''}{"model":${JSON.stringify(model)},"upserted":[`);
-    upserted.forEach((docs, j) => parts.push(...(j ? [','] : []), docs));
-    parts.push(`],"deleted":${JSON.stringify(deleted)}}`);
+  return answerJson(await pullDocumentTexts(em, options));
+}
+
+/**
+ * `pullChanges` as a stream: the answers successive pulls would give, one after the other, as
+ * NDJSON (one answer a line, UTF-8), read in one snapshot until the client has caught up: the
+ * last line has `hasMore: false` and the checkpoint to pull from next. `limit` is the changes of
+ * a line at most. A first pull reads the tables by one COPY after another, its documents going
+ * out while PostgreSQL reads on; every line's checkpoint is one to resume from, should the stream
+ * break off. What `POST /pull` sends to a client that accepts `application/x-ndjson`. It resolves
+ * once the first line is ready (a bad request rejects it); read the lines to the end or leave the
+ * loop: the transaction holds a connection until then.
+ *
+ * @example
+ * ```ts
+ * for await (const chunk of await pullChangesStream(orm.em.fork(), { checkpoint: null })) process.stdout.write(chunk);
+ * ```
+ */
+export async function pullChangesStream(em: EntityManager, options: PullWireOptions = {}): Promise<AsyncIterable<Uint8Array>> {
+  checkEntityManager('pullChangesStream', em, 'await pullChangesStream(orm.em.fork(), { checkpoint })');
+  const limit = checkedLimit(options);
+  // an answer goes out in its parts: the documents as they were written, never copied into one buffer
+  const chunks = chunksFromTransaction<Buffer>(em, 'repeatable read', async (tx, emit) => {
+    const lines = async (answer: PulledTexts) => {
+      for (const part of answerParts(answer, '\n')) await emit(part);
+    };
+    await lines(await pullIn(tx, options, limit, lines));
+  }, STREAM_HIGH_WATER, (chunk) => chunk.length)[Symbol.asyncIterator]();
+  // what the request itself gets wrong (a checkpoint, a model, a tenant) throws here, before any line is sent
+  const first = await chunks.next();
+  return {
+    async *[Symbol.asyncIterator]() {
+      try {
+        for (let next = first; !next.done; next = await chunks.next()) yield next.value;
+      } finally {
+        await chunks.return?.();
+      }
+    },
+  };
+}
+
+// the bytes of answers a stream holds ahead of a client that reads slower than they are written
+const STREAM_HIGH_WATER = 4 << 20;
+// rows of a model a streamed first pull reads by one COPY
+const STREAM_SCAN_ROWS = 50_000;
+
+/** An answer as JSON in parts, the documents as they were written, never parsed nor written again, and `end` after it. */
+function answerParts(answer: PulledTexts, end = ''): Buffer[] {
+  const parts: (string | Buffer)[] = [];
+  let text = `{"checkpoint":${JSON.stringify(answer.checkpoint)},"hasMore":${answer.hasMore},"changes":[`;
+  answer.changes.forEach(({ model, fields, upserted, deleted }, i) => {
+    text += `${i ? ',' : ''}{"model":${JSON.stringify(model)},${fields ? `"fields":${JSON.stringify(fields)},` : ''}"upserted":[`;
+    upserted.forEach((docs, j) => {
+      if (j) text += ',';
+      if (typeof docs === 'string') text += docs;
+      else {
+        parts.push(text, docs);
+        text = '';
+      }
+    });
+    text += `],"deleted":${JSON.stringify(deleted)}}`;
   });
-  parts.push(']}');
-  return Buffer.concat(parts.map((part) => (typeof part === 'string' ? Buffer.from(part) : part)));
+  parts.push(`${text}]}${end}`);
+  return parts.filter((part) => part.length).map((part) => (typeof part === 'string' ? Buffer.from(part) : part));
+}
+
+const answerJson = (answer: PulledTexts): Buffer => Buffer.concat(answerParts(answer));
+
+function checkedLimit(options: PullChangesOptions): number {
+  const limit = options.limit ?? DEFAULT_LIMIT;
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) throw OptionError.invalidArgument('pullChanges', 'limit', limit, `a whole number from 1 to ${MAX_LIMIT}`);
+  return limit;
 }
 
 /** `pullChanges`'s answer with the upserted documents as JSON texts. */
-async function pullDocumentTexts(em: EntityManager, options: PullChangesOptions): Promise<PulledTexts> {
-  const limit = options.limit ?? DEFAULT_LIMIT;
-  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) throw OptionError.invalidArgument('pullChanges', 'limit', limit, `a whole number from 1 to ${MAX_LIMIT}`);
+async function pullDocumentTexts(em: EntityManager, options: PullWireOptions): Promise<PulledTexts> {
+  const limit = checkedLimit(options);
+  return inTransaction(em, (tx) => pullIn(tx, options, limit), 'repeatable read');
+}
+
+/**
+ * The answer of a pull in the transaction `tx` (repeatable read). With `stream`, the answers
+ * before the last go to it one by one, in the same snapshot, until the client has caught up; the
+ * last is returned.
+ */
+async function pullIn(tx: EntityManager, options: PullWireOptions, limit: number, stream?: (answer: PulledTexts) => Promise<void>): Promise<PulledTexts> {
   let after = decodeCheckpoint(options.checkpoint);
-  return inTransaction(em, async (tx) => {
-    const session = await SqlSession.open(tx, options.signal);
-    // the first statement takes the snapshot: its horizon is the oldest transaction still running
-    const [{ horizon }] = await session.query<{ horizon: string }>('SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS horizon') as [{ horizon: string }];
-    const sync = EntitySync.forEntityManager(tx);
-    const schema = defaultSchemaOf(tx);
-    await session.useCanonicalText(schema);
-    const tables = await TableGraph.load(session, sync.graph, schema, (entity) => sync.registryEntry(entity));
-    // a client behind a forgotten delete cannot be brought up to date: it starts again from scratch
-    const pruned = after && await prunedBelow(session, schema);
-    if (after && pruned && BigInt(after.xid) < BigInt(pruned)) throw PushPullError.resyncRequired(options.checkpoint!);
-    let models = servedModels(sync, tables, options.models, options.served);
-    await checkInstalled(session, models);
-    // a user's roles decide which models and rows: read now, in this snapshot, so that a revocation holds from the next request on
-    const access = options.access && await RequestAccess.load(session, schema, options.access, options.tenant);
-    let denied: ServedModel[] = [];
-    if (access) ({ allowed: models, denied } = access.pullable(models, !!options.models));
-    // a client whose scope changed (models, tenant, permissions, filters) starts over: rows it may no longer see come as
-    // deleted (the rows of served models it may no longer pull too, by id), rows it now may see come. A checkpoint without
-    // a scope (a client protocol that holds a number) goes on.
-    const scope = access?.fingerprint(models.map((model) => model.name));
-    const restart = !!after?.restart || (after?.scope !== undefined && after.scope !== scope);
-    if (after?.scope !== undefined && after.scope !== scope) after = undefined;
-    const gone = restart ? denied : [];
-    const tenanted = [...models, ...gone].filter((model) => model.tenant);
-    if (tenanted.length && options.tenant === undefined) throw PushPullError.tenantRequired(tenanted.map((model) => model.name));
-    const pulled = [...models, ...gone];
-    const byModel = new Map<string, ModelTexts>(pulled.map((model) => [model.name, { model: model.name, upserted: [], count: 0, deleted: [] }]));
-    const condition = (model: ServedModel) => (gone.includes(model) ? 'false' : access?.condition(model, access.rules(model.name, 'pull'), (column) => `t.${ident(column.name)}`));
-    // the versions of the pulled models since `since` (none: from the first), up to the horizon
-    const versionsSql = (since: boolean) => `FROM ${ident(schema)}.${ROW_VERSION_TABLE} v ` +
-      "WHERE ((v.model = ANY(?::text[]) AND v.tenant = '') OR (v.model = ANY(?::text[]) AND v.tenant = ?)) " +
-      `AND v.xid < ?::xid8${since ? ' AND (v.xid, v.seq) > (?::xid8, ?::bigint)' : ''}`;
-    const versionParams = (since?: { xid: string; seq?: string }) => [arrayLiteral(pulled.filter((model) => !model.tenant).map((model) => model.name)),
-      arrayLiteral(tenanted.map((model) => model.name)), options.tenant ?? '', horizon, ...(since ? [since.xid, since.seq ?? '-1'] : [])];
-    let take = limit;
-    // a first pull reads the tables themselves, model after model in key order, each page in a snapshot no older than the
-    // first page's: every change of the transactions before the first page's horizon is in the rows read, and every later
-    // change has a later transaction id, so the versions from that horizon on bring the rest (some rows twice, none missed)
-    const scan = after?.scan !== undefined ? scanAt(after.scan, models, options.checkpoint!) : !after && !restart ? { index: 0 } : undefined;
-    if (scan) {
-      const from = after?.xid ?? horizon;
+  const session = await SqlSession.open(tx, options.signal);
+  // the first statement takes the snapshot: its horizon is the oldest transaction still running
+  const [{ horizon }] = await session.query<{ horizon: string }>('SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS horizon') as [{ horizon: string }];
+  const sync = EntitySync.forEntityManager(tx);
+  const schema = defaultSchemaOf(tx);
+  await session.useCanonicalText(schema);
+  const tables = await TableGraph.load(session, sync.graph, schema, (entity) => sync.registryEntry(entity));
+  // a client behind a forgotten delete cannot be brought up to date: it starts again from scratch
+  const pruned = after && await prunedBelow(session, schema);
+  if (after && pruned && BigInt(after.xid) < BigInt(pruned)) throw PushPullError.resyncRequired(options.checkpoint!);
+  let models = servedModels(sync, tables, options.models, options.served);
+  await checkInstalled(session, models);
+  // a user's roles decide which models and rows: read now, in this snapshot, so that a revocation holds from the next request on
+  const access = options.access && await RequestAccess.load(session, schema, options.access, options.tenant);
+  let denied: ServedModel[] = [];
+  if (access) ({ allowed: models, denied } = access.pullable(models, !!options.models));
+  // a client whose scope changed (models, tenant, permissions, filters) starts over: rows it may no longer see come as
+  // deleted (the rows of served models it may no longer pull too, by id), rows it now may see come. A checkpoint without
+  // a scope (a client protocol that holds a number) goes on.
+  const scope = access?.fingerprint(models.map((model) => model.name));
+  const scoped = scope ? { scope } : {};
+  const restart = !!after?.restart || (after?.scope !== undefined && after.scope !== scope);
+  if (after?.scope !== undefined && after.scope !== scope) after = undefined;
+  const gone = restart ? denied : [];
+  const tenanted = [...models, ...gone].filter((model) => model.tenant);
+  if (tenanted.length && options.tenant === undefined) throw PushPullError.tenantRequired(tenanted.map((model) => model.name));
+  const pulled = [...models, ...gone];
+  const form = options.documents ?? 'objects';
+  // as arrays, each model's changes name the properties of the values
+  const fieldsOf = (model: ServedModel) => (form === 'arrays' ? { fields: model.fields.map((field) => field.property) } : {});
+  const condition = (model: ServedModel) => (gone.includes(model) ? 'false' : access?.condition(model, access.rules(model.name, 'pull'), (column) => `t.${ident(column.name)}`));
+  // the versions of the pulled models since `since` (none: from the first), up to the horizon
+  const versionsSql = (since: boolean) => `FROM ${ident(schema)}.${ROW_VERSION_TABLE} v ` +
+    "WHERE ((v.model = ANY(?::text[]) AND v.tenant = '') OR (v.model = ANY(?::text[]) AND v.tenant = ?)) " +
+    `AND v.xid < ?::xid8${since ? ' AND (v.xid, v.seq) > (?::xid8, ?::bigint)' : ''}`;
+  const versionParams = (since?: { xid: string; seq?: string }) => [arrayLiteral(pulled.filter((model) => !model.tenant).map((model) => model.name)),
+    arrayLiteral(tenanted.map((model) => model.name)), options.tenant ?? '', horizon, ...(since ? [since.xid, since.seq ?? '-1'] : [])];
+  const answer = async (position: PullPosition, hasMore: boolean, changes: ModelTexts[]): Promise<PulledTexts> => {
+    const checkpoint = encodeCheckpoint(position);
+    // the last answer of a pull (a stream's last line) is where the client stands
+    if (options.record && !(stream && hasMore)) await recordSyncState(tx, { ...options.record, models: models.map((model) => model.name), checkpoint });
+    return { checkpoint, hasMore, changes: changes.filter((change) => change.count || change.deleted.length) };
+  };
+  // a first pull reads the tables themselves, model after model in key order, each page in a snapshot no older than the
+  // first page's: every change of the transactions before the first page's horizon is in the rows read, and every later
+  // change has a later transaction id, so the versions from that horizon on bring the rest (some rows twice, none missed)
+  const scan = after?.scan !== undefined ? scanAt(after.scan, models, options.checkpoint!) : !after && !restart ? { index: 0 } : undefined;
+  if (scan) {
+    const from = after?.xid ?? horizon;
+    const reading = (index: number, key: string[]) => ({ xid: from, scan: scanToken(models, { index, key }), ...scoped });
+    const changes: ModelTexts[] = [];
+    if (stream) {
+      // each run of documents is an answer of its own, the COPY reading on while it goes out
       for (let index = scan.index; index < models.length; index++) {
         const model = models[index]!;
-        const page = await scanPage(session, new ScanPlan(model), options.tenant, condition(model) ?? 'true', index === scan.index ? scan.key : undefined, take);
-        if (page.count) {
-          const changes = byModel.get(model.name)!;
-          changes.upserted.push(page.docs);
-          changes.count += page.count;
+        const plan = new ScanPlan(model, form);
+        for (let key = index === scan.index ? scan.key : undefined; ;) {
+          const read = await scanRows(session, plan, options.tenant, condition(model) ?? 'true', key, STREAM_SCAN_ROWS,
+            async (run) => stream(await answer(reading(index, run.lastKey), true, [{ model: model.name, ...fieldsOf(model), upserted: [run.docs], count: run.count, deleted: [] }])), limit);
+          if (!read.more) break;
+          key = read.lastKey;
         }
+      }
+    } else {
+      let take = limit;
+      for (let index = scan.index; index < models.length; index++) {
+        const model = models[index]!;
+        const page = await scanPage(session, new ScanPlan(model, form), options.tenant, condition(model) ?? 'true', index === scan.index ? scan.key : undefined, take);
+        if (page.count) changes.push({ model: model.name, ...fieldsOf(model), upserted: [page.docs], count: page.count, deleted: [] });
         take -= page.count;
         // the page is full: it stops after its last row, or where the next model starts
-        if (page.more) return finish({ xid: from, scan: scanToken(models, { index, key: page.lastKey! }), ...(scope ? { scope } : {}) }, true);
-        if (!take && index + 1 < models.length) return finish({ xid: from, scan: scanToken(models, { index: index + 1 }), ...(scope ? { scope } : {}) }, true);
+        if (page.more) return answer(reading(index, page.lastKey!), true, changes);
+        if (!take && index + 1 < models.length) return answer({ xid: from, scan: scanToken(models, { index: index + 1 }), ...scoped }, true, changes);
       }
-      // the changes made since the reading began come with the next answer (this one holds rows read in its snapshot:
-      // a change among them would come twice in it); with none, the client stands at this snapshot's horizon
-      if (from === horizon || !(await session.query(`SELECT 1 ${versionsSql(true)} LIMIT 1`, versionParams({ xid: from }))).length) return finish({ xid: horizon, ...(scope ? { scope } : {}) }, false);
-      return finish({ xid: from, ...(scope ? { scope } : {}) }, true);
     }
-    // a tenant's models hold the rows filed under it; the others, those every tenant shares. Each version comes with the
-    // document of its row (none: deleted, or out of the client's sight), read by key in the same statement
-    const documents = pulled.map((model) => versionDocumentSql(model, 'v', options.tenant, condition(model)));
+    // with no change since the reading began, the client stands at this snapshot's horizon
+    if (from === horizon || !(await session.query(`SELECT 1 ${versionsSql(true)} LIMIT 1`, versionParams({ xid: from }))).length) return answer({ xid: horizon, ...scoped }, false, changes);
+    // the changes made since then come with the next answer (this one holds rows read in its snapshot: a change among them would come twice in it)
+    if (!stream) return answer({ xid: from, ...scoped }, true, changes);
+    after = { xid: from };
+  }
+  // a tenant's models hold the rows filed under it; the others, those every tenant shares. Each version comes with the
+  // document of its row (none: deleted, or out of the client's sight), read by key in the same statement
+  const documents = pulled.map((model) => versionDocumentSql(model, 'v', options.tenant, condition(model), form));
+  for (;;) {
     const versions = await session.query<VersionRow>(
       // ordered by the columns (v.): the bare names would be the text aliases, and '98' sorts after '129'
       'SELECT v.model, v.key::text AS key, v.deleted, v.xid::text AS xid, v.seq::text AS seq, ' +
@@ -217,6 +324,7 @@ async function pullDocumentTexts(em: EntityManager, options: PullChangesOptions)
     const hasMore = versions.length > limit;
     const page = versions.slice(0, limit);
     const last = page.at(-1);
+    const byModel = new Map<string, ModelTexts>(pulled.map((model) => [model.name, { model: model.name, ...fieldsOf(model), upserted: [], count: 0, deleted: [] }]));
     for (const version of page) {
       const changes = byModel.get(version.model)!;
       if (version.doc !== null) {
@@ -225,12 +333,10 @@ async function pullDocumentTexts(em: EntityManager, options: PullChangesOptions)
       } else changes.deleted.push(id(version.key));
     }
     // a pull that caught up stands at its horizon: every change before it is the client's, whatever it was
-    return finish({ ...(hasMore ? { xid: last!.xid, seq: last!.seq } : { xid: horizon }), ...(scope ? { scope } : {}), ...(restart && hasMore ? { restart } : {}) }, hasMore);
-
-    async function finish(position: PullPosition, more: boolean): Promise<PulledTexts> {
-      const checkpoint = encodeCheckpoint(position);
-      if (options.record) await recordSyncState(tx, { ...options.record, models: models.map((model) => model.name), checkpoint });
-      return { checkpoint, hasMore: more, changes: [...byModel.values()].filter((change) => change.count || change.deleted.length) };
-    }
-  }, 'repeatable read');
+    const position = { ...(hasMore ? { xid: last!.xid, seq: last!.seq } : { xid: horizon }), ...scoped, ...(restart && hasMore ? { restart } : {}) };
+    const answered = await answer(position, hasMore, [...byModel.values()]);
+    if (!stream || !hasMore) return answered;
+    await stream(answered);
+    after = position;
+  }
 }

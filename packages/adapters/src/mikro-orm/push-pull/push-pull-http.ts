@@ -4,7 +4,8 @@ import { PushPullError } from '@entity-sync/core';
 import type { HttpRoutes, Principal } from '../../http/index.js';
 import type { SyncAccess } from './access.js';
 import { modelChecksums } from './checksums.js';
-import { pullChangesJson } from './pull-changes.js';
+import { pullChangesJson, pullChangesStream } from './pull-changes.js';
+import { bytes } from '../../http/streaming.js';
 import { pushChanges, type PushConflictPolicy } from './push-changes.js';
 
 /** The right a principal needs to pull changes from the push/pull sync API. */
@@ -31,6 +32,16 @@ export interface PushPullRoutesOptions {
   permissions?: boolean;
 }
 
+const NDJSON = 'application/x-ndjson; charset=utf-8';
+
+/** The request's Accept names NDJSON (`application/x-ndjson`, or its other name `application/jsonl`) before JSON, or alone. */
+function acceptsNdjson(request: Request): boolean {
+  const types = (request.headers.get('accept') ?? '').split(',').map((part) => part.split(';')[0]!.trim().toLowerCase());
+  const ndjson = types.findIndex((type) => type === 'application/x-ndjson' || type === 'application/jsonl');
+  const json = types.indexOf('application/json');
+  return ndjson !== -1 && (json === -1 || ndjson < json);
+}
+
 const tenantField = z.string().min(1).max(200).optional();
 const pullBody = z.object({
   tenant: tenantField,
@@ -38,6 +49,7 @@ const pullBody = z.object({
   checkpoint: z.string().max(8100).nullable().optional(),
   models: z.array(z.string().regex(/^[A-Za-z_$][\w$]*$/, 'an entity name')).min(1).optional(),
   limit: z.number().int().min(1).max(10_000).optional(),
+  documents: z.enum(['objects', 'arrays']).optional(),
 });
 
 const checksumBody = z.object({ tenant: tenantField, models: z.array(z.string().regex(/^[A-Za-z_$][\w$]*$/, 'an entity name')).min(1).optional() });
@@ -87,7 +99,11 @@ export function syncScope(principal: Principal | null, askedTenant: string | und
 
 /**
  * The push/pull sync API as routes of the HTTP layer. `POST <prefix>/pull` with
- * `{ checkpoint, models?, limit? }` answers `pullChanges`'s `{ checkpoint, hasMore, changes }`:
+ * `{ checkpoint, models?, limit?, documents? }` answers `pullChanges`'s `{ checkpoint, hasMore, changes }`
+ * (`documents: 'arrays'`: the rows as arrays of values, see `PullWireOptions`); with
+ * `accept: application/x-ndjson`, every answer up to the end in one streamed response, a line
+ * each (`pullChangesStream`), the last with `hasMore: false`. A bad request is answered before
+ * any line, with its error;
  * a malformed body is 400 naming the field, a checkpoint the server did not hand out 400
  * `PULL_CHECKPOINT_INVALID`, a model the API does not serve 403 `PUSH_PULL_MODEL_NOT_SERVED`.
  * `POST <prefix>/checksum` with `{ models?, tenant? }` answers `modelChecksums`: per model the
@@ -104,12 +120,20 @@ export function syncScope(principal: Principal | null, askedTenant: string | und
  */
 export function pushPullRoutes(orm: MikroORM, options: PushPullRoutesOptions = {}): HttpRoutes {
   return (route) => {
-    route.post('/pull', { right: options.pullRight ?? PUSH_PULL_PULL_RIGHT, body: pullBody }, async ({ body, principal, signal }) =>
-      // the documents go out as PostgreSQL wrote their JSON: parsing and writing them again would only cost
-      new Response(await pullChangesJson(orm.em.fork(), {
-        checkpoint: body.checkpoint, models: body.models, limit: body.limit, ...syncScope(principal, body.tenant, options), served: options.models, signal,
+    route.post('/pull', { right: options.pullRight ?? PUSH_PULL_PULL_RIGHT, body: pullBody }, async ({ body, principal, signal, request }) => {
+      const pull = {
+        checkpoint: body.checkpoint, models: body.models, limit: body.limit, documents: body.documents, ...syncScope(principal, body.tenant, options), served: options.models, signal,
         ...(principal ? { record: { user: principal.subject, client: body.clientId ?? 'default' } } : {}),
-      }), { headers: { 'content-type': 'application/json' } }));
+      };
+      // a client that takes NDJSON gets every answer up to the end in one response, a line each
+      if (acceptsNdjson(request)) {
+        // chunks as they come (an answer's documents are one): gathered into larger ones, they would be copied again
+        const lines = ReadableStream.from(await pullChangesStream(orm.em.fork(), pull)) as ReadableStream<Uint8Array>;
+        return bytes(lines, { contentType: NDJSON, headers: { 'cache-control': 'no-store' } });
+      }
+      // the documents go out as PostgreSQL wrote their JSON: parsing and writing them again would only cost
+      return new Response(await pullChangesJson(orm.em.fork(), pull), { headers: { 'content-type': 'application/json' } });
+    });
     route.post('/checksum', { right: options.pullRight ?? PUSH_PULL_PULL_RIGHT, body: checksumBody }, async ({ body, principal, signal }) =>
       Response.json(await modelChecksums(orm.em.fork(), { models: body.models, ...syncScope(principal, body.tenant, options), served: options.models, signal })));
     route.post('/push', { right: options.pushRight ?? PUSH_PULL_PUSH_RIGHT, body: pushBody }, async ({ body, principal, signal }) =>

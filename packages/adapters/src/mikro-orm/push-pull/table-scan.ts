@@ -62,8 +62,16 @@ export class ScanPlan {
     // what comes before each value: its name (objects), or only where it starts (arrays)
     this.names = model.fields.map((field, i) => Buffer.from(form === 'arrays' ? (i ? ',' : '[') : `${i ? ',' : '{'}${JSON.stringify(field.property)}:`));
     const values = model.fields.map((field, i) => (this.kinds[i] === Kind.Json ? `to_jsonb(t.${ident(field.column.name)})::text` : `t.${ident(field.column.name)}`));
-    this.select = [...model.key.map((column) => `t.${ident(column.name)}`), ...values].join(', ');
+    // the key's values are read from the document's own where it has them as the column's text; else the COPY has them first
+    const inFields = model.key.map((column) => model.fields.findIndex((field) => field.column.name === column.name));
+    this.keyColumns = inFields.every((i) => i !== -1 && this.kinds[i] !== Kind.Json) ? inFields : model.key.map((_, k) => k);
+    this.keyPrefix = inFields === this.keyColumns ? 0 : model.key.length;
+    this.select = [...model.key.slice(0, this.keyPrefix).map((column) => `t.${ident(column.name)}`), ...values].join(', ');
   }
+
+  /** Where in a COPY line the key's values are, and how many of its first values are the key alone. */
+  private readonly keyColumns: number[];
+  private readonly keyPrefix: number;
 
   /**
    * `FROM <table> t WHERE <tenant, condition, after the key> ORDER BY <key> LIMIT <limit>`: the
@@ -79,7 +87,7 @@ export class ScanPlan {
 
   /** A writer of the documents of COPY lines of `select`, at most `max` of them (a line past them sets `more`), in runs of `runRows`. */
   encoder(max = Infinity, runRows = Infinity): DocumentEncoder {
-    return new DocumentEncoder(this.model.key.length, this.names, this.kinds, this.form === 'arrays' ? ARRAY : OBJECT, max, runRows);
+    return new DocumentEncoder(this.keyPrefix, this.keyColumns, this.names, this.kinds, this.form === 'arrays' ? ARRAY : OBJECT, max, runRows);
   }
 }
 
@@ -115,7 +123,8 @@ export class DocumentEncoder {
   private readonly overhead: number;
   private readonly values: number;
 
-  constructor(private readonly keys: number, private readonly names: Buffer[], private readonly kinds: Kind[],
+  /** `keys`: the values a line starts with that are the key's alone (skipped); `keyColumns`: the positions of the key's values in a line. */
+  constructor(private readonly keys: number, private readonly keyColumns: number[], private readonly names: Buffer[], private readonly kinds: Kind[],
     private readonly brackets: readonly [open: number, close: number], private readonly max = Infinity, private readonly runRows = Infinity) {
     this.overhead = names.reduce((sum, name) => sum + name.length, 0) + 2 * kinds.length + 2;
     this.values = keys + kinds.length;
@@ -199,13 +208,15 @@ export class DocumentEncoder {
 
   /** The key values of the line that starts at `from`. */
   private keyAt(input: Uint8Array, from: number): string[] {
-    const key: string[] = [];
-    for (let k = 0; k < this.keys; k++) {
-      const stop = input.indexOf(TAB, from);
-      key.push(unescapeCopy(Buffer.from(input.buffer, input.byteOffset + from, stop - from).toString('utf8')));
+    const texts: string[] = [];
+    const last = Math.max(...this.keyColumns);
+    for (let value = 0; value <= last; value++) {
+      let stop = from;
+      while (input[stop] !== TAB && input[stop] !== NEWLINE) stop++;
+      texts.push(Buffer.from(input.buffer, input.byteOffset + from, stop - from).toString('utf8'));
       from = stop + 1;
     }
-    return key;
+    return this.keyColumns.map((column) => unescapeCopy(texts[column]!));
   }
 
   /** Writes the documents of the whole lines in `input` up to `end` (just past a newline). */

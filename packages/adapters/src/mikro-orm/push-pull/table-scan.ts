@@ -64,8 +64,9 @@ export class ScanPlan {
     const values = model.fields.map((field, i) => (this.kinds[i] === Kind.Json ? `to_jsonb(t.${ident(field.column.name)})::text` : `t.${ident(field.column.name)}`));
     // the key's values are read from the document's own where it has them as the column's text; else the COPY has them first
     const inFields = model.key.map((column) => model.fields.findIndex((field) => field.column.name === column.name));
-    this.keyColumns = inFields.every((i) => i !== -1 && this.kinds[i] !== Kind.Json) ? inFields : model.key.map((_, k) => k);
-    this.keyPrefix = inFields === this.keyColumns ? 0 : model.key.length;
+    const fromFields = inFields.every((i) => i !== -1 && this.kinds[i] !== Kind.Json);
+    this.keyColumns = fromFields ? inFields : model.key.map((_, k) => k);
+    this.keyPrefix = fromFields ? 0 : model.key.length;
     this.select = [...model.key.slice(0, this.keyPrefix).map((column) => `t.${ident(column.name)}`), ...values].join(', ');
   }
 
@@ -122,12 +123,14 @@ export class DocumentEncoder {
   /** The most a line's document takes beyond 6 bytes for each byte of its text: the names, the quotes of texts, the braces. */
   private readonly overhead: number;
   private readonly values: number;
+  private readonly lastKeyColumn: number;
 
   /** `keys`: the values a line starts with that are the key's alone (skipped); `keyColumns`: the positions of the key's values in a line. */
   constructor(private readonly keys: number, private readonly keyColumns: number[], private readonly names: Buffer[], private readonly kinds: Kind[],
     private readonly brackets: readonly [open: number, close: number], private readonly max = Infinity, private readonly runRows = Infinity) {
     this.overhead = names.reduce((sum, name) => sum + name.length, 0) + 2 * kinds.length + 2;
     this.values = keys + kinds.length;
+    this.lastKeyColumn = Math.max(...keyColumns);
   }
 
   /** Adds the lines of `chunk` (the part of a line it ends in waits for the next chunk). */
@@ -209,8 +212,7 @@ export class DocumentEncoder {
   /** The key values of the line that starts at `from`. */
   private keyAt(input: Uint8Array, from: number): string[] {
     const texts: string[] = [];
-    const last = Math.max(...this.keyColumns);
-    for (let value = 0; value <= last; value++) {
+    for (let value = 0; value <= this.lastKeyColumn; value++) {
       let stop = from;
       while (input[stop] !== TAB && input[stop] !== NEWLINE) stop++;
       texts.push(Buffer.from(input.buffer, input.byteOffset + from, stop - from).toString('utf8'));
@@ -408,8 +410,8 @@ export async function scanRows(session: SqlSession, plan: ScanPlan, tenant: stri
   while (count < limit) {
     const encoder = plan.encoder(limit - count, runRows);
     for await (const chunk of session.copyOutBytes(`COPY (SELECT ${plan.select} ${plan.rangeSql(tenant, condition, lastKey, limit - count + 1, true)}) TO STDOUT`)) {
-      // past a value it does not write, the rest of the COPY is read to its end and left
-      if (!encoder.write(chunk)) continue;
+      // past a value it does not write, the rest of the COPY is left (copyOutBytes reads it to its end)
+      if (!encoder.write(chunk)) break;
       for (const run of encoder.runs()) await onRun(run);
     }
     encoder.end();

@@ -132,7 +132,7 @@ try {
     return { best, limit: limitOf, clientPeak: Math.max(...runs.map((run) => run.peakRssMb)), serverPeak: Math.max(...runs.map((run) => run.server.peakRssMb)) };
   };
   say(`PULL through POST /sync/pull (node:http on 127.0.0.1, server in its own process, permissions on, a JWT of role ${READER_ROLE}), by a client in a process of its own`);
-  say(`  (fetch) that parses every answer; ${pullRuns === 1 ? '1 run' : `${pullRuns} runs, the fastest counting`}; peak RSS (VmHWM) of each process over its run`);
+  say(`  (fetch for pages, node:http for streams) that parses every answer; ${pullRuns === 1 ? '1 run' : `${pullRuns} runs, the fastest counting`}; peak RSS (VmHWM) of each process over its run`);
   say(`  paged: one request per answer of ${int(limit)} changes, the checkpoint of each sent with the next, each answer read whole and then parsed`);
   const paged = await pullRunsOf('pages');
   say(`  streamed: one request with accept: application/x-ndjson, answers of ${int(limit)} changes a line, each line parsed as soon as it is complete`);

@@ -21,9 +21,10 @@ export interface PushRun {
 /**
  * `pushes` pushes of `batch` rows each, one after the other, as the writer user (its role may
  * create and update only rows it owns: every row is checked against that filter): the first half
- * creates rows with ids from `firstId`, the second half updates them.
+ * creates rows with ids from `firstId`, the second half updates them. Mutation ids are `<mutationPrefix>m<n>`:
+ * a run after another needs a prefix of its own, or its pushes are replays.
  */
-export async function pushBatches(prefix: string, token: string, checkpoint: string | null, firstId: number, pushes: number, batch: number): Promise<PushRun> {
+export async function pushBatches(prefix: string, token: string, checkpoint: string | null, firstId: number, pushes: number, batch: number, mutationPrefix = ''): Promise<PushRun> {
   const latencies: number[] = [];
   let notApplied = 0;
   const creates = Math.ceil(pushes / 2);
@@ -38,7 +39,7 @@ export async function pushBatches(prefix: string, token: string, checkpoint: str
     const response = await fetch(`${prefix}/push`, {
       method: 'POST',
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ tenant: PULLED_TENANT, clientId: 'bench-writer', mutationId: `m${p}`, checkpoint, changes }),
+      body: JSON.stringify({ tenant: PULLED_TENANT, clientId: 'bench-writer', mutationId: `${mutationPrefix}m${p}`, checkpoint, changes }),
       signal: AbortSignal.timeout(60_000),
     });
     const answer = (await response.json()) as { results?: { status: string }[] };

@@ -8,13 +8,16 @@
 //     the client, the server and PostgreSQL;
 //  2. pushes of batches of rows through POST /push as a user whose role's row filter checks each
 //     row (./push.ts);
-//  3. commit -> live client notified on GET /pull/stream at a steady write rate (./live.ts).
+//  3. the cost of the audit trail on those pushes and on an em.flush() of 1,000 changed rows,
+//     by turns with it off and on (./audit-cost.ts);
+//  4. commit -> live client notified on GET /pull/stream at a steady write rate (./live.ts).
 //   --rows N         the pulled tenant's rows (default 1,000,000)
 //   --other-rows N   the other tenants' rows in the same table (default rows / 2)
 //   --limit N        changes per pull answer (default 10,000, the most the route takes)
 //   --runs N         COPY runs and runs of each pull, the fastest counting (default 3; 5 of the summary's pull)
 //   --naive-pages N  pages the naive pull reads, spread over the pull (default 10)
-//   --pushes N       pushes (default 40) of --batch rows (default 100)
+//   --pushes N       pushes (default 40) of --batch rows (default 100); the audit's rounds push half as many
+//   --audit-rounds N rounds of the audit trail's cost, each off then on (default 3)
 //   --rate N         writes per second of the live part (default 100), --writes N of them (default 500)
 //   --profile DIR    CPU profiles of the server and the pull client (node --cpu-prof) into DIR
 import { PostgresCluster } from '@entity-sync/testing';
@@ -26,6 +29,7 @@ import { sql } from '../cqrs/table-digest.js';
 import { siblingArgs } from '../graph/child.js';
 import { describe, fastest, int, perSecond, runsNote, since, type Throughput } from '../graph/measure.js';
 import { percent, printSummary, times, type Verdict } from '../graph/report.js';
+import { measureAuditCost } from './audit-cost.js';
 import { copyTenant } from './copy-limit.js';
 import { postgresCpuSeconds } from './postgres-cpu.js';
 import { PULLED_TENANT } from './entities.js';
@@ -39,7 +43,7 @@ import { startPushPullServer, type PushPullServer } from './server.js';
 const { values: args } = parseArgs({
   options: {
     rows: { type: 'string', default: '1000000' }, 'other-rows': { type: 'string' }, limit: { type: 'string', default: '10000' },
-    runs: { type: 'string' }, 'naive-pages': { type: 'string', default: '10' }, pushes: { type: 'string', default: '40' },
+    runs: { type: 'string' }, 'naive-pages': { type: 'string', default: '10' }, pushes: { type: 'string', default: '40' }, 'audit-rounds': { type: 'string', default: '3' },
     batch: { type: 'string', default: '100' }, rate: { type: 'string', default: '100' }, writes: { type: 'string', default: '500' },
     profile: { type: 'string' },
   },
@@ -53,7 +57,7 @@ const pullRuns = Number(args.runs ?? 3);
 // the pull of the summary's figure, and the COPY runs paired with it
 const arraysRuns = Number(args.runs ?? 5);
 const NAIVE_PAGE = 1000;
-const targets = { vsCopy: 0.5, vsNaive: 10, memoryMb: 300, pushP99Ms: 250, liveP99Ms: 50 };
+const targets = { vsCopy: 0.5, vsNaive: 10, memoryMb: 300, pushP99Ms: 250, liveP99Ms: 50, auditCost: 0.15 };
 const profileArgs = args.profile ? ['--cpu-prof', '--cpu-prof-dir', args.profile] : [];
 
 // the pull client, with the profile's Node arguments (runSibling takes none)
@@ -154,6 +158,22 @@ try {
   if (pushed.notApplied) say(`  CHECK FAILED: ${pushed.notApplied} rows were not created / updated`);
 
   say();
+  const auditRounds = Number(args['audit-rounds']);
+  const flushRows = 1000;
+  say(`AUDIT TRAIL on PpItem (installAudit), by turns off and on, ${auditRounds} rounds, the fastest of each counting: ${pushes / 2} pushes of ${batch} rows as above,`);
+  say(`  and an em.flush() of ${int(flushRows)} rows the unit of work loaded and changed (one property each)`);
+  const auditOrm = await openItems(url);
+  const audit = await measureAuditCost(auditOrm, server.url, writer, pull.checkpoint, top + 1 + pushes * batch, { rounds: auditRounds, pushes: pushes / 2, batch, flushRows })
+    .finally(() => auditOrm.close());
+  const auditShare = (on: Throughput, off: Throughput) => perSecond(on) / perSecond(off);
+  say(`${label('push, trail off')}${describe(audit.pushOff)}`);
+  say(`${label('push, trail on')}${describe(audit.pushOn)}: ${percent(auditShare(audit.pushOn, audit.pushOff))} of the throughput without it`);
+  say(`${label('em.flush(), trail off')}${ms(audit.flushOff.seconds * 1000)} for ${int(audit.flushOff.rows)} rows`);
+  say(`${label('em.flush(), trail on')}${ms(audit.flushOn.seconds * 1000)} for ${int(audit.flushOn.rows)} rows: ${percent(auditShare(audit.flushOn, audit.flushOff))} of the throughput without it; ` +
+    `${int(audit.entriesPerFlush)} trail entries a flush`);
+  if (audit.entriesPerFlush !== flushRows) say(`  CHECK FAILED: a flush of ${int(flushRows)} changed rows wrote ${int(audit.entriesPerFlush)} trail entries`);
+
+  say();
   const writeRate = Number(args.rate);
   say(`LIVE: a client on GET /sync/pull/stream?tenant=${PULLED_TENANT} (fetch, reading the events), ${args.writes} single-row updates committed at ${writeRate}/s by another connection;`);
   say('  latency from the COMMIT sent to the change event received');
@@ -176,9 +196,14 @@ try {
       target: `p99 < ${targets.pushP99Ms} ms`, met: !pushed.notApplied && percentile(pushed.latencies, 0.99) < targets.pushP99Ms },
     { figure: `commit -> live client p50 / p99 at ${writeRate}/s`, measured: `${ms(livePercentile(0.5))} / ${ms(livePercentile(0.99))}`, baseline: '', ratio: '',
       target: `p99 < ${targets.liveP99Ms} ms`, met: livePercentile(0.99) < targets.liveP99Ms },
+    { figure: 'push with the audit trail vs without', measured: rate(audit.pushOn), baseline: rate(audit.pushOff), ratio: percent(auditShare(audit.pushOn, audit.pushOff)),
+      target: `>= ${percent(1 - targets.auditCost)}`, met: auditShare(audit.pushOn, audit.pushOff) >= 1 - targets.auditCost },
+    { figure: `em.flush() of ${int(flushRows)} rows, audit trail vs without`, measured: ms(audit.flushOn.seconds * 1000), baseline: ms(audit.flushOff.seconds * 1000),
+      ratio: percent(auditShare(audit.flushOn, audit.flushOff)), target: `>= ${percent(1 - targets.auditCost)}`,
+      met: audit.entriesPerFlush === flushRows && auditShare(audit.flushOn, audit.flushOff) >= 1 - targets.auditCost },
   ];
   printSummary(verdicts);
-  if (pull.rows !== expected || paged.best.rows !== expected || pushed.notApplied || lost) process.exitCode = 1;
+  if (pull.rows !== expected || paged.best.rows !== expected || pushed.notApplied || lost || audit.entriesPerFlush !== flushRows) process.exitCode = 1;
   say(`bench took ${since(started).toFixed(0)} s`);
 } finally {
   await server?.close();

@@ -5,6 +5,7 @@ import type { MikroORM } from '@mikro-orm/core';
 import { deleteGraph, exportGraph, importGraph, type ConflictPolicy, type RootRef } from '@entity-sync/adapters/mikro-orm';
 import type { CliIo } from './cli-io.js';
 import { loadConfig, openOrm, type LoadedConfig } from './config-loader.js';
+import { apiCommand, auditCommand } from './api-commands.js';
 import { cqrsCommand } from './cqrs-commands.js';
 import { pullCommand } from './env-sync-commands.js';
 import { progressDisplay } from './progress.js';
@@ -28,7 +29,7 @@ function roots(specs: string[]): RootRef[] {
   });
 }
 
-/** The `entity-sync` command line: export, import and delete of object graphs, environment sync, CQRS replication. */
+/** The `entity-sync` command line: export, import and delete of object graphs, environment sync, CQRS replication, the sync API and its audit trail. */
 export function createProgram(io: CliIo): Command {
   const program = new Command('entity-sync')
     .description('Copy, replicate, sync and reconcile MikroORM entity data')
@@ -105,7 +106,7 @@ export function createProgram(io: CliIo): Command {
     });
 
   // a command built apart (and its subcommands) inherits exitOverride and the output settings only when told to
-  for (const command of [pullCommand(io, withOrm, loadedConfig), cqrsCommand(io, withOrm, loadedConfig)]) {
+  for (const command of [pullCommand(io, withOrm, loadedConfig), cqrsCommand(io, withOrm, loadedConfig), apiCommand(io, withOrm), auditCommand(io, withOrm)]) {
     command.copyInheritedSettings(program);
     for (const sub of command.commands) sub.copyInheritedSettings(command);
     program.addCommand(command);

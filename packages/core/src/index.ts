@@ -6,3 +6,4 @@ export * from './document/index.js';
 export * from './cqrs/index.js';
 export * from './env-sync/index.js';
 export * from './push-pull/index.js';
+export * from './audit/index.js';

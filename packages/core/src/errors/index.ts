@@ -12,6 +12,7 @@ export * from './schema-error.js';
 export * from './cqrs-error.js';
 export * from './env-sync-error.js';
 export * from './push-pull-error.js';
+export * from './audit-error.js';
 export * from './transport-error.js';
 export * from './setup-error.js';
 export * from './operation-error.js';

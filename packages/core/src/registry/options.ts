@@ -34,6 +34,27 @@ export interface SyncModelOptions {
    * it syncs. Entities without one are shared by every tenant.
    */
   tenant?: string;
+  /**
+   * Records every change of the entity's rows in the audit trail (`installAudit`): who, when, the
+   * operation, the row's key, and the changed columns' old and new values. `true`, or the trail's options.
+   */
+  audit?: boolean | AuditOptions;
+}
+
+/** Options of an entity's audit trail (`@SyncModel({ audit: { ... } })`). */
+export interface AuditOptions {
+  /** Properties whose values are never recorded, besides those `@SyncModel({ exclude })` leaves out (a password hash, a token). */
+  exclude?: string[];
+  /** What `pruneAudit` keeps of the entity's trail: entries of the last `days`, and of them at most the newest `keep`. */
+  retention?: AuditRetention;
+}
+
+/** How much of an audit trail is kept: by age, by count, or both (an entry goes when either says so). */
+export interface AuditRetention {
+  /** Entries older than this many days go. */
+  days?: number;
+  /** At most this many entries stay (the newest). */
+  keep?: number;
 }
 
 /** Turns an entity into the state a message carries. */

@@ -39,6 +39,23 @@ function requireCqrsId(target: object, decorator: string, cqrsId: unknown): stri
   return cqrsId;
 }
 
+function checkAuditOption(name: string, audit: unknown): void {
+  if (typeof audit === 'boolean') return;
+  const invalid = (why: string) => RegistryError.invalidOption(name, '@SyncModel', 'audit', why);
+  if (typeof audit !== 'object' || audit === null || Array.isArray(audit)) throw invalid(`must be true, false or { exclude?, retention? }, got ${JSON.stringify(audit)}`);
+  const { exclude, retention, ...rest } = audit as { exclude?: unknown; retention?: unknown };
+  if (Object.keys(rest).length) throw invalid(`has unknown options ${Object.keys(rest).join(', ')} (known: exclude, retention)`);
+  if (exclude !== undefined && (!Array.isArray(exclude) || exclude.some((field) => typeof field !== 'string'))) throw invalid('exclude must be a list of property names');
+  if (retention === undefined) return;
+  if (typeof retention !== 'object' || retention === null) throw invalid('retention must be { days?, keep? }');
+  for (const [option, value] of Object.entries(retention)) {
+    if (option !== 'days' && option !== 'keep') throw invalid(`retention has an unknown option ${option} (known: days, keep)`);
+    if (typeof value !== 'number' || !(value >= 0) || (option === 'keep' && !Number.isInteger(value))) {
+      throw invalid(`retention.${option} must be ${option === 'keep' ? 'a whole number' : 'a number'} of 0 or more, got ${JSON.stringify(value)}`);
+    }
+  }
+}
+
 /** Programmatic twin of `@SyncModel`, for classes or `EntitySchema` definitions. */
 export function registerSyncModel(target: object, options: SyncModelOptions = {}): void {
   const name = targetName(target);
@@ -61,6 +78,7 @@ export function registerSyncModel(target: object, options: SyncModelOptions = {}
   if (options.tenant !== undefined && (typeof options.tenant !== 'string' || !/^[A-Za-z_$][\w$]*$/.test(options.tenant))) {
     throw RegistryError.invalidOption(name, '@SyncModel', 'tenant', `must be a property name, got ${JSON.stringify(options.tenant)}`);
   }
+  if (options.audit !== undefined) checkAuditOption(name, options.audit);
   entryFor(target).syncModel = { ...options };
 }
 

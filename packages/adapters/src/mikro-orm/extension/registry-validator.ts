@@ -96,6 +96,8 @@ export function validateRegistry(entities: EntityInfo[]): ValidatedRegistry {
   for (const [name, entry] of entries) {
     const entity = byName.get(name)!;
     if (entry.syncModel) checkFields(entity, '@SyncModel', entry.syncModel as Record<string, unknown>, entry.syncModel.naturalKey);
+    const audit = entry.syncModel?.audit;
+    if (audit && audit !== true && audit.exclude) checkFields(entity, '@SyncModel audit', { exclude: audit.exclude });
     if (entry.master) {
       checkFields(entity, '@Master', entry.master.options as Record<string, unknown>);
       masters.set(entry.master.cqrsId, [...(masters.get(entry.master.cqrsId) ?? []), name]);

@@ -10,3 +10,4 @@ export { watermelonRoutes, type WatermelonRoutesOptions, type WatermelonTableOpt
 export { pullStreamRoutes, type LiveStreamRoutes, type PullStreamRoutesOptions } from './pull-stream.js';
 export { rxdbRoutes, type RxdbCheckpoint, type RxdbDocument, type RxdbRoutesOptions } from './rxdb.js';
 export { SYNC_STATE_TABLE, syncStates, type SyncState } from './sync-state.js';
+export * from './audit/index.js';

@@ -6,6 +6,7 @@ import { EntitySync } from '../extension/entity-sync.js';
 import { arrayLiteral, ident, SqlSession } from '../../internal/pg/sql-session.js';
 import { advanceSequence } from '../../internal/pg/sequence-position.js';
 import { TableGraph } from '../../internal/pg/table-graph.js';
+import { AUDIT_ACTOR_SETTING } from './audit/audit-tables.js';
 import { PUSH_CLIENT_SETTING, PUSH_LOG_TABLE, ROW_VERSION_TABLE } from './row-versions.js';
 import type { SyncAccess } from './access.js';
 import { RequestAccess } from './permissions.js';
@@ -224,7 +225,10 @@ export async function pushChanges(em: EntityManager, options: PushChangesOptions
     return await inTransaction(em, async (tx) => {
       const session = await SqlSession.open(tx, options.signal);
       const schema = defaultSchemaOf(tx);
-      await session.query(`SELECT set_config('${PUSH_CLIENT_SETTING}', ?, true)`, [options.clientId]);
+      // the capture records the client, the audit trail the user too (without one, an actor the app set for its transaction stays)
+      const user = options.record?.user ?? options.access?.user;
+      await session.query(`SELECT set_config('${PUSH_CLIENT_SETTING}', ?, true)${user === undefined ? '' : `, set_config('${AUDIT_ACTOR_SETTING}', ?, true)`}`,
+        user === undefined ? [options.clientId] : [options.clientId, user]);
       const first = await session.run(`INSERT INTO ${ident(schema)}.${PUSH_LOG_TABLE} (client_id, mutation_id) VALUES (?, ?) ON CONFLICT DO NOTHING`,
         [options.clientId, options.mutationId]);
       if (!first) {

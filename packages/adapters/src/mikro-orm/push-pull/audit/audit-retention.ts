@@ -1,0 +1,105 @@
+import { OptionError, type AuditRetention } from '@entity-sync/core';
+import type { EntityManager, MikroORM } from '@mikro-orm/core';
+import { checkEntityManager } from '../../extension/arguments.js';
+import { defaultSchemaOf, inTransaction } from '../../extension/compat.js';
+import { ident, SqlSession } from '../../../internal/pg/sql-session.js';
+import { AUDIT_TABLE, auditedModel, auditedModelRows } from './audit-tables.js';
+
+/** Options of `pruneAudit`. */
+export interface PruneAuditOptions {
+  /** Prune this model's entries only (default every audited model). */
+  model?: string;
+  /** Entries older than this go: a date, or an age in milliseconds. Default the model's `retention.days`. */
+  olderThan?: Date | number;
+  /** At most this many entries of each model stay, the newest. Default the model's `retention.keep`. */
+  keep?: number;
+}
+
+const DAY_MS = 86_400_000;
+
+function cutoffOf(olderThan: Date | number | undefined, days: number | undefined): Date | undefined {
+  if (olderThan instanceof Date) return olderThan;
+  if (olderThan !== undefined) return new Date(Date.now() - olderThan);
+  return days === undefined ? undefined : new Date(Date.now() - days * DAY_MS);
+}
+
+/**
+ * Applies the audit trail's retention: per model, removes the entries older than `olderThan` and
+ * those past the newest `keep`, by default as each model's `@SyncModel({ audit: { retention } })`
+ * says (a model without one keeps everything). Returns how many entries went, per model.
+ *
+ * @example
+ * ```ts
+ * await pruneAudit(orm.em.fork());                                  // each model's own retention
+ * await pruneAudit(orm.em.fork(), { model: 'Order', olderThan: 90 * 86_400_000 });
+ * ```
+ */
+export async function pruneAudit(em: EntityManager, options: PruneAuditOptions = {}): Promise<Record<string, number>> {
+  checkEntityManager('pruneAudit', em, 'pruneAudit(orm.em.fork(), { olderThan: 90 * 86_400_000 })');
+  const { olderThan, keep } = options;
+  if (olderThan !== undefined && !(olderThan instanceof Date ? !Number.isNaN(olderThan.getTime()) : typeof olderThan === 'number' && olderThan >= 0)) {
+    throw OptionError.invalid('pruneAudit', 'olderThan', olderThan, 'a Date or an age in milliseconds (0 or more)');
+  }
+  if (keep !== undefined && !(Number.isInteger(keep) && keep >= 0)) throw OptionError.invalid('pruneAudit', 'keep', keep, 'a whole number of 0 or more');
+  return inTransaction(em, async (tx) => {
+    const session = await SqlSession.open(tx);
+    const schema = defaultSchemaOf(tx);
+    const trail = `${ident(schema)}.${AUDIT_TABLE}`;
+    const models = await auditedModelRows(session, schema);
+    const chosen = options.model === undefined ? [...models.values()] : [auditedModel(models, options.model)];
+    const removed: Record<string, number> = {};
+    for (const model of chosen) {
+      const retention: AuditRetention = model.retention;
+      const cutoff = cutoffOf(olderThan, retention.days);
+      const kept = keep ?? retention.keep;
+      let count = 0;
+      if (cutoff) count += await session.run(`DELETE FROM ${trail} WHERE model = ? AND at < ?`, [model.model, cutoff.toISOString()]);
+      if (kept !== undefined) {
+        count += await session.run(kept === 0 ? `DELETE FROM ${trail} WHERE model = ?` :
+          `DELETE FROM ${trail} WHERE model = ? AND id < (SELECT id FROM ${trail} WHERE model = ? ORDER BY id DESC OFFSET ${kept - 1} LIMIT 1)`,
+        kept === 0 ? [model.model] : [model.model, model.model]);
+      }
+      removed[model.model] = count;
+    }
+    return removed;
+  });
+}
+
+/** Options of `scheduleAuditPrune`. */
+export interface ScheduleAuditPruneOptions {
+  /** How often to prune (default every hour). */
+  everyMs?: number;
+  /** Called with what each prune removed. */
+  onPruned?: (removed: Record<string, number>) => void;
+  /** Called when a prune fails (the schedule goes on); default a warning on the console. */
+  onError?: (error: unknown) => void;
+}
+
+/**
+ * Prunes the audit trail on a schedule, by each model's retention (`pruneAudit`), in this process.
+ * The timer does not keep the process alive; `stop()` ends it and waits for a prune under way.
+ *
+ * @example
+ * ```ts
+ * const schedule = scheduleAuditPrune(orm, { everyMs: 6 * 3600_000 });
+ * // on shutdown
+ * await schedule.stop();
+ * ```
+ */
+export function scheduleAuditPrune(orm: MikroORM, options: ScheduleAuditPruneOptions = {}): { stop(): Promise<void> } {
+  const everyMs = options.everyMs ?? 3_600_000;
+  if (!Number.isInteger(everyMs) || everyMs < 1000) throw OptionError.invalid('scheduleAuditPrune', 'everyMs', everyMs, 'a whole number of milliseconds, 1000 or more');
+  const onError = options.onError ?? ((error: unknown) => console.warn(`entity-sync: the audit trail's scheduled prune failed: ${(error as Error)?.message ?? String(error)}`));
+  let running: Promise<void> | undefined;
+  const timer = setInterval(() => {
+    // one prune at a time: a slow one is not overtaken by the next tick
+    running ??= pruneAudit(orm.em.fork()).then((removed) => options.onPruned?.(removed), onError).finally(() => (running = undefined));
+  }, everyMs);
+  timer.unref();
+  return {
+    async stop() {
+      clearInterval(timer);
+      await running;
+    },
+  };
+}

@@ -1,0 +1,84 @@
+import { Command, InvalidArgumentError } from 'commander';
+import type { MikroORM } from '@mikro-orm/core';
+import { auditTrail, installAudit, installPushPull, pruneAudit } from '@entity-sync/adapters/mikro-orm';
+import type { CliIo } from './cli-io.js';
+
+type WithOrm = <T>(work: (orm: MikroORM) => Promise<T>) => Promise<T>;
+
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** An age such as `90d`, `12h`, `30m`, `45s` or `500ms`, in milliseconds. */
+const age = (value: string) => {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(value.trim());
+  if (!match) throw new InvalidArgumentError(`expected an age such as 90d, 12h, 30m or 45s, got '${value}'`);
+  return Number(match[1]) * UNIT_MS[match[2]!]!;
+};
+const count = (value: string) => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`expected a whole number, got '${value}'`);
+  return n;
+};
+const when = (value: string) => {
+  const date = new Date(value);
+  if (Number.isNaN(date.getTime())) throw new InvalidArgumentError(`expected a date or time (2026-01-31, 2026-01-31T12:00:00Z), got '${value}'`);
+  return date;
+};
+const models = (value: string) => value.split(',').map((name) => name.trim()).filter(Boolean);
+
+/** The `entity-sync api` commands: setting up the push/pull sync API and its audit trail. */
+export function apiCommand(io: CliIo, withOrm: WithOrm): Command {
+  const api = new Command('api').description('the push/pull sync API: install its change capture and audit trail');
+  api.command('install')
+    .description('create the sync API\'s tables and change capture, and the audit trail of @SyncModel({ audit }) entities (idempotent, like a migration)')
+    .option('--audit <names>', 'also audit these entities, comma-separated', models)
+    .action(async (opts: { audit?: string[] }) => {
+      await withOrm(async (orm) => {
+        const served = await installPushPull(orm.em.fork());
+        const audited = await installAudit(orm.em.fork(), opts.audit ? { models: opts.audit } : {});
+        io.out(`change capture: ${served.join(', ') || 'no @SyncModel entities'}; audit trail: ${audited.join(', ') || 'no audited entities'}`);
+      });
+    });
+  return api;
+}
+
+/** The `entity-sync audit` commands: reading and pruning the audit trail. */
+export function auditCommand(io: CliIo, withOrm: WithOrm): Command {
+  const audit = new Command('audit').description('the audit trail of audited entities: list it, apply its retention');
+  audit.command('prune')
+    .description('remove the entries past each model\'s retention (@SyncModel({ audit: { retention } })), or as the options say')
+    .option('--model <name>', 'prune this model only')
+    .option('--older-than <age>', 'remove entries older than this (90d, 12h, 30m)', age)
+    .option('--keep <n>', 'keep at most the newest n entries of each model', count)
+    .option('--json', 'print what was removed as JSON')
+    .action(async (opts: { model?: string; olderThan?: number; keep?: number; json?: boolean }) => {
+      const removed = await withOrm((orm) => pruneAudit(orm.em.fork(), { model: opts.model, olderThan: opts.olderThan, keep: opts.keep }));
+      io.out(opts.json ? JSON.stringify({ removed }) : Object.entries(removed).map(([model, n]) => `${model}: ${n} entries removed`).join('\n') || 'no audited models');
+    });
+  audit.command('list')
+    .description('print the trail\'s entries, newest first, one JSON object a line (NDJSON)')
+    .option('--model <name>', 'entries of this model')
+    .option('--key <json>', 'entries of this row: its primary key as JSON (42, "abc", ["a", 1]); needs --model', (value: string) => {
+      try {
+        return JSON.parse(value) as unknown;
+      } catch (error) {
+        throw new InvalidArgumentError(`expected the key as JSON (42, "abc", ["a", 1]), got '${value}' (${(error as Error).message})`);
+      }
+    })
+    .option('--actor <name>', 'entries of changes made by this actor')
+    .option('--since <time>', 'entries from this time on', when)
+    .option('--until <time>', 'entries before this time', when)
+    .option('--limit <n>', 'at most n entries (default all)', count)
+    .action(async (opts: { model?: string; key?: unknown; actor?: string; since?: Date; until?: Date; limit?: number }) => {
+      await withOrm(async (orm) => {
+        let left = opts.limit ?? Infinity;
+        let cursor: string | null = null;
+        do {
+          const page = await auditTrail(orm.em.fork(), { model: opts.model, key: opts.key, actor: opts.actor, since: opts.since, until: opts.until, cursor, limit: Math.min(1000, left) });
+          for (const entry of page.entries) io.out(JSON.stringify(entry));
+          left -= page.entries.length;
+          cursor = page.cursor;
+        } while (cursor && left > 0);
+      });
+    });
+  return audit;
+}

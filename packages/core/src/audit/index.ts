@@ -1,0 +1,1 @@
+export type { AuditEntry, AuditOperation } from './audit-entry.js';

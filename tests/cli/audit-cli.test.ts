@@ -33,7 +33,12 @@ if (testBackends().some((backend) => backend.name === 'postgres')) {
     await orm.close();
   });
 
-  test('api install, then the trail listed with filters, pruned by retention and by age; bad options are usage errors', async () => {
+  test('api models lists what is served; api install, then the trail listed with filters, pruned by retention and by age; bad options are usage errors', async () => {
+    const models = await cli('api', 'models');
+    assert.is(models.code, 0, models.err);
+    assert.equal(models.out.split('\n'), ['CliNote (table cli_note, @SyncModel; key id; shared by every tenant; audited)', '  fields: id, text, secret'],
+      'audit.exclude keeps a property out of the trail, not out of sync');
+    assert.equal(JSON.parse((await cli('api', 'models', '--json')).out).models.map((model: { model: string }) => model.model), ['CliNote']);
     const installed = await cli('api', 'install');
     assert.is(installed.code, 0, installed.err);
     assert.match(installed.out, 'audit trail: CliNote');

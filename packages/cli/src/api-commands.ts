@@ -1,6 +1,6 @@
 import { Command, InvalidArgumentError } from 'commander';
 import type { MikroORM } from '@mikro-orm/core';
-import { auditTrail, installAudit, installPushPull, pruneAudit } from '@entity-sync/adapters/mikro-orm';
+import { auditTrail, installAudit, installPushPull, pruneAudit, servedModelList } from '@entity-sync/adapters/mikro-orm';
 import type { CliIo } from './cli-io.js';
 
 type WithOrm = <T>(work: (orm: MikroORM) => Promise<T>) => Promise<T>;
@@ -27,7 +27,7 @@ const models = (value: string) => value.split(',').map((name) => name.trim()).fi
 
 /** The `entity-sync api` commands: setting up the push/pull sync API and its audit trail. */
 export function apiCommand(io: CliIo, withOrm: WithOrm): Command {
-  const api = new Command('api').description('the push/pull sync API: install its change capture and audit trail');
+  const api = new Command('api').description('the push/pull sync API: what it serves, its change capture and audit trail');
   api.command('install')
     .description('create the sync API\'s tables and change capture, and the audit trail of @SyncModel({ audit }) entities (idempotent, like a migration)')
     .option('--audit <names>', 'also audit these entities, comma-separated', models)
@@ -37,6 +37,20 @@ export function apiCommand(io: CliIo, withOrm: WithOrm): Command {
         const audited = await installAudit(orm.em.fork(), opts.audit ? { models: opts.audit } : {});
         io.out(`change capture: ${served.join(', ') || 'no @SyncModel entities'}; audit trail: ${audited.join(', ') || 'no audited entities'}`);
       });
+    });
+  api.command('models')
+    .description('print the models the sync API serves (decorated and discovered), with the fields each exposes and withholds')
+    .option('--json', 'print them as JSON')
+    .action(async (opts: { json?: boolean }) => {
+      const models = await withOrm(async (orm) => servedModelList(orm));
+      if (opts.json) return io.out(JSON.stringify({ models }));
+      if (!models.length) return io.out('no models served: mark entities @SyncModel, or add discovery rules (discoverSyncModels)');
+      io.out(models.map((model) => [
+        `${model.model} (table ${model.table}, ${model.source === 'discovery' ? 'discovered' : '@SyncModel'}; key ${model.key.join(', ')}` +
+          `${model.tenant ? `; tenant ${model.tenant}` : '; shared by every tenant'}${model.audited ? '; audited' : ''})`,
+        `  fields: ${model.fields.join(', ')}`,
+        ...(model.withheld.length ? [`  withheld: ${model.withheld.map((field) => `${field.property} (${field.by === 'dropFields' ? 'dropFields rule' : '@SyncModel options'})`).join(', ')}`] : []),
+      ].join('\n')).join('\n'));
     });
   return api;
 }

@@ -37,6 +37,8 @@ export const STATUS_OF_CODE: Readonly<Partial<Record<ErrorCode, number>>> = {
   IMPORT_REJECTED: 422,
   DELETE_REJECTED: 422,
   TRANSPORT_UNAVAILABLE: 503,
+  // the client went away (nginx's 499): what the sync log records of a stream left early
+  OPERATION_ABORTED: 499,
 };
 
 /** The HTTP status an error code answers with (500 for codes without one). */

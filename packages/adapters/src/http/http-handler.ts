@@ -1,9 +1,9 @@
-import { HttpError, OptionError } from '@entity-sync/core';
+import { HttpError, isEntitySyncError, OptionError } from '@entity-sync/core';
 import { Hono } from 'hono';
 import { authenticateRequest, hasRight, type Authorize, type HttpAuth, type Principal } from './auth/principal.js';
-import { errorResponse } from './error-response.js';
+import { errorResponse, statusOfCode } from './error-response.js';
 import { queryObject, validateWith } from './request-schema.js';
-import { declareRoutes, type HttpRoutes, type RouteDeclaration } from './routes.js';
+import { declareRoutes, type HttpRoutes, type RouteDeclaration, type RouteFacts, type RouteOutcome } from './routes.js';
 
 /** Options of `createHttpHandler`. */
 export interface HttpHandlerOptions {
@@ -36,13 +36,12 @@ function normalizePrefix(prefix: unknown): string {
 
 // Runs one route: authenticate, authorize, validate, then the capability's handler; any failure is error JSON.
 async function serve(route: RouteDeclaration, label: string, request: Request, rawParams: Record<string, string>,
-  auths: readonly HttpAuth[], authorize: Authorize): Promise<Response> {
+  auths: readonly HttpAuth[], authorize: Authorize, seen: Seen): Promise<Response> {
   const { options } = route;
-  let principal: Principal | null = null;
   if (!options.public) {
-    principal = await authenticateRequest(request, auths, options.tokenQuery);
-    if (options.right !== undefined && !(await authorize(principal, options.right, request))) {
-      throw HttpError.forbidden(label, principal.subject, options.right);
+    seen.principal = await authenticateRequest(request, auths, options.tokenQuery);
+    if (options.right !== undefined && !(await authorize(seen.principal, options.right, request))) {
+      throw HttpError.forbidden(label, seen.principal.subject, options.right);
     }
   }
   const url = new URL(request.url);
@@ -56,9 +55,47 @@ async function serve(route: RouteDeclaration, label: string, request: Request, r
     } catch (error) {
       throw HttpError.bodyNotJson(label, error);
     }
-    body = await validateWith(options.body, json, label, 'body');
+    seen.body = json;
+    body = seen.body = await validateWith(options.body, json, label, 'body');
   }
-  return route.handler({ request, url, query, body, params, principal, signal: request.signal });
+  const report = (facts: RouteFacts) => Object.assign(seen.facts, facts);
+  return route.handler({ request, url, query, body, params, principal: seen.principal, signal: request.signal, report });
+}
+
+/** What `serve` learnt of a request, for the route's `observe`. */
+interface Seen {
+  principal: Principal | null;
+  body?: unknown;
+  facts: RouteFacts;
+}
+
+/** Runs `serve`, and tells the route's `observe` of the request once its answer is done (a stream: when `finished` settles). */
+async function served(route: RouteDeclaration, label: string, request: Request, rawParams: Record<string, string>,
+  auths: readonly HttpAuth[], authorize: Authorize, onError: (error: unknown, request: Request) => void): Promise<Response> {
+  const observe = route.options.observe;
+  if (!observe) return serve(route, label, request, rawParams, auths, authorize, { principal: null, facts: {} });
+  const started = performance.now();
+  const seen: Seen = { principal: null, facts: {} };
+  const tell = (status: number, error?: unknown) => {
+    const { finished, ...facts } = seen.facts;
+    const outcome: RouteOutcome = {
+      route: label, request, principal: seen.principal, ...(seen.body !== undefined ? { body: seen.body } : {}), status,
+      ...(error !== undefined ? { errorCode: isEntitySyncError(error) ? error.code : 'INTERNAL_ERROR' } : {}), durationMs: performance.now() - started, facts,
+    };
+    // an observer's failure is the observer's: the answer stands
+    Promise.resolve().then(() => observe(outcome)).catch((failure: unknown) => onError(failure, request));
+  };
+  let response: Response;
+  try {
+    response = await serve(route, label, request, rawParams, auths, authorize, seen);
+  } catch (error) {
+    tell(isEntitySyncError(error) ? statusOfCode(error.code) : 500, error);
+    throw error;
+  }
+  const finished = seen.facts.finished;
+  if (finished) finished.then(() => tell(response.status), (error: unknown) => tell(isEntitySyncError(error) ? statusOfCode(error.code) : 500, error));
+  else tell(response.status);
+  return response;
 }
 
 /**
@@ -92,7 +129,7 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
   const mounted = prefix ? app.basePath(prefix) : app;
   for (const route of declareRoutes(routeList)) {
     const label = `${route.method} ${prefix}${route.path}`;
-    mounted.on(route.method, route.path, (c) => serve(route, label, c.req.raw, c.req.param() as Record<string, string>, auths, authorize));
+    mounted.on(route.method, route.path, (c) => served(route, label, c.req.raw, c.req.param() as Record<string, string>, auths, authorize, onError));
   }
   app.notFound((c) => errorResponse(HttpError.routeNotFound(c.req.method, new URL(c.req.url).pathname), () => undefined));
   app.onError((error, c) => errorResponse(error, (unexpected) => onError(unexpected, c.req.raw)));

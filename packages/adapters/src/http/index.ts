@@ -1,5 +1,5 @@
 export { createHttpHandler, type HttpHandler, type HttpHandlerOptions } from './http-handler.js';
-export type { HttpRoutes, RouteBuilder, RouteOptions, RouteContext, RouteHandler } from './routes.js';
+export type { HttpRoutes, RouteBuilder, RouteOptions, RouteContext, RouteFacts, RouteHandler, RouteOutcome } from './routes.js';
 export type { RequestSchema, SchemaOutput } from './request-schema.js';
 export { hasRight, type HttpAuth, type Principal, type Authorize } from './auth/principal.js';
 export { staticTokenAuth, type StaticTokenAuthOptions } from './auth/static-token-auth.js';

@@ -20,6 +20,38 @@ export interface RouteOptions<Query extends RequestSchema | undefined = undefine
   body?: Body;
   /** Validates the path parameters (`/files/:hash` gives `{ hash }`). */
   params?: Params;
+  /**
+   * Told of every request the route answers, refused ones too (401, 403, 400 before the handler
+   * runs), once it is done: for logs and metrics. A streamed answer is done when the handler's
+   * `report({ finished })` settles. A failure of its own is handed to the handler's `onError`.
+   */
+  observe?: (outcome: RouteOutcome) => void | Promise<void>;
+}
+
+/** What the handler reports of a request for `observe`: facts of its own (rows, models), and when a streamed answer is done. */
+export interface RouteFacts {
+  [fact: string]: unknown;
+  /** Settles when the answer's stream has ended (fulfilled) or failed (rejected, with the error). */
+  finished?: Promise<unknown>;
+}
+
+/** One request as `observe` is told of it. */
+export interface RouteOutcome {
+  /** `POST /prefix/push`. */
+  route: string;
+  request: Request;
+  /** Who sent it; null when it was refused before it was authenticated (or the route is public). */
+  principal: Principal | null;
+  /** The body, when the route has a body schema and it was JSON: as validated, or as it came when it did not pass. */
+  body?: unknown;
+  /** The status answered (a failed stream: the status of its error, though 200 was sent). */
+  status: number;
+  /** The typed error's code, when it failed. */
+  errorCode?: string;
+  /** From the request's arrival to its answer's end. */
+  durationMs: number;
+  /** What the handler reported (`report`). */
+  facts: RouteFacts;
 }
 
 /** What a route's handler receives: the validated inputs, the principal and the request itself. */
@@ -38,6 +70,8 @@ export interface RouteContext<Query = undefined, Body = undefined, Params = Reco
   readonly principal: Principal | null;
   /** Aborts when the client goes away: pass it to long queries. */
   readonly signal: AbortSignal;
+  /** Adds facts of this request for the route's `observe` (rows sent, models, a streamed answer's end). */
+  report(facts: RouteFacts): void;
 }
 
 /** A route's handler: the context in, a Response out (or thrown EntitySyncError, answered as error JSON). */

@@ -17,9 +17,9 @@ export class AuditError extends EntitySyncError {
   }
 
   /** An audit cursor that this trail did not hand out. */
-  static cursorInvalid(cursor: unknown): AuditError {
+  static cursorInvalid(cursor: unknown, of: 'audit trail' | 'sync log' = 'audit trail'): AuditError {
     const shown = typeof cursor === 'string' ? JSON.stringify(cursor.slice(0, 40)) : typeof cursor;
-    return new AuditError('AUDIT_CURSOR_INVALID', `The audit cursor ${shown} is not one this trail hands out. Send back the cursor of the last page as it came, or none for the first page.`,
+    return new AuditError('AUDIT_CURSOR_INVALID', `The cursor ${shown} is not one the ${of} hands out. Send back the cursor of the last page as it came, or none for the first page.`,
       { info: { cursor: typeof cursor === 'string' ? cursor.slice(0, 40) : null } });
   }
 

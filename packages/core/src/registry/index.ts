@@ -1,3 +1,3 @@
 export * from './options.js';
-export { getRegistryEntry, registerMaster, registerReplica, registerSyncModel, registryEntries, unregister } from './registry.js';
+export { discoverSyncModels, discoveryRules, getRegistryEntry, registerMaster, registerReplica, registerSyncModel, registryEntries, unregister } from './registry.js';
 export * from './decorators.js';

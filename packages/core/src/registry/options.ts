@@ -98,6 +98,33 @@ export interface RegistryEntry {
   /** The entity name used in messages (the class or schema name). */
   readonly name: string;
   syncModel?: SyncModelOptions;
+  /** How discovery rules (`discoverSyncModels`) touched the entity: served by them, and the properties they dropped. */
+  discovery?: { discovered: boolean; dropped: string[] };
   master?: { cqrsId: string; options: MasterOptions };
   replica?: { cqrsId: string; options: ReplicaOptions };
+}
+
+/** Which entities the sync API serves besides those marked `@SyncModel`, and which properties no served model ever carries. */
+export interface DiscoveryRules {
+  /**
+   * Entities to serve as if marked `@SyncModel()`: names or name patterns, or a test of the
+   * entity's metadata (its name, table, schema and property names).
+   */
+  include?: (string | RegExp)[] | ((entity: DiscoveredEntity) => boolean);
+  /** Entities never served by discovery, though `include` names them (a decorated entity is served still). */
+  exclude?: (string | RegExp)[];
+  /**
+   * Properties left out of every served model, decorated or discovered (never exported, synced or
+   * published), by name or pattern: `/password|secret|token/i`. A primary-key or natural-key
+   * property is kept: rows are matched by it.
+   */
+  dropFields?: RegExp | (string | RegExp)[];
+}
+
+/** What a discovery rule is shown of an entity. */
+export interface DiscoveredEntity {
+  name: string;
+  tableName: string;
+  schema?: string;
+  properties: string[];
 }

@@ -1,5 +1,6 @@
+import { OptionError } from '../errors/option-error.js';
 import { RegistryError } from '../errors/registry-error.js';
-import type { MasterOptions, RegistryEntry, ReplicaOptions, SyncModelOptions } from './options.js';
+import type { DiscoveryRules, MasterOptions, RegistryEntry, ReplicaOptions, SyncModelOptions } from './options.js';
 
 // The registry must be enumerable (start-up validation walks every decorated class),
 // so it is a Map rather than a WeakMap; decorated classes live as long as their module
@@ -111,4 +112,36 @@ export function registryEntries(): RegistryEntry[] {
 export function unregister(target?: object): void {
   if (target === undefined) store().clear();
   else store().delete(target);
+}
+
+const RULES_KEY = Symbol.for('@entity-sync/core/discovery-rules');
+
+/**
+ * Sets the discovery rules (replacing any before): entities the sync API serves besides the
+ * `@SyncModel` ones, and properties no served model carries. Call it before `MikroORM.init`; the
+ * rules apply when entity-sync checks the registry against the ORM's metadata. `entity-sync api
+ * models` prints what they give.
+ *
+ * @example
+ * ```ts
+ * discoverSyncModels({ include: [/^Catalog/], exclude: ['CatalogDraft'], dropFields: /password|secret|token/i });
+ * ```
+ */
+export function discoverSyncModels(rules: DiscoveryRules | undefined): void {
+  const checkPatterns = (option: string, value: unknown) => {
+    if (value !== undefined && !(Array.isArray(value) && value.every((item) => typeof item === 'string' || item instanceof RegExp))) {
+      throw OptionError.invalid('discoverSyncModels', option, value, 'a list of names and regular expressions');
+    }
+  };
+  if (rules !== undefined) {
+    if (typeof rules.include !== 'function') checkPatterns('include', rules.include);
+    checkPatterns('exclude', rules.exclude);
+    if (!(rules.dropFields instanceof RegExp)) checkPatterns('dropFields', rules.dropFields);
+  }
+  (globalThis as { [RULES_KEY]?: DiscoveryRules })[RULES_KEY] = rules;
+}
+
+/** The discovery rules set by `discoverSyncModels`, if any. */
+export function discoveryRules(): DiscoveryRules | undefined {
+  return (globalThis as { [RULES_KEY]?: DiscoveryRules })[RULES_KEY];
 }

@@ -1,4 +1,4 @@
-import { RegistryError, registryEntries, getRegistryEntry, type RegistryEntry } from '@entity-sync/core';
+import { discoveryRules, RegistryError, registryEntries, getRegistryEntry, type DiscoveryRules, type RegistryEntry } from '@entity-sync/core';
 import { hasEntityDecorators, schemaClassName, type EntityInfo } from './compat.js';
 import { isUniquelyConstrained, resolveNaturalKeyPaths, type ResolvedNaturalKey } from './natural-key-paths.js';
 
@@ -62,6 +62,35 @@ function checkFields(entity: EntityInfo, decorator: string, options: Record<stri
   }
 }
 
+const matches = (patterns: (string | RegExp)[] | RegExp | undefined, name: string) =>
+  patterns !== undefined && [patterns].flat().some((pattern) => (typeof pattern === 'string' ? pattern === name : new RegExp(pattern.source, pattern.flags.replace('g', '')).test(name)));
+
+/**
+ * The entity's entry for this ORM after the discovery rules: an entity they include that is no
+ * `@SyncModel` is served as one; a served model loses the properties `dropFields` names (never its
+ * primary or natural key). What they did is kept in the entry's `discovery`.
+ */
+function applyDiscovery(entity: EntityInfo, entry: RegistryEntry | undefined, rules: DiscoveryRules): RegistryEntry | undefined {
+  if (!entity.hasTable || entity.pivot) return entry;
+  const properties = entity.props.filter((prop) => !prop.embeddedPath && !prop.synthetic).map((prop) => prop.name);
+  let discovered = false;
+  if (!entry?.syncModel) {
+    const wanted = typeof rules.include === 'function'
+      ? rules.include({ name: entity.className, tableName: entity.tableName, schema: entity.schema, properties })
+      : matches(rules.include, entity.className);
+    if (!wanted || matches(rules.exclude, entity.className)) return entry;
+    discovered = true;
+  }
+  const options = entry?.syncModel ?? {};
+  const keys = new Set([...entity.primaryKeys, ...(options.naturalKey ?? []).map((path) => path.split('.')[0]!)]);
+  const dropped = properties.filter((name) => !keys.has(name) && matches(rules.dropFields, name));
+  const syncModel = !dropped.length ? options : options.include
+    ? { ...options, include: options.include.filter((name) => !dropped.includes(name)) }
+    : { ...options, exclude: [...new Set([...(options.exclude ?? []), ...dropped])] };
+  // this ORM's own copy: the registry, which other ORMs of the process read too, is left as the decorators made it
+  return { ...(entry ?? { target: entity.class, name: entity.className }), syncModel, discovery: { discovered, dropped } };
+}
+
 /**
  * Checks every registry entry against the ORM's entities and resolves natural keys.
  * Throws a `RegistryError` naming the entity and option at the first problem.
@@ -76,10 +105,12 @@ export function validateRegistry(entities: EntityInfo[]): ValidatedRegistry {
 
   const entries = new Map<string, RegistryEntry>();
   const matched = new Set<RegistryEntry>();
+  const rules = discoveryRules();
   for (const entity of entities) {
-    const entry = entryOf(entity, schemasByName);
+    const found = entryOf(entity, schemasByName);
+    const entry = rules ? applyDiscovery(entity, found, rules) : found;
     if (!entry) continue;
-    matched.add(entry);
+    if (found) matched.add(found);
     if (!entity.hasTable) throw RegistryError.notAnEntity(entity.className, decoratorOf(entry));
     entries.set(entity.className, entry);
   }

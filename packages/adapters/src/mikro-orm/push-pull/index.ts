@@ -11,3 +11,6 @@ export { pullStreamRoutes, type LiveStreamRoutes, type PullStreamRoutesOptions }
 export { rxdbRoutes, type RxdbCheckpoint, type RxdbDocument, type RxdbRoutesOptions } from './rxdb.js';
 export { SYNC_STATE_TABLE, syncStates, type SyncState } from './sync-state.js';
 export * from './audit/index.js';
+export * from './sync-log/index.js';
+export * from './operations/index.js';
+export { servedModelList, type ServedModelDescription } from './served-model-list.js';

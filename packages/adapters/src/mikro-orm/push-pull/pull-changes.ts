@@ -45,6 +45,8 @@ export interface PullWireOptions extends PullChangesOptions {
    * bytes and half the client's JSON.parse, for bulk loads.
    */
   documents?: DocumentForm;
+  /** Told of each answer as it is ready, with the models in it and its rows (upserted and deleted): what the sync log counts. */
+  onAnswer?: (answer: { models: string[]; rows: number }) => void;
 }
 
 /** The changes of one model in an answer: the rows as they are now, and the keys of the rows deleted. */
@@ -143,8 +145,15 @@ export async function pullChanges(em: EntityManager, options: PullChangesOptions
  */
 export async function pullChangesJson(em: EntityManager, options: PullWireOptions = {}): Promise<Buffer> {
   checkEntityManager('pullChanges', em, 'pullChanges(orm.em.fork(), { checkpoint })');
-  return answerJson(await pullDocumentTexts(em, options));
+  const answer = await pullDocumentTexts(em, options);
+  options.onAnswer?.(answerSize(answer));
+  return answerJson(answer);
 }
+
+/** The models and rows of an answer. */
+const answerSize = (answer: PulledTexts) => ({
+  models: answer.changes.map((change) => change.model), rows: answer.changes.reduce((sum, change) => sum + change.count + change.deleted.length, 0),
+});
 
 /**
  * `pullChanges` as a stream: the answers successive pulls would give, one after the other, as
@@ -167,6 +176,7 @@ export async function pullChangesStream(em: EntityManager, options: PullWireOpti
   // an answer goes out in its parts: the documents as they were written, never copied into one buffer
   const chunks = chunksFromTransaction<Buffer>(em, 'repeatable read', async (tx, emit) => {
     const lines = async (answer: PulledTexts) => {
+      options.onAnswer?.(answerSize(answer));
       for (const part of answerParts(answer, '\n')) await emit(part);
     };
     await lines(await pullIn(tx, options, limit, lines));

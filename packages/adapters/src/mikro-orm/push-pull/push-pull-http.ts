@@ -1,12 +1,13 @@
 import type { MikroORM } from '@mikro-orm/core';
 import { z } from 'zod';
-import { PushPullError } from '@entity-sync/core';
+import { OperationError, PushPullError } from '@entity-sync/core';
 import type { HttpRoutes, Principal } from '../../http/index.js';
 import type { SyncAccess } from './access.js';
 import { modelChecksums } from './checksums.js';
 import { pullChangesJson, pullChangesStream } from './pull-changes.js';
 import { bytes } from '../../http/streaming.js';
 import { pushChanges, type PushConflictPolicy } from './push-changes.js';
+import { syncObserver, type SyncFacts, type SyncObserveOptions } from './sync-log/sync-observer.js';
 
 /** The right a principal needs to pull changes from the push/pull sync API. */
 export const PUSH_PULL_PULL_RIGHT = 'push-pull:pull';
@@ -15,7 +16,7 @@ export const PUSH_PULL_PULL_RIGHT = 'push-pull:pull';
 export const PUSH_PULL_PUSH_RIGHT = 'push-pull:push';
 
 /** Options of `pushPullRoutes`. */
-export interface PushPullRoutesOptions {
+export interface PushPullRoutesOptions extends SyncObserveOptions {
   /** The models the API serves (entity names); default every `@SyncModel`. */
   models?: string[];
   /** The right `POST /pull` needs (default `push-pull:pull`). */
@@ -120,23 +121,59 @@ export function syncScope(principal: Principal | null, askedTenant: string | und
  */
 export function pushPullRoutes(orm: MikroORM, options: PushPullRoutesOptions = {}): HttpRoutes {
   return (route) => {
-    route.post('/pull', { right: options.pullRight ?? PUSH_PULL_PULL_RIGHT, body: pullBody }, async ({ body, principal, signal, request }) => {
-      const pull = {
-        checkpoint: body.checkpoint, models: body.models, limit: body.limit, documents: body.documents, ...syncScope(principal, body.tenant, options), served: options.models, signal,
-        ...(principal ? { record: { user: principal.subject, client: body.clientId ?? 'default' } } : {}),
-      };
-      // a client that takes NDJSON gets every answer up to the end in one response, a line each
-      if (acceptsNdjson(request)) {
-        // chunks as they come (an answer's documents are one): gathered into larger ones, they would be copied again
-        const lines = ReadableStream.from(await pullChangesStream(orm.em.fork(), pull)) as ReadableStream<Uint8Array>;
-        return bytes(lines, { contentType: NDJSON, headers: { 'cache-control': 'no-store' } });
-      }
-      // the documents go out as PostgreSQL wrote their JSON: parsing and writing them again would only cost
-      return new Response(await pullChangesJson(orm.em.fork(), pull), { headers: { 'content-type': 'application/json' } });
-    });
-    route.post('/checksum', { right: options.pullRight ?? PUSH_PULL_PULL_RIGHT, body: checksumBody }, async ({ body, principal, signal }) =>
-      Response.json(await modelChecksums(orm.em.fork(), { models: body.models, ...syncScope(principal, body.tenant, options), served: options.models, signal })));
-    route.post('/push', { right: options.pushRight ?? PUSH_PULL_PUSH_RIGHT, body: pushBody }, async ({ body, principal, signal }) =>
-      Response.json(await pushChanges(orm.em.fork(), { ...body, ...syncScope(principal, body.tenant, options), ...(principal ? { record: { user: principal.subject } } : {}), served: options.models, conflicts: options.conflicts, signal })));
+    route.post('/pull', { right: options.pullRight ?? PUSH_PULL_PULL_RIGHT, body: pullBody, observe: syncObserver(orm, 'pull', options) },
+      async ({ body, principal, signal, request, report }) => {
+        const scope = syncScope(principal, body.tenant, options);
+        const models: string[] = [];
+        let rows = 0;
+        report({ tenant: scope.tenant, client: body.clientId ?? 'default', models, rowsOut: rows } satisfies SyncFacts);
+        const pull = {
+          checkpoint: body.checkpoint, models: body.models, limit: body.limit, documents: body.documents, ...scope, served: options.models, signal,
+          ...(principal ? { record: { user: principal.subject, client: body.clientId ?? 'default' } } : {}),
+          onAnswer: (answer: { models: string[]; rows: number }) => {
+            models.push(...answer.models);
+            report({ rowsOut: rows += answer.rows } satisfies SyncFacts);
+          },
+        };
+        // a client that takes NDJSON gets every answer up to the end in one response, a line each
+        if (acceptsNdjson(request)) {
+          // chunks as they come (an answer's documents are one): gathered into larger ones, they would be copied again
+          const stream = await pullChangesStream(orm.em.fork(), pull);
+          let ended!: () => void;
+          let failed!: (error: unknown) => void;
+          report({ finished: new Promise<void>((resolve, reject) => ((ended = resolve), (failed = reject))) });
+          const lines = ReadableStream.from(watched(stream, ended, failed)) as ReadableStream<Uint8Array>;
+          return bytes(lines, { contentType: NDJSON, headers: { 'cache-control': 'no-store' } });
+        }
+        // the documents go out as PostgreSQL wrote their JSON: parsing and writing them again would only cost
+        return new Response(await pullChangesJson(orm.em.fork(), pull), { headers: { 'content-type': 'application/json' } });
+      });
+    route.post('/checksum', { right: options.pullRight ?? PUSH_PULL_PULL_RIGHT, body: checksumBody, observe: syncObserver(orm, 'checksum', options) },
+      async ({ body, principal, signal }) =>
+        Response.json(await modelChecksums(orm.em.fork(), { models: body.models, ...syncScope(principal, body.tenant, options), served: options.models, signal })));
+    route.post('/push', { right: options.pushRight ?? PUSH_PULL_PUSH_RIGHT, body: pushBody, observe: syncObserver(orm, 'push', options) },
+      async ({ body, principal, signal, report }) => {
+        const scope = syncScope(principal, body.tenant, options);
+        report({ tenant: scope.tenant, models: body.changes.map((change) => change.model), rowsIn: body.changes.length } satisfies SyncFacts);
+        const pushed = await pushChanges(orm.em.fork(), { ...body, ...scope, ...(principal ? { record: { user: principal.subject } } : {}), served: options.models, conflicts: options.conflicts, signal });
+        const conflicts = pushed.results.filter((result) => result.status === 'conflict').length;
+        report({ conflicts, refused: pushed.results.filter((result) => result.status === 'refused').length, rowsOut: conflicts } satisfies SyncFacts);
+        return Response.json(pushed);
+      });
   };
+}
+
+/** The chunks of `stream`, telling `ended` when they ran out and `failed` when reading them failed or the reader left early. */
+async function* watched(stream: AsyncIterable<Uint8Array>, ended: () => void, failed: (error: unknown) => void): AsyncGenerator<Uint8Array> {
+  let done = false;
+  try {
+    yield* stream;
+    done = true;
+  } catch (error) {
+    failed(error);
+    throw error;
+  } finally {
+    if (done) ended();
+    else failed(OperationError.aborted('the client left before the end of the stream'));
+  }
 }

@@ -6,6 +6,7 @@ import { EntitySync } from '../extension/entity-sync.js';
 import { ident, literal, SqlSession } from '../../internal/pg/sql-session.js';
 import { TableGraph } from '../../internal/pg/table-graph.js';
 import { permissionTablesSql } from './permissions.js';
+import { syncLogTableSql } from './sync-log/sync-log-table.js';
 import { syncStateTableSql } from './sync-state.js';
 import { keyJson, servedModels, tenantText, type ServedModel } from './served-models.js';
 
@@ -70,7 +71,7 @@ export interface InstallPushPullOptions {
 
 /**
  * Installs the change capture of the push/pull sync API (idempotent: run it at deploy time, like a
- * migration): the row-version table, the push log, and a trigger on the table of every served model, and gives
+ * migration): the row-version table, the push log, the sync log, and a trigger on the table of every served model, and gives
  * the rows already there a version, so that a client's first pull gets them. Returns the models
  * installed.
  *
@@ -92,7 +93,7 @@ export async function installPushPull(em: EntityManager, options: InstallPushPul
     await session.run(`CREATE INDEX IF NOT EXISTS ${ROW_VERSION_TABLE}_position ON ${ROW_VERSION_TABLE} (xid, seq)`);
     await session.run(`CREATE TABLE IF NOT EXISTS ${PUSH_LOG_TABLE} (client_id text NOT NULL, mutation_id text NOT NULL, result jsonb, ` +
       'pushed_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (client_id, mutation_id))');
-    for (const statement of [...permissionTablesSql(), stateTableSql, syncStateTableSql]) await session.run(statement);
+    for (const statement of [...permissionTablesSql(), stateTableSql, syncStateTableSql, ...syncLogTableSql(schema)]) await session.run(statement);
     const tables = await TableGraph.load(session, sync.graph, schema, (entity) => sync.registryEntry(entity));
     const installed: string[] = [];
     for (const model of servedModels(sync, tables, options.models)) {

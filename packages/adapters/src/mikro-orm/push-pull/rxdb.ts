@@ -8,11 +8,12 @@ import { ChangeNotifier } from './change-notifier.js';
 import { pullChanges } from './pull-changes.js';
 import { changeStream, heartbeatOf, liveStreamQuery, tokenQueryOf, type LiveStreamRoutes } from './pull-stream.js';
 import { pushChanges, type PushChange, type PushConflictPolicy } from './push-changes.js';
+import { syncObserver, type SyncFacts, type SyncObserveOptions } from './sync-log/sync-observer.js';
 import { isIntegerType, serverKey } from './client-ids.js';
 import { PUSH_PULL_PULL_RIGHT, PUSH_PULL_PUSH_RIGHT, syncScope } from './push-pull-http.js';
 
 /** Options of `rxdbRoutes`. */
-export interface RxdbRoutesOptions {
+export interface RxdbRoutesOptions extends SyncObserveOptions {
   /** The models the API serves (entity names); default every `@SyncModel`. */
   models?: string[];
   /** Users' tokens get the permissions and row filters of their roles, as with `pushPullRoutes({ permissions })`. */
@@ -125,8 +126,9 @@ export function rxdbRoutes(orm: MikroORM, options: RxdbRoutesOptions = {}): Live
   const clientIdOf = (request: Request, principal: Principal | null) => request.headers.get('x-sync-client') ?? `rxdb:${principal?.subject ?? 'anonymous'}`;
   const record = (request: Request, principal: Principal | null) => (principal ? { record: { user: principal.subject, client: clientIdOf(request, principal) } } : {});
   const routes: HttpRoutes = (route) => {
-    route.post('/rxdb/:model/pull', { right: options.pullRight ?? PUSH_PULL_PULL_RIGHT, params, query: tenantQuery, body: pullBody },
-      async ({ request, params: { model }, query, body, principal, signal }) => {
+    route.post('/rxdb/:model/pull', { right: options.pullRight ?? PUSH_PULL_PULL_RIGHT, params, query: tenantQuery, body: pullBody, observe: syncObserver(orm, 'rxdb-pull', options) },
+      async ({ request, params: { model }, query, body, principal, signal, report }) => {
+        report({ tenant: query.tenant, client: clientIdOf(request, principal), models: [model] } satisfies SyncFacts);
         const key = keyOf(orm, model, options.models);
         const pulled = await pullChanges(orm.em.fork(), {
           models: [model], checkpoint: body.checkpoint?.checkpoint ?? null, limit: body.batchSize, served: options.models, ...syncScope(principal, query.tenant, options), signal,
@@ -136,12 +138,15 @@ export function rxdbRoutes(orm: MikroORM, options: RxdbRoutesOptions = {}): Live
           ...change.upserted.map((doc) => toRxdb(key.property, doc, undefined)),
           ...change.deleted.map((id) => toRxdb(key.property, null, id)),
         ]);
+        report({ rowsOut: documents.length } satisfies SyncFacts);
         return Response.json({ documents, checkpoint: { checkpoint: pulled.checkpoint } satisfies RxdbCheckpoint });
       });
-    route.post('/rxdb/:model/push', { right: options.pushRight ?? PUSH_PULL_PUSH_RIGHT, params, query: tenantQuery, body: pushBody },
-      async ({ request, params: { model }, query, body, principal, signal }) => {
+    route.post('/rxdb/:model/push', { right: options.pushRight ?? PUSH_PULL_PUSH_RIGHT, params, query: tenantQuery, body: pushBody, observe: syncObserver(orm, 'rxdb-push', options) },
+      async ({ request, params: { model }, query, body, principal, signal, report }) => {
+        report({ tenant: query.tenant, client: clientIdOf(request, principal), models: [model] } satisfies SyncFacts);
         const key = keyOf(orm, model, options.models);
         const changes = changesOf(model, key, body);
+        report({ rowsIn: changes.length } satisfies SyncFacts);
         const { results } = await pushChanges(orm.em.fork(), {
           clientId: clientIdOf(request, principal), mutationId: randomUUID(), changes, served: options.models, conflicts: options.conflicts,
           ...syncScope(principal, query.tenant, options), signal, ...(principal ? { record: { user: principal.subject } } : {}),
@@ -153,6 +158,8 @@ export function rxdbRoutes(orm: MikroORM, options: RxdbRoutesOptions = {}): Live
           if (result.status !== 'conflict' || result.resolution === 'client' || alreadyThere(result.server, changes[index]!)) return [];
           return [toRxdb(key.property, result.server ?? null, result.id)];
         });
+        report({ rowsOut: conflicts.length, conflicts: results.filter((result) => result.status === 'conflict').length,
+          refused: results.filter((result) => result.status === 'refused').length } satisfies SyncFacts);
         return Response.json(conflicts);
       });
     route.get('/rxdb/:model/pull/stream', { right: options.pullRight ?? PUSH_PULL_PULL_RIGHT, params, query: liveStreamQuery, tokenQuery: tokenQueryOf(options.tokenQuery) },

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import type { HttpRoutes, Principal } from '../../http/index.js';
 import { pullChanges } from './pull-changes.js';
 import { pushChanges, type PushChange, type PushConflictPolicy } from './push-changes.js';
+import { syncObserver, type SyncFacts, type SyncObserveOptions } from './sync-log/sync-observer.js';
 import { PUSH_PULL_PULL_RIGHT, PUSH_PULL_PUSH_RIGHT, syncScope } from './push-pull-http.js';
 import { recordSyncState } from './sync-state.js';
 import { fromRaw, fromRawId, toRaw, watermelonTables, type WatermelonTable, type WatermelonTableOptions } from './watermelon-tables.js';
@@ -12,7 +13,7 @@ import { fromRaw, fromRawId, toRaw, watermelonTables, type WatermelonTable, type
 export type { WatermelonTableOptions } from './watermelon-tables.js';
 
 /** Options of `watermelonRoutes`. */
-export interface WatermelonRoutesOptions {
+export interface WatermelonRoutesOptions extends SyncObserveOptions {
   /** The models the API serves (entity names); default every `@SyncModel`. */
   models?: string[];
   /** Users' tokens get the permissions and row filters of their roles, as with `pushPullRoutes({ permissions })`. */
@@ -191,9 +192,10 @@ export function watermelonRoutes(orm: MikroORM, options: WatermelonRoutesOptions
   });
 
   const pull = async (asked: { lastPulledAt?: number | null; tables?: string[]; tenant?: string; migration?: z.infer<typeof migrationField> },
-    request: Request, principal: Principal | null, signal: AbortSignal): Promise<Response> => {
-    const scope = syncScope(principal, asked.tenant, options);
+    request: Request, principal: Principal | null, signal: AbortSignal, report: (facts: SyncFacts) => void): Promise<Response> => {
     const wanted = (asked.tables ?? names).map((name) => tables.get(name)!);
+    report({ tenant: asked.tenant, client: clientIdOf(request, {}, principal), models: wanted.map((table) => table.model) });
+    const scope = syncScope(principal, asked.tenant, options);
     const checkpoint = checkpointOf(asked.lastPulledAt);
     const fresh = checkpoint ? migratedTables(asked.migration) : new Set<string>();
     const groups = [[checkpoint, wanted.filter((table) => !fresh.has(table.table))], [null, wanted.filter((table) => fresh.has(table.table))]] as const;
@@ -213,14 +215,18 @@ export function watermelonRoutes(orm: MikroORM, options: WatermelonRoutesOptions
     if (principal) {
       await recordSyncState(orm.em.fork(), { user: principal.subject, client: clientIdOf(request, {}, principal), models: wanted.map((table) => table.model), checkpoint: `1.${answer.timestamp}` });
     }
+    report({ rowsOut: Object.values(answer.changes).reduce((sum, table) => sum + table.updated.length + table.deleted.length, 0) });
     return Response.json(answer);
   };
 
   return (route) => {
-    route.get('/watermelon/pull', { right: options.pullRight ?? PUSH_PULL_PULL_RIGHT, query: pullQuery }, ({ request, query, principal, signal }) => pull(query, request, principal, signal));
-    route.post('/watermelon/pull', { right: options.pullRight ?? PUSH_PULL_PULL_RIGHT, body: pullBody }, ({ request, body, principal, signal }) => pull(body, request, principal, signal));
-    route.post('/watermelon/push', { right: options.pushRight ?? PUSH_PULL_PUSH_RIGHT, query: pushQuery, body: pushBody },
-      async ({ request, query, body, principal, signal }) => {
+    const observePull = syncObserver(orm, 'watermelon-pull', options);
+    route.get('/watermelon/pull', { right: options.pullRight ?? PUSH_PULL_PULL_RIGHT, query: pullQuery, observe: observePull },
+      ({ request, query, principal, signal, report }) => pull(query, request, principal, signal, report));
+    route.post('/watermelon/pull', { right: options.pullRight ?? PUSH_PULL_PULL_RIGHT, body: pullBody, observe: observePull },
+      ({ request, body, principal, signal, report }) => pull(body, request, principal, signal, report));
+    route.post('/watermelon/push', { right: options.pushRight ?? PUSH_PULL_PUSH_RIGHT, query: pushQuery, body: pushBody, observe: syncObserver(orm, 'watermelon-push', options) },
+      async ({ request, query, body, principal, signal, report }) => {
         const lastPulledAt = body.lastPulledAt ?? query.lastPulledAt;
         const changes: PushChange[] = Object.entries(body.changes).flatMap(([name, lists]) => {
           const table = tables.get(name)!;
@@ -229,6 +235,7 @@ export function watermelonRoutes(orm: MikroORM, options: WatermelonRoutesOptions
             ...lists.deleted.map((id) => ({ model: table.model, id: fromRawId(table, id)!, deleted: true })),
           ];
         });
+        report({ tenant: body.tenant ?? query.tenant, client: clientIdOf(request, query, principal), models: changes.map((change) => change.model), rowsIn: changes.length } satisfies SyncFacts);
         const digest = createHash('sha256').update(JSON.stringify(body.changes)).digest('hex').slice(0, 40);
         const { results } = await pushChanges(orm.em.fork(), {
           clientId: clientIdOf(request, query, principal), mutationId: `watermelon.${lastPulledAt ?? 0}.${digest}`, checkpoint: checkpointOf(lastPulledAt),
@@ -236,6 +243,7 @@ export function watermelonRoutes(orm: MikroORM, options: WatermelonRoutesOptions
           ...(principal ? { record: { user: principal.subject } } : {}),
         });
         const refused = results.filter((result) => result.status === 'refused');
+        report({ refused: refused.length } satisfies SyncFacts);
         if (!refused.length) return Response.json({});
         const rejected: Record<string, string[]> = {};
         for (const result of refused) {

@@ -90,6 +90,7 @@ for (const backend of testBackends()) {
     assert.is((await post('pull', { tenant: 'acme' }, null)).status, 401);
     assert.is((await post('pull', { tenant: 'globex' })).status, 403);
     const entries = await logged(6);
+    assert.equal(entries.map((entry) => entry.roles), [['member'], ['member'], ['member'], ['member'], [], ['member']]);
     const shape = entries.map(({ user, tenant, client, endpoint, models, rowsIn, rowsOut, conflicts, refused, status, errorCode }) =>
       ({ user, tenant, client, endpoint, models, rowsIn, rowsOut, conflicts, refused, status, errorCode }));
     assert.equal(shape, [
@@ -118,10 +119,10 @@ for (const backend of testBackends()) {
     let csv = '';
     for await (const lines of exportSyncLog(orm.em.fork(), { format: 'csv' })) csv += lines;
     const rows = csv.trim().split('\n').map((line) => line.split(','));
-    assert.equal(rows[0], ['id', 'at', 'user', 'tenant', 'client', 'endpoint', 'models', 'rowsIn', 'rowsOut', 'conflicts', 'refused', 'durationMs', 'status', 'errorCode']);
-    assert.equal(rows.slice(1).map((row) => [row[0], row[4], row[12], row[13]]),
-      [...entries].reverse().map((entry) => [entry.id, entry.client, String(entry.status), entry.errorCode ?? '']));
-    assert.is(rows[1]![13], 'PULL_CHECKPOINT_INVALID');
+    assert.equal(rows[0], ['id', 'at', 'user', 'roles', 'tenant', 'client', 'endpoint', 'models', 'rowsIn', 'rowsOut', 'conflicts', 'refused', 'durationMs', 'status', 'errorCode']);
+    assert.equal(rows.slice(1).map((row) => [row[0], row[3], row[5], row[13], row[14]]),
+      [...entries].reverse().map((entry) => [entry.id, 'member', entry.client, String(entry.status), entry.errorCode ?? '']));
+    assert.is(rows[1]![14], 'PULL_CHECKPOINT_INVALID');
     let ndjson = '';
     for await (const lines of exportSyncLog(orm.em.fork(), { format: 'ndjson', failed: false })) ndjson += lines;
     assert.equal(ndjson.trim().split('\n').map((line) => (JSON.parse(line) as SyncLogEntry).client), ['c2', 'c1', 'c0']);

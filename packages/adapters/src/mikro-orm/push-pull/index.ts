@@ -14,3 +14,4 @@ export * from './audit/index.js';
 export * from './sync-log/index.js';
 export * from './operations/index.js';
 export { servedModelList, type ServedModelDescription } from './served-model-list.js';
+export * from './admin/index.js';

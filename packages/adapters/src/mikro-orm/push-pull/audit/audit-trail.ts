@@ -1,5 +1,6 @@
 import { AuditError, OptionError, type AuditEntry, type AuditOperation } from '@entity-sync/core';
 import type { EntityManager } from '@mikro-orm/core';
+import { stringify } from 'csv-stringify/sync';
 import { checkEntityManager } from '../../extension/arguments.js';
 import { defaultSchemaOf, inTransaction } from '../../extension/compat.js';
 import { ident, SqlSession } from '../../../internal/pg/sql-session.js';
@@ -109,4 +110,29 @@ export async function auditTrail(em: EntityManager, options: AuditTrailOptions =
   const entries = rows.slice(0, limit).map((row) => auditEntryOf(row, models.get(row.model)));
   return { entries, cursor: rows.length > limit ? encodeCursor(entries.at(-1)!.id) : null };
   });
+}
+
+/**
+ * The trail's entries that pass the filters, in the page order asked, as CSV (a header line first:
+ * id, at, model, key, operation, actor, client, changes as JSON) or NDJSON, a chunk of lines at a time.
+ *
+ * @example
+ * ```ts
+ * for await (const lines of exportAuditTrail(orm.em.fork(), { format: 'csv', model: 'Order' })) file.write(lines);
+ * ```
+ */
+export async function* exportAuditTrail(em: EntityManager, options: Omit<AuditTrailOptions, 'cursor' | 'limit'> & { format: 'csv' | 'ndjson' }): AsyncGenerator<string> {
+  checkEntityManager('exportAuditTrail', em, "exportAuditTrail(orm.em.fork(), { format: 'csv' })");
+  if (options.format !== 'csv' && options.format !== 'ndjson') throw OptionError.invalid('exportAuditTrail', 'format', options.format, "'csv' or 'ndjson'");
+  if (options.format === 'csv') yield stringify([['id', 'at', 'model', 'key', 'operation', 'actor', 'client', 'changes']]);
+  let cursor: string | null = null;
+  do {
+    const page: AuditTrailPage = await auditTrail(em, { ...options, cursor, limit: 1000 });
+    if (page.entries.length) {
+      yield options.format === 'csv'
+        ? stringify(page.entries.map((entry) => [entry.id, entry.at, entry.model, JSON.stringify(entry.key), entry.operation, entry.actor ?? '', entry.client ?? '', JSON.stringify(entry.changes)]))
+        : page.entries.map((entry) => `${JSON.stringify(entry)}\n`).join('');
+    }
+    cursor = page.cursor;
+  } while (cursor);
 }

@@ -59,6 +59,18 @@ async function checked(check: HealthCheck, timeoutMs: number): Promise<HealthPar
  * ```
  */
 export function healthRoutes(orm: MikroORM, options: HealthRoutesOptions = {}): HttpRoutes {
+  const health = healthChecks(orm, options);
+  return (route) => {
+    route.get('/health', options.right ? { right: options.right } : { public: true }, async () => {
+      const { failing, parts } = await health();
+      return Response.json(failing.length ? { status: 'failing', failing, parts } : { status: 'ok', parts },
+        { status: failing.length ? 503 : 200, headers: { 'cache-control': 'no-store' } });
+    });
+  };
+}
+
+/** The checks `healthRoutes` runs, as a function that runs them all at once: each part's outcome, and the names of those failing. */
+export function healthChecks(orm: MikroORM, options: HealthRoutesOptions = {}): () => Promise<{ failing: string[]; parts: Record<string, HealthPart> }> {
   const timeoutMs = options.timeoutMs ?? 2000;
   if (!Number.isInteger(timeoutMs) || timeoutMs < 1) throw OptionError.invalid('healthRoutes', 'timeoutMs', options.timeoutMs, 'a whole number of milliseconds, 1 or more');
   const checks: Record<string, HealthCheck> = { database: () => orm.em.fork().getConnection().execute('SELECT 1') };
@@ -68,14 +80,9 @@ export function healthRoutes(orm: MikroORM, options: HealthRoutesOptions = {}): 
     if (typeof check !== 'function') throw OptionError.invalid('healthRoutes', `checks.${name}`, check, 'a function (signal) => Promise');
     checks[name] = check;
   }
-  return (route) => {
-    route.get('/health', options.right ? { right: options.right } : { public: true }, async () => {
-      const names = Object.keys(checks);
-      const results = await Promise.all(names.map((name) => checked(checks[name]!, timeoutMs)));
-      const parts = Object.fromEntries(names.map((name, i) => [name, results[i]!]));
-      const failing = names.filter((_, i) => !results[i]!.ok);
-      return Response.json(failing.length ? { status: 'failing', failing, parts } : { status: 'ok', parts },
-        { status: failing.length ? 503 : 200, headers: { 'cache-control': 'no-store' } });
-    });
+  return async () => {
+    const names = Object.keys(checks);
+    const results = await Promise.all(names.map((name) => checked(checks[name]!, timeoutMs)));
+    return { failing: names.filter((_, i) => !results[i]!.ok), parts: Object.fromEntries(names.map((name, i) => [name, results[i]!])) };
   };
 }

@@ -1,2 +1,2 @@
 export { createSyncMetrics, metricsRoutes, type MetricsQueue, type MetricsRoutesOptions, type SyncMetrics, type SyncMetricsOptions } from './sync-metrics.js';
-export { healthRoutes, type HealthCheck, type HealthPart, type HealthRoutesOptions } from './health-routes.js';
+export { healthChecks, healthRoutes, type HealthCheck, type HealthPart, type HealthRoutesOptions } from './health-routes.js';

@@ -13,6 +13,8 @@ export interface SyncLogEntry {
   at: string;
   /** The token's subject; null when it was refused before it was authenticated. */
   user: string | null;
+  /** The roles the user's token carried (`sync_roles`). */
+  roles: string[];
   tenant: string | null;
   client: string | null;
   /** `pull`, `push`, `checksum`, `rxdb-pull`, `rxdb-push`, `watermelon-pull`, `watermelon-push`. */
@@ -38,9 +40,9 @@ export type SyncLogRecord = Omit<SyncLogEntry, 'id' | 'at'>;
 export async function writeSyncLog(orm: MikroORM, record: SyncLogRecord): Promise<void> {
   await inTransaction(orm.em.fork(), async (tx) => {
     const session = await SqlSession.open(tx);
-    await session.run(`INSERT INTO ${ident(defaultSchemaOf(tx))}.${SYNC_LOG_TABLE} (user_id, tenant, client_id, endpoint, models, rows_in, rows_out, conflicts, refused, ` +
-      'duration_ms, status, error_code) VALUES (?, ?, ?, ?, ?::text[], ?, ?, ?, ?, ?, ?, ?)',
-    [record.user, record.tenant, record.client, record.endpoint, record.models, record.rowsIn, record.rowsOut, record.conflicts, record.refused,
+    await session.run(`INSERT INTO ${ident(defaultSchemaOf(tx))}.${SYNC_LOG_TABLE} (user_id, roles, tenant, client_id, endpoint, models, rows_in, rows_out, conflicts, refused, ` +
+      'duration_ms, status, error_code) VALUES (?, ?::text[], ?, ?, ?, ?::text[], ?, ?, ?, ?, ?, ?, ?)',
+    [record.user, record.roles, record.tenant, record.client, record.endpoint, record.models, record.rowsIn, record.rowsOut, record.conflicts, record.refused,
       record.durationMs, record.status, record.errorCode]);
   });
 }
@@ -72,11 +74,11 @@ export interface SyncLogPage {
   cursor: string | null;
 }
 
-type Row = { id: string; at: Date | string; user_id: string | null; tenant: string | null; client_id: string | null; endpoint: string; models: string[];
+type Row = { id: string; at: Date | string; user_id: string | null; roles: string[]; tenant: string | null; client_id: string | null; endpoint: string; models: string[];
   rows_in: number; rows_out: number; conflicts: number; refused: number; duration_ms: number; status: number; error_code: string | null };
 
 const entryOf = (row: Row): SyncLogEntry => ({
-  id: row.id, at: new Date(row.at).toISOString(), user: row.user_id, tenant: row.tenant, client: row.client_id, endpoint: row.endpoint, models: row.models,
+  id: row.id, at: new Date(row.at).toISOString(), user: row.user_id, roles: row.roles, tenant: row.tenant, client: row.client_id, endpoint: row.endpoint, models: row.models,
   rowsIn: row.rows_in, rowsOut: row.rows_out, conflicts: row.conflicts, refused: row.refused, durationMs: Number(row.duration_ms), status: row.status, errorCode: row.error_code,
 });
 
@@ -107,7 +109,7 @@ async function readPage(session: SqlSession, schema: string, fn: string, options
   if (options.since) add('at >= ?', options.since.toISOString());
   if (options.until) add('at < ?', options.until.toISOString());
   if (options.cursor) add('l.id < ?::bigint', decodeCursor(options.cursor));
-  const rows = await session.query<Row>(`SELECT l.id::text AS id, at, user_id, tenant, client_id, endpoint, models, rows_in, rows_out, conflicts, refused, duration_ms, status, error_code ` +
+  const rows = await session.query<Row>(`SELECT l.id::text AS id, at, user_id, roles, tenant, client_id, endpoint, models, rows_in, rows_out, conflicts, refused, duration_ms, status, error_code ` +
     `FROM ${ident(schema)}.${SYNC_LOG_TABLE} l ${where.length ? `WHERE ${where.join(' AND ')} ` : ''}ORDER BY l.id DESC LIMIT ${limit + 1}`, params);
   const entries = rows.slice(0, limit).map(entryOf);
   return { entries, cursor: rows.length > limit ? encodeCursor(entries.at(-1)!.id) : null };
@@ -134,7 +136,7 @@ export async function syncLog(em: EntityManager, options: SyncLogOptions = {}): 
   return inTransaction(em, async (tx) => readPage(await SqlSession.open(tx), defaultSchemaOf(tx), 'syncLog', options, limit));
 }
 
-const CSV_COLUMNS = ['id', 'at', 'user', 'tenant', 'client', 'endpoint', 'models', 'rowsIn', 'rowsOut', 'conflicts', 'refused', 'durationMs', 'status', 'errorCode'] as const;
+const CSV_COLUMNS = ['id', 'at', 'user', 'roles', 'tenant', 'client', 'endpoint', 'models', 'rowsIn', 'rowsOut', 'conflicts', 'refused', 'durationMs', 'status', 'errorCode'] as const;
 
 /**
  * The sync log's entries that pass the filters, newest first, as CSV (a header line first) or
@@ -154,7 +156,7 @@ export async function* exportSyncLog(em: EntityManager, options: Omit<SyncLogOpt
     const page: SyncLogPage = await syncLog(em, { ...options, cursor, limit: 1000 });
     if (page.entries.length) {
       yield options.format === 'csv'
-        ? stringify(page.entries.map((entry) => CSV_COLUMNS.map((column) => (column === 'models' ? entry.models.join(' ') : entry[column] ?? ''))))
+        ? stringify(page.entries.map((entry) => CSV_COLUMNS.map((column) => (column === 'models' || column === 'roles' ? entry[column].join(' ') : entry[column] ?? ''))))
         : page.entries.map((entry) => `${JSON.stringify(entry)}\n`).join('');
     }
     cursor = page.cursor;

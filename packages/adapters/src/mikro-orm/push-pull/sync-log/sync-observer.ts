@@ -35,8 +35,9 @@ export function syncObserver(orm: MikroORM, endpoint: string, options: SyncObser
     const facts = outcome.facts as SyncFacts;
     const body = (outcome.body ?? {}) as Record<string, unknown>;
     const models = facts.models ?? (Array.isArray(body.models) ? body.models.filter((model): model is string => typeof model === 'string') : []);
+    const roles = outcome.principal?.claims.sync_roles;
     const record: SyncLogRecord = {
-      user: outcome.principal?.subject ?? null, tenant: facts.tenant ?? text(body.tenant) ?? null, client: facts.client ?? text(body.clientId) ?? null,
+      user: outcome.principal?.subject ?? null, roles: Array.isArray(roles) ? roles.filter((role): role is string => typeof role === 'string') : [], tenant: facts.tenant ?? text(body.tenant) ?? null, client: facts.client ?? text(body.clientId) ?? null,
       endpoint, models: [...new Set(models)].sort(), rowsIn: facts.rowsIn ?? 0, rowsOut: facts.rowsOut ?? 0, conflicts: facts.conflicts ?? 0, refused: facts.refused ?? 0,
       durationMs: Math.round(outcome.durationMs * 100) / 100, status: outcome.status, errorCode: outcome.errorCode ?? null,
     };

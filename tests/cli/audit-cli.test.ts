@@ -64,5 +64,22 @@ if (testBackends().some((backend) => backend.name === 'postgres')) {
     assert.match(unknown.err, 'error [AUDIT_MODEL_NOT_AUDITED]');
   });
 
+  test('log export prints the sync log as CSV or NDJSON with its filters; log prune applies retention', async () => {
+    assert.is((await cli('api', 'install')).code, 0);
+    await sql(`insert into entity_sync_log (user_id, roles, tenant, client_id, endpoint, models, rows_in, rows_out, conflicts, refused, duration_ms, status, error_code) values
+      ('ada', '{member}', 'acme', 'phone', 'pull', '{CliNote}', 0, 5, 0, 0, 3.5, 200, null),
+      ('bob', '{member}', 'acme', 'tablet', 'push', '{CliNote}', 2, 0, 0, 1, 7, 403, 'PUSH_PULL_FORBIDDEN')`);
+    const csv = await cli('log', 'export');
+    assert.is(csv.code, 0, csv.err);
+    const lines = csv.out.split('\n');
+    assert.is(lines[0], 'id,at,user,roles,tenant,client,endpoint,models,rowsIn,rowsOut,conflicts,refused,durationMs,status,errorCode');
+    assert.equal(lines.slice(1).map((line) => line.split(',')[2]), ['bob', 'ada']);
+    const failed = await cli('log', 'export', '--format', 'ndjson', '--failed');
+    assert.equal(failed.out.split('\n').map((line) => (JSON.parse(line) as { user: string; errorCode: string }).errorCode), ['PUSH_PULL_FORBIDDEN']);
+    assert.equal(JSON.parse((await cli('log', 'prune', '--keep', '1', '--json')).out), { removed: 1 });
+    assert.equal((await cli('log', 'export', '--format', 'ndjson')).out.split('\n').length, 1);
+    assert.is((await cli('log', 'prune')).code, 1, 'neither --older-than nor --keep: refused');
+  });
+
   test.run();
 }

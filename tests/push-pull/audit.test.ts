@@ -3,7 +3,7 @@
 // columns; a no-op records nothing, excluded columns never appear; a row's state at a past time is
 // rebuilt from it; retention removes exactly what it should.
 import 'reflect-metadata';
-import { auditedRowAt, auditTrail, EntitySync, installAudit, installPushPull, pruneAudit, pullChanges, pushChanges, scheduleAuditPrune, setAuditActor, withAuditActor } from '@entity-sync/adapters/mikro-orm';
+import { auditedRowAt, auditTrail, EntitySync, installAudit, installPushPull, pruneAudit, pullChanges, pushChanges, scheduleRetention, setAuditActor, withAuditActor } from '@entity-sync/adapters/mikro-orm';
 import { isEntitySyncError, registerSyncModel, SyncModel, type AuditEntry } from '@entity-sync/core';
 import { testBackends } from '@entity-sync/testing';
 import { Entity, PrimaryKey, Property } from '@entity-sync/testing/mikro-orm';
@@ -235,10 +235,10 @@ for (const backend of testBackends()) {
     assert.equal(await pruneAudit(fork(), { keep: 1 }), { AuAccount: 2, AuLine: 0 });
     assert.equal(await failure(pruneAudit(fork(), { olderThan: -1 })), 'INVALID_OPTION');
     for (let i = 7; i <= 9; i++) await sql(`update ${table('au_account')} set balance = ? where id = 1`, [i]);
-    const pruned = new Promise<Record<string, number>>((resolve) => {
-      const schedule = scheduleAuditPrune(orm, { everyMs: 1000, onPruned: (removed) => void schedule.stop().then(() => resolve(removed)) });
+    const pruned = new Promise<{ audit: Record<string, number>; syncLog: number }>((resolve) => {
+      const schedule = scheduleRetention(orm, { everyMs: 1000, syncLog: { keep: 0 }, onPruned: (removed) => void schedule.stop().then(() => resolve(removed)) });
     });
-    assert.equal(await pruned, { AuAccount: 1, AuLine: 0 });
+    assert.equal(await pruned, { audit: { AuAccount: 1, AuLine: 0 }, syncLog: 0 });
     assert.is((await everything({ model: 'AuAccount' })).length, 3);
   });
 

@@ -17,6 +17,11 @@ import { SignJWT } from 'jose';
 import parsePrometheus from 'parse-prometheus-text-format';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { MemoryTransport } from '@entity-sync/adapters/memory';
+import { LocalDirectoryStorage } from '@entity-sync/adapters/storage';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { serve, type Served } from '../http/serve.js';
 
 @Entity({ tableName: 'op_task' })
@@ -165,19 +170,39 @@ for (const backend of testBackends()) {
   });
 
   test('health is 200 when every part answers, 503 naming the part that does not or takes too long', async () => {
+    const transport = new MemoryTransport();
+    await transport.declareQueue('replica', ['task']);
+    const files = mkdtempSync(join(tmpdir(), 'entity-sync-health-'));
+    const storage = new LocalDirectoryStorage(files);
+    const healthy = await serve(createHttpHandler({
+      prefix: '/sync', auth: jwtAuth({ secret: SECRET, algorithms: ['HS256'] }), routes: healthRoutes(orm, { storage, transport: { transport, queue: 'replica' } }),
+    }), 'node');
+    try {
+      const answer = await (await fetch(`${healthy.url}/sync/health`)).json() as { status: string; parts: Record<string, { ok: boolean }> };
+      assert.equal([answer.status, Object.keys(answer.parts)], ['ok', ['database', 'storage', 'transport']]);
+    } finally {
+      await healthy.close();
+      await transport.close();
+      rmSync(files, { recursive: true, force: true });
+    }
     const ok = await fetch(`${server.url}/sync/health`);
     assert.is(ok.status, 200, 'served without credentials');
     const body = await ok.json() as { status: string; parts: Record<string, { ok: boolean }> };
     assert.equal([body.status, Object.keys(body.parts), body.parts.database!.ok], ['ok', ['database', 'ledger'], true]);
     const failing = await serve(createHttpHandler({
       prefix: '/sync', auth: jwtAuth({ secret: SECRET, algorithms: ['HS256'] }),
-      routes: healthRoutes(orm, { timeoutMs: 200, checks: { broken: async () => Promise.reject(new Error('disk full')), slow: () => new Promise(() => undefined) } }),
+      routes: healthRoutes(orm, {
+        timeoutMs: 200, transport: { transport: { pending: async () => Promise.reject(new Error('broker down')) }, queue: 'replica' },
+        checks: { broken: async () => Promise.reject(new Error('disk full')), slow: () => new Promise(() => undefined) },
+      }),
     }), 'node');
     try {
       const answer = await fetch(`${failing.url}/sync/health`);
       assert.is(answer.status, 503);
       const parts = await answer.json() as { status: string; failing: string[]; parts: Record<string, { ok: boolean; error?: string }> };
-      assert.equal([parts.status, parts.failing, parts.parts.broken!.error, parts.parts.slow!.error], ['failing', ['broken', 'slow'], 'disk full', 'no answer within 200 ms']);
+      assert.equal([parts.status, parts.failing, parts.parts.broken!.error, parts.parts.slow!.error, parts.parts.transport!.error],
+        ['failing', ['transport', 'broken', 'slow'], 'disk full', 'no answer within 200 ms', 'broker down']);
+      assert.ok(parts.parts.database!.ok);
     } finally {
       await failing.close();
     }

@@ -1,6 +1,6 @@
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import type { MikroORM } from '@mikro-orm/core';
-import { auditTrail, installAudit, installPushPull, pruneAudit, servedModelList } from '@entity-sync/adapters/mikro-orm';
+import { auditTrail, exportSyncLog, installAudit, installPushPull, pruneAudit, pruneSyncLog, servedModelList } from '@entity-sync/adapters/mikro-orm';
 import type { CliIo } from './cli-io.js';
 
 type WithOrm = <T>(work: (orm: MikroORM) => Promise<T>) => Promise<T>;
@@ -95,4 +95,33 @@ export function auditCommand(io: CliIo, withOrm: WithOrm): Command {
       });
     });
   return audit;
+}
+
+/** The `entity-sync log` commands: exporting and pruning the sync log. */
+export function logCommand(io: CliIo, withOrm: WithOrm): Command {
+  const log = new Command('log').description('the sync log of the sync API\'s requests: export it, apply its retention');
+  log.command('export')
+    .description('print the entries, newest first, as CSV (with a header line) or NDJSON')
+    .addOption(new Option('--format <format>', 'csv or ndjson').choices(['csv', 'ndjson']).default('csv'))
+    .option('--user <name>', 'entries of this user')
+    .option('--tenant <name>', 'entries of this tenant')
+    .option('--endpoint <name>', 'entries of this endpoint (pull, push, rxdb-pull, ...)')
+    .option('--failed', 'only failed requests')
+    .option('--since <time>', 'entries from this time on', when)
+    .option('--until <time>', 'entries before this time', when)
+    .action(async (opts: { format: 'csv' | 'ndjson'; user?: string; tenant?: string; endpoint?: string; failed?: boolean; since?: Date; until?: Date }) => {
+      await withOrm(async (orm) => {
+        for await (const lines of exportSyncLog(orm.em.fork(), { ...opts, failed: opts.failed ? true : undefined })) io.out(lines.replace(/\r?\n$/, ''));
+      });
+    });
+  log.command('prune')
+    .description('remove the entries older than --older-than and past the newest --keep')
+    .option('--older-than <age>', 'remove entries older than this (30d, 12h)', age)
+    .option('--keep <n>', 'keep at most the newest n entries', count)
+    .option('--json', 'print what was removed as JSON')
+    .action(async (opts: { olderThan?: number; keep?: number; json?: boolean }) => {
+      const removed = await withOrm((orm) => pruneSyncLog(orm.em.fork(), { olderThan: opts.olderThan, keep: opts.keep }));
+      io.out(opts.json ? JSON.stringify({ removed }) : `${removed} entries removed`);
+    });
+  return log;
 }

@@ -1,5 +1,5 @@
 import { OptionError, type AuditRetention } from '@entity-sync/core';
-import type { EntityManager, MikroORM } from '@mikro-orm/core';
+import type { EntityManager } from '@mikro-orm/core';
 import { checkEntityManager } from '../../extension/arguments.js';
 import { defaultSchemaOf, inTransaction } from '../../extension/compat.js';
 import { ident, SqlSession } from '../../../internal/pg/sql-session.js';
@@ -63,43 +63,4 @@ export async function pruneAudit(em: EntityManager, options: PruneAuditOptions =
     }
     return removed;
   });
-}
-
-/** Options of `scheduleAuditPrune`. */
-export interface ScheduleAuditPruneOptions {
-  /** How often to prune (default every hour). */
-  everyMs?: number;
-  /** Called with what each prune removed. */
-  onPruned?: (removed: Record<string, number>) => void;
-  /** Called when a prune fails (the schedule goes on); default a warning on the console. */
-  onError?: (error: unknown) => void;
-}
-
-/**
- * Prunes the audit trail on a schedule, by each model's retention (`pruneAudit`), in this process.
- * The timer does not keep the process alive; `stop()` ends it and waits for a prune under way.
- *
- * @example
- * ```ts
- * const schedule = scheduleAuditPrune(orm, { everyMs: 6 * 3600_000 });
- * // on shutdown
- * await schedule.stop();
- * ```
- */
-export function scheduleAuditPrune(orm: MikroORM, options: ScheduleAuditPruneOptions = {}): { stop(): Promise<void> } {
-  const everyMs = options.everyMs ?? 3_600_000;
-  if (!Number.isInteger(everyMs) || everyMs < 1000) throw OptionError.invalid('scheduleAuditPrune', 'everyMs', everyMs, 'a whole number of milliseconds, 1000 or more');
-  const onError = options.onError ?? ((error: unknown) => console.warn(`entity-sync: the audit trail's scheduled prune failed: ${(error as Error)?.message ?? String(error)}`));
-  let running: Promise<void> | undefined;
-  const timer = setInterval(() => {
-    // one prune at a time: a slow one is not overtaken by the next tick
-    running ??= pruneAudit(orm.em.fork()).then((removed) => options.onPruned?.(removed), onError).finally(() => (running = undefined));
-  }, everyMs);
-  timer.unref();
-  return {
-    async stop() {
-      clearInterval(timer);
-      await running;
-    },
-  };
 }

@@ -3,4 +3,4 @@ export { installAudit, type InstallAuditOptions } from './install-audit.js';
 export { setAuditActor, withAuditActor } from './audit-actor.js';
 export { auditTrail, exportAuditTrail, type AuditTrailOptions, type AuditTrailPage } from './audit-trail.js';
 export { auditedRowAt } from './audited-row-at.js';
-export { pruneAudit, scheduleAuditPrune, type PruneAuditOptions, type ScheduleAuditPruneOptions } from './audit-retention.js';
+export { pruneAudit, type PruneAuditOptions } from './audit-retention.js';

@@ -173,7 +173,7 @@ export interface PruneSyncLogOptions {
 
 /**
  * Applies the sync log's retention: removes the entries older than `olderThan` and those past the
- * newest `keep`. Returns how many went. Run it on a schedule, as `pruneAudit`.
+ * newest `keep`. Returns how many went. Run it on a schedule (`scheduleRetention`, or `entity-sync log prune` from cron).
  *
  * @example
  * ```ts

@@ -116,6 +116,10 @@ try {
       main.ok && outcome?.pulled?.created === 1 && outcome?.pulled?.unchangedAfter === 1, main.ok ? main.stdout.trim() : last(main.output));
     check('a push/pull client pulls the writer, pushes a new one, and pulls it back',
       main.ok && JSON.stringify(outcome?.synced) === JSON.stringify({ initial: ['Ursula K. Le Guin'], pushed: ['created'], after: ['Octavia'] }), main.ok ? main.stdout.trim() : last(main.output));
+    check('the push is in the audit trail with its actor and client, every request in the sync log, the metrics count it, health and the admin sign-in answer',
+      main.ok && JSON.stringify(outcome?.operated) === JSON.stringify({
+        audited: [['create', 'app-service', 'app']], logged: ['pull', 'pull', 'push'], health: 200, counted: true, adminLogin: 'text/html; charset=utf-8',
+      }), main.ok ? main.stdout.trim() : last(main.output));
   }
 
   // 3. the CLI, added to the same app

@@ -1,7 +1,8 @@
 // A small app as a new user writes it from the README: export a graph and import it into
 // another database, replicate one change from a master to a replica, then pull the writers
 // (reference data, by natural key) from the first database over HTTP into a fourth, and sync the
-// writers with a client of the push/pull API (a pull, a push, a pull that sees the push).
+// writers with a client of the push/pull API (a pull, a push, a pull that sees the push), which the
+// audit trail and the sync log record, with the metrics, health and the admin page's sign-in served.
 import 'reflect-metadata';
 import { MikroORM } from '@mikro-orm/core';
 import { createServer } from 'node:http';
@@ -9,8 +10,8 @@ import type { AddressInfo } from 'node:net';
 import { createHttpHandler, staticTokenAuth } from '@entity-sync/adapters/http';
 import { toNodeListener } from '@entity-sync/adapters/http/node';
 import {
-  EntitySync, envSyncRoutes, exportGraph, importGraph, installOutbox, installPushPull, installReplica, OutboxRelay, pullFrom, pushPullRoutes, ReplicaConsumer,
-  type PulledChanges, type PushResult,
+  adminRoutes, auditTrail, createSyncMetrics, EntitySync, envSyncRoutes, exportGraph, healthRoutes, importGraph, installAudit, installOutbox, installPushPull, installReplica,
+  metricsRoutes, OutboxRelay, pullFrom, pushPullRoutes, ReplicaConsumer, syncLog, type PulledChanges, type PushResult,
 } from '@entity-sync/adapters/mikro-orm';
 import { MemoryTransport } from '@entity-sync/adapters/memory';
 import { Novel, Writer, WriterCopy } from './entities.js';
@@ -49,7 +50,12 @@ await consumer.stop();
 
 const token = 'install-test-token-0123456789';
 await installPushPull(source.em.fork(), { models: ['Writer'] });
-const handler = createHttpHandler({ prefix: '/sync', auth: staticTokenAuth({ token }), routes: [envSyncRoutes(source, { models: ['Writer'] }), pushPullRoutes(source, { models: ['Writer'] })] });
+await installAudit(source.em.fork(), { models: ['Writer'] });
+const metrics = await createSyncMetrics(source);
+const handler = createHttpHandler({ prefix: '/sync', auth: staticTokenAuth({ token, subject: 'app-service' }), routes: [
+  envSyncRoutes(source, { models: ['Writer'] }), pushPullRoutes(source, { models: ['Writer'], onRequest: metrics.record }), metricsRoutes(metrics), healthRoutes(source),
+  adminRoutes(source, { prefix: '/sync', signIn: { secret: 'install-test-secret-of-32-bytes-or-more', issuer: 'app', audience: 'sync', verify: () => null } }),
+] });
 const server = createServer(toNodeListener(handler));
 await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
 const pulledDb = await open([Writer, Novel]);
@@ -63,7 +69,17 @@ const initial = await call<PulledChanges>('pull', { models: ['Writer'] });
 const pushed = await call<PushResult>('push', { clientId: 'app', mutationId: 'first', checkpoint: initial.checkpoint,
   changes: [{ model: 'Writer', id: 500, doc: { name: 'Octavia', email: 'octavia@example.com' } }] });
 const after = await call<PulledChanges>('pull', { models: ['Writer'], checkpoint: initial.checkpoint });
+const get = (path: string) => fetch(`${url}/${path}`, { headers: { authorization: `Bearer ${token}` } });
+const health = (await get('health')).status;
+const metricsText = await (await get('metrics')).text();
+const adminLogin = (await fetch(`${url}/admin/login`)).headers.get('content-type');
 await new Promise((resolve) => server.close(resolve));
+const trail = (await auditTrail(source.em.fork(), { model: 'Writer', key: 500 })).entries;
+const operated = {
+  audited: trail.map((entry) => [entry.operation, entry.actor, entry.client]),
+  logged: (await syncLog(source.em.fork(), { user: 'app-service' })).entries.map((entry) => entry.endpoint).sort(),
+  health, counted: /entity_sync_requests_total\{endpoint="push",status="200"\} 1/.test(metricsText), adminLogin,
+};
 const pulled = { created: first.models[0]?.created ?? null, unchangedAfter: second.models[0]?.unchanged ?? null };
 const synced = {
   initial: initial.changes[0]?.upserted.map((doc) => doc.name) ?? [],
@@ -71,5 +87,5 @@ const synced = {
   after: after.changes[0]?.upserted.map((doc) => doc.name) ?? [],
 };
 
-console.log(JSON.stringify({ imported, rows: report.rows, replicated: copy?.name ?? null, pulled, synced }));
+console.log(JSON.stringify({ imported, rows: report.rows, replicated: copy?.name ?? null, pulled, synced, operated }));
 await Promise.all([source.close(), target.close(), replica.close(), pulledDb.close()]);

@@ -161,7 +161,7 @@ try {
   const auditRounds = Number(args['audit-rounds']);
   const flushRows = 1000;
   say(`AUDIT TRAIL on PpItem (installAudit), by turns off and on, ${auditRounds} rounds, the fastest of each counting: ${pushes / 2} pushes of ${batch} rows as above,`);
-  say(`  and an em.flush() of ${int(flushRows)} rows the unit of work loaded and changed (one property each)`);
+  say(`  and 5 em.flush()es a round of ${int(flushRows)} rows the unit of work loaded and changed (one property each)`);
   const auditOrm = await openItems(url);
   const audit = await measureAuditCost(auditOrm, server.url, writer, pull.checkpoint, top + 1 + pushes * batch, { rounds: auditRounds, pushes: pushes / 2, batch, flushRows })
     .finally(() => auditOrm.close());

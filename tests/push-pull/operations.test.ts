@@ -9,7 +9,7 @@ import {
   createSyncMetrics, CURRENT_USER, EntitySync, exportSyncLog, grantPermissions, healthRoutes, installPushPull, metricsRoutes, pruneSyncLog, pushPullRoutes,
   syncLog, type PulledChanges, type SyncLogEntry,
 } from '@entity-sync/adapters/mikro-orm';
-import { SyncModel } from '@entity-sync/core';
+import { isEntitySyncError, SyncModel } from '@entity-sync/core';
 import { testBackends } from '@entity-sync/testing';
 import { Entity, PrimaryKey, Property } from '@entity-sync/testing/mikro-orm';
 import type { MikroORM } from '@mikro-orm/core';
@@ -167,6 +167,23 @@ for (const backend of testBackends()) {
     assert.is(value('entity_sync_outbox_depth', {}), 0);
     const reader = await token('bob', 'push-pull:pull');
     assert.is((await fetch(`${server.url}/sync/metrics`, { headers: { authorization: `Bearer ${reader}` } })).status, 403);
+  });
+
+  test('a sync log whose table is gone does not fail the request: the handler is told, typed, what to run', async () => {
+    const told: unknown[] = [];
+    const own = await serve(createHttpHandler({
+      prefix: '/sync', auth: jwtAuth({ secret: SECRET, algorithms: ['HS256'] }), routes: pushPullRoutes(orm, { permissions: true }), onError: (error) => void told.push(error),
+    }), 'node');
+    try {
+      await orm.em.getConnection().execute(`drop table "${orm.config.get('schema') ?? 'public'}".entity_sync_log`);
+      const response = await fetch(`${own.url}/sync/pull`, { method: 'POST', body: JSON.stringify({ tenant: 'acme' }), headers: { 'content-type': 'application/json', authorization: `Bearer ${ada}` } });
+      assert.is(response.status, 200);
+      for (let waited = 0; !told.length && waited < 5000; waited += 20) await new Promise((resolve) => setTimeout(resolve, 20));
+      assert.ok(isEntitySyncError(told[0]) && told[0].code === 'PUSH_PULL_NOT_INSTALLED', String(told[0]));
+      assert.match((told[0] as Error).message, 'installPushPull');
+    } finally {
+      await own.close();
+    }
   });
 
   test('health is 200 when every part answers, 503 naming the part that does not or takes too long', async () => {

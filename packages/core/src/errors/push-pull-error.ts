@@ -25,6 +25,13 @@ export class PushPullError extends EntitySyncError {
       'Run installPushPull(orm.em.fork()) (or `entity-sync api install`) at deploy time, like a migration.', { info: { models } });
   }
 
+  /** The sync log's table is not there (the API was installed by a version without it); the request itself was served. */
+  static logNotInstalled(cause: unknown): PushPullError {
+    return new PushPullError('PUSH_PULL_NOT_INSTALLED',
+      'The sync log could not be written: its table is not in this database. Run installPushPull(orm.em.fork()) (or `entity-sync api install`) ' +
+      'again at deploy time, or turn the log off with pushPullRoutes(orm, { log: false }).', { cause });
+  }
+
   /** A pushed change that cannot be applied as sent (a property the model does not have, no id); nothing was written. */
   static changeInvalid(index: number, model: string, why: string): PushPullError {
     return new PushPullError('PUSH_CHANGE_INVALID',

@@ -1,3 +1,4 @@
+import { databaseErrorFacts, PushPullError } from '@entity-sync/core';
 import type { MikroORM } from '@mikro-orm/core';
 import type { RouteOutcome } from '../../../http/index.js';
 import { writeSyncLog, type SyncLogRecord } from './sync-log.js';
@@ -43,6 +44,10 @@ export function syncObserver(orm: MikroORM, endpoint: string, options: SyncObser
     };
     // the metrics first: a log that cannot be written still counts the request
     await options.onRequest?.(record);
-    if (log) await writeSyncLog(orm, record);
+    if (log) {
+      await writeSyncLog(orm, record).catch((error: unknown) => {
+        throw databaseErrorFacts(error)?.code === '42P01' ? PushPullError.logNotInstalled(error) : error;
+      });
+    }
   };
 }

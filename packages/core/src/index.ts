@@ -7,3 +7,4 @@ export * from './cqrs/index.js';
 export * from './env-sync/index.js';
 export * from './push-pull/index.js';
 export * from './audit/index.js';
+export * from './diff/index.js';

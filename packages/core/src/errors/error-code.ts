@@ -82,6 +82,9 @@ export type ErrorCode =
   | 'AUDIT_NOT_INSTALLED'
   | 'AUDIT_CURSOR_INVALID'
   | 'AUDIT_TRANSACTION_REQUIRED'
+  // diff and reconcile
+  | 'DIFF_SOURCE_NOT_SORTED'
+  | 'DIFF_SOURCE_INVALID'
   // command line
   | 'CONFIG_NOT_FOUND'
   | 'CONFIG_INVALID'

@@ -13,6 +13,7 @@ export * from './cqrs-error.js';
 export * from './env-sync-error.js';
 export * from './push-pull-error.js';
 export * from './audit-error.js';
+export * from './diff-error.js';
 export * from './transport-error.js';
 export * from './setup-error.js';
 export * from './operation-error.js';

@@ -1,0 +1,220 @@
+import { DiffError } from '../errors/diff-error.js';
+import { OptionError } from '../errors/option-error.js';
+import { compareKeys, isNullPart, keyFields, keyReader, keyText, type KeyReader, type KeySpec } from './diff-key.js';
+import type { DiffSource } from './diff-source.js';
+import { sameValue, type FieldComparator } from './field-compare.js';
+
+/** One field an update changes: `old` is the right side's (what is), `new` the left's (what should be). */
+export interface FieldDiff {
+  field: string;
+  old: unknown;
+  new: unknown;
+  /** For a list field: the elements only the left has (to add), and only the right has (to remove). */
+  added?: unknown[];
+  removed?: unknown[];
+}
+
+/** What it takes to make the right side what the left says. */
+export type DiffAction<L = Record<string, unknown>, R = Record<string, unknown>> =
+  | { action: 'create'; key: unknown[]; left: L }
+  | { action: 'update'; key: unknown[]; left: L; right: R; changes: FieldDiff[] }
+  | { action: 'delete'; key: unknown[]; right: R };
+
+/** Records the diff cannot match: a key held by more than one record of a side, or a key with a null part. No action is given for them. */
+export interface DiffProblem<L = Record<string, unknown>, R = Record<string, unknown>> {
+  problem: 'duplicate-key' | 'null-key';
+  side: 'left' | 'right';
+  key: unknown[];
+  /** Every record of that side with the key (a null key: the one record). */
+  records: (L | R)[];
+}
+
+/** Options of `diff` and `diffStream`. */
+export interface DiffOptions<L = Record<string, unknown>, R = Record<string, unknown>> {
+  /** The key records are matched by, on both sides. */
+  key: KeySpec<L & R>;
+  /** The fields compared (default: the left record's own, but the key's). */
+  fields?: string[];
+  /** Per field, when two values count as the same (`comparators.caseInsensitive`, `numeric(0.01)`, a function); default `sameValue`. */
+  compare?: Record<string, FieldComparator>;
+  /** Fields holding lists compared as sets: their changes say which elements to add and remove. */
+  lists?: string[];
+  /** `merge` needs both sources sorted by the key; `hash` holds both sides' records in memory. Default: `merge` when both say they are sorted by it. */
+  strategy?: 'merge' | 'hash';
+  signal?: AbortSignal;
+}
+
+/** What `diff` found. */
+export interface DiffResult<L = Record<string, unknown>, R = Record<string, unknown>> {
+  actions: DiffAction<L, R>[];
+  problems: DiffProblem<L, R>[];
+  strategy: 'merge' | 'hash';
+  counts: { create: number; update: number; delete: number; unchanged: number; problems: number };
+}
+
+const sameSpec = (a: KeySpec<never> | undefined, b: KeySpec<never>) => a !== undefined && (a === b || (typeof a !== 'function' && typeof b !== 'function' &&
+  JSON.stringify(keyFields(a)) === JSON.stringify(keyFields(b))));
+
+/** A key's records on one side, or a record whose key has a null part. */
+type Group<T> = { key: unknown[]; records: T[]; nullKey?: true };
+
+/** The records of a sorted source, grouped by key in ascending order (records with a null key part alone); `DIFF_SOURCE_NOT_SORTED` at a key out of order. */
+async function* sortedGroups<T>(source: DiffSource<T>, readKey: KeyReader<T>, signal?: AbortSignal): AsyncGenerator<Group<T>> {
+  let current: Group<T> | undefined;
+  for await (const record of source.records(signal)) {
+    signal?.throwIfAborted();
+    const key = readKey(record);
+    if (key.some(isNullPart)) {
+      yield { key, records: [record], nullKey: true };
+      continue;
+    }
+    const order = current ? compareKeys(key, current.key) : 1;
+    if (order === 0) {
+      current!.records.push(record);
+      continue;
+    }
+    if (order < 0) throw DiffError.notSorted(source.name, key, current!.key);
+    if (current) yield current;
+    current = { key, records: [record] };
+  }
+  if (current) yield current;
+}
+
+/** Every record of a source grouped by key, in the order keys first came (null keys alone). */
+async function hashedGroups<T>(source: DiffSource<T>, readKey: KeyReader<T>, signal?: AbortSignal): Promise<{ groups: Map<string, Group<T>>; nulls: Group<T>[] }> {
+  const groups = new Map<string, Group<T>>();
+  const nulls: Group<T>[] = [];
+  for await (const record of source.records(signal)) {
+    signal?.throwIfAborted();
+    const key = readKey(record);
+    if (key.some(isNullPart)) {
+      nulls.push({ key, records: [record], nullKey: true });
+      continue;
+    }
+    const text = keyText(key);
+    const group = groups.get(text);
+    if (group) group.records.push(record);
+    else groups.set(text, { key, records: [record] });
+  }
+  return { groups, nulls };
+}
+
+/** The list elements as texts (a list compared as a set). */
+const elements = (value: unknown) => new Map((Array.isArray(value) ? value : value === null || value === undefined ? [] : [value]).map((item) => [keyText([item]), item]));
+
+/** Compares matched records field by field. */
+function changesOf<L, R>(left: L, right: R, options: DiffOptions<L, R>, keyNames: Set<string>): FieldDiff[] {
+  const fields = options.fields ?? Object.keys(left as object).filter((field) => !keyNames.has(field));
+  const lists = new Set(options.lists ?? []);
+  const changes: FieldDiff[] = [];
+  for (const field of fields) {
+    const now = (left as Record<string, unknown>)[field];
+    const was = (right as Record<string, unknown>)[field];
+    if (lists.has(field)) {
+      const [want, have] = [elements(now), elements(was)];
+      const added = [...want].filter(([text]) => !have.has(text)).map(([, item]) => item);
+      const removed = [...have].filter(([text]) => !want.has(text)).map(([, item]) => item);
+      if (added.length || removed.length) changes.push({ field, old: was, new: now, added, removed });
+      continue;
+    }
+    const same = options.compare?.[field] ?? sameValue;
+    if (!same(now, was)) changes.push({ field, old: was, new: now });
+  }
+  return changes;
+}
+
+/**
+ * Compares two sources by key and yields what it takes to make the right one (what is) what the
+ * left one says (what should be): `create` for a key only the left has, `delete` for one only the
+ * right has, `update` with each changed field for one both have (nothing for records the same).
+ * Records it cannot match are problems, never merged or dropped: a key more than one record of a
+ * side holds (every such record), a key with a null part. Both sources sorted by the key: a
+ * streaming merge in constant memory, in key order; otherwise both sides are hashed.
+ *
+ * @example
+ * ```ts
+ * for await (const event of diffStream(fromCsv('roster.csv', file), fromEntity(em, Student), { key: 'studentNo' })) console.log(event);
+ * ```
+ */
+export async function* diffStream<L = Record<string, unknown>, R = Record<string, unknown>>(left: DiffSource<L>, right: DiffSource<R>, options: DiffOptions<L, R>):
+  AsyncGenerator<DiffAction<L, R> | DiffProblem<L, R> | { unchanged: unknown[] }> {
+  if (!options || options.key === undefined) throw OptionError.invalid('diff', 'key', options?.key, 'the field (or fields, or a function) records are matched by');
+  const readKey = keyReader('diff', options.key) as KeyReader<L | R>;
+  const keyNames = new Set(keyFields(options.key as KeySpec<never>));
+  const sorted = sameSpec(left.sortedBy as KeySpec<never>, options.key as KeySpec<never>) && sameSpec(right.sortedBy as KeySpec<never>, options.key as KeySpec<never>);
+  if (options.strategy === 'merge' && !sorted) throw DiffError.mergeNeedsSorted(!sameSpec(left.sortedBy as KeySpec<never>, options.key as KeySpec<never>) ? left.name : right.name);
+  const matched = function* (key: unknown[], lefts: L[], rights: R[]): Generator<DiffAction<L, R> | DiffProblem<L, R> | { unchanged: unknown[] }> {
+    if (lefts.length > 1) yield { problem: 'duplicate-key', side: 'left', key, records: lefts };
+    if (rights.length > 1) yield { problem: 'duplicate-key', side: 'right', key, records: rights };
+    if (lefts.length > 1 || rights.length > 1) return;
+    if (!rights.length) return yield { action: 'create', key, left: lefts[0]! };
+    if (!lefts.length) return yield { action: 'delete', key, right: rights[0]! };
+    const changes = changesOf(lefts[0]!, rights[0]!, options, keyNames);
+    yield changes.length ? { action: 'update', key, left: lefts[0]!, right: rights[0]!, changes } : { unchanged: key };
+  };
+  const nullProblem = <T extends L | R>(side: 'left' | 'right', group: Group<T>): DiffProblem<L, R> => ({ problem: 'null-key', side, key: group.key, records: group.records });
+
+  if (sorted && options.strategy !== 'hash') {
+    const lefts = sortedGroups(left, readKey as KeyReader<L>, options.signal);
+    const rights = sortedGroups(right, readKey as KeyReader<R>, options.signal);
+    const next = async <T>(groups: AsyncGenerator<Group<T>>, side: 'left' | 'right', problems: DiffProblem<L, R>[]) => {
+      for (let step = await groups.next(); !step.done; step = await groups.next()) {
+        if (!step.value.nullKey) return step.value;
+        problems.push(nullProblem(side, step.value as Group<L | R>));
+      }
+      return undefined;
+    };
+    const problems: DiffProblem<L, R>[] = [];
+    let l = await next(lefts, 'left', problems);
+    let r = await next(rights, 'right', problems);
+    while (l || r) {
+      yield* problems.splice(0);
+      const order = !l ? 1 : !r ? -1 : compareKeys(l.key, r.key);
+      if (order < 0) {
+        yield* matched(l!.key, l!.records, []);
+        l = await next(lefts, 'left', problems);
+      } else if (order > 0) {
+        yield* matched(r!.key, [], r!.records);
+        r = await next(rights, 'right', problems);
+      } else {
+        yield* matched(l!.key, l!.records, r!.records);
+        l = await next(lefts, 'left', problems);
+        r = await next(rights, 'right', problems);
+      }
+    }
+    yield* problems;
+    return;
+  }
+  const [lefts, rights] = [await hashedGroups(left, readKey as KeyReader<L>, options.signal), await hashedGroups(right, readKey as KeyReader<R>, options.signal)];
+  for (const group of lefts.nulls) yield nullProblem('left', group);
+  for (const group of rights.nulls) yield nullProblem('right', group);
+  for (const [text, group] of lefts.groups) {
+    yield* matched(group.key, group.records, rights.groups.get(text)?.records ?? []);
+    rights.groups.delete(text);
+  }
+  for (const group of rights.groups.values()) yield* matched(group.key, [], group.records);
+}
+
+/**
+ * `diffStream` collected: the actions, the problems, the strategy it took and the counts.
+ *
+ * @example
+ * ```ts
+ * const { actions, problems } = await diff(fromRecords('should', roster), fromRecords('is', students), { key: 'studentNo', compare: { name: comparators.trimmed } });
+ * ```
+ */
+export async function diff<L = Record<string, unknown>, R = Record<string, unknown>>(left: DiffSource<L>, right: DiffSource<R>, options: DiffOptions<L, R>): Promise<DiffResult<L, R>> {
+  const sorted = sameSpec(left.sortedBy as KeySpec<never>, options?.key as KeySpec<never>) && sameSpec(right.sortedBy as KeySpec<never>, options?.key as KeySpec<never>);
+  const result: DiffResult<L, R> = { actions: [], problems: [], strategy: options?.strategy ?? (sorted ? 'merge' : 'hash'), counts: { create: 0, update: 0, delete: 0, unchanged: 0, problems: 0 } };
+  for await (const event of diffStream(left, right, options)) {
+    if ('unchanged' in event) result.counts.unchanged++;
+    else if ('problem' in event) {
+      result.problems.push(event);
+      result.counts.problems++;
+    } else {
+      result.actions.push(event);
+      result.counts[event.action]++;
+    }
+  }
+  return result;
+}

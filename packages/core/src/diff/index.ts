@@ -1,0 +1,5 @@
+export { compareKeys, keyText, type KeySpec } from './diff-key.js';
+export { fromRecords, type DiffSource } from './diff-source.js';
+export { fromCsv, fromNdjson, type CsvSourceOptions, type FileInput, type NdjsonSourceOptions } from './file-sources.js';
+export { comparators, sameValue, type FieldComparator } from './field-compare.js';
+export { diff, diffStream, type DiffAction, type DiffOptions, type DiffProblem, type DiffResult, type FieldDiff } from './diff.js';

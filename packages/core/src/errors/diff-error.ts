@@ -1,0 +1,25 @@
+import { EntitySyncError } from './entity-sync-error.js';
+
+/** Two sources cannot be compared as asked. */
+export class DiffError extends EntitySyncError {
+  /** A source that says it is sorted yielded a key before the one it had just given. */
+  static notSorted(source: string, key: unknown[], previous: unknown[]): DiffError {
+    return new DiffError('DIFF_SOURCE_NOT_SORTED',
+      `${source} says its records come sorted by the key, but ${JSON.stringify(key)} came after ${JSON.stringify(previous)}. ` +
+      'Sort it by the key in the order of compareKeys (texts by code point, as COLLATE "C"), or do not declare sortedBy: the diff then hashes it.',
+      { info: { source, key, previous } });
+  }
+
+  /** A record of a file source that cannot be read (not JSON, a malformed CSV row, a column missing). */
+  static sourceInvalid(source: string, line: number, why: string): DiffError {
+    return new DiffError('DIFF_SOURCE_INVALID', `${source}, line ${line}: ${why}. Fix the file (or the source's options) and run the diff again; nothing was done.`,
+      { info: { source, line, why } });
+  }
+
+  /** `strategy: 'merge'` with a source not sorted by the diff's key. */
+  static mergeNeedsSorted(source: string): DiffError {
+    return new DiffError('DIFF_SOURCE_NOT_SORTED',
+      `A merge needs both sources sorted by the diff's key, and ${source} does not say it is (sortedBy). Declare it sorted, or leave strategy unset to hash it.`,
+      { info: { source } });
+  }
+}

@@ -16,6 +16,21 @@ export class DiffError extends EntitySyncError {
       { info: { source, line, why } });
   }
 
+  /** A reconcile found actions no handler takes; nothing was done. */
+  static unhandled(report: { unhandled: { model: string; action: string; field?: string; count: number }[] }): DiffError {
+    const listed = report.unhandled.map((item) => `${item.count} ${item.model} ${item.action}${item.field ? ` of ${item.field}` : ''}`).join(', ');
+    return new DiffError('RECONCILE_UNHANDLED',
+      `No handler takes ${listed}; nothing was done. Add the handlers, or pass allowUnhandled: true to do the rest and report these.`,
+      { info: { report } });
+  }
+
+  /** A reconcile found records it cannot match (duplicate or null keys); nothing was done. */
+  static unmatched(report: unknown, problems: number): DiffError {
+    return new DiffError('RECONCILE_UNMATCHED',
+      `${problems} record${problems === 1 ? '' : 's'} could not be matched by key (duplicate or null keys, listed in the report's problems); nothing was done. ` +
+      'Fix the sources, or pass allowProblems: true to reconcile the rest.', { info: { report } });
+  }
+
   /** `strategy: 'merge'` with a source not sorted by the diff's key. */
   static mergeNeedsSorted(source: string): DiffError {
     return new DiffError('DIFF_SOURCE_NOT_SORTED',

@@ -85,6 +85,8 @@ export type ErrorCode =
   // diff and reconcile
   | 'DIFF_SOURCE_NOT_SORTED'
   | 'DIFF_SOURCE_INVALID'
+  | 'RECONCILE_UNHANDLED'
+  | 'RECONCILE_UNMATCHED'
   // command line
   | 'CONFIG_NOT_FOUND'
   | 'CONFIG_INVALID'

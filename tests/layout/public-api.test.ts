@@ -19,14 +19,15 @@ import * as assert from 'uvu/assert';
 const DOCUMENTED: [string, Record<string, unknown>, string[]][] = [
   ['@entity-sync/core', core, ['SyncModel', 'Master', 'Replica', 'registerSyncModel', 'registerMaster', 'registerReplica', 'EntitySyncError',
     'RegistryError', 'GraphError', 'ImportError', 'CqrsError', 'TransportError', 'SetupError', 'HttpError', 'EnvSyncError', 'SyncStreamReader',
-    'PushPullError', 'encodeCheckpoint', 'decodeCheckpoint', 'AuditError', 'discoverSyncModels']],
+    'PushPullError', 'encodeCheckpoint', 'decodeCheckpoint', 'AuditError', 'discoverSyncModels', 'diff', 'diffStream', 'reconcile', 'describeReconcile',
+    'fromRecords', 'fromCsv', 'fromNdjson', 'comparators', 'compareKeys', 'DiffError']],
   ['@entity-sync/adapters/mikro-orm', mikroOrm, [
     'EntitySync', 'exportGraph', 'importGraph', 'deleteGraph',
     'installOutbox', 'setCorrelationId', 'OutboxRelay', 'installReplica', 'ReplicaApplier', 'ReplicaConsumer',
     'dumpMaster', 'loadReplica', 'syncMaster', 'diffMaster', 'diffReplica', 'diffSync', 'exportReferenceData', 'pullReferenceData', 'envSyncRoutes', 'pullFrom', 'ENV_SYNC_RIGHT',
     'installPushPull', 'pullChanges', 'ROW_VERSION_TABLE', 'pushPullRoutes', 'PUSH_PULL_PULL_RIGHT', 'pushChanges', 'PUSH_PULL_PUSH_RIGHT', 'pullStreamRoutes', 'rxdbRoutes',
     'installAudit', 'auditTrail', 'auditedRowAt', 'exportAuditTrail', 'pruneAudit', 'setAuditActor', 'withAuditActor', 'scheduleRetention',
-    'syncLog', 'exportSyncLog', 'pruneSyncLog', 'createSyncMetrics', 'metricsRoutes', 'healthRoutes', 'servedModelList', 'adminRoutes',
+    'syncLog', 'exportSyncLog', 'pruneSyncLog', 'createSyncMetrics', 'metricsRoutes', 'healthRoutes', 'servedModelList', 'adminRoutes', 'fromEntity',
   ]],
   ['@entity-sync/adapters/http', http, ['createHttpHandler', 'staticTokenAuth', 'jwtAuth', 'tokenRoutes', 'ndjson', 'ndjsonBatches', 'bytes', 'httpGetLines', 'httpGetLineBatches', 'httpGetBytes',
     'STATUS_OF_CODE', 'statusOfCode']],

@@ -4,3 +4,4 @@ export * from './graph-io/index.js';
 export * from './cqrs/index.js';
 export * from './env-sync/index.js';
 export * from './push-pull/index.js';
+export * from './diff/index.js';

@@ -341,22 +341,37 @@ export function forkOutsideTransaction(em: EntityManager): EntityManager {
   return em.isInTransaction() ? em : em.fork();
 }
 
-/** One page of a filtered entity's primary keys (column values in key order), in primary-key order. */
-export async function findKeysByCursor(em: EntityManager, entity: string, filter: object, properties: string[], size: number, after?: string):
-  Promise<{ keys: unknown[][]; next?: string }> {
+/** One page of a filtered entity's rows in the order of `properties` (ascending), by MikroORM's cursor pagination: the entities and the cursor of the next page. */
+export async function findPageByCursor(em: EntityManager, entity: string, filter: object, properties: string[], size: number, after?: string, fields?: string[]):
+  Promise<{ items: object[]; next?: string }> {
   const options = {
     first: size,
     after,
     orderBy: Object.fromEntries(properties.map((property) => [property, 'asc'])),
-    fields: properties,
+    ...(fields ? { fields } : {}),
     includeCount: false,
   };
   type Cursor = { items: object[]; hasNextPage: boolean; endCursor: string | null };
   const cursors = em as unknown as { findByCursor(entity: string, ...args: object[]): Promise<Cursor> };
   // MikroORM 7 takes the filter as the `where` option
   const cursor = v7 ? await cursors.findByCursor(entity, { where: filter, ...options }) : await cursors.findByCursor(entity, filter, options);
-  const keys = cursor.items.map((item) => primaryKeyValuesOf(item as object));
-  return { keys, next: cursor.hasNextPage ? cursor.endCursor ?? undefined : undefined };
+  return { items: cursor.items, next: cursor.hasNextPage ? cursor.endCursor ?? undefined : undefined };
+}
+
+/** One page of a filtered entity's primary keys (column values in key order), in primary-key order. */
+export async function findKeysByCursor(em: EntityManager, entity: string, filter: object, properties: string[], size: number, after?: string):
+  Promise<{ keys: unknown[][]; next?: string }> {
+  const page = await findPageByCursor(em, entity, filter, properties, size, after, properties);
+  return { keys: page.items.map((item) => primaryKeyValuesOf(item)), next: page.next };
+}
+
+/** Whether each of `properties` of `entity` holds numbers (its values order the same in JavaScript and PostgreSQL). */
+export function numericProperties(em: EntityManager, entity: string, properties: string[]): boolean {
+  const meta = em.getMetadata().find(byName(entity));
+  return properties.every((name) => {
+    const prop = meta?.properties[name] as { runtimeType?: string; type?: string } | undefined;
+    return prop?.runtimeType === 'number' || prop?.runtimeType === 'bigint';
+  });
 }
 
 /** Property names of an entity (what a replica's field mapping may write). */

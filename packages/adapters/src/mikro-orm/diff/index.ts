@@ -1,0 +1,1 @@
+export { fromEntity, type EntitySourceOptions } from './entity-source.js';

@@ -11,9 +11,10 @@ import { createHttpHandler, staticTokenAuth } from '@entity-sync/adapters/http';
 import { toNodeListener } from '@entity-sync/adapters/http/node';
 import {
   adminRoutes, auditTrail, createSyncMetrics, EntitySync, envSyncRoutes, exportGraph, healthRoutes, importGraph, installAudit, installOutbox, installPushPull, installReplica,
-  metricsRoutes, OutboxRelay, pullFrom, pushPullRoutes, ReplicaConsumer, syncLog, type PulledChanges, type PushResult,
+  fromEntity, metricsRoutes, OutboxRelay, pullFrom, pushPullRoutes, ReplicaConsumer, syncLog, type PulledChanges, type PushResult,
 } from '@entity-sync/adapters/mikro-orm';
 import { MemoryTransport } from '@entity-sync/adapters/memory';
+import { diff } from '@entity-sync/core';
 import { Novel, Writer, WriterCopy } from './entities.js';
 import { createSchema, pgliteOptions } from './orm.js';
 
@@ -75,9 +76,21 @@ const metricsText = await (await get('metrics')).text();
 const adminLogin = (await fetch(`${url}/admin/login`)).headers.get('content-type');
 await new Promise((resolve) => server.close(resolve));
 const trail = (await auditTrail(source.em.fork(), { model: 'Writer', key: 500 })).entries;
+// a request's log entry is written after its answer: wait for them (a few seconds at most)
+const loggedRequests = async (count: number) => {
+  for (let waited = 0; ; waited += 20) {
+    const { entries } = await syncLog(source.em.fork(), { user: 'app-service' });
+    if (entries.length >= count || waited >= 5000) return entries;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+};
+// the writers of the source against those pulled into the fourth database, by natural key: the same after the pull
+const writersOf = (orm: MikroORM) => fromEntity(orm.em.fork(), Writer, { fields: ['name'] });
+const compared = await diff(writersOf(source), writersOf(pulledDb), { key: 'email' });
 const operated = {
+  compared: compared.counts,
   audited: trail.map((entry) => [entry.operation, entry.actor, entry.client]),
-  logged: (await syncLog(source.em.fork(), { user: 'app-service' })).entries.map((entry) => entry.endpoint).sort(),
+  logged: (await loggedRequests(3)).map((entry) => entry.endpoint).sort(),
   health, counted: /entity_sync_requests_total\{endpoint="push",status="200"\} 1/.test(metricsText), adminLogin,
 };
 const pulled = { created: first.models[0]?.created ?? null, unchangedAfter: second.models[0]?.unchanged ?? null };

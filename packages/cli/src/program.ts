@@ -7,6 +7,7 @@ import type { CliIo } from './cli-io.js';
 import { loadConfig, openOrm, type LoadedConfig } from './config-loader.js';
 import { apiCommand, auditCommand, logCommand } from './api-commands.js';
 import { cqrsCommand } from './cqrs-commands.js';
+import { diffCommand } from './diff-commands.js';
 import { pullCommand } from './env-sync-commands.js';
 import { progressDisplay } from './progress.js';
 import { parseRootSpec } from './root-spec.js';
@@ -106,7 +107,7 @@ export function createProgram(io: CliIo): Command {
     });
 
   // a command built apart (and its subcommands) inherits exitOverride and the output settings only when told to
-  for (const command of [pullCommand(io, withOrm, loadedConfig), cqrsCommand(io, withOrm, loadedConfig), apiCommand(io, withOrm), auditCommand(io, withOrm), logCommand(io, withOrm)]) {
+  for (const command of [pullCommand(io, withOrm, loadedConfig), cqrsCommand(io, withOrm, loadedConfig), apiCommand(io, withOrm), auditCommand(io, withOrm), logCommand(io, withOrm), diffCommand(io, withOrm)]) {
     command.copyInheritedSettings(program);
     for (const sub of command.commands) sub.copyInheritedSettings(command);
     program.addCommand(command);

@@ -1,6 +1,6 @@
 import { DiffError } from '../errors/diff-error.js';
 import { OptionError } from '../errors/option-error.js';
-import { diff, type DiffAction, type DiffOptions, type DiffProblem, type FieldDiff } from './diff.js';
+import { diff, type DiffAction, type DiffOptions, type DiffProblem, type DiffResult, type FieldDiff } from './diff.js';
 import type { DiffSource } from './diff-source.js';
 
 /** What a handler says of each action of its batch; nothing (void) means every one was done. */
@@ -183,5 +183,22 @@ export function describeReconcile(report: ReconcileReport): string {
   }
   for (const item of report.unhandled) lines.push(`unhandled: ${item.count} ${item.model} ${item.action}${item.field ? ` of ${item.field}` : ''} (no handler)`);
   if (report.failed) lines.push(`${report.failed} action${report.failed === 1 ? '' : 's'} failed`);
+  return lines.join('\n');
+}
+
+/** A readable account of a diff: the creates, updates with their field changes, deletes, and the records it could not match. */
+export function describeDiff(result: DiffResult, names: { left: string; right: string } = { left: 'left', right: 'right' }): string {
+  const { create, update, delete: remove, unchanged, problems } = result.counts;
+  const lines = [`${names.left} > ${names.right}: ${create} to create, ${update} to update, ${remove} to delete, ${unchanged} the same${problems ? `, ${problems} not matched` : ''} (${result.strategy})`];
+  for (const action of result.actions) {
+    lines.push(`  ${action.action === 'create' ? '+' : action.action === 'delete' ? '-' : '~'} ${keyShown(action.key)}`);
+    if (action.action !== 'update') continue;
+    for (const change of action.changes) {
+      lines.push(change.added || change.removed
+        ? `      ${change.field}: ${[...(change.added ?? []).map((element) => `+${JSON.stringify(element)}`), ...(change.removed ?? []).map((element) => `-${JSON.stringify(element)}`)].join(' ')}`
+        : `      ${change.field}: ${shown(change.old)} -> ${shown(change.new)}`);
+    }
+  }
+  for (const problem of result.problems) lines.push(`  ! ${problem.problem} on the ${problem.side === 'left' ? names.left : names.right} side: ${keyShown(problem.key)} (${problem.records.length} record${problem.records.length === 1 ? '' : 's'})`);
   return lines.join('\n');
 }

@@ -1,1 +1,2 @@
 export { fromEntity, type EntitySourceOptions } from './entity-source.js';
+export { fromTable, type TableSourceOptions } from './table-source.js';

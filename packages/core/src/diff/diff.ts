@@ -80,23 +80,78 @@ async function* sortedGroups<T>(source: DiffSource<T>, readKey: KeyReader<T>, si
   if (current) yield current;
 }
 
+/**
+ * What a hashed diff files a key under: a one-part key of a number or a text as itself (a text
+ * with a prefix no `keyText` has), any other key as its `keyText`. Equal for equal keys.
+ */
+const mapKey = (key: unknown[]): unknown => {
+  if (key.length === 1) {
+    const [part] = key;
+    if (typeof part === 'number') return Object.is(part, -0) ? 0 : part;
+    if (typeof part === 'string') return `s${part}`;
+    if (typeof part === 'bigint' && Number.isSafeInteger(Number(part))) return Number(part);
+  }
+  return keyText(key);
+};
+
 /** Every record of a source grouped by key, in the order keys first came (null keys alone). */
-async function hashedGroups<T>(source: DiffSource<T>, readKey: KeyReader<T>, signal?: AbortSignal): Promise<{ groups: Map<string, Group<T>>; nulls: Group<T>[] }> {
-  const groups = new Map<string, Group<T>>();
+async function hashedGroups<T>(source: DiffSource<T>, readKey: KeyReader<T>, signal?: AbortSignal): Promise<{ groups: Map<unknown, Group<T>>; nulls: Group<T>[] }> {
+  const groups = new Map<unknown, Group<T>>();
   const nulls: Group<T>[] = [];
-  for await (const record of source.records(signal)) {
-    signal?.throwIfAborted();
+  const add = (record: T) => {
     const key = readKey(record);
     if (key.some(isNullPart)) {
       nulls.push({ key, records: [record], nullKey: true });
-      continue;
+      return;
     }
-    const text = keyText(key);
-    const group = groups.get(text);
+    const filed = mapKey(key);
+    const group = groups.get(filed);
     if (group) group.records.push(record);
-    else groups.set(text, { key, records: [record] });
+    else groups.set(filed, { key, records: [record] });
+  };
+  const records = source.records(signal);
+  // records in memory are read without an await each
+  if (Symbol.iterator in records) {
+    let n = 0;
+    for (const record of records as Iterable<T>) {
+      if ((++n & 0xffff) === 0) signal?.throwIfAborted();
+      add(record);
+    }
+  } else {
+    for await (const record of records) {
+      signal?.throwIfAborted();
+      add(record);
+    }
   }
   return { groups, nulls };
+}
+
+type DiffEvent<L, R> = DiffAction<L, R> | DiffProblem<L, R> | { unchanged: unknown[] };
+
+/** The events of one key: problems for duplicates, else its action (or that it is the same), handed to `emit`. */
+function matchedInto<L, R>(key: unknown[], lefts: L[], rights: R[], options: DiffOptions<L, R>, keyNames: Set<string>, emit: (event: DiffEvent<L, R>) => void): void {
+  if (lefts.length > 1) emit({ problem: 'duplicate-key', side: 'left', key, records: lefts });
+  if (rights.length > 1) emit({ problem: 'duplicate-key', side: 'right', key, records: rights });
+  if (lefts.length > 1 || rights.length > 1) return;
+  if (!rights.length) return emit({ action: 'create', key, left: lefts[0]! });
+  if (!lefts.length) return emit({ action: 'delete', key, right: rights[0]! });
+  const changes = changesOf(lefts[0]!, rights[0]!, options, keyNames);
+  emit(changes.length ? { action: 'update', key, left: lefts[0]!, right: rights[0]!, changes } : { unchanged: key });
+}
+
+/** The hashed strategy: both sides grouped by key, then every key's events handed to `emit` (no await between them). */
+async function hashed<L, R>(left: DiffSource<L>, right: DiffSource<R>, options: DiffOptions<L, R>, readKey: KeyReader<L | R>, keyNames: Set<string>,
+  emit: (event: DiffEvent<L, R>) => void): Promise<void> {
+  const lefts = await hashedGroups(left, readKey as KeyReader<L>, options.signal);
+  const rights = await hashedGroups(right, readKey as KeyReader<R>, options.signal);
+  for (const group of lefts.nulls) emit({ problem: 'null-key', side: 'left', key: group.key, records: group.records });
+  for (const group of rights.nulls) emit({ problem: 'null-key', side: 'right', key: group.key, records: group.records });
+  for (const [filed, group] of lefts.groups) {
+    const other = rights.groups.get(filed);
+    matchedInto(group.key, group.records, other?.records ?? [], options, keyNames, emit);
+    if (other) rights.groups.delete(filed);
+  }
+  for (const group of rights.groups.values()) matchedInto(group.key, [], group.records, options, keyNames, emit);
 }
 
 /** The list elements as texts (a list compared as a set). */
@@ -137,20 +192,16 @@ function changesOf<L, R>(left: L, right: R, options: DiffOptions<L, R>, keyNames
  * ```
  */
 export async function* diffStream<L = Record<string, unknown>, R = Record<string, unknown>>(left: DiffSource<L>, right: DiffSource<R>, options: DiffOptions<L, R>):
-  AsyncGenerator<DiffAction<L, R> | DiffProblem<L, R> | { unchanged: unknown[] }> {
+  AsyncGenerator<DiffEvent<L, R>> {
   if (!options || options.key === undefined) throw OptionError.invalid('diff', 'key', options?.key, 'the field (or fields, or a function) records are matched by');
   const readKey = keyReader('diff', options.key) as KeyReader<L | R>;
   const keyNames = new Set(keyFields(options.key as KeySpec<never>));
   const sorted = sameSpec(left.sortedBy as KeySpec<never>, options.key as KeySpec<never>) && sameSpec(right.sortedBy as KeySpec<never>, options.key as KeySpec<never>);
   if (options.strategy === 'merge' && !sorted) throw DiffError.mergeNeedsSorted(!sameSpec(left.sortedBy as KeySpec<never>, options.key as KeySpec<never>) ? left.name : right.name);
-  const matched = function* (key: unknown[], lefts: L[], rights: R[]): Generator<DiffAction<L, R> | DiffProblem<L, R> | { unchanged: unknown[] }> {
-    if (lefts.length > 1) yield { problem: 'duplicate-key', side: 'left', key, records: lefts };
-    if (rights.length > 1) yield { problem: 'duplicate-key', side: 'right', key, records: rights };
-    if (lefts.length > 1 || rights.length > 1) return;
-    if (!rights.length) return yield { action: 'create', key, left: lefts[0]! };
-    if (!lefts.length) return yield { action: 'delete', key, right: rights[0]! };
-    const changes = changesOf(lefts[0]!, rights[0]!, options, keyNames);
-    yield changes.length ? { action: 'update', key, left: lefts[0]!, right: rights[0]!, changes } : { unchanged: key };
+  const matched = function* (key: unknown[], lefts: L[], rights: R[]): Generator<DiffEvent<L, R>> {
+    const events: DiffEvent<L, R>[] = [];
+    matchedInto(key, lefts, rights, options, keyNames, (event) => void events.push(event));
+    yield* events;
   };
   const nullProblem = <T extends L | R>(side: 'left' | 'right', group: Group<T>): DiffProblem<L, R> => ({ problem: 'null-key', side, key: group.key, records: group.records });
 
@@ -185,14 +236,9 @@ export async function* diffStream<L = Record<string, unknown>, R = Record<string
     yield* problems;
     return;
   }
-  const [lefts, rights] = [await hashedGroups(left, readKey as KeyReader<L>, options.signal), await hashedGroups(right, readKey as KeyReader<R>, options.signal)];
-  for (const group of lefts.nulls) yield nullProblem('left', group);
-  for (const group of rights.nulls) yield nullProblem('right', group);
-  for (const [text, group] of lefts.groups) {
-    yield* matched(group.key, group.records, rights.groups.get(text)?.records ?? []);
-    rights.groups.delete(text);
-  }
-  for (const group of rights.groups.values()) yield* matched(group.key, [], group.records);
+  const events: DiffEvent<L, R>[] = [];
+  await hashed(left, right, options, readKey, keyNames, (event) => void events.push(event));
+  yield* events;
 }
 
 /**
@@ -206,7 +252,7 @@ export async function* diffStream<L = Record<string, unknown>, R = Record<string
 export async function diff<L = Record<string, unknown>, R = Record<string, unknown>>(left: DiffSource<L>, right: DiffSource<R>, options: DiffOptions<L, R>): Promise<DiffResult<L, R>> {
   const sorted = sameSpec(left.sortedBy as KeySpec<never>, options?.key as KeySpec<never>) && sameSpec(right.sortedBy as KeySpec<never>, options?.key as KeySpec<never>);
   const result: DiffResult<L, R> = { actions: [], problems: [], strategy: options?.strategy ?? (sorted ? 'merge' : 'hash'), counts: { create: 0, update: 0, delete: 0, unchanged: 0, problems: 0 } };
-  for await (const event of diffStream(left, right, options)) {
+  const collect = (event: DiffEvent<L, R>) => {
     if ('unchanged' in event) result.counts.unchanged++;
     else if ('problem' in event) {
       result.problems.push(event);
@@ -215,6 +261,12 @@ export async function diff<L = Record<string, unknown>, R = Record<string, unkno
       result.actions.push(event);
       result.counts[event.action]++;
     }
+  };
+  if (result.strategy === 'hash' && options?.key !== undefined) {
+    // the events straight into the result: an async generator's await per event would cost more than the comparison
+    await hashed(left, right, options, keyReader('diff', options.key) as KeyReader<L | R>, new Set(keyFields(options.key as KeySpec<never>)), collect);
+  } else {
+    for await (const event of diffStream(left, right, options)) collect(event);
   }
   return result;
 }

@@ -94,20 +94,37 @@ const mapKey = (key: unknown[]): unknown => {
   return keyText(key);
 };
 
-/** Every record of a source grouped by key, in the order keys first came (null keys alone). */
-async function hashedGroups<T>(source: DiffSource<T>, readKey: KeyReader<T>, signal?: AbortSignal): Promise<{ groups: Map<unknown, Group<T>>; nulls: Group<T>[] }> {
-  const groups = new Map<unknown, Group<T>>();
-  const nulls: Group<T>[] = [];
-  const add = (record: T) => {
+/** What `filerOf` gives a record whose key has a null part. */
+const NULL_KEY = Symbol('null key');
+
+/**
+ * The function that files a record under its key's `mapKey` (`NULL_KEY` for a null part): for a
+ * key of one field it reads the field alone, with no list made per record.
+ */
+function filerOf<T>(spec: KeySpec<never>, readKey: KeyReader<T>): (record: T) => unknown {
+  const single = typeof spec === 'string' ? spec : Array.isArray(spec) && spec.length === 1 ? spec[0] as string : undefined;
+  if (single === undefined) return (record) => {
     const key = readKey(record);
-    if (key.some(isNullPart)) {
-      nulls.push({ key, records: [record], nullKey: true });
-      return;
-    }
-    const filed = mapKey(key);
+    return key.some(isNullPart) ? NULL_KEY : mapKey(key);
+  };
+  return (record) => {
+    const part = (record as Record<string, unknown>)[single];
+    if (typeof part === 'number') return Number.isNaN(part) ? NULL_KEY : Object.is(part, -0) ? 0 : part;
+    if (typeof part === 'string') return `s${part}`;
+    return isNullPart(part) ? NULL_KEY : mapKey([part]);
+  };
+}
+
+/** Every record of a source grouped by key, in the order keys first came; those with a null key part apart. */
+async function hashedGroups<T>(source: DiffSource<T>, file: (record: T) => unknown, signal?: AbortSignal): Promise<{ groups: Map<unknown, T[]>; nulls: T[] }> {
+  const groups = new Map<unknown, T[]>();
+  const nulls: T[] = [];
+  const add = (record: T) => {
+    const filed = file(record);
+    if (filed === NULL_KEY) return void nulls.push(record);
     const group = groups.get(filed);
-    if (group) group.records.push(record);
-    else groups.set(filed, { key, records: [record] });
+    if (group) group.push(record);
+    else groups.set(filed, [record]);
   };
   const records = source.records(signal);
   // records in memory are read without an await each
@@ -142,16 +159,17 @@ function matchedInto<L, R>(key: unknown[], lefts: L[], rights: R[], options: Dif
 /** The hashed strategy: both sides grouped by key, then every key's events handed to `emit` (no await between them). */
 async function hashed<L, R>(left: DiffSource<L>, right: DiffSource<R>, options: DiffOptions<L, R>, readKey: KeyReader<L | R>, keyNames: Set<string>,
   emit: (event: DiffEvent<L, R>) => void): Promise<void> {
-  const lefts = await hashedGroups(left, readKey as KeyReader<L>, options.signal);
-  const rights = await hashedGroups(right, readKey as KeyReader<R>, options.signal);
-  for (const group of lefts.nulls) emit({ problem: 'null-key', side: 'left', key: group.key, records: group.records });
-  for (const group of rights.nulls) emit({ problem: 'null-key', side: 'right', key: group.key, records: group.records });
-  for (const [filed, group] of lefts.groups) {
+  const file = filerOf(options.key as KeySpec<never>, readKey);
+  const lefts = await hashedGroups(left, file as (record: L) => unknown, options.signal);
+  const rights = await hashedGroups(right, file as (record: R) => unknown, options.signal);
+  for (const record of lefts.nulls) emit({ problem: 'null-key', side: 'left', key: readKey(record), records: [record] });
+  for (const record of rights.nulls) emit({ problem: 'null-key', side: 'right', key: readKey(record), records: [record] });
+  for (const [filed, records] of lefts.groups) {
     const other = rights.groups.get(filed);
-    matchedInto(group.key, group.records, other?.records ?? [], options, keyNames, emit);
+    matchedInto(readKey(records[0]!), records, other ?? [], options, keyNames, emit);
     if (other) rights.groups.delete(filed);
   }
-  for (const group of rights.groups.values()) matchedInto(group.key, [], group.records, options, keyNames, emit);
+  for (const records of rights.groups.values()) matchedInto(readKey(records[0]!), [], records, options, keyNames, emit);
 }
 
 /** The list elements as texts (a list compared as a set). */

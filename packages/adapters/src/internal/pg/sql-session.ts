@@ -49,6 +49,12 @@ export class SqlSession {
     return (await this.connection.query<T>(sql, params)).rows;
   }
 
+  /** Whether the table (or view) `name` names, as SQL would (`"schema"."table"`), exists. */
+  async tableExists(name: string): Promise<boolean> {
+    const [found] = await this.query<{ present: boolean }>('SELECT to_regclass(?) IS NOT NULL AS present', [name]);
+    return !!found?.present;
+  }
+
   /** Runs a statement and returns how many rows it changed. */
   async run(sql: string, params: unknown[] = []): Promise<number> {
     this.checkAborted();

@@ -1,8 +1,8 @@
-import { OptionError } from '@entity-sync/core';
 import type { EntityManager } from '@mikro-orm/core';
 import { checkEntityManager } from '../extension/arguments.js';
 import { defaultSchemaOf, inTransaction } from '../extension/compat.js';
 import { ident, SqlSession } from '../../internal/pg/sql-session.js';
+import { cutoffOf } from './retention-window.js';
 import { PUSH_LOG_TABLE, PUSH_PULL_STATE_TABLE, ROW_VERSION_TABLE } from './row-versions.js';
 
 const PRUNED_BELOW = 'tombstones_pruned_below';
@@ -35,9 +35,8 @@ export interface PruneTombstonesOptions {
  */
 export async function pruneTombstones(em: EntityManager, options: PruneTombstonesOptions): Promise<number> {
   checkEntityManager('pruneTombstones', em, 'pruneTombstones(orm.em.fork(), { olderThan: 30 * 24 * 3600_000 })');
-  const olderThan = options?.olderThan;
-  const cutoff = olderThan instanceof Date ? olderThan : typeof olderThan === 'number' && olderThan >= 0 ? new Date(Date.now() - olderThan) : undefined;
-  if (!cutoff || Number.isNaN(cutoff.getTime())) throw OptionError.invalidArgument('pruneTombstones', 'olderThan', olderThan, 'a Date or an age in milliseconds (0 or more)');
+  // required: none is refused as a wrong one
+  const cutoff = cutoffOf('pruneTombstones', options?.olderThan ?? null)!;
   return inTransaction(em, async (tx) => {
     const session = await SqlSession.open(tx);
     const schema = ident(defaultSchemaOf(tx));

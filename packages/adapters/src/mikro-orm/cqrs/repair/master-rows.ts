@@ -17,8 +17,7 @@ export interface Relation {
 
 /** `(key, revision)` of the rows of `cqrsId` in a revision table, or no rows when the table does not exist. */
 export async function revisionsOf(session: SqlSession, table: string, cqrsId: string): Promise<Relation> {
-  const [found] = await session.query<{ present: boolean }>('SELECT to_regclass(?) IS NOT NULL AS present', [table]);
-  return found?.present
+  return await session.tableExists(table)
     ? { sql: `(SELECT key, revision FROM ${table} WHERE cqrs_id = ?)`, params: [cqrsId] }
     : { sql: '(SELECT NULL::jsonb AS key, NULL::bigint AS revision WHERE false)', params: [] };
 }

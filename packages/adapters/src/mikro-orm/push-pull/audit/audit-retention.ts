@@ -1,8 +1,9 @@
-import { OptionError, type AuditRetention } from '@entity-sync/core';
+import type { AuditRetention } from '@entity-sync/core';
 import type { EntityManager } from '@mikro-orm/core';
 import { checkEntityManager } from '../../extension/arguments.js';
 import { defaultSchemaOf, inTransaction } from '../../extension/compat.js';
 import { ident, SqlSession } from '../../../internal/pg/sql-session.js';
+import { cutoffOf, keepOf } from '../retention-window.js';
 import { AUDIT_TABLE, auditedModel, auditedModelRows } from './audit-tables.js';
 
 /** Options of `pruneAudit`. */
@@ -17,12 +18,6 @@ export interface PruneAuditOptions {
 
 const DAY_MS = 86_400_000;
 
-function cutoffOf(olderThan: Date | number | undefined, days: number | undefined): Date | undefined {
-  if (olderThan instanceof Date) return olderThan;
-  if (olderThan !== undefined) return new Date(Date.now() - olderThan);
-  return days === undefined ? undefined : new Date(Date.now() - days * DAY_MS);
-}
-
 /**
  * Applies the audit trail's retention: per model, removes the entries older than `olderThan` and
  * those past the newest `keep`, by default as each model's `@SyncModel({ audit: { retention } })`
@@ -36,11 +31,8 @@ function cutoffOf(olderThan: Date | number | undefined, days: number | undefined
  */
 export async function pruneAudit(em: EntityManager, options: PruneAuditOptions = {}): Promise<Record<string, number>> {
   checkEntityManager('pruneAudit', em, 'pruneAudit(orm.em.fork(), { olderThan: 90 * 86_400_000 })');
-  const { olderThan, keep } = options;
-  if (olderThan !== undefined && !(olderThan instanceof Date ? !Number.isNaN(olderThan.getTime()) : typeof olderThan === 'number' && olderThan >= 0)) {
-    throw OptionError.invalid('pruneAudit', 'olderThan', olderThan, 'a Date or an age in milliseconds (0 or more)');
-  }
-  if (keep !== undefined && !(Number.isInteger(keep) && keep >= 0)) throw OptionError.invalid('pruneAudit', 'keep', keep, 'a whole number of 0 or more');
+  const asked = cutoffOf('pruneAudit', options.olderThan);
+  const keep = keepOf('pruneAudit', options.keep);
   return inTransaction(em, async (tx) => {
     const session = await SqlSession.open(tx);
     const schema = defaultSchemaOf(tx);
@@ -50,7 +42,7 @@ export async function pruneAudit(em: EntityManager, options: PruneAuditOptions =
     const removed: Record<string, number> = {};
     for (const model of chosen) {
       const retention: AuditRetention = model.retention;
-      const cutoff = cutoffOf(olderThan, retention.days);
+      const cutoff = asked ?? (retention.days === undefined ? undefined : new Date(Date.now() - retention.days * DAY_MS));
       const kept = keep ?? retention.keep;
       let count = 0;
       if (cutoff) count += await session.run(`DELETE FROM ${trail} WHERE model = ? AND at < ?`, [model.model, cutoff.toISOString()]);

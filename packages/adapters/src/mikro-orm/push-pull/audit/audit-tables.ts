@@ -45,8 +45,7 @@ const parsed = <T>(value: unknown): T => (typeof value === 'string' ? JSON.parse
 
 /** The audited models recorded in the database (`AUDIT_NOT_INSTALLED` when the audit tables are not there). */
 export async function auditedModelRows(session: SqlSession, schema: string): Promise<Map<string, AuditedModelRow>> {
-  const [present] = await session.query<{ present: boolean }>('SELECT to_regclass(?) IS NOT NULL AS present', [`${ident(schema)}.${AUDIT_MODEL_TABLE}`]);
-  if (!present?.present) throw AuditError.notInstalled();
+  if (!(await session.tableExists(`${ident(schema)}.${AUDIT_MODEL_TABLE}`))) throw AuditError.notInstalled();
   const rows = await session.query<{ model: string; table_name: string; key_columns: string[]; key_types: string[]; excluded: string[]; properties: unknown; retain_days: number | null; keep: string | null }>(
     `SELECT model, table_name, key_columns, key_types, excluded, properties, retain_days, keep::text AS keep FROM ${ident(schema)}.${AUDIT_MODEL_TABLE} ORDER BY model`);
   return new Map(rows.map((row) => [row.model, {

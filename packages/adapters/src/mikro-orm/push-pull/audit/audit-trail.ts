@@ -1,9 +1,9 @@
-import { AuditError, OptionError, type AuditEntry, type AuditOperation } from '@entity-sync/core';
+import { OptionError, type AuditEntry, type AuditOperation } from '@entity-sync/core';
 import type { EntityManager } from '@mikro-orm/core';
-import { stringify } from 'csv-stringify/sync';
 import { checkEntityManager } from '../../extension/arguments.js';
 import { defaultSchemaOf, inTransaction } from '../../extension/compat.js';
 import { ident, SqlSession } from '../../../internal/pg/sql-session.js';
+import { checkTimeRange, idCursor, pagedLines, pageSize } from '../record-pages.js';
 import { asProperties, AUDIT_TABLE, auditedModel, auditedModelRows, keyJsonOf, keyText, parsedJson, type AuditedModelRow } from './audit-tables.js';
 
 /** Options of `auditTrail`: every filter given must hold. */
@@ -36,17 +36,7 @@ export interface AuditTrailPage {
 
 const OPERATIONS: AuditOperation[] = ['create', 'update', 'delete'];
 
-const encodeCursor = (id: string) => Buffer.from(`audit:${id}`).toString('base64url');
-function decodeCursor(cursor: string): string {
-  const text = Buffer.from(cursor, 'base64url').toString('utf8');
-  const id = /^audit:(\d{1,19})$/.exec(text)?.[1];
-  if (!id) throw AuditError.cursorInvalid(cursor);
-  return id;
-}
-
-function checkDate(fn: string, name: string, value: unknown): void {
-  if (value !== undefined && !(value instanceof Date && !Number.isNaN(value.getTime()))) throw OptionError.invalid(fn, name, value, 'a valid Date');
-}
+const cursors = idCursor('audit', 'audit trail');
 
 /** The entry of a trail row, its values under their property names. */
 export function auditEntryOf(row: { id: string; model: string; key: unknown; operation: AuditOperation; actor: string | null; client: string | null; at: Date | string; old: unknown; new: unknown },
@@ -76,13 +66,11 @@ export function auditEntryOf(row: { id: string; model: string; key: unknown; ope
  */
 export async function auditTrail(em: EntityManager, options: AuditTrailOptions = {}): Promise<AuditTrailPage> {
   checkEntityManager('auditTrail', em, "auditTrail(orm.em.fork(), { model: 'Order' })");
-  const limit = options.limit ?? 100;
-  if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw OptionError.invalid('auditTrail', 'limit', limit, 'a whole number from 1 to 10,000');
+  const limit = pageSize('auditTrail', options.limit);
   if (options.key !== undefined && options.model === undefined) throw OptionError.invalid('auditTrail', 'key', options.key, 'a key together with model');
   const operations = options.operation === undefined ? undefined : [options.operation].flat();
   if (operations?.some((operation) => !OPERATIONS.includes(operation))) throw OptionError.invalid('auditTrail', 'operation', options.operation, OPERATIONS.join(', '));
-  checkDate('auditTrail', 'since', options.since);
-  checkDate('auditTrail', 'until', options.until);
+  checkTimeRange('auditTrail', options);
   if (options.order !== undefined && options.order !== 'newest' && options.order !== 'oldest') throw OptionError.invalid('auditTrail', 'order', options.order, "'newest' or 'oldest'");
   return inTransaction(em, async (tx) => {
   const session = await SqlSession.open(tx);
@@ -102,13 +90,13 @@ export async function auditTrail(em: EntityManager, options: AuditTrailOptions =
   if (operations) add('operation = ANY(?::text[])', operations);
   if (options.since) add('at >= ?', options.since.toISOString());
   if (options.until) add('at < ?', options.until.toISOString());
-  if (options.cursor) add(`id ${newest ? '<' : '>'} ?::bigint`, decodeCursor(options.cursor));
+  if (options.cursor) add(`id ${newest ? '<' : '>'} ?::bigint`, cursors.decode(options.cursor));
   const rows = await session.query<Parameters<typeof auditEntryOf>[0]>(
     `SELECT id::text AS id, model, key, operation, actor, client, at, old, new FROM ${ident(schema)}.${AUDIT_TABLE} ` +
     // ordered by the table's id, not the text the select list makes of it
     `a ${where.length ? `WHERE ${where.join(' AND ')} ` : ''}ORDER BY a.id ${newest ? 'DESC' : 'ASC'} LIMIT ${limit + 1}`, params);
   const entries = rows.slice(0, limit).map((row) => auditEntryOf(row, models.get(row.model)));
-  return { entries, cursor: rows.length > limit ? encodeCursor(entries.at(-1)!.id) : null };
+  return { entries, cursor: rows.length > limit ? cursors.encode(entries.at(-1)!.id) : null };
   });
 }
 
@@ -121,18 +109,9 @@ export async function auditTrail(em: EntityManager, options: AuditTrailOptions =
  * for await (const lines of exportAuditTrail(orm.em.fork(), { format: 'csv', model: 'Order' })) file.write(lines);
  * ```
  */
-export async function* exportAuditTrail(em: EntityManager, options: Omit<AuditTrailOptions, 'cursor' | 'limit'> & { format: 'csv' | 'ndjson' }): AsyncGenerator<string> {
+export function exportAuditTrail(em: EntityManager, options: Omit<AuditTrailOptions, 'cursor' | 'limit'> & { format: 'csv' | 'ndjson' }): AsyncGenerator<string> {
   checkEntityManager('exportAuditTrail', em, "exportAuditTrail(orm.em.fork(), { format: 'csv' })");
-  if (options.format !== 'csv' && options.format !== 'ndjson') throw OptionError.invalid('exportAuditTrail', 'format', options.format, "'csv' or 'ndjson'");
-  if (options.format === 'csv') yield stringify([['id', 'at', 'model', 'key', 'operation', 'actor', 'client', 'changes']]);
-  let cursor: string | null = null;
-  do {
-    const page: AuditTrailPage = await auditTrail(em, { ...options, cursor, limit: 1000 });
-    if (page.entries.length) {
-      yield options.format === 'csv'
-        ? stringify(page.entries.map((entry) => [entry.id, entry.at, entry.model, JSON.stringify(entry.key), entry.operation, entry.actor ?? '', entry.client ?? '', JSON.stringify(entry.changes)]))
-        : page.entries.map((entry) => `${JSON.stringify(entry)}\n`).join('');
-    }
-    cursor = page.cursor;
-  } while (cursor);
+  return pagedLines('exportAuditTrail', options.format, (cursor) => auditTrail(em, { ...options, cursor, limit: 1000 }),
+    ['id', 'at', 'model', 'key', 'operation', 'actor', 'client', 'changes'],
+    (entry) => [entry.id, entry.at, entry.model, JSON.stringify(entry.key), entry.operation, entry.actor ?? '', entry.client ?? '', JSON.stringify(entry.changes)]);
 }

@@ -153,8 +153,7 @@ export async function installAudit(em: EntityManager, options: InstallAuditOptio
       installed.push(name);
     }
     for (const gone of before.filter((row) => !entities.has(row.model))) {
-      const [table] = await session.query<{ present: boolean }>('SELECT to_regclass(?) IS NOT NULL AS present', [gone.table_name]);
-      if (table?.present && !installed.some((name) => tables.keyedTable(name).qualified === gone.table_name)) {
+      if (await session.tableExists(gone.table_name) && !installed.some((name) => tables.keyedTable(name).qualified === gone.table_name)) {
         await dropTriggers(session, gone.table_name);
       }
       await session.run(`DELETE FROM ${s}.${AUDIT_MODEL_TABLE} WHERE model = ?`, [gone.model]);

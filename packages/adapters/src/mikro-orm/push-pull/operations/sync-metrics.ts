@@ -65,14 +65,12 @@ export async function createSyncMetrics(orm: MikroORM, options: SyncMetricsOptio
   const errors = new prom.Counter({ name: 'entity_sync_errors_total', help: 'Failed requests, by error code.', labelNames: ['endpoint', 'code'], registers });
   const database = async <T>(work: (session: SqlSession, schema: string) => Promise<T>) =>
     inTransaction(orm.em.fork(), async (tx) => work(await SqlSession.open(tx), ident(defaultSchemaOf(tx))));
-  const present = async (session: SqlSession, schema: string, table: string) =>
-    (await session.query<{ present: boolean }>('SELECT to_regclass(?) IS NOT NULL AS present', [`${schema}.${table}`]))[0]!.present;
   new prom.Gauge({
     name: 'entity_sync_checkpoint_lag_seconds', help: 'Seconds since each client last pulled (its checkpoint\'s age), the furthest behind first.',
     labelNames: ['user', 'client'], registers,
     async collect() {
       this.reset();
-      const lags = await database(async (session, schema) => (await present(session, schema, SYNC_STATE_TABLE)) ? session.query<{ user_id: string; client_id: string; lag: number }>(
+      const lags = await database(async (session, schema) => (await session.tableExists(`${schema}.${SYNC_STATE_TABLE}`)) ? session.query<{ user_id: string; client_id: string; lag: number }>(
         `SELECT user_id, client_id, extract(epoch FROM clock_timestamp() - max(pulled_at))::float8 AS lag FROM ${schema}.${SYNC_STATE_TABLE} ` +
         `WHERE pulled_at IS NOT NULL GROUP BY user_id, client_id ORDER BY lag DESC LIMIT ${lagClients}`) : []);
       for (const lag of lags) this.set({ user: lag.user_id, client: lag.client_id }, Number(lag.lag));
@@ -81,7 +79,7 @@ export async function createSyncMetrics(orm: MikroORM, options: SyncMetricsOptio
   new prom.Gauge({
     name: 'entity_sync_outbox_depth', help: 'Changes in the CQRS outbox not yet relayed (0 without an outbox).', registers,
     async collect() {
-      this.set(await database(async (session, schema) => (await present(session, schema, 'entity_sync_outbox'))
+      this.set(await database(async (session, schema) => (await session.tableExists(`${schema}.entity_sync_outbox`))
         ? Number((await session.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${schema}.entity_sync_outbox`))[0]!.n) : 0));
     },
   });

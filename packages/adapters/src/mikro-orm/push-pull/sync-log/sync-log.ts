@@ -1,9 +1,10 @@
-import { AuditError, OptionError } from '@entity-sync/core';
+import { OptionError } from '@entity-sync/core';
 import type { EntityManager, MikroORM } from '@mikro-orm/core';
-import { stringify } from 'csv-stringify/sync';
 import { checkEntityManager } from '../../extension/arguments.js';
 import { defaultSchemaOf, inTransaction } from '../../extension/compat.js';
 import { ident, SqlSession } from '../../../internal/pg/sql-session.js';
+import { checkTimeRange, idCursor, pagedLines, pageSize } from '../record-pages.js';
+import { cutoffOf, keepOf } from '../retention-window.js';
 import { SYNC_LOG_TABLE } from './sync-log-table.js';
 
 /** One request of the sync API, as the sync log keeps it. */
@@ -82,18 +83,10 @@ const entryOf = (row: Row): SyncLogEntry => ({
   rowsIn: row.rows_in, rowsOut: row.rows_out, conflicts: row.conflicts, refused: row.refused, durationMs: Number(row.duration_ms), status: row.status, errorCode: row.error_code,
 });
 
-const encodeCursor = (id: string) => Buffer.from(`log:${id}`).toString('base64url');
-function decodeCursor(cursor: string): string {
-  const id = /^log:(\d{1,19})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'))?.[1];
-  if (!id) throw AuditError.cursorInvalid(cursor, 'sync log');
-  return id;
-}
+const cursors = idCursor('log', 'sync log');
 
 async function readPage(session: SqlSession, schema: string, fn: string, options: SyncLogOptions, limit: number): Promise<SyncLogPage> {
-  for (const name of ['since', 'until'] as const) {
-    const value = options[name];
-    if (value !== undefined && !(value instanceof Date && !Number.isNaN(value.getTime()))) throw OptionError.invalid(fn, name, value, 'a valid Date');
-  }
+  checkTimeRange(fn, options);
   const where: string[] = [];
   const params: unknown[] = [];
   const add = (sql: string, value: unknown) => {
@@ -108,17 +101,11 @@ async function readPage(session: SqlSession, schema: string, fn: string, options
   if (options.failed !== undefined) where.push(options.failed ? 'status >= 400' : 'status < 400');
   if (options.since) add('at >= ?', options.since.toISOString());
   if (options.until) add('at < ?', options.until.toISOString());
-  if (options.cursor) add('l.id < ?::bigint', decodeCursor(options.cursor));
+  if (options.cursor) add('l.id < ?::bigint', cursors.decode(options.cursor));
   const rows = await session.query<Row>(`SELECT l.id::text AS id, at, user_id, roles, tenant, client_id, endpoint, models, rows_in, rows_out, conflicts, refused, duration_ms, status, error_code ` +
     `FROM ${ident(schema)}.${SYNC_LOG_TABLE} l ${where.length ? `WHERE ${where.join(' AND ')} ` : ''}ORDER BY l.id DESC LIMIT ${limit + 1}`, params);
   const entries = rows.slice(0, limit).map(entryOf);
-  return { entries, cursor: rows.length > limit ? encodeCursor(entries.at(-1)!.id) : null };
-}
-
-function pageSize(fn: string, limit: unknown): number {
-  const size = limit ?? 100;
-  if (!Number.isInteger(size) || (size as number) < 1 || (size as number) > 10_000) throw OptionError.invalid(fn, 'limit', limit, 'a whole number from 1 to 10,000');
-  return size as number;
+  return { entries, cursor: rows.length > limit ? cursors.encode(entries.at(-1)!.id) : null };
 }
 
 /**
@@ -147,20 +134,10 @@ const CSV_COLUMNS = ['id', 'at', 'user', 'roles', 'tenant', 'client', 'endpoint'
  * for await (const lines of exportSyncLog(orm.em.fork(), { format: 'csv', since })) file.write(lines);
  * ```
  */
-export async function* exportSyncLog(em: EntityManager, options: Omit<SyncLogOptions, 'cursor' | 'limit'> & { format: 'csv' | 'ndjson' }): AsyncGenerator<string> {
+export function exportSyncLog(em: EntityManager, options: Omit<SyncLogOptions, 'cursor' | 'limit'> & { format: 'csv' | 'ndjson' }): AsyncGenerator<string> {
   checkEntityManager('exportSyncLog', em, "exportSyncLog(orm.em.fork(), { format: 'csv' })");
-  if (options.format !== 'csv' && options.format !== 'ndjson') throw OptionError.invalid('exportSyncLog', 'format', options.format, "'csv' or 'ndjson'");
-  if (options.format === 'csv') yield stringify([CSV_COLUMNS as unknown as string[]]);
-  let cursor: string | null = null;
-  do {
-    const page: SyncLogPage = await syncLog(em, { ...options, cursor, limit: 1000 });
-    if (page.entries.length) {
-      yield options.format === 'csv'
-        ? stringify(page.entries.map((entry) => CSV_COLUMNS.map((column) => (column === 'models' || column === 'roles' ? entry[column].join(' ') : entry[column] ?? ''))))
-        : page.entries.map((entry) => `${JSON.stringify(entry)}\n`).join('');
-    }
-    cursor = page.cursor;
-  } while (cursor);
+  return pagedLines('exportSyncLog', options.format, (cursor) => syncLog(em, { ...options, cursor, limit: 1000 }), [...CSV_COLUMNS],
+    (entry) => CSV_COLUMNS.map((column) => (column === 'models' || column === 'roles' ? entry[column].join(' ') : entry[column] ?? '')));
 }
 
 /** Options of `pruneSyncLog`. */
@@ -182,20 +159,14 @@ export interface PruneSyncLogOptions {
  */
 export async function pruneSyncLog(em: EntityManager, options: PruneSyncLogOptions): Promise<number> {
   checkEntityManager('pruneSyncLog', em, 'pruneSyncLog(orm.em.fork(), { olderThan: 30 * 86_400_000 })');
-  const { olderThan, keep } = options ?? {};
-  if (olderThan === undefined && keep === undefined) throw OptionError.invalid('pruneSyncLog', 'olderThan', olderThan, 'olderThan, keep, or both');
-  if (olderThan !== undefined && !(olderThan instanceof Date ? !Number.isNaN(olderThan.getTime()) : typeof olderThan === 'number' && olderThan >= 0)) {
-    throw OptionError.invalid('pruneSyncLog', 'olderThan', olderThan, 'a Date or an age in milliseconds (0 or more)');
-  }
-  if (keep !== undefined && !(Number.isInteger(keep) && keep >= 0)) throw OptionError.invalid('pruneSyncLog', 'keep', keep, 'a whole number of 0 or more');
+  if (options?.olderThan === undefined && options?.keep === undefined) throw OptionError.invalid('pruneSyncLog', 'olderThan', undefined, 'olderThan, keep, or both');
+  const cutoff = cutoffOf('pruneSyncLog', options.olderThan);
+  const keep = keepOf('pruneSyncLog', options.keep);
   return inTransaction(em, async (tx) => {
     const session = await SqlSession.open(tx);
     const log = `${ident(defaultSchemaOf(tx))}.${SYNC_LOG_TABLE}`;
     let removed = 0;
-    if (olderThan !== undefined) {
-      const cutoff = olderThan instanceof Date ? olderThan : new Date(Date.now() - olderThan);
-      removed += await session.run(`DELETE FROM ${log} WHERE at < ?`, [cutoff.toISOString()]);
-    }
+    if (cutoff) removed += await session.run(`DELETE FROM ${log} WHERE at < ?`, [cutoff.toISOString()]);
     if (keep !== undefined) {
       removed += await session.run(keep === 0 ? `DELETE FROM ${log}` : `DELETE FROM ${log} WHERE id < (SELECT id FROM ${log} ORDER BY id DESC OFFSET ${keep - 1} LIMIT 1)`);
     }

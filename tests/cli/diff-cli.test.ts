@@ -50,7 +50,7 @@ if (testBackends().some((backend) => backend.name === 'postgres')) {
     assert.equal(lines.slice(1), ['  ~ 2', '      text: "two" -> "TWO"', '  + 4', '  - 3']);
   });
 
-  test('an entity of the config against NDJSON, as JSON: a duplicate key is a problem with both records; a table against itself is merged', async () => {
+  test('an entity of the config against NDJSON, as JSON: a duplicate key is a problem with both records; a table against itself is compared in one query', async () => {
     const result = await cli('diff', 'CliNote', 'notes.ndjson', '--key', 'id', '--json');
     assert.is(result.code, 0, result.err);
     const parsed = JSON.parse(result.out) as { counts: Record<string, number>; problems: { problem: string; key: unknown[]; records: unknown[] }[]; actions: { action: string; key: unknown[] }[] };
@@ -59,7 +59,7 @@ if (testBackends().some((backend) => backend.name === 'postgres')) {
     assert.equal(parsed.actions.map((action) => [action.action, action.key]), [['create', [2]], ['create', [10]]]);
     const url = `${orm.config.get('clientUrl')}#public.cli_note`;
     const same = JSON.parse((await cli('diff', url, url, '--key', 'id', '--json')).out) as { strategy: string; counts: Record<string, number> };
-    assert.equal([same.strategy, same.counts.unchanged, same.counts.create + same.counts.update + same.counts.delete], ['merge', 4, 0], 'numeric keys 1, 2, 3, 10 in the order the table gives them');
+    assert.equal([same.strategy, same.counts.unchanged, same.counts.create + same.counts.update + same.counts.delete], ['sql', 4, 0], 'two tables of one database: compared there');
   });
 
   test('a side it cannot read is a usage error naming it', async () => {

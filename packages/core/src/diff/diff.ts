@@ -1,7 +1,7 @@
 import { DiffError } from '../errors/diff-error.js';
 import { OptionError } from '../errors/option-error.js';
 import { compareKeys, isNullPart, keyFields, keyReader, keyText, type KeyReader, type KeySpec } from './diff-key.js';
-import type { DiffSource } from './diff-source.js';
+import type { DiffCandidates, DiffSource } from './diff-source.js';
 import { sameValue, type FieldComparator } from './field-compare.js';
 
 /** One field an update changes: `old` is the right side's (what is), `new` the left's (what should be). */
@@ -39,17 +39,28 @@ export interface DiffOptions<L = Record<string, unknown>, R = Record<string, unk
   compare?: Record<string, FieldComparator>;
   /** Fields holding lists compared as sets: their changes say which elements to add and remove. */
   lists?: string[];
-  /** `merge` needs both sources sorted by the key; `hash` holds both sides' records in memory. Default: `merge` when both say they are sorted by it. */
-  strategy?: 'merge' | 'hash';
+  /**
+   * `merge` needs both sources sorted by the key; `hash` holds both sides' records in memory;
+   * `sql` (two tables of one PostgreSQL database) and `bisect` (of two) let the sources find
+   * what may differ in their databases, and read only those records. Default: what the sources
+   * can do, in that order of preference: `sql` or `bisect`, then `merge` when both say they are
+   * sorted by the key, else `hash`.
+   */
+  strategy?: DiffStrategy;
   signal?: AbortSignal;
 }
+
+/** How a diff matches records (see `DiffOptions.strategy`). */
+export type DiffStrategy = 'merge' | 'hash' | 'sql' | 'bisect';
 
 /** What `diff` found. */
 export interface DiffResult<L = Record<string, unknown>, R = Record<string, unknown>> {
   actions: DiffAction<L, R>[];
   problems: DiffProblem<L, R>[];
-  strategy: 'merge' | 'hash';
+  strategy: DiffStrategy;
   counts: { create: number; update: number; delete: number; unchanged: number; problems: number };
+  /** For `sql` and `bisect`: what finding the records that may differ took (queries, rows listed and fetched, levels). */
+  stats?: Record<string, number>;
 }
 
 const sameSpec = (a: KeySpec<never> | undefined, b: KeySpec<never>) => a !== undefined && (a === b || (typeof a !== 'function' && typeof b !== 'function' &&
@@ -197,12 +208,33 @@ function changesOf<L, R>(left: L, right: R, options: DiffOptions<L, R>, keyNames
 }
 
 /**
+ * The records the sources found may differ, when they can compare themselves in their databases
+ * (`narrow`) and the options let them; `DIFF_STRATEGY_UNAVAILABLE` when `sql` or `bisect` was asked
+ * of sources that cannot.
+ */
+async function candidatesOf<L, R>(left: DiffSource<L>, right: DiffSource<R>, options: DiffOptions<L, R>): Promise<DiffCandidates<L, R> | undefined> {
+  const asked = options.strategy === 'sql' || options.strategy === 'bisect' ? options.strategy : undefined;
+  if (options.strategy === 'merge' || options.strategy === 'hash') return undefined;
+  const found = left.narrow && typeof options.key !== 'function'
+    ? await left.narrow(right as DiffSource<unknown>, { key: keyFields(options.key as KeySpec<never>), ...(options.fields ? { fields: options.fields } : {}), ...(options.signal ? { signal: options.signal } : {}) })
+    : undefined;
+  if (asked && found?.strategy !== asked) throw DiffError.strategyUnavailable(asked, left.name, right.name);
+  return found as DiffCandidates<L, R> | undefined;
+}
+
+/** The candidates' records as in-memory sources, for the hashed comparison. */
+const candidateSources = <L, R>(found: DiffCandidates<L, R>, left: DiffSource<L>, right: DiffSource<R>): [DiffSource<L>, DiffSource<R>] =>
+  [{ name: left.name, records: () => found.left }, { name: right.name, records: () => found.right }];
+
+/**
  * Compares two sources by key and yields what it takes to make the right one (what is) what the
  * left one says (what should be): `create` for a key only the left has, `delete` for one only the
  * right has, `update` with each changed field for one both have (nothing for records the same).
  * Records it cannot match are problems, never merged or dropped: a key more than one record of a
- * side holds (every such record), a key with a null part. Both sources sorted by the key: a
- * streaming merge in constant memory, in key order; otherwise both sides are hashed.
+ * side holds (every such record), a key with a null part. Two PostgreSQL tables (`fromTable`)
+ * find in their databases the records that may differ, and only those are read (no `unchanged`
+ * event is given for the rest: `diff` counts them). Both sources sorted by the key: a streaming
+ * merge in constant memory, in key order; otherwise both sides are hashed.
  *
  * @example
  * ```ts
@@ -222,6 +254,13 @@ export async function* diffStream<L = Record<string, unknown>, R = Record<string
     yield* events;
   };
   const nullProblem = <T extends L | R>(side: 'left' | 'right', group: Group<T>): DiffProblem<L, R> => ({ problem: 'null-key', side, key: group.key, records: group.records });
+  const found = await candidatesOf(left, right, options);
+  if (found) {
+    const events: DiffEvent<L, R>[] = [];
+    await hashed(...candidateSources(found, left, right), options, readKey, keyNames, (event) => void events.push(event));
+    yield* events;
+    return;
+  }
 
   if (sorted && options.strategy !== 'hash') {
     const lefts = sortedGroups(left, readKey as KeyReader<L>, options.signal);
@@ -269,7 +308,9 @@ export async function* diffStream<L = Record<string, unknown>, R = Record<string
  */
 export async function diff<L = Record<string, unknown>, R = Record<string, unknown>>(left: DiffSource<L>, right: DiffSource<R>, options: DiffOptions<L, R>): Promise<DiffResult<L, R>> {
   const sorted = sameSpec(left.sortedBy as KeySpec<never>, options?.key as KeySpec<never>) && sameSpec(right.sortedBy as KeySpec<never>, options?.key as KeySpec<never>);
-  const result: DiffResult<L, R> = { actions: [], problems: [], strategy: options?.strategy ?? (sorted ? 'merge' : 'hash'), counts: { create: 0, update: 0, delete: 0, unchanged: 0, problems: 0 } };
+  const found = options?.key !== undefined ? await candidatesOf(left, right, options) : undefined;
+  const result: DiffResult<L, R> = { actions: [], problems: [], strategy: found?.strategy ?? options?.strategy ?? (sorted ? 'merge' : 'hash'),
+    counts: { create: 0, update: 0, delete: 0, unchanged: found?.unchanged ?? 0, problems: 0 }, ...(found ? { stats: found.stats } : {}) };
   const collect = (event: DiffEvent<L, R>) => {
     if ('unchanged' in event) result.counts.unchanged++;
     else if ('problem' in event) {
@@ -280,9 +321,10 @@ export async function diff<L = Record<string, unknown>, R = Record<string, unkno
       result.counts[event.action]++;
     }
   };
-  if (result.strategy === 'hash' && options?.key !== undefined) {
+  if ((result.strategy === 'hash' || found) && options?.key !== undefined) {
     // the events straight into the result: an async generator's await per event would cost more than the comparison
-    await hashed(left, right, options, keyReader('diff', options.key) as KeyReader<L | R>, new Set(keyFields(options.key as KeySpec<never>)), collect);
+    await hashed(...(found ? candidateSources(found, left, right) : [left, right] as const), options, keyReader('diff', options.key) as KeyReader<L | R>,
+      new Set(keyFields(options.key as KeySpec<never>)), collect);
   } else {
     for await (const event of diffStream(left, right, options)) collect(event);
   }

@@ -1,6 +1,6 @@
 import { DiffError } from '../errors/diff-error.js';
 import { OptionError } from '../errors/option-error.js';
-import { diff, type DiffAction, type DiffOptions, type DiffProblem, type DiffResult, type FieldDiff } from './diff.js';
+import { diff, type DiffAction, type DiffOptions, type DiffProblem, type DiffResult, type DiffStrategy, type FieldDiff } from './diff.js';
 import type { DiffSource } from './diff-source.js';
 
 /** What a handler says of each action of its batch; nothing (void) means every one was done. */
@@ -44,7 +44,7 @@ export type ActionResult = 'done' | 'skipped' | 'unhandled' | 'planned' | { fail
 /** One model's part of a reconcile. */
 export interface ModelReconcileReport {
   model: string;
-  strategy: 'merge' | 'hash';
+  strategy: DiffStrategy;
   counts: { create: number; update: number; delete: number; unchanged: number; problems: number };
   /** Every action, with how it ended (`planned` in a dry run). For an update handled per field, one entry per field. */
   actions: { action: DiffAction['action']; key: unknown[]; field?: string; changes?: FieldDiff[]; result: ActionResult }[];

@@ -37,4 +37,11 @@ export class DiffError extends EntitySyncError {
       `A merge needs both sources sorted by the diff's key, and ${source} does not say it is (sortedBy). Declare it sorted, or leave strategy unset to hash it.`,
       { info: { source } });
   }
+
+  /** `strategy: 'sql'` or `'bisect'` with sources that cannot compare themselves in their databases. */
+  static strategyUnavailable(strategy: string, left: string, right: string): DiffError {
+    return new DiffError('DIFF_STRATEGY_UNAVAILABLE',
+      `strategy '${strategy}' needs two PostgreSQL tables (fromTable) keyed by the diff's key, with the compared fields in both; ${left} and ${right} cannot. ` +
+      'Leave strategy unset to let the sources choose, or use fromTable on both sides.', { info: { strategy, left, right } });
+  }
 }

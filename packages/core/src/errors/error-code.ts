@@ -85,6 +85,7 @@ export type ErrorCode =
   // diff and reconcile
   | 'DIFF_SOURCE_NOT_SORTED'
   | 'DIFF_SOURCE_INVALID'
+  | 'DIFF_STRATEGY_UNAVAILABLE'
   | 'RECONCILE_UNHANDLED'
   | 'RECONCILE_UNMATCHED'
   // command line

@@ -1,0 +1,301 @@
+import type { DiffCandidates, NarrowRequest } from '@entity-sync/core';
+import { loadPeer } from '../../internal/peer.js';
+import { ident } from '../../internal/pg/sql-session.js';
+
+/** The part of node-postgres's client the table source uses. */
+export type PgClient = { connect(): Promise<void>; query(sql: string, params?: unknown[]): Promise<{ rows: Record<string, unknown>[] }>; end(): Promise<void> };
+
+/** A table as `fromTable` reads it. */
+export interface TableRef {
+  url: string;
+  /** The quoted, schema-qualified name. */
+  qualified: string;
+  key: string[];
+  /** The columns each record carries besides the key; undefined: every column. */
+  columns?: string[];
+  bisection: Required<BisectionOptions>;
+  /** A fetched row as the source's records are (a bigint key as a number). */
+  shape(row: Record<string, unknown>, keyTypes: string[]): Record<string, unknown>;
+}
+
+/** How a checksum bisection splits the keys. */
+export interface BisectionOptions {
+  /** Buckets of the first level, by the key's hash: a power of two (default 1,024). */
+  buckets?: number;
+  /** Differing buckets holding at most this many rows are listed key by key rather than split again (default 10,000). */
+  listBelow?: number;
+}
+
+/** Opens a node-postgres client on a URL. */
+export async function openClient(url: string): Promise<PgClient> {
+  const pg = await loadPeer<{ default: { Client: new (options: { connectionString: string }) => PgClient } }>('pg', 'A PostgreSQL table as a diff source');
+  const client = new pg.default.Client({ connectionString: url });
+  await client.connect();
+  return client;
+}
+
+interface Column { name: string; oid: number; type: string; notNull: boolean }
+
+/** A client in a read-only snapshot, and the queries sent on it. */
+interface Connection { client: PgClient; queries: number }
+
+/** One side of a comparison: its table, its columns and the connection it is read on. */
+interface Side {
+  ref: TableRef;
+  connection: Connection;
+  columns: Map<string, Column>;
+  /** Some unique index covers the key, and no key column takes a null. */
+  uniqueKey: boolean;
+}
+
+/** The rows a bucket of the next levels holds, about. */
+const SPLIT_ROWS = 16;
+const FETCH_BATCH = 5_000;
+
+/**
+ * A column's hash as an int8, the same in every database for the same value as the diff sees it:
+ * integers (of any width), texts (byte-wise), booleans, uuids and timestamps by their own hash
+ * functions; every other type by its text, so that two values with one text are one value (a
+ * numeric 1.5 and 1.50 differ, as their texts do). A null is `-seed`.
+ */
+function columnHash(column: Column, seed: number, alias = ''): string {
+  const c = `${alias}${ident(column.name)}`;
+  const hash = [20, 21, 23].includes(column.oid) ? `hashint8extended(${c}::int8, ${seed})`
+    : [25, 1043, 19].includes(column.oid) ? `hashtextextended(${c}::text COLLATE "C", ${seed})`
+    : column.oid === 16 ? `hashint4extended(${c}::int4, ${seed})`
+    : column.oid === 2950 ? `uuid_hash_extended(${c}, ${seed})`
+    : column.oid === 1114 ? `timestamp_hash_extended(${c}, ${seed})`
+    // the session's time zone is UTC: the same instant is the same timestamp
+    : column.oid === 1184 ? `timestamp_hash_extended(${c}::timestamp, ${seed})`
+    : `hashtextextended(${c}::text, ${seed})`;
+  return column.notNull ? hash : `coalesce(${hash}, ${-seed})`;
+}
+
+/** The SQL a side's queries are made of. */
+class SideSql {
+  readonly keyColumns: Column[];
+  readonly keyHash: string;
+  readonly rowHash: string;
+  readonly keyNotNull: string;
+  readonly keyTexts: string;
+  readonly select: string;
+  /** The key's and the compared fields' columns. */
+  readonly compared: string;
+
+  constructor(readonly side: Side, fields: string[]) {
+    const column = (name: string) => side.columns.get(name)!;
+    this.keyColumns = side.ref.key.map(column);
+    this.keyHash = this.keyColumns.map((key, i) => columnHash(key, 1001 + i)).join(' # ');
+    this.rowHash = [...this.keyColumns, ...fields.map(column)].map((each, i) => columnHash(each, i + 1)).join(' # ');
+    const nullable = this.keyColumns.filter((key) => !key.notNull);
+    this.keyNotNull = nullable.length ? nullable.map((key) => `${ident(key.name)} IS NOT NULL`).join(' AND ') : 'TRUE';
+    this.keyTexts = this.keyColumns.map((key, i) => `${ident(key.name)}::text AS k${i}`).join(', ');
+    this.compared = [...new Set([...side.ref.key, ...fields])].map(ident).join(', ');
+    this.select = side.ref.columns ? [...new Set([...side.ref.key, ...side.ref.columns])].map(ident).join(', ') : '*';
+  }
+
+  /**
+   * Rows with a non-null key as `x`, with their key's hash (`kh`), those of the buckets given when
+   * `filter` is (the hash's bits under its mask among `$1`), and the columns `extra` computes.
+   */
+  hashed(extra: string, filter?: bigint): string {
+    const keyed = `SELECT ${this.keyHash} AS kh, ${this.compared} FROM ${this.side.ref.qualified} WHERE ${this.keyNotNull} OFFSET 0`;
+    return `(SELECT kh, ${extra} FROM (${keyed}) k${filter !== undefined ? ` WHERE kh & ${filter} = ANY($1::int8[])` : ''} OFFSET 0) x`;
+  }
+}
+
+async function query(side: Side, sql: string, params: unknown[] = []): Promise<Record<string, unknown>[]> {
+  side.connection.queries++;
+  return (await side.connection.client.query(sql, params)).rows;
+}
+
+/** A client on a URL in a read-only repeatable-read snapshot, in UTC (timestamps hash as instants). */
+async function connect(url: string): Promise<Connection> {
+  const client = await openClient(url);
+  try {
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    await client.query("SET LOCAL TimeZone = 'UTC'; SET LOCAL jit = off; SET LOCAL work_mem = '64MB'");
+    return { client, queries: 2 };
+  } catch (error) {
+    await client.end().catch(() => undefined);
+    throw error;
+  }
+}
+
+async function disconnect(connection: Connection): Promise<void> {
+  try {
+    await connection.client.query('ROLLBACK');
+  } finally {
+    await connection.client.end();
+  }
+}
+
+/** A table read on a connection: its columns, and whether a unique index covers its key with no null allowed. */
+async function sideOf(connection: Connection, ref: TableRef): Promise<Side> {
+  const side: Side = { ref, connection, columns: new Map(), uniqueKey: false };
+  const rows = await query(side, 'SELECT a.attname AS name, a.atttypid::int AS oid, format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull AS "notNull" ' +
+    'FROM pg_attribute a WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum', [ref.qualified]);
+  for (const row of rows as unknown as Column[]) side.columns.set(row.name, row);
+  const [{ unique }] = await query(side, 'SELECT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = $1::regclass AND i.indisunique AND i.indpred IS NULL AND i.indexprs IS NULL ' +
+    'AND (SELECT bool_and(a.attname = ANY($2::text[])) FROM pg_attribute a WHERE a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey))) AS unique', [ref.qualified, ref.key]) as [{ unique: boolean }];
+  side.uniqueKey = unique && ref.key.every((name) => side.columns.get(name)?.notNull);
+  return side;
+}
+
+const sameDatabase = (a: string, b: string) => {
+  const [x, y] = [new URL(a), new URL(b)];
+  return x.hostname === y.hostname && (x.port || '5432') === (y.port || '5432') && decodeURIComponent(x.pathname) === decodeURIComponent(y.pathname);
+};
+
+/** The fields compared: the diff's, else the left's selected columns, else every column of the left table but the key; undefined when a side's records lack one. */
+function comparedFields(left: Side, right: Side, request: NarrowRequest): string[] | undefined {
+  const keys = new Set(left.ref.key);
+  const fields = (request.fields ?? left.ref.columns ?? [...left.columns.keys()]).filter((field) => !keys.has(field));
+  const carries = (side: Side, field: string) => side.columns.has(field) && (!side.ref.columns || side.ref.columns.includes(field));
+  return fields.every((field) => carries(left, field) && carries(right, field)) ? fields : undefined;
+}
+
+/** The key texts of a row listed as `k0, k1, ...`, as one text. */
+const keyId = (row: Record<string, unknown>, parts: number) => JSON.stringify(Array.from({ length: parts }, (_, i) => row[`k${i}`]));
+
+/** The rows of a side with the keys given (as `keyId` texts), in batches. */
+async function fetchRows(sql: SideSql, ids: string[]): Promise<Record<string, unknown>[]> {
+  const fetched: Record<string, unknown>[] = [];
+  const keys = sql.keyColumns;
+  const keyTypes = keys.map((key) => key.type);
+  for (let at = 0; at < ids.length; at += FETCH_BATCH) {
+    const batch = ids.slice(at, at + FETCH_BATCH).map((id) => JSON.parse(id) as string[]);
+    const where = keys.length === 1 ? `${ident(keys[0]!.name)} = ANY($1::text[]::${keys[0]!.type}[])`
+      : `(${keys.map((key) => ident(key.name)).join(', ')}) IN (SELECT ${keys.map((key, i) => `u.c${i}::${key.type}`).join(', ')} ` +
+        `FROM unnest(${keys.map((_, i) => `$${i + 1}::text[]`).join(', ')}) AS u(${keys.map((_, i) => `c${i}`).join(', ')}))`;
+    const rows = await query(sql.side, `SELECT ${sql.select} FROM ${sql.side.ref.qualified} WHERE ${where}`, keys.map((_, i) => batch.map((parts) => parts[i])));
+    for (const row of rows) fetched.push(sql.side.ref.shape(row, keyTypes));
+  }
+  return fetched;
+}
+
+/** Rows with a null key part and the keys more than one row holds: records the diff reports as problems, so always fetched. */
+async function unmatchable(sql: SideSql): Promise<{ nulls: Record<string, unknown>[]; duplicated: string[] }> {
+  if (sql.side.uniqueKey) return { nulls: [], duplicated: [] };
+  const keyTypes = sql.keyColumns.map((key) => key.type);
+  const nulls = sql.keyNotNull === 'TRUE' ? [] : (await query(sql.side, `SELECT ${sql.select} FROM ${sql.side.ref.qualified} WHERE NOT (${sql.keyNotNull})`))
+    .map((row) => sql.side.ref.shape(row, keyTypes));
+  const keys = sql.keyColumns.map((key) => ident(key.name)).join(', ');
+  const duplicated = (await query(sql.side, `SELECT ${sql.keyTexts} FROM ${sql.side.ref.qualified} WHERE ${sql.keyNotNull} GROUP BY ${keys} HAVING count(*) > 1`))
+    .map((row) => keyId(row, sql.keyColumns.length));
+  return { nulls, duplicated };
+}
+
+/** Keys whose rows differ (or one side lacks) among listed (key, hash) rows of both sides. */
+function differingKeys(lefts: Record<string, unknown>[], rights: Record<string, unknown>[], parts: number): Set<string> {
+  const hashes = new Map<string, unknown>();
+  const differ = new Set<string>();
+  for (const row of lefts) {
+    const id = keyId(row, parts);
+    if (hashes.has(id)) differ.add(id);
+    hashes.set(id, row.h);
+  }
+  const seen = new Set<string>();
+  for (const row of rights) {
+    const id = keyId(row, parts);
+    if (seen.has(id) || hashes.get(id) !== row.h) differ.add(id);
+    seen.add(id);
+  }
+  for (const id of hashes.keys()) if (!seen.has(id)) differ.add(id);
+  return differ;
+}
+
+/**
+ * Checksum bisection of two tables in two databases: per bucket of the key's hash, the count and
+ * the sum of the rows' hashes computed in each database (1,024 buckets at first); the buckets that
+ * differ are split again (into buckets of about 16 rows) until few rows are left, then their keys and
+ * row hashes are listed, and only the rows of keys that differ are fetched. Identical tables cost
+ * one scan of each and a handful of round trips.
+ */
+async function bisect(left: SideSql, right: SideSql, stats: Record<string, number>, signal?: AbortSignal): Promise<{ ids: Set<string>; leftTotal: number }> {
+  let filter: { mask: bigint; buckets: string[] } | undefined;
+  let leftTotal = 0;
+  const { buckets, listBelow } = left.side.ref.bisection;
+  let before = Infinity;
+  for (let bits = Math.log2(buckets); ;) {
+    signal?.throwIfAborted();
+    const mask = (1n << BigInt(bits)) - 1n;
+    const level = (sql: SideSql) => query(sql.side, `SELECT (kh & ${mask})::text AS b, count(*)::int8 AS n, sum(h)::text AS s FROM ${sql.hashed(`${sql.rowHash} AS h`, filter?.mask)} GROUP BY 1`,
+      filter ? [filter.buckets] : []);
+    const [lefts, rights] = await Promise.all([level(left), level(right)]);
+    stats.levels = (stats.levels ?? 0) + 1;
+    stats.buckets = (stats.buckets ?? 0) + lefts.length + rights.length;
+    if (!filter) leftTotal = lefts.reduce((sum, row) => sum + Number(row.n), 0);
+    const sums = new Map(lefts.map((row) => [row.b as string, row]));
+    const differ = new Map<string, number>();
+    for (const row of rights) {
+      const other = sums.get(row.b as string);
+      if (!other || other.n !== row.n || other.s !== row.s) differ.set(row.b as string, Math.max(Number(row.n), Number(other?.n ?? 0)));
+      sums.delete(row.b as string);
+    }
+    for (const row of sums.values()) differ.set(row.b as string, Number(row.n));
+    if (!differ.size) return { ids: new Set(), leftTotal };
+    filter = { mask, buckets: [...differ.keys()] };
+    const rows = [...differ.values()].reduce((sum, n) => sum + n, 0);
+    // listed once few rows are left, or when splitting left as many (rows of one key, which no split parts)
+    if (rows <= listBelow || rows >= before || bits >= 60) break;
+    before = rows;
+    // split each differing bucket into buckets of about SPLIT_ROWS rows
+    bits = Math.min(60, bits + Math.max(1, Math.ceil(Math.log2(rows / differ.size / SPLIT_ROWS))));
+  }
+  const keyNames = left.keyColumns.map((_, i) => `k${i}`).join(', ');
+  const list = (sql: SideSql) => query(sql.side, `SELECT ${keyNames}, h::text AS h FROM ${sql.hashed(`${sql.keyTexts}, ${sql.rowHash} AS h`, filter!.mask)}`, [filter!.buckets]);
+  const [lefts, rights] = await Promise.all([list(left), list(right)]);
+  stats.rowsListed = lefts.length + rights.length;
+  return { ids: differingKeys(lefts, rights, left.keyColumns.length), leftTotal };
+}
+
+/** Both tables in one database: one query joins them by key and returns the keys whose rows differ. */
+async function pushedDown(left: SideSql, right: SideSql): Promise<{ ids: Set<string>; leftTotal: number }> {
+  const parts = left.keyColumns.length;
+  // by the key's own columns where both sides' types agree (an index can serve the join), else by its text
+  const native = left.keyColumns.every((key, i) => key.type === right.keyColumns[i]!.type);
+  const joinKeys = native ? left.keyColumns.map((key) => ident(key.name)) : left.keyColumns.map((_, i) => `k${i}`);
+  const sideRows = (sql: SideSql) => `SELECT ${sql.keyTexts}${native ? `, ${sql.keyColumns.map((key) => ident(key.name)).join(', ')}` : ''}, ${sql.rowHash} AS h ` +
+    `FROM ${sql.side.ref.qualified} WHERE ${sql.keyNotNull}`;
+  const rows = await query(left.side, `SELECT ${Array.from({ length: parts }, (_, i) => `coalesce(l.k${i}, r.k${i}) AS k${i}`).join(', ')} ` +
+    `FROM (${sideRows(left)}) l FULL JOIN (${sideRows(right)}) r ON ${joinKeys.map((key) => `l.${key} = r.${key}`).join(' AND ')} WHERE l.h IS DISTINCT FROM r.h`);
+  const [{ n }] = await query(left.side, `SELECT count(*)::int8 AS n FROM ${left.side.ref.qualified} WHERE ${left.keyNotNull}`) as [{ n: string }];
+  return { ids: new Set(rows.map((row) => keyId(row, parts))), leftTotal: Number(n) };
+}
+
+/**
+ * The records of two tables that may differ, found in their databases: `sql` for two tables of
+ * one database, `bisect` for two. Undefined when they cannot be compared there (another key, a
+ * compared field a side lacks); the diff then reads both.
+ */
+export async function narrowTables(left: TableRef, right: TableRef, request: NarrowRequest): Promise<DiffCandidates | undefined> {
+  const sameKey = (ref: TableRef) => ref.key.length === request.key.length && ref.key.every((name, i) => name === request.key[i]);
+  if (!sameKey(left) || !sameKey(right)) return undefined;
+  const together = sameDatabase(left.url, right.url);
+  const connections = together ? [await connect(left.url)] : await Promise.all([connect(left.url), connect(right.url)]);
+  try {
+    const [leftSide, rightSide] = await Promise.all([sideOf(connections[0]!, left), sideOf(connections.at(-1)!, right)]);
+    const fields = comparedFields(leftSide, rightSide, request);
+    if (!fields || !left.key.every((name) => leftSide.columns.has(name) && rightSide.columns.has(name))) return undefined;
+    const [l, r] = [new SideSql(leftSide, fields), new SideSql(rightSide, fields)];
+    const stats: Record<string, number> = {};
+    const [leftOdd, rightOdd] = await Promise.all([unmatchable(l), unmatchable(r)]);
+    const found = together ? await pushedDown(l, r) : await bisect(l, r, stats, request.signal);
+    request.signal?.throwIfAborted();
+    for (const id of [...leftOdd.duplicated, ...rightOdd.duplicated]) found.ids.add(id);
+    const ids = [...found.ids];
+    const [lefts, rights] = await Promise.all([fetchRows(l, ids), fetchRows(r, ids)]);
+    stats.rowsFetched = lefts.length + rights.length;
+    stats.queries = connections.reduce((sum, connection) => sum + connection.queries, 0);
+    return {
+      strategy: together ? 'sql' : 'bisect',
+      left: [...lefts, ...leftOdd.nulls],
+      right: [...rights, ...rightOdd.nulls],
+      unchanged: found.leftTotal - lefts.length,
+      stats,
+    };
+  } finally {
+    await Promise.all(connections.map(disconnect));
+  }
+}

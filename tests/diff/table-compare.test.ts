@@ -88,6 +88,25 @@ if (process.env.CI === 'true' || findPostgresBinDir()) {
     assert.ok(result.stats!.rowsListed! < 20_000, `few rows listed: ${JSON.stringify(result.stats)}`);
   });
 
+  test('a server stopped in the middle of a bisection: DIFF_SOURCE_FAILED at once, no hang; once it is back, the same differences', async () => {
+    const run = () => diff(fromTable(one.url(), 'es_big', { key: 'id' }), fromTable(two.url(), 'es_big', { key: 'id' }), { key: 'id' });
+    const pending = run().catch((caught: unknown) => caught);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const started = performance.now();
+    two.pause();
+    try {
+      const error = await pending;
+      assert.ok(isEntitySyncError(error) && error.code === 'DIFF_SOURCE_FAILED', String(error));
+      assert.match((error as Error).message, 'es_big');
+      assert.match((error as Error).message, 'run the diff again');
+      assert.ok(performance.now() - started < 30_000, 'the failure came while the server was down, not after a wait');
+    } finally {
+      two.resume();
+    }
+    const again = await run();
+    assert.equal([again.strategy, again.counts.create, again.counts.update, again.counts.delete], ['bisect', 20, 60, 20]);
+  });
+
   test('identical tables cost one level of checksums and a handful of queries; the same tables in one database take one query', async () => {
     const table = "CREATE TABLE es_same (code text PRIMARY KEY, qty int NOT NULL); INSERT INTO es_same SELECT 'c' || g, g FROM generate_series(1, 20000) g";
     await Promise.all([sql(one.url(), table), sql(two.url(), table)]);

@@ -44,4 +44,11 @@ export class DiffError extends EntitySyncError {
       `strategy '${strategy}' needs two PostgreSQL tables (fromTable) keyed by the diff's key, with the compared fields in both; ${left} and ${right} cannot. ` +
       'Leave strategy unset to let the sources choose, or use fromTable on both sides.', { info: { strategy, left, right } });
   }
+
+  /** A source could not be read to the end: its server stopped, its connection was cut. Nothing was done. */
+  static sourceFailed(source: string, cause: unknown): DiffError {
+    const why = cause instanceof Error ? cause.message : String(cause);
+    return new DiffError('DIFF_SOURCE_FAILED', `Reading ${source} failed: ${why}. Nothing was done; run the diff again once it can be read.`,
+      { info: { source }, cause });
+  }
 }

@@ -3,7 +3,12 @@ import { loadPeer } from '../../internal/peer.js';
 import { ident } from '../../internal/pg/sql-session.js';
 
 /** The part of node-postgres's client the table source uses. */
-export type PgClient = { connect(): Promise<void>; query(sql: string, params?: unknown[]): Promise<{ rows: Record<string, unknown>[] }>; end(): Promise<void> };
+export type PgClient = {
+  connect(): Promise<void>;
+  query(sql: string, params?: unknown[]): Promise<{ rows: Record<string, unknown>[] }>;
+  end(): Promise<void>;
+  on(event: 'error', listener: (error: Error) => void): void;
+};
 
 /** A table as `fromTable` reads it. */
 export interface TableRef {
@@ -30,6 +35,8 @@ export interface BisectionOptions {
 export async function openClient(url: string): Promise<PgClient> {
   const pg = await loadPeer<{ default: { Client: new (options: { connectionString: string }) => PgClient } }>('pg', 'A PostgreSQL table as a diff source');
   const client = new pg.default.Client({ connectionString: url });
+  // a connection cut while idle is told as an event, which would end the process unheard: the next query fails with it instead
+  client.on('error', () => undefined);
   await client.connect();
   return client;
 }
@@ -122,12 +129,10 @@ async function connect(url: string): Promise<Connection> {
   }
 }
 
+/** Ends a read-only snapshot and its client; a connection already gone is left at that (the failure that cut it is the one told). */
 async function disconnect(connection: Connection): Promise<void> {
-  try {
-    await connection.client.query('ROLLBACK');
-  } finally {
-    await connection.client.end();
-  }
+  await connection.client.query('ROLLBACK').catch(() => undefined);
+  await connection.client.end().catch(() => undefined);
 }
 
 /** A table read on a connection: its columns, and whether a unique index covers its key with no null allowed. */

@@ -1,4 +1,4 @@
-import { OptionError, type DiffSource } from '@entity-sync/core';
+import { DiffError, isEntitySyncError, OptionError, type DiffSource } from '@entity-sync/core';
 import { ident } from '../../internal/pg/sql-session.js';
 import { narrowTables, openClient, type BisectionOptions, type TableRef } from './table-compare.js';
 
@@ -17,6 +17,10 @@ export interface TableSourceOptions {
 }
 
 const bigintOf = (text: string) => (Number.isSafeInteger(Number(text)) ? Number(text) : BigInt(text));
+
+/** A database's failure while a table was read, as `DIFF_SOURCE_FAILED`; the library's own errors and an abort as they are. */
+const failed = (error: unknown, source: string, signal?: AbortSignal) =>
+  (isEntitySyncError(error) || signal?.aborted ? error : DiffError.sourceFailed(source, error));
 
 /** Tables behind the sources `fromTable` made, for `narrow` to recognize the other side. */
 const tables = new WeakMap<object, TableRef>();
@@ -56,34 +60,44 @@ export function fromTable(url: string, table: string, options: TableSourceOption
     sortedBy: key.length === 1 ? key[0]! : key,
     narrow: async (other, request) => {
       const theirs = tables.get(other);
-      return theirs ? narrowTables(ref, theirs, request) : undefined;
+      return theirs ? narrowTables(ref, theirs, request).catch((error: unknown) => {
+        throw failed(error, `${source.name} against ${other.name}`, request.signal);
+      }) : undefined;
     },
     async *records(signal) {
-      const client = await openClient(url);
       try {
-        const [{ types, nullable }] = (await client.query(`SELECT array_agg(format_type(a.atttypid, a.atttypmod) ORDER BY k.n) AS types, bool_or(NOT a.attnotnull) AS nullable ` +
-          `FROM unnest($1::text[]) WITH ORDINALITY k(name, n) JOIN pg_attribute a ON a.attrelid = $2::regclass AND a.attname = k.name`, [key, qualified])).rows as [{ types: string[] | null; nullable: boolean }];
-        if (types?.length !== key.length) throw OptionError.invalid('fromTable', 'key', options.key, `columns of ${qualified}`);
-        // texts in code point order, as the diff merges them
-        const ordered = key.map((column, i) => `${ident(column)}${/char|text/.test(types[i]!) ? ' COLLATE "C"' : ''}`);
-        const select = options.columns ? [...new Set([...key, ...options.columns])].map(ident).join(', ') : '*';
-        // pages of the rows with a whole key (a keyset cannot pass a null), then those without one
-        const whole = key.map((column) => `${ident(column)} IS NOT NULL`).join(' AND ');
-        let after: unknown[] | undefined;
-        for (;;) {
-          signal?.throwIfAborted();
-          const past = after ? ` AND (${ordered.join(', ')}) > (${key.map((_, i) => `$${i + 1}${/char|text/.test(types[i]!) ? ' COLLATE "C"' : ''}`).join(', ')})` : '';
-          const { rows } = await client.query(`SELECT ${select} FROM ${qualified} WHERE ${whole}${past} ORDER BY ${ordered.join(', ')} LIMIT ${pageSize}`, after ?? []);
-          for (const row of rows) yield shape(row, types);
-          if (rows.length < pageSize) break;
-          after = key.map((column) => rows.at(-1)![column]);
-        }
-        if (nullable) for (const row of (await client.query(`SELECT ${select} FROM ${qualified} WHERE NOT (${whole})`)).rows) yield shape(row, types);
-      } finally {
-        await client.end();
+        yield* read(signal);
+      } catch (error) {
+        throw failed(error, source.name, signal);
       }
     },
   };
+  /** The table's rows in key order, a page at a time. */
+  async function* read(signal?: AbortSignal) {
+    const client = await openClient(url);
+    try {
+      const [{ types, nullable }] = (await client.query(`SELECT array_agg(format_type(a.atttypid, a.atttypmod) ORDER BY k.n) AS types, bool_or(NOT a.attnotnull) AS nullable ` +
+        `FROM unnest($1::text[]) WITH ORDINALITY k(name, n) JOIN pg_attribute a ON a.attrelid = $2::regclass AND a.attname = k.name`, [key, qualified])).rows as [{ types: string[] | null; nullable: boolean }];
+      if (types?.length !== key.length) throw OptionError.invalid('fromTable', 'key', options.key, `columns of ${qualified}`);
+      // texts in code point order, as the diff merges them
+      const ordered = key.map((column, i) => `${ident(column)}${/char|text/.test(types[i]!) ? ' COLLATE "C"' : ''}`);
+      const select = options.columns ? [...new Set([...key, ...options.columns])].map(ident).join(', ') : '*';
+      // pages of the rows with a whole key (a keyset cannot pass a null), then those without one
+      const whole = key.map((column) => `${ident(column)} IS NOT NULL`).join(' AND ');
+      let after: unknown[] | undefined;
+      for (;;) {
+        signal?.throwIfAborted();
+        const past = after ? ` AND (${ordered.join(', ')}) > (${key.map((_, i) => `$${i + 1}${/char|text/.test(types[i]!) ? ' COLLATE "C"' : ''}`).join(', ')})` : '';
+        const { rows } = await client.query(`SELECT ${select} FROM ${qualified} WHERE ${whole}${past} ORDER BY ${ordered.join(', ')} LIMIT ${pageSize}`, after ?? []);
+        for (const row of rows) yield shape(row, types);
+        if (rows.length < pageSize) break;
+        after = key.map((column) => rows.at(-1)![column]);
+      }
+      if (nullable) for (const row of (await client.query(`SELECT ${select} FROM ${qualified} WHERE NOT (${whole})`)).rows) yield shape(row, types);
+    } finally {
+      await client.end();
+    }
+  }
   tables.set(source, ref);
   return source;
 }

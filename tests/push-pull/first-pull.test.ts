@@ -5,7 +5,7 @@
 // text keys, resumes from its checkpoint, and a token that was tampered with is refused.
 import 'reflect-metadata';
 import { EntitySync, installPushPull, pullChanges, pullChangesStream, type PulledChanges, type PullWireOptions } from '@entity-sync/adapters/mikro-orm';
-import { isEntitySyncError, SyncModel } from '@entity-sync/core';
+import { decodeCheckpoint, isEntitySyncError, SyncModel } from '@entity-sync/core';
 import { testBackends } from '@entity-sync/testing';
 import { Entity, PrimaryKey, Property } from '@entity-sync/testing/mikro-orm';
 import type { MikroORM } from '@mikro-orm/core';
@@ -63,6 +63,17 @@ const VALUE_ROWS = [
 // composite keys: text with characters COPY escapes, and keys that sort byte-wise and by number
 // and a long one whose checkpoint token runs past 4,000 characters (1,600 quotes, escaped in JSON, in base64)
 const PAIR_ROWS = [['a', 1], ['a', 2], ['a', 10], ['a\tb', 1], ['a\\b', 1], ['b\nc', 3], ['é', 1], ['zz', -1], ['', 0], ['"'.repeat(1600), 1]] as const;
+
+/**
+ * Two pulls read to the same end, the later one `later`: the same position, but for the horizon of
+ * a pull that caught up, which any transaction taking an id in between (autovacuum's analyze)
+ * moves on.
+ */
+function sameEnd(later: string, earlier: string) {
+  const [x, y] = [decodeCheckpoint(later)!, decodeCheckpoint(earlier)!];
+  assert.equal({ ...x, xid: '' }, { ...y, xid: '' }, `${later} and ${earlier}`);
+  assert.ok(x.seq === undefined ? BigInt(x.xid) >= BigInt(y.xid) : x.xid === y.xid, `${later} ends where ${earlier} does`);
+}
 
 async function pullAll(orm: MikroORM, checkpoint: string | null, limit: number, models?: string[]) {
   const answers: PulledChanges[] = [];
@@ -191,7 +202,7 @@ for (const backend of testBackends()) {
       const arrays = await streamAll(orm, { checkpoint: null, limit, documents: 'arrays' });
       for (const model of served) assert.equal(docsOf(objectsOf(arrays.answers), model), docsOf(paged.answers, model), `${model} as arrays, ${limit} a line`);
       // the stream ends where the pages end, and a line's checkpoint goes on after its rows
-      assert.is(streamed.checkpoint, paged.checkpoint);
+      sameEnd(streamed.checkpoint, paged.checkpoint);
       const middle = Math.floor(streamed.answers.length / 2);
       const rest = await pullAll(orm, streamed.answers[middle - 1]!.checkpoint, 100);
       const ids = (answers: PulledChanges[]) => answers.flatMap((answer) => answer.changes.flatMap((change) => change.upserted.map((doc) => JSON.stringify(doc))));
@@ -208,7 +219,7 @@ for (const backend of testBackends()) {
     const streamed = await streamAll(orm, { checkpoint, limit: 3 });
     assert.ok(streamed.answers.length > 3, `${streamed.answers.length} lines`);
     assert.equal(streamed.answers.map((answer) => answer.changes), paged.answers.map((answer) => answer.changes));
-    assert.is(streamed.checkpoint, paged.checkpoint);
+    sameEnd(streamed.checkpoint, paged.checkpoint);
     const arrays = await streamAll(orm, { checkpoint, limit: 3, documents: 'arrays' });
     assert.equal(objectsOf(arrays.answers).map((answer) => answer.changes), paged.answers.map((answer) => answer.changes));
     // caught up: one line, nothing in it

@@ -126,84 +126,148 @@ function filerOf<T>(spec: KeySpec<never>, readKey: KeyReader<T>): (record: T) =>
   };
 }
 
-/** Every record of a source grouped by key, in the order keys first came; those with a null key part apart. */
-async function hashedGroups<T>(source: DiffSource<T>, file: (record: T) => unknown, signal?: AbortSignal): Promise<{ groups: Map<unknown, T[]>; nulls: T[] }> {
-  const groups = new Map<unknown, T[]>();
-  const nulls: T[] = [];
-  const add = (record: T) => {
-    const filed = file(record);
-    if (filed === NULL_KEY) return void nulls.push(record);
-    const group = groups.get(filed);
-    if (group) group.push(record);
-    else groups.set(filed, [record]);
-  };
+/** Hands every record of a source to `each`: records in memory without an await each. */
+async function eachRecord<T>(source: DiffSource<T>, signal: AbortSignal | undefined, each: (record: T) => void): Promise<void> {
   const records = source.records(signal);
-  // records in memory are read without an await each
   if (Symbol.iterator in records) {
     let n = 0;
     for (const record of records as Iterable<T>) {
       if ((++n & 0xffff) === 0) signal?.throwIfAborted();
-      add(record);
+      each(record);
     }
   } else {
     for await (const record of records) {
       signal?.throwIfAborted();
-      add(record);
+      each(record);
     }
   }
-  return { groups, nulls };
 }
+
+/** The records of one key of a side, once there is more than one (or a record a number, which a hashed diff's positions could not tell apart). */
+class Held<T> {
+  constructor(readonly records: T[]) {}
+}
+
+/** What a hashed diff holds for a key of a side: its record, or `Held` records. */
+type Filed<T> = T | Held<T>;
+
+const recordsIn = <T>(filed: Filed<T> | undefined): T[] => (filed === undefined ? [] : filed instanceof Held ? filed.records : [filed]);
+const oneMore = <T>(filed: Filed<T>, record: T): Held<T> => {
+  if (!(filed instanceof Held)) return new Held([filed, record]);
+  filed.records.push(record);
+  return filed;
+};
 
 type DiffEvent<L, R> = DiffAction<L, R> | DiffProblem<L, R> | { unchanged: unknown[] };
 
-/** The events of one key: problems for duplicates, else its action (or that it is the same), handed to `emit`. */
-function matchedInto<L, R>(key: unknown[], lefts: L[], rights: R[], options: DiffOptions<L, R>, keyNames: Set<string>, emit: (event: DiffEvent<L, R>) => void): void {
-  if (lefts.length > 1) emit({ problem: 'duplicate-key', side: 'left', key, records: lefts });
-  if (rights.length > 1) emit({ problem: 'duplicate-key', side: 'right', key, records: rights });
-  if (lefts.length > 1 || rights.length > 1) return;
-  if (!rights.length) return emit({ action: 'create', key, left: lefts[0]! });
-  if (!lefts.length) return emit({ action: 'delete', key, right: rights[0]! });
-  const changes = changesOf(lefts[0]!, rights[0]!, options, keyNames);
-  emit(changes.length ? { action: 'update', key, left: lefts[0]!, right: rights[0]!, changes } : { unchanged: key });
+/** What the events of matched records are handed to: `emit` takes actions and problems, `same` a left record the same as the right's. */
+interface Sink<L, R> {
+  emit: (event: DiffAction<L, R> | DiffProblem<L, R>) => void;
+  same: (left: L) => void;
 }
 
-/** The hashed strategy: both sides grouped by key, then every key's events handed to `emit` (no await between them). */
-async function hashed<L, R>(left: DiffSource<L>, right: DiffSource<R>, options: DiffOptions<L, R>, readKey: KeyReader<L | R>, keyNames: Set<string>,
-  emit: (event: DiffEvent<L, R>) => void): Promise<void> {
+/** What comparing two records needs, worked out once per diff. */
+interface Comparison<L, R> {
+  options: DiffOptions<L, R>;
+  keyNames: Set<string>;
+  lists: Set<string> | undefined;
+}
+
+const comparisonOf = <L, R>(options: DiffOptions<L, R>): Comparison<L, R> =>
+  ({ options, keyNames: new Set(keyFields(options.key as KeySpec<never>)), lists: options.lists?.length ? new Set(options.lists) : undefined });
+
+/** The events of one key: problems for duplicates, else its action (or that it is the same). */
+function matchedInto<L, R>(key: unknown[], lefts: L[], rights: R[], comparison: Comparison<L, R>, sink: Sink<L, R>): void {
+  if (lefts.length > 1) sink.emit({ problem: 'duplicate-key', side: 'left', key, records: lefts });
+  if (rights.length > 1) sink.emit({ problem: 'duplicate-key', side: 'right', key, records: rights });
+  if (lefts.length > 1 || rights.length > 1) return;
+  if (!rights.length) return sink.emit({ action: 'create', key, left: lefts[0]! });
+  if (!lefts.length) return sink.emit({ action: 'delete', key, right: rights[0]! });
+  const changes = changesOf(lefts[0]!, rights[0]!, comparison);
+  if (changes.length) sink.emit({ action: 'update', key, left: lefts[0]!, right: rights[0]!, changes });
+  else sink.same(lefts[0]!);
+}
+
+/**
+ * The hashed strategy, with no await between the events: the right side is filed by key; each
+ * left record then takes its key's right record (the map keeps the position of the pair, so a
+ * second left record of the key is found a duplicate), and only keys the right lacks are filed
+ * for the left. The pairs are compared in the order the left's keys first came, then the right's
+ * keys no left record took are deleted.
+ */
+async function hashed<L, R>(left: DiffSource<L>, right: DiffSource<R>, options: DiffOptions<L, R>, readKey: KeyReader<L | R>, sink: Sink<L, R>): Promise<void> {
   const file = filerOf(options.key as KeySpec<never>, readKey);
-  const lefts = await hashedGroups(left, file as (record: L) => unknown, options.signal);
-  const rights = await hashedGroups(right, file as (record: R) => unknown, options.signal);
-  for (const record of lefts.nulls) emit({ problem: 'null-key', side: 'left', key: readKey(record), records: [record] });
-  for (const record of rights.nulls) emit({ problem: 'null-key', side: 'right', key: readKey(record), records: [record] });
-  for (const [filed, records] of lefts.groups) {
-    const other = rights.groups.get(filed);
-    matchedInto(readKey(records[0]!), records, other ?? [], options, keyNames, emit);
-    if (other) rights.groups.delete(filed);
+  const nulls: { left: L[]; right: R[] } = { left: [], right: [] };
+  const rights = new Map<unknown, Filed<R> | number>();
+  await eachRecord(right, options.signal, (record) => {
+    const filed = file(record);
+    if (filed === NULL_KEY) return void nulls.right.push(record);
+    const held = rights.get(filed) as Filed<R> | undefined;
+    rights.set(filed, held !== undefined ? oneMore(held, record) : typeof record === 'number' ? new Held([record]) : record);
+  });
+  // position i: the left record(s) of a key, and the right's (undefined: the right lacks the key)
+  const lefts: Filed<L>[] = [];
+  const pairs: (Filed<R> | undefined)[] = [];
+  const onlyLeft = new Map<unknown, number>();
+  let taken = 0;
+  await eachRecord(left, options.signal, (record) => {
+    const filed = file(record);
+    if (filed === NULL_KEY) return void nulls.left.push(record);
+    const held = rights.get(filed);
+    const at = typeof held === 'number' ? held : held === undefined ? onlyLeft.get(filed) : undefined;
+    if (at !== undefined) return void (lefts[at] = oneMore(lefts[at]!, record));
+    if (held !== undefined) {
+      rights.set(filed, lefts.length);
+      taken++;
+    } else onlyLeft.set(filed, lefts.length);
+    lefts.push(record);
+    pairs.push(held as Filed<R> | undefined);
+  });
+  for (const record of nulls.left) sink.emit({ problem: 'null-key', side: 'left', key: readKey(record), records: [record] });
+  for (const record of nulls.right) sink.emit({ problem: 'null-key', side: 'right', key: readKey(record), records: [record] });
+  const comparison = comparisonOf(options);
+  for (let at = 0; at < lefts.length; at++) {
+    const [l, r] = [lefts[at]!, pairs[at]];
+    if (l instanceof Held || r instanceof Held || r === undefined) {
+      const records = recordsIn(l);
+      matchedInto(readKey(records[0]!), records, recordsIn(r), comparison, sink);
+      continue;
+    }
+    const changes = changesOf(l, r, comparison);
+    if (changes.length) sink.emit({ action: 'update', key: readKey(l), left: l, right: r, changes });
+    else sink.same(l);
   }
-  for (const records of rights.groups.values()) matchedInto(readKey(records[0]!), [], records, options, keyNames, emit);
+  if (taken === rights.size) return;
+  for (const held of rights.values()) {
+    if (typeof held === 'number') continue;
+    const records = recordsIn(held);
+    matchedInto(readKey(records[0]!), [], records, comparison, sink);
+  }
 }
 
 /** The list elements as texts (a list compared as a set). */
 const elements = (value: unknown) => new Map((Array.isArray(value) ? value : value === null || value === undefined ? [] : [value]).map((item) => [keyText([item]), item]));
 
-/** Compares matched records field by field. */
-function changesOf<L, R>(left: L, right: R, options: DiffOptions<L, R>, keyNames: Set<string>): FieldDiff[] {
-  const fields = options.fields ?? Object.keys(left as object).filter((field) => !keyNames.has(field));
-  const lists = new Set(options.lists ?? []);
-  const changes: FieldDiff[] = [];
-  for (const field of fields) {
-    const now = (left as Record<string, unknown>)[field];
-    const was = (right as Record<string, unknown>)[field];
-    if (lists.has(field)) {
-      const [want, have] = [elements(now), elements(was)];
-      const added = [...want].filter(([text]) => !have.has(text)).map(([, item]) => item);
-      const removed = [...have].filter(([text]) => !want.has(text)).map(([, item]) => item);
-      if (added.length || removed.length) changes.push({ field, old: was, new: now, added, removed });
-      continue;
-    }
-    const same = options.compare?.[field] ?? sameValue;
-    if (!same(now, was)) changes.push({ field, old: was, new: now });
+/** Adds to `changes` how `field` differs between the left record's value `now` and the right's `was`, if it does. */
+function fieldChange<L, R>(changes: FieldDiff[], field: string, now: unknown, was: unknown, { options, lists }: Comparison<L, R>): void {
+  if (lists?.has(field)) {
+    const [want, have] = [elements(now), elements(was)];
+    const added = [...want].filter(([text]) => !have.has(text)).map(([, item]) => item);
+    const removed = [...have].filter(([text]) => !want.has(text)).map(([, item]) => item);
+    if (added.length || removed.length) changes.push({ field, old: was, new: now, added, removed });
+    return;
   }
+  const same = options.compare?.[field] ?? sameValue;
+  if (!same(now, was)) changes.push({ field, old: was, new: now });
+}
+
+/** Compares matched records field by field (the left record's own fields but the key's, unless `fields` names them). */
+function changesOf<L, R>(left: L, right: R, comparison: Comparison<L, R>): FieldDiff[] {
+  const changes: FieldDiff[] = [];
+  const [now, was] = [left as Record<string, unknown>, right as Record<string, unknown>];
+  const { fields } = comparison.options;
+  if (fields) for (const field of fields) fieldChange(changes, field, now[field], was[field], comparison);
+  else for (const field of Object.keys(now)) if (!comparison.keyNames.has(field)) fieldChange(changes, field, now[field], was[field], comparison);
   return changes;
 }
 
@@ -245,19 +309,19 @@ export async function* diffStream<L = Record<string, unknown>, R = Record<string
   AsyncGenerator<DiffEvent<L, R>> {
   if (!options || options.key === undefined) throw OptionError.invalid('diff', 'key', options?.key, 'the field (or fields, or a function) records are matched by');
   const readKey = keyReader('diff', options.key) as KeyReader<L | R>;
-  const keyNames = new Set(keyFields(options.key as KeySpec<never>));
+  const comparison = comparisonOf(options);
   const sorted = sameSpec(left.sortedBy as KeySpec<never>, options.key as KeySpec<never>) && sameSpec(right.sortedBy as KeySpec<never>, options.key as KeySpec<never>);
   if (options.strategy === 'merge' && !sorted) throw DiffError.mergeNeedsSorted(!sameSpec(left.sortedBy as KeySpec<never>, options.key as KeySpec<never>) ? left.name : right.name);
+  const events: DiffEvent<L, R>[] = [];
+  const sink: Sink<L, R> = { emit: (event) => void events.push(event), same: (record) => void events.push({ unchanged: readKey(record) }) };
   const matched = function* (key: unknown[], lefts: L[], rights: R[]): Generator<DiffEvent<L, R>> {
-    const events: DiffEvent<L, R>[] = [];
-    matchedInto(key, lefts, rights, options, keyNames, (event) => void events.push(event));
-    yield* events;
+    matchedInto(key, lefts, rights, comparison, sink);
+    yield* events.splice(0);
   };
   const nullProblem = <T extends L | R>(side: 'left' | 'right', group: Group<T>): DiffProblem<L, R> => ({ problem: 'null-key', side, key: group.key, records: group.records });
   const found = await candidatesOf(left, right, options);
   if (found) {
-    const events: DiffEvent<L, R>[] = [];
-    await hashed(...candidateSources(found, left, right), options, readKey, keyNames, (event) => void events.push(event));
+    await hashed(...candidateSources(found, left, right), options, readKey, sink);
     yield* events;
     return;
   }
@@ -293,8 +357,7 @@ export async function* diffStream<L = Record<string, unknown>, R = Record<string
     yield* problems;
     return;
   }
-  const events: DiffEvent<L, R>[] = [];
-  await hashed(left, right, options, readKey, keyNames, (event) => void events.push(event));
+  await hashed(left, right, options, readKey, sink);
   yield* events;
 }
 
@@ -324,7 +387,7 @@ export async function diff<L = Record<string, unknown>, R = Record<string, unkno
   if ((result.strategy === 'hash' || found) && options?.key !== undefined) {
     // the events straight into the result: an async generator's await per event would cost more than the comparison
     await hashed(...(found ? candidateSources(found, left, right) : [left, right] as const), options, keyReader('diff', options.key) as KeyReader<L | R>,
-      new Set(keyFields(options.key as KeySpec<never>)), collect);
+      { emit: collect, same: () => void result.counts.unchanged++ });
   } else {
     for await (const event of diffStream(left, right, options)) collect(event);
   }

@@ -1,4 +1,4 @@
-import type { DiffCandidates, NarrowRequest } from '@entity-sync/core';
+import { DiffError, isEntitySyncError, type DiffCandidates, type NarrowRequest } from '@entity-sync/core';
 import { loadPeer } from '../../internal/peer.js';
 import { ident } from '../../internal/pg/sql-session.js';
 
@@ -10,14 +10,21 @@ export type PgClient = {
   on(event: 'error', listener: (error: Error) => void): void;
 };
 
-/** A table as `fromTable` reads it. */
-export interface TableRef {
-  url: string;
-  /** The quoted, schema-qualified name. */
+/** The rows of a side: a table, or those of it a query selects. */
+export interface RelationRef {
+  /** The table's quoted, schema-qualified name (its columns, types and indexes are read from the catalog). */
   qualified: string;
+  /** What the rows are selected from: the table's name, or a subquery of its rows with every column of it (`(SELECT ...) AS t`). */
+  from: string;
+  /** The key's columns. */
   key: string[];
   /** The columns each record carries besides the key; undefined: every column. */
   columns?: string[];
+}
+
+/** A table as `fromTable` reads it. */
+export interface TableRef extends RelationRef {
+  url: string;
   bisection: Required<BisectionOptions>;
   /** A fetched row as the source's records are (a bigint key as a number). */
   shape(row: Record<string, unknown>, keyTypes: string[]): Record<string, unknown>;
@@ -31,6 +38,10 @@ export interface BisectionOptions {
   listBelow?: number;
 }
 
+/** A database's failure while a source's rows were read, as `DIFF_SOURCE_FAILED`; the library's own errors and an abort as they are. */
+export const failed = (error: unknown, source: string, signal?: AbortSignal) =>
+  (isEntitySyncError(error) || signal?.aborted ? error : DiffError.sourceFailed(source, error));
+
 /** Opens a node-postgres client on a URL. */
 export async function openClient(url: string): Promise<PgClient> {
   const pg = await loadPeer<{ default: { Client: new (options: { connectionString: string }) => PgClient } }>('pg', 'A PostgreSQL table as a diff source');
@@ -43,12 +54,12 @@ export async function openClient(url: string): Promise<PgClient> {
 
 interface Column { name: string; oid: number; type: string; notNull: boolean }
 
-/** A client in a read-only snapshot, and the queries sent on it. */
-interface Connection { client: PgClient; queries: number }
+/** Where queries are sent (a client in a read-only snapshot, or the session of a transaction), and how many were. */
+export interface Connection { run(sql: string, params: unknown[]): Promise<Record<string, unknown>[]>; queries: number }
 
-/** One side of a comparison: its table, its columns and the connection it is read on. */
+/** One side of a comparison: its rows, their columns and the connection they are read on. */
 interface Side {
-  ref: TableRef;
+  ref: RelationRef;
   connection: Connection;
   columns: Map<string, Column>;
   /** Some unique index covers the key, and no key column takes a null. */
@@ -106,23 +117,23 @@ class SideSql {
    * `filter` is (the hash's bits under its mask among `$1`), and the columns `extra` computes.
    */
   hashed(extra: string, filter?: bigint): string {
-    const keyed = `SELECT ${this.keyHash} AS kh, ${this.compared} FROM ${this.side.ref.qualified} WHERE ${this.keyNotNull} OFFSET 0`;
+    const keyed = `SELECT ${this.keyHash} AS kh, ${this.compared} FROM ${this.side.ref.from} WHERE ${this.keyNotNull} OFFSET 0`;
     return `(SELECT kh, ${extra} FROM (${keyed}) k${filter !== undefined ? ` WHERE kh & ${filter} = ANY($1::int8[])` : ''} OFFSET 0) x`;
   }
 }
 
 async function query(side: Side, sql: string, params: unknown[] = []): Promise<Record<string, unknown>[]> {
   side.connection.queries++;
-  return (await side.connection.client.query(sql, params)).rows;
+  return side.connection.run(sql, params);
 }
 
 /** A client on a URL in a read-only repeatable-read snapshot, in UTC (timestamps hash as instants). */
-async function connect(url: string): Promise<Connection> {
+async function connect(url: string): Promise<Connection & { client: PgClient }> {
   const client = await openClient(url);
   try {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     await client.query("SET LOCAL TimeZone = 'UTC'; SET LOCAL jit = off; SET LOCAL work_mem = '64MB'");
-    return { client, queries: 2 };
+    return { client, queries: 2, run: async (sql, params) => (await client.query(sql, params)).rows };
   } catch (error) {
     await client.end().catch(() => undefined);
     throw error;
@@ -130,13 +141,13 @@ async function connect(url: string): Promise<Connection> {
 }
 
 /** Ends a read-only snapshot and its client; a connection already gone is left at that (the failure that cut it is the one told). */
-async function disconnect(connection: Connection): Promise<void> {
+async function disconnect(connection: Connection & { client: PgClient }): Promise<void> {
   await connection.client.query('ROLLBACK').catch(() => undefined);
   await connection.client.end().catch(() => undefined);
 }
 
 /** A table read on a connection: its columns, and whether a unique index covers its key with no null allowed. */
-async function sideOf(connection: Connection, ref: TableRef): Promise<Side> {
+async function sideOf(connection: Connection, ref: RelationRef): Promise<Side> {
   const side: Side = { ref, connection, columns: new Map(), uniqueKey: false };
   const rows = await query(side, 'SELECT a.attname AS name, a.atttypid::int AS oid, format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull AS "notNull" ' +
     'FROM pg_attribute a WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum', [ref.qualified]);
@@ -152,10 +163,10 @@ const sameDatabase = (a: string, b: string) => {
   return x.hostname === y.hostname && (x.port || '5432') === (y.port || '5432') && decodeURIComponent(x.pathname) === decodeURIComponent(y.pathname);
 };
 
-/** The fields compared: the diff's, else the left's selected columns, else every column of the left table but the key; undefined when a side's records lack one. */
-function comparedFields(left: Side, right: Side, request: NarrowRequest): string[] | undefined {
+/** The fields compared: those asked, else the left's selected columns, else every column of the left table but the key; undefined when a side's records lack one. */
+function comparedFields(left: Side, right: Side, asked: string[] | undefined): string[] | undefined {
   const keys = new Set(left.ref.key);
-  const fields = (request.fields ?? left.ref.columns ?? [...left.columns.keys()]).filter((field) => !keys.has(field));
+  const fields = (asked ?? left.ref.columns ?? [...left.columns.keys()]).filter((field) => !keys.has(field));
   const carries = (side: Side, field: string) => side.columns.has(field) && (!side.ref.columns || side.ref.columns.includes(field));
   return fields.every((field) => carries(left, field) && carries(right, field)) ? fields : undefined;
 }
@@ -163,8 +174,8 @@ function comparedFields(left: Side, right: Side, request: NarrowRequest): string
 /** The key texts of a row listed as `k0, k1, ...`, as one text. */
 const keyId = (row: Record<string, unknown>, parts: number) => JSON.stringify(Array.from({ length: parts }, (_, i) => row[`k${i}`]));
 
-/** The rows of a side with the keys given (as `keyId` texts), in batches. */
-async function fetchRows(sql: SideSql, ids: string[]): Promise<Record<string, unknown>[]> {
+/** A table's rows with the keys given (as `keyId` texts), in batches, shaped as the source's records. */
+async function fetchRows(sql: SideSql, ref: TableRef, ids: string[]): Promise<Record<string, unknown>[]> {
   const fetched: Record<string, unknown>[] = [];
   const keys = sql.keyColumns;
   const keyTypes = keys.map((key) => key.type);
@@ -173,22 +184,18 @@ async function fetchRows(sql: SideSql, ids: string[]): Promise<Record<string, un
     const where = keys.length === 1 ? `${ident(keys[0]!.name)} = ANY($1::text[]::${keys[0]!.type}[])`
       : `(${keys.map((key) => ident(key.name)).join(', ')}) IN (SELECT ${keys.map((key, i) => `u.c${i}::${key.type}`).join(', ')} ` +
         `FROM unnest(${keys.map((_, i) => `$${i + 1}::text[]`).join(', ')}) AS u(${keys.map((_, i) => `c${i}`).join(', ')}))`;
-    const rows = await query(sql.side, `SELECT ${sql.select} FROM ${sql.side.ref.qualified} WHERE ${where}`, keys.map((_, i) => batch.map((parts) => parts[i])));
-    for (const row of rows) fetched.push(sql.side.ref.shape(row, keyTypes));
+    const rows = await query(sql.side, `SELECT ${sql.select} FROM ${ref.from} WHERE ${where}`, keys.map((_, i) => batch.map((parts) => parts[i])));
+    for (const row of rows) fetched.push(ref.shape(row, keyTypes));
   }
   return fetched;
 }
 
-/** Rows with a null key part and the keys more than one row holds: records the diff reports as problems, so always fetched. */
-async function unmatchable(sql: SideSql): Promise<{ nulls: Record<string, unknown>[]; duplicated: string[] }> {
-  if (sql.side.uniqueKey) return { nulls: [], duplicated: [] };
-  const keyTypes = sql.keyColumns.map((key) => key.type);
-  const nulls = sql.keyNotNull === 'TRUE' ? [] : (await query(sql.side, `SELECT ${sql.select} FROM ${sql.side.ref.qualified} WHERE NOT (${sql.keyNotNull})`))
-    .map((row) => sql.side.ref.shape(row, keyTypes));
+/** The keys more than one row of a side holds (as `keyId` texts): records the diff reports as problems, so always fetched. */
+async function duplicatedKeys(sql: SideSql): Promise<string[]> {
+  if (sql.side.uniqueKey) return [];
   const keys = sql.keyColumns.map((key) => ident(key.name)).join(', ');
-  const duplicated = (await query(sql.side, `SELECT ${sql.keyTexts} FROM ${sql.side.ref.qualified} WHERE ${sql.keyNotNull} GROUP BY ${keys} HAVING count(*) > 1`))
+  return (await query(sql.side, `SELECT ${sql.keyTexts} FROM ${sql.side.ref.from} WHERE ${sql.keyNotNull} GROUP BY ${keys} HAVING count(*) > 1`))
     .map((row) => keyId(row, sql.keyColumns.length));
-  return { nulls, duplicated };
 }
 
 /** Keys whose rows differ (or one side lacks) among listed (key, hash) rows of both sides. */
@@ -217,10 +224,10 @@ function differingKeys(lefts: Record<string, unknown>[], rights: Record<string, 
  * row hashes are listed, and only the rows of keys that differ are fetched. Identical tables cost
  * one scan of each and a handful of round trips.
  */
-async function bisect(left: SideSql, right: SideSql, stats: Record<string, number>, signal?: AbortSignal): Promise<{ ids: Set<string>; leftTotal: number }> {
+async function bisect(left: SideSql, right: SideSql, { buckets, listBelow }: Required<BisectionOptions>, stats: Record<string, number>, signal?: AbortSignal):
+  Promise<{ ids: Set<string>; leftTotal: number }> {
   let filter: { mask: bigint; buckets: string[] } | undefined;
   let leftTotal = 0;
-  const { buckets, listBelow } = left.side.ref.bisection;
   let before = Infinity;
   for (let bits = Math.log2(buckets); ;) {
     signal?.throwIfAborted();
@@ -255,18 +262,73 @@ async function bisect(left: SideSql, right: SideSql, stats: Record<string, numbe
   return { ids: differingKeys(lefts, rights, left.keyColumns.length), leftTotal };
 }
 
-/** Both tables in one database: one query joins them by key and returns the keys whose rows differ. */
+/** Both sides in one database: one query joins them by key and returns the keys whose rows differ. */
 async function pushedDown(left: SideSql, right: SideSql): Promise<{ ids: Set<string>; leftTotal: number }> {
   const parts = left.keyColumns.length;
   // by the key's own columns where both sides' types agree (an index can serve the join), else by its text
   const native = left.keyColumns.every((key, i) => key.type === right.keyColumns[i]!.type);
-  const joinKeys = native ? left.keyColumns.map((key) => ident(key.name)) : left.keyColumns.map((_, i) => `k${i}`);
-  const sideRows = (sql: SideSql) => `SELECT ${sql.keyTexts}${native ? `, ${sql.keyColumns.map((key) => ident(key.name)).join(', ')}` : ''}, ${sql.rowHash} AS h ` +
-    `FROM ${sql.side.ref.qualified} WHERE ${sql.keyNotNull}`;
+  const joinKeys = left.keyColumns.map((_, i) => (native ? `j${i}` : `k${i}`));
+  const sideRows = (sql: SideSql) => `SELECT ${sql.keyTexts}${native ? `, ${sql.keyColumns.map((key, i) => `${ident(key.name)} AS j${i}`).join(', ')}` : ''}, ${sql.rowHash} AS h ` +
+    `FROM ${sql.side.ref.from} WHERE ${sql.keyNotNull}`;
   const rows = await query(left.side, `SELECT ${Array.from({ length: parts }, (_, i) => `coalesce(l.k${i}, r.k${i}) AS k${i}`).join(', ')} ` +
     `FROM (${sideRows(left)}) l FULL JOIN (${sideRows(right)}) r ON ${joinKeys.map((key) => `l.${key} = r.${key}`).join(' AND ')} WHERE l.h IS DISTINCT FROM r.h`);
-  const [{ n }] = await query(left.side, `SELECT count(*)::int8 AS n FROM ${left.side.ref.qualified} WHERE ${left.keyNotNull}`) as [{ n: string }];
+  const [{ n }] = await query(left.side, `SELECT count(*)::int8 AS n FROM ${left.side.ref.from} WHERE ${left.keyNotNull}`) as [{ n: string }];
   return { ids: new Set(rows.map((row) => keyId(row, parts))), leftTotal: Number(n) };
+}
+
+/** What comparing two sides in their databases found: the keys that may differ, and what the rows with a null key part are to be read by. */
+interface Narrowed {
+  /** The keys (as `keyId` texts: JSON lists of the key columns' texts) whose rows differ, one side lacks, or a side holds more than once. */
+  ids: string[];
+  /** The rows of the left side with a whole key. */
+  leftTotal: number;
+  left: SideSql;
+  right: SideSql;
+  stats: Record<string, number>;
+}
+
+/**
+ * The keys of two sides that may differ, found where their rows are: one query when both are read
+ * on one connection (`sql`), a checksum bisection when on two. `fields` are the compared columns:
+ * the same names on both sides (default the left's columns but the key), or a list for each side,
+ * paired by position. Undefined when a side lacks a key column or a compared column.
+ */
+async function narrowOn(connections: [Connection, Connection], refs: [RelationRef, RelationRef], fields: string[] | [string[], string[]] | undefined,
+  signal?: AbortSignal, bisection?: Required<BisectionOptions>): Promise<Narrowed | undefined> {
+  const [leftSide, rightSide] = await Promise.all([sideOf(connections[0], refs[0]), sideOf(connections[1], refs[1])]);
+  const paired = Array.isArray(fields?.[0]) ? fields as [string[], string[]] : undefined;
+  const same = paired ? undefined : comparedFields(leftSide, rightSide, fields as string[] | undefined);
+  const [mine, theirs] = paired ?? [same, same];
+  const has = (side: Side, columns: string[]) => columns.every((name) => side.columns.has(name));
+  if (!mine || !theirs || mine.length !== theirs.length || !has(leftSide, [...refs[0].key, ...mine]) || !has(rightSide, [...refs[1].key, ...theirs])) return undefined;
+  const [l, r] = [new SideSql(leftSide, mine), new SideSql(rightSide, theirs)];
+  const stats: Record<string, number> = {};
+  const duplicated = (await Promise.all([duplicatedKeys(l), duplicatedKeys(r)])).flat();
+  const found = connections[0] === connections[1] ? await pushedDown(l, r) : await bisect(l, r, bisection!, stats, signal);
+  signal?.throwIfAborted();
+  for (const id of duplicated) found.ids.add(id);
+  return { ids: [...found.ids], leftTotal: found.leftTotal, left: l, right: r, stats };
+}
+
+/**
+ * Two sides of one database read on one connection (the session of a transaction), compared
+ * there by one query: the keys that may differ, as lists of the key columns' texts. `fields`
+ * are the compared columns of each side, paired by position. Undefined when a side lacks one.
+ */
+export async function narrowInSession(connection: Connection, left: RelationRef, right: RelationRef, fields: [string[], string[]]):
+  Promise<{ keys: string[][]; leftTotal: number; nullable: [boolean, boolean]; stats: Record<string, number> } | undefined> {
+  const found = await narrowOn([connection, connection], [left, right], fields);
+  if (!found) return undefined;
+  found.stats.queries = connection.queries;
+  return { keys: found.ids.map((id) => JSON.parse(id) as string[]), leftTotal: found.leftTotal,
+    nullable: [found.left.keyNotNull !== 'TRUE', found.right.keyNotNull !== 'TRUE'], stats: found.stats };
+}
+
+/** A table's rows with a null key part, shaped as the source's records. */
+async function nullKeyRows(sql: SideSql, ref: TableRef): Promise<Record<string, unknown>[]> {
+  if (sql.keyNotNull === 'TRUE') return [];
+  const keyTypes = sql.keyColumns.map((key) => key.type);
+  return (await query(sql.side, `SELECT ${sql.select} FROM ${ref.from} WHERE NOT (${sql.keyNotNull})`)).map((row) => ref.shape(row, keyTypes));
 }
 
 /**
@@ -278,29 +340,17 @@ export async function narrowTables(left: TableRef, right: TableRef, request: Nar
   const sameKey = (ref: TableRef) => ref.key.length === request.key.length && ref.key.every((name, i) => name === request.key[i]);
   if (!sameKey(left) || !sameKey(right)) return undefined;
   const together = sameDatabase(left.url, right.url);
-  const connections = together ? [await connect(left.url)] : await Promise.all([connect(left.url), connect(right.url)]);
+  const opened = together ? [await connect(left.url)] : await Promise.all([connect(left.url), connect(right.url)]);
   try {
-    const [leftSide, rightSide] = await Promise.all([sideOf(connections[0]!, left), sideOf(connections.at(-1)!, right)]);
-    const fields = comparedFields(leftSide, rightSide, request);
-    if (!fields || !left.key.every((name) => leftSide.columns.has(name) && rightSide.columns.has(name))) return undefined;
-    const [l, r] = [new SideSql(leftSide, fields), new SideSql(rightSide, fields)];
-    const stats: Record<string, number> = {};
-    const [leftOdd, rightOdd] = await Promise.all([unmatchable(l), unmatchable(r)]);
-    const found = together ? await pushedDown(l, r) : await bisect(l, r, stats, request.signal);
-    request.signal?.throwIfAborted();
-    for (const id of [...leftOdd.duplicated, ...rightOdd.duplicated]) found.ids.add(id);
-    const ids = [...found.ids];
-    const [lefts, rights] = await Promise.all([fetchRows(l, ids), fetchRows(r, ids)]);
+    const found = await narrowOn([opened[0]!, opened.at(-1)!], [left, right], request.fields, request.signal, left.bisection);
+    if (!found) return undefined;
+    const [lefts, rights, leftNulls, rightNulls] = await Promise.all([fetchRows(found.left, left, found.ids), fetchRows(found.right, right, found.ids),
+      nullKeyRows(found.left, left), nullKeyRows(found.right, right)]);
+    const { stats } = found;
     stats.rowsFetched = lefts.length + rights.length;
-    stats.queries = connections.reduce((sum, connection) => sum + connection.queries, 0);
-    return {
-      strategy: together ? 'sql' : 'bisect',
-      left: [...lefts, ...leftOdd.nulls],
-      right: [...rights, ...rightOdd.nulls],
-      unchanged: found.leftTotal - lefts.length,
-      stats,
-    };
+    stats.queries = opened.reduce((sum, connection) => sum + connection.queries, 0);
+    return { strategy: together ? 'sql' : 'bisect', left: [...lefts, ...leftNulls], right: [...rights, ...rightNulls], unchanged: found.leftTotal - lefts.length, stats };
   } finally {
-    await Promise.all(connections.map(disconnect));
+    await Promise.all(opened.map(disconnect));
   }
 }

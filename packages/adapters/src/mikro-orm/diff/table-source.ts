@@ -1,6 +1,6 @@
-import { DiffError, isEntitySyncError, OptionError, type DiffSource } from '@entity-sync/core';
+import { OptionError, type DiffSource } from '@entity-sync/core';
 import { ident } from '../../internal/pg/sql-session.js';
-import { narrowTables, openClient, type BisectionOptions, type TableRef } from './table-compare.js';
+import { failed, narrowTables, openClient, type BisectionOptions, type TableRef } from './table-compare.js';
 
 /** Options of `fromTable`. */
 export interface TableSourceOptions {
@@ -17,10 +17,6 @@ export interface TableSourceOptions {
 }
 
 const bigintOf = (text: string) => (Number.isSafeInteger(Number(text)) ? Number(text) : BigInt(text));
-
-/** A database's failure while a table was read, as `DIFF_SOURCE_FAILED`; the library's own errors and an abort as they are. */
-const failed = (error: unknown, source: string, signal?: AbortSignal) =>
-  (isEntitySyncError(error) || signal?.aborted ? error : DiffError.sourceFailed(source, error));
 
 /** Tables behind the sources `fromTable` made, for `narrow` to recognize the other side. */
 const tables = new WeakMap<object, TableRef>();
@@ -54,7 +50,7 @@ export function fromTable(url: string, table: string, options: TableSourceOption
     for (const [i, column] of key.entries()) if (types[i] === 'bigint' && typeof row[column] === 'string') row[column] = bigintOf(row[column] as string);
     return row;
   };
-  const ref: TableRef = { url, qualified, key, bisection: { buckets, listBelow }, ...(options.columns ? { columns: options.columns } : {}), shape };
+  const ref: TableRef = { url, qualified, from: qualified, key, bisection: { buckets, listBelow }, ...(options.columns ? { columns: options.columns } : {}), shape };
   const source: DiffSource<Record<string, unknown>> = {
     name: `table ${table} of ${shownUrl}`,
     sortedBy: key.length === 1 ? key[0]! : key,

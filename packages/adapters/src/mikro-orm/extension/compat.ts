@@ -240,6 +240,11 @@ export function findByFilter<T extends object>(em: EntityManager, entity: string
   return em.find<T>(byName(entity), filter as never, { limit }) as Promise<T[]>;
 }
 
+/** Every entity of `entity` a filter selects, with only `fields` loaded when given. */
+export function findAllByFilter<T extends object>(em: EntityManager, entity: string, filter: object, fields?: string[]): Promise<T[]> {
+  return em.find<T>(byName(entity), filter as never, (fields ? { fields } : {}) as never) as Promise<T[]>;
+}
+
 /** Runs `work` in a transaction on a fork of `em` (or joins the transaction `em` is in). */
 export function inTransaction<T>(em: EntityManager, work: (em: EntityManager) => Promise<T>, isolation?: 'repeatable read'): Promise<T> {
   return em.transactional((tx) => work(tx), isolation ? { isolationLevel: IsolationLevel.REPEATABLE_READ } : {});
@@ -372,6 +377,50 @@ export function numericProperties(em: EntityManager, entity: string, properties:
     const prop = meta?.properties[name] as { runtimeType?: string; type?: string } | undefined;
     return prop?.runtimeType === 'number' || prop?.runtimeType === 'bigint';
   });
+}
+
+/**
+ * Where the rows of `entity` a filter selects are stored, for SQL that compares them as stored:
+ * its table (quoted, schema-qualified when the entity names a schema) and a subquery of those
+ * rows with every column of the table. Undefined when MikroORM's own reads could select other
+ * rows or values than those columns hold (a filter, single-table inheritance, a view or virtual
+ * entity, a schema per tenant).
+ */
+export function entityRows(em: EntityManager, entity: string, where: object): { table: string; from: string } | undefined {
+  const meta = em.getMetadata().find(byName(entity));
+  const config = em.config as unknown as { get(key: string): unknown };
+  const filtered = Object.keys(meta?.filters ?? {}).length > 0 || Object.keys((config.get('filters') as object | undefined) ?? {}).length > 0 ||
+    Object.keys((em as unknown as { filters?: object }).filters ?? {}).length > 0;
+  if (!meta || filtered || meta.virtual || meta.expression || meta.embeddable || meta.discriminatorColumn || meta.root?.discriminatorColumn ||
+    !meta.tableName || meta.schema === '*') return undefined;
+  const quote = (name: string) => `"${name.replace(/"/g, '""')}"`;
+  const builders = em as unknown as { createQueryBuilder(entity: string, alias: string): { select(fields: string): { where(filter: object): { getFormattedQuery(): string } } } };
+  const sql = builders.createQueryBuilder(meta.className, 'e').select('*').where(where).getFormattedQuery();
+  return { table: `${quote(meta.schema ?? defaultSchemaOf(em))}.${quote(meta.tableName)}`, from: `(${sql}) AS t` };
+}
+
+/**
+ * The column of the entity's table each of `properties` is read from, and what makes its values
+ * (the property's type and column type; two properties with the same make read equal columns as
+ * equal values). Undefined for a property that is not one column of that table: a formula, an
+ * embedded object, a collection, a composite or inverse reference, a lazy, hidden or unpersisted property.
+ */
+export function propertyColumns(em: EntityManager, entity: string, properties: string[]): ({ column: string; make: string } | undefined)[] {
+  const meta = em.getMetadata().find(byName(entity));
+  return properties.map((name) => {
+    const prop = meta?.properties[name as never] as EntityProperty | undefined;
+    const stored = prop && (prop.kind === 'scalar' || ((prop.kind === 'm:1' || prop.kind === '1:1') && prop.owner)) && prop.fieldNames?.length === 1 &&
+      !prop.formula && !prop.lazy && !prop.hidden && prop.persist !== false && !prop.embedded;
+    if (!stored) return undefined;
+    const custom = (prop.customType as { constructor?: { name?: string } } | undefined)?.constructor?.name ?? '';
+    return { column: prop.fieldNames[0]!, make: [prop.kind, prop.type, prop.runtimeType, custom, prop.columnTypes?.join(',') ?? ''].join('|') };
+  });
+}
+
+/** Whether any of `properties` of `entity` takes a null (a key MikroORM's cursor pagination cannot page past). */
+export function anyNullable(em: EntityManager, entity: string, properties: string[]): boolean {
+  const meta = em.getMetadata().find(byName(entity));
+  return properties.some((name) => (meta?.properties[name as never] as EntityProperty | undefined)?.nullable === true);
 }
 
 /** Property names of an entity (what a replica's field mapping may write). */

@@ -1,5 +1,6 @@
 // uvu's suite with a deadline on every test and hook: a test that hangs fails after
-// ENTITY_SYNC_TEST_TIMEOUT_MS (default 180 s) with an error that names it, and the run goes on.
+// ENTITY_SYNC_TEST_TIMEOUT_MS (default 180 s) with an error that names it, and the run goes on. A suite whose tests
+// are long by nature (an npm install of an outside app) says so in its context: `suite(name, { timeoutMs })`.
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 
@@ -18,12 +19,12 @@ if (timingsFile) {
   });
 }
 
-function timed(label, handler, suiteName = label) {
+function timed(label, handler, suiteName = label, ms = limit) {
   return async (...args) => {
     const started = performance.now();
     let timer;
     const deadline = new Promise((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`timed out after ${limit / 1000} s: ${label}`)), limit);
+      timer = setTimeout(() => reject(new Error(`timed out after ${ms / 1000} s: ${label}`)), ms);
     });
     try {
       return await Promise.race([handler(...args), deadline]);
@@ -38,23 +39,25 @@ function timed(label, handler, suiteName = label) {
   };
 }
 
-function withDeadlines(test, suiteName) {
+function withDeadlines(test, suiteName, ms = limit) {
   const named = (name) => (suiteName ? `${suiteName} > ${name}` : name);
   const suiteLabel = suiteName || '(no suite)';
-  const wrapped = (name, handler) => test(name, timed(named(name), handler, suiteLabel));
+  const wrapped = (name, handler) => test(name, timed(named(name), handler, suiteLabel, ms));
   // every test runs in CI: a focused test would silently leave the others out
   wrapped.only = (name) => {
     throw new Error(`a focused test ("${named(name)}") is not allowed; every test runs in CI`);
   };
   wrapped.skip = test.skip;
   wrapped.run = test.run;
-  wrapped.before = (handler) => test.before(timed(`${suiteName || 'suite'}: before`, handler, suiteLabel));
-  wrapped.before.each = (handler) => test.before.each(timed(`${suiteName || 'suite'}: before each`, handler, suiteLabel));
-  wrapped.after = (handler) => test.after(timed(`${suiteName || 'suite'}: after`, handler, suiteLabel));
-  wrapped.after.each = (handler) => test.after.each(timed(`${suiteName || 'suite'}: after each`, handler, suiteLabel));
+  wrapped.before = (handler) => test.before(timed(`${suiteName || 'suite'}: before`, handler, suiteLabel, ms));
+  wrapped.before.each = (handler) => test.before.each(timed(`${suiteName || 'suite'}: before each`, handler, suiteLabel, ms));
+  wrapped.after = (handler) => test.after(timed(`${suiteName || 'suite'}: after`, handler, suiteLabel, ms));
+  wrapped.after.each = (handler) => test.after.each(timed(`${suiteName || 'suite'}: after each`, handler, suiteLabel, ms));
   return wrapped;
 }
 
-export const suite = (name = '', state) => withDeadlines(uvu.suite(name, state), name);
+// a suite's own deadline, when its context names one (a positive number of milliseconds), in place of the default
+const ownDeadline = (state) => (Number.isFinite(state?.timeoutMs) && state.timeoutMs > 0 ? state.timeoutMs : limit);
+export const suite = (name = '', state) => withDeadlines(uvu.suite(name, state), name, ownDeadline(state));
 export const test = withDeadlines(uvu.test, '');
 export const exec = uvu.exec;

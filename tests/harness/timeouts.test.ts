@@ -35,6 +35,14 @@ test('a test that never finishes fails after its timeout, named, and the run goe
   assert.ok(run.seconds < 45, `the run took ${run.seconds} s`);
 });
 
+test('a suite that names its own deadline in its context gets it, in place of the runner\'s', async () => {
+  const run = await runner({ ENTITY_SYNC_TEST_TIMEOUT_MS: '1000' }, 'own-deadline');
+  assert.is(run.code, 1, run.output);
+  assert.match(run.output, 'timed out after 1 s: default deadline case > takes 2 s');
+  assert.not.match(run.output, 'own deadline case > takes 2 s');
+  assert.match(run.output, /^1 passed, 1 failed$/m);
+});
+
 test('a run that outlives its deadline is killed and fails', async () => {
   const run = await runner({ ENTITY_SYNC_TEST_TIMEOUT_MS: '600000', ENTITY_SYNC_TEST_RUN_DEADLINE_MS: '4000' });
   assert.is(run.code, 1, run.output);

@@ -117,12 +117,16 @@ try {
     check('a push/pull client pulls the writer, pushes a new one, and pulls it back',
       main.ok && JSON.stringify(outcome?.synced) === JSON.stringify({ initial: ['Ursula K. Le Guin'], pushed: ['created'], after: ['Octavia'] }), main.ok ? main.stdout.trim() : last(main.output));
     check('the push is in the audit trail with its actor and client, every request in the sync log, the metrics count it, health and the admin sign-in answer',
-      main.ok && JSON.stringify({ ...outcome?.operated, compared: undefined }) === JSON.stringify({
+      main.ok && JSON.stringify({ ...outcome?.operated, compared: undefined, inOneDatabase: undefined }) === JSON.stringify({
         audited: [['create', 'app-service', 'app']], logged: ['pull', 'pull', 'push'], health: 200, counted: true, adminLogin: 'text/html; charset=utf-8',
       }), main.ok ? main.stdout.trim() : last(main.output));
     // the source has Octavia (pushed) that the pulled database does not: one create, Ursula the same
     check('a diff of the writers of two databases by natural key (fromEntity)',
       main.ok && JSON.stringify(outcome?.operated?.compared) === JSON.stringify({ create: 1, update: 0, delete: 0, unchanged: 1, problems: 0 }), main.ok ? main.stdout.trim() : last(main.output));
+    // all the writers against those named Octavia, in the one database: compared there, Ursula to create
+    check('a diff of two entity sources of one database runs in the database (sql)',
+      main.ok && JSON.stringify(outcome?.operated?.inOneDatabase) === JSON.stringify({ strategy: 'sql', counts: { create: 1, update: 0, delete: 0, unchanged: 1, problems: 0 } }),
+      main.ok ? main.stdout.trim() : last(main.output));
   }
 
   // 3. the CLI, added to the same app

@@ -87,8 +87,11 @@ const loggedRequests = async (count: number) => {
 // the writers of the source against those pulled into the fourth database, by natural key: the same after the pull
 const writersOf = (orm: MikroORM) => fromEntity(orm.em.fork(), Writer, { fields: ['name'] });
 const compared = await diff(writersOf(source), writersOf(pulledDb), { key: 'email' });
+// two entity sources of one database compare in it: every writer against those named Octavia
+const inOneDatabase = await diff(writersOf(source), fromEntity(source.em.fork(), Writer, { fields: ['name'], where: { name: 'Octavia' } }), { key: 'email' });
 const operated = {
   compared: compared.counts,
+  inOneDatabase: { strategy: inOneDatabase.strategy, counts: inOneDatabase.counts },
   audited: trail.map((entry) => [entry.operation, entry.actor, entry.client]),
   logged: (await loggedRequests(3)).map((entry) => entry.endpoint).sort(),
   health, counted: /entity_sync_requests_total\{endpoint="push",status="200"\} 1/.test(metricsText), adminLogin,

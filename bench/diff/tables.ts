@@ -2,7 +2,8 @@
 // a table of N rows (bench_rows) and one with 100 differences from it (bench_right: 60 updates,
 // 20 rows deleted, 20 added), the latter in both clusters.
 //   in one database: diff() (one query, `sql`) against count(*) of both tables, the least a
-//   reading of both can cost;
+//   reading of both can cost, and against a full join of both by key that compares nothing, the
+//   least a comparison by key in one query can cost;
 //   across two: diff() (checksum bisection) against an aggregate md5 of each table computed in
 //   both at once (data-diff's checksum of a whole table), and against the merge of both tables
 //   fetched whole.
@@ -48,6 +49,7 @@ async function best(runs: number, work: () => Promise<unknown>, check?: (result:
 export interface TableFigures {
   rows: number;
   count: number;
+  join: number;
   sql: number;
   md5: number;
   bisect: number;
@@ -79,6 +81,9 @@ export async function measureTables(rows: number, runs: number, say: (line: stri
       }
     });
     say(`  count(*) of both tables in one database: ${count.toFixed(3)} s`);
+    // the least any comparison by key costs in one query: both tables joined by it, no column read
+    const join = await best(runs, () => run(one.url(), 'SET jit = off; SELECT count(*) FROM bench_rows l FULL JOIN bench_right r ON l.id = r.id'));
+    say(`  full join of both tables by key, counted (no column compared): ${join.toFixed(3)} s`);
     const sql = await best(runs, () => diff(left, fromTable(one.url(), 'bench_right', { key: 'id' }), options), (result) => {
       found.sql = (result as Awaited<ReturnType<typeof diff>>).actions.length;
     });
@@ -96,7 +101,7 @@ export async function measureTables(rows: number, runs: number, say: (line: stri
       found.whole = (result as Awaited<ReturnType<typeof diff>>).actions.length;
     });
     say(`  diff across two databases, both tables fetched whole (merge): ${whole.toFixed(3)} s, ${found.whole} differences`);
-    return { rows, count, sql, md5, bisect, whole, found, stats };
+    return { rows, count, join, sql, md5, bisect, whole, found, stats };
   } finally {
     one.stop();
     two.stop();

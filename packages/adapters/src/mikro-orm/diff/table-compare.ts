@@ -20,6 +20,8 @@ export interface RelationRef {
   key: string[];
   /** The columns each record carries besides the key; undefined: every column. */
   columns?: string[];
+  /** The caller knows no two rows share a key and no key part is null (a view's catalog cannot tell): no duplicate keys are looked for. */
+  uniqueKey?: boolean;
 }
 
 /** A table as `fromTable` reads it. */
@@ -99,12 +101,15 @@ class SideSql {
   readonly select: string;
   /** The key's and the compared fields' columns. */
   readonly compared: string;
+  /** The compared fields' columns, in the order paired with the other side's. */
+  readonly fieldColumns: Column[];
 
   constructor(readonly side: Side, fields: string[]) {
     const column = (name: string) => side.columns.get(name)!;
     this.keyColumns = side.ref.key.map(column);
     this.keyHash = this.keyColumns.map((key, i) => columnHash(key, 1001 + i)).join(' # ');
-    this.rowHash = [...this.keyColumns, ...fields.map(column)].map((each, i) => columnHash(each, i + 1)).join(' # ');
+    this.fieldColumns = fields.map(column);
+    this.rowHash = [...this.keyColumns, ...this.fieldColumns].map((each, i) => columnHash(each, i + 1)).join(' # ');
     const nullable = this.keyColumns.filter((key) => !key.notNull);
     this.keyNotNull = nullable.length ? nullable.map((key) => `${ident(key.name)} IS NOT NULL`).join(' AND ') : 'TRUE';
     this.keyTexts = this.keyColumns.map((key, i) => `${ident(key.name)}::text AS k${i}`).join(', ');
@@ -154,7 +159,7 @@ async function sideOf(connection: Connection, ref: RelationRef): Promise<Side> {
   for (const row of rows as unknown as Column[]) side.columns.set(row.name, row);
   const [{ unique }] = await query(side, 'SELECT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = $1::regclass AND i.indisunique AND i.indpred IS NULL AND i.indexprs IS NULL ' +
     'AND (SELECT bool_and(a.attname = ANY($2::text[])) FROM pg_attribute a WHERE a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey))) AS unique', [ref.qualified, ref.key]) as [{ unique: boolean }];
-  side.uniqueKey = unique && ref.key.every((name) => side.columns.get(name)?.notNull);
+  side.uniqueKey = ref.uniqueKey === true || (unique && ref.key.every((name) => side.columns.get(name)?.notNull));
   return side;
 }
 
@@ -190,12 +195,17 @@ async function fetchRows(sql: SideSql, ref: TableRef, ids: string[]): Promise<Re
   return fetched;
 }
 
-/** The keys more than one row of a side holds (as `keyId` texts): records the diff reports as problems, so always fetched. */
-async function duplicatedKeys(sql: SideSql): Promise<string[]> {
-  if (sql.side.uniqueKey) return [];
+/** The query of the keys more than one row of a side holds (as `k0, k1, ...` texts): records the diff reports as problems, so always fetched. */
+function duplicatedSql(sql: SideSql): string | undefined {
+  if (sql.side.uniqueKey) return undefined;
   const keys = sql.keyColumns.map((key) => ident(key.name)).join(', ');
-  return (await query(sql.side, `SELECT ${sql.keyTexts} FROM ${sql.side.ref.from} WHERE ${sql.keyNotNull} GROUP BY ${keys} HAVING count(*) > 1`))
-    .map((row) => keyId(row, sql.keyColumns.length));
+  return `SELECT ${sql.keyTexts} FROM ${sql.side.ref.from} WHERE ${sql.keyNotNull} GROUP BY ${keys} HAVING count(*) > 1`;
+}
+
+/** The keys more than one row of a side holds, as `keyId` texts. */
+async function duplicatedKeys(sql: SideSql): Promise<string[]> {
+  const text = duplicatedSql(sql);
+  return text ? (await query(sql.side, text)).map((row) => keyId(row, sql.keyColumns.length)) : [];
 }
 
 /** Keys whose rows differ (or one side lacks) among listed (key, hash) rows of both sides. */
@@ -262,18 +272,49 @@ async function bisect(left: SideSql, right: SideSql, { buckets, listBelow }: Req
   return { ids: differingKeys(lefts, rights, left.keyColumns.length), leftTotal };
 }
 
+/** Which of `columnHash`'s hashes a column gets: two columns of one kind hash alike for the same value. */
+function hashKind(column: Column): string {
+  if ([20, 21, 23].includes(column.oid)) return 'integer';
+  return [16, 2950, 1114, 1184].includes(column.oid) ? String(column.oid) : 'text';
+}
+
+/**
+ * Whether the columns `l.<name>` and `r.<name>` of a pair hold other values, as their hashes would
+ * tell (see `columnHash`), without hashing them: by `=` for the kinds whose equal values are one
+ * value, by their texts byte-wise for the others, by their hashes when the two are of other kinds.
+ */
+function columnsDiffer(left: Column, right: Column, name: string): string {
+  const kind = hashKind(left);
+  if (kind !== hashKind(right)) return `${columnHash({ ...left, name }, 1, 'l.')} IS DISTINCT FROM ${columnHash({ ...right, name }, 1, 'r.')}`;
+  return kind === 'text' ? `l.${name}::text COLLATE "C" IS DISTINCT FROM r.${name}::text COLLATE "C"` : `l.${name} IS DISTINCT FROM r.${name}`;
+}
+
+/**
+ * The query of the keys (as `k0, k1, ...` texts) whose rows differ or one side lacks, both sides in
+ * one database: one join by key, the pairs of columns compared as their hashes would be.
+ */
+function differingSql(left: SideSql, right: SideSql): string {
+  const parts = left.keyColumns.length;
+  // by the key's own columns where both sides' types agree (an index can serve the join), else by its text and compared as the fields are
+  const native = left.keyColumns.every((key, i) => key.type === right.keyColumns[i]!.type);
+  const pairs = [...(native ? [] : left.keyColumns.map((key, i) => [key, right.keyColumns[i]!] as const)),
+    ...left.fieldColumns.map((field, i) => [field, right.fieldColumns[i]!] as const)];
+  const sideRows = (sql: SideSql, side: 0 | 1) => {
+    const keys = sql.keyColumns.map((key, i) => `${ident(key.name)}${native ? '' : '::text'} AS j${i}`);
+    const values = pairs.map((pair, i) => `${ident(pair[side].name)} AS c${i}`);
+    return `SELECT ${['true AS p', ...keys, ...values].join(', ')} FROM ${sql.side.ref.from} WHERE ${sql.keyNotNull}`;
+  };
+  const differ = ['l.p IS NULL', 'r.p IS NULL', ...pairs.map(([mine, theirs], i) => columnsDiffer(mine, theirs, `c${i}`))];
+  return `SELECT ${Array.from({ length: parts }, (_, i) => `coalesce(l.j${i}, r.j${i})::text AS k${i}`).join(', ')} ` +
+    `FROM (${sideRows(left, 0)}) l FULL JOIN (${sideRows(right, 1)}) r ON ${left.keyColumns.map((_, i) => `l.j${i} = r.j${i}`).join(' AND ')} ` +
+    `WHERE ${differ.join(' OR ')}`;
+}
+
 /** Both sides in one database: one query joins them by key and returns the keys whose rows differ. */
 async function pushedDown(left: SideSql, right: SideSql): Promise<{ ids: Set<string>; leftTotal: number }> {
-  const parts = left.keyColumns.length;
-  // by the key's own columns where both sides' types agree (an index can serve the join), else by its text
-  const native = left.keyColumns.every((key, i) => key.type === right.keyColumns[i]!.type);
-  const joinKeys = left.keyColumns.map((_, i) => (native ? `j${i}` : `k${i}`));
-  const sideRows = (sql: SideSql) => `SELECT ${sql.keyTexts}${native ? `, ${sql.keyColumns.map((key, i) => `${ident(key.name)} AS j${i}`).join(', ')}` : ''}, ${sql.rowHash} AS h ` +
-    `FROM ${sql.side.ref.from} WHERE ${sql.keyNotNull}`;
-  const rows = await query(left.side, `SELECT ${Array.from({ length: parts }, (_, i) => `coalesce(l.k${i}, r.k${i}) AS k${i}`).join(', ')} ` +
-    `FROM (${sideRows(left)}) l FULL JOIN (${sideRows(right)}) r ON ${joinKeys.map((key) => `l.${key} = r.${key}`).join(' AND ')} WHERE l.h IS DISTINCT FROM r.h`);
+  const rows = await query(left.side, differingSql(left, right));
   const [{ n }] = await query(left.side, `SELECT count(*)::int8 AS n FROM ${left.side.ref.from} WHERE ${left.keyNotNull}`) as [{ n: string }];
-  return { ids: new Set(rows.map((row) => keyId(row, parts))), leftTotal: Number(n) };
+  return { ids: new Set(rows.map((row) => keyId(row, left.keyColumns.length))), leftTotal: Number(n) };
 }
 
 /** What comparing two sides in their databases found: the keys that may differ, and what the rows with a null key part are to be read by. */
@@ -287,6 +328,18 @@ interface Narrowed {
   stats: Record<string, number>;
 }
 
+/** The SQL of two sides compared on `fields` (see `narrowOn`); undefined when a side lacks a key column or a compared column. */
+async function sidesOf(connections: [Connection, Connection], refs: [RelationRef, RelationRef], fields: string[] | [string[], string[]] | undefined):
+  Promise<[SideSql, SideSql] | undefined> {
+  const [leftSide, rightSide] = await Promise.all([sideOf(connections[0], refs[0]), sideOf(connections[1], refs[1])]);
+  const paired = Array.isArray(fields?.[0]) ? fields as [string[], string[]] : undefined;
+  const same = paired ? undefined : comparedFields(leftSide, rightSide, fields as string[] | undefined);
+  const [mine, theirs] = paired ?? [same, same];
+  const has = (side: Side, columns: string[]) => columns.every((name) => side.columns.has(name));
+  if (!mine || !theirs || mine.length !== theirs.length || !has(leftSide, [...refs[0].key, ...mine]) || !has(rightSide, [...refs[1].key, ...theirs])) return undefined;
+  return [new SideSql(leftSide, mine), new SideSql(rightSide, theirs)];
+}
+
 /**
  * The keys of two sides that may differ, found where their rows are: one query when both are read
  * on one connection (`sql`), a checksum bisection when on two. `fields` are the compared columns:
@@ -295,13 +348,9 @@ interface Narrowed {
  */
 async function narrowOn(connections: [Connection, Connection], refs: [RelationRef, RelationRef], fields: string[] | [string[], string[]] | undefined,
   signal?: AbortSignal, bisection?: Required<BisectionOptions>): Promise<Narrowed | undefined> {
-  const [leftSide, rightSide] = await Promise.all([sideOf(connections[0], refs[0]), sideOf(connections[1], refs[1])]);
-  const paired = Array.isArray(fields?.[0]) ? fields as [string[], string[]] : undefined;
-  const same = paired ? undefined : comparedFields(leftSide, rightSide, fields as string[] | undefined);
-  const [mine, theirs] = paired ?? [same, same];
-  const has = (side: Side, columns: string[]) => columns.every((name) => side.columns.has(name));
-  if (!mine || !theirs || mine.length !== theirs.length || !has(leftSide, [...refs[0].key, ...mine]) || !has(rightSide, [...refs[1].key, ...theirs])) return undefined;
-  const [l, r] = [new SideSql(leftSide, mine), new SideSql(rightSide, theirs)];
+  const sides = await sidesOf(connections, refs, fields);
+  if (!sides) return undefined;
+  const [l, r] = sides;
   const stats: Record<string, number> = {};
   const duplicated = (await Promise.all([duplicatedKeys(l), duplicatedKeys(r)])).flat();
   const found = connections[0] === connections[1] ? await pushedDown(l, r) : await bisect(l, r, bisection!, stats, signal);
@@ -311,17 +360,49 @@ async function narrowOn(connections: [Connection, Connection], refs: [RelationRe
 }
 
 /**
+ * Runs `work` on a connection in a transaction of the caller's with JIT compilation off, and puts
+ * the setting back after: a table without statistics (a temporary one) can make the planner expect
+ * so many rows that compiling the query costs more than running it (seen: 0.5 s for 100,000 rows).
+ */
+async function withoutJit<T>(connection: Connection, work: () => Promise<T>): Promise<T> {
+  const [{ jit }] = await connection.run("SELECT current_setting('jit') AS jit, set_config('jit', 'off', true)", []) as [{ jit: string }];
+  connection.queries++;
+  try {
+    return await work();
+  } finally {
+    connection.queries++;
+    await connection.run("SELECT set_config('jit', $1, true)", [jit]);
+  }
+}
+
+/**
  * Two sides of one database read on one connection (the session of a transaction), compared
  * there by one query: the keys that may differ, as lists of the key columns' texts. `fields`
  * are the compared columns of each side, paired by position. Undefined when a side lacks one.
  */
 export async function narrowInSession(connection: Connection, left: RelationRef, right: RelationRef, fields: [string[], string[]]):
   Promise<{ keys: string[][]; leftTotal: number; nullable: [boolean, boolean]; stats: Record<string, number> } | undefined> {
-  const found = await narrowOn([connection, connection], [left, right], fields);
+  const found = await withoutJit(connection, () => narrowOn([connection, connection], [left, right], fields));
   if (!found) return undefined;
   found.stats.queries = connection.queries;
   return { keys: found.ids.map((id) => JSON.parse(id) as string[]), leftTotal: found.leftTotal,
     nullable: [found.left.keyNotNull !== 'TRUE', found.right.keyNotNull !== 'TRUE'], stats: found.stats };
+}
+
+/**
+ * Two sides of one database read on one connection, compared there: the keys that may differ
+ * (rows that differ, that one side lacks, or that a side holds twice) are written, as the key
+ * columns' texts `k0, k1, ...`, into the new temporary table `table` (dropped at commit), without
+ * leaving the database. `fields` as for `narrowInSession`: columns the caller's relations have.
+ * Returns the number of keys written.
+ */
+export async function differingKeysInto(connection: Connection, left: RelationRef, right: RelationRef, fields: [string[], string[]], table: string): Promise<number> {
+  const sides = await sidesOf([connection, connection], [left, right], fields);
+  if (!sides) throw new Error(`${left.qualified} or ${right.qualified} lacks a key column or one of ${fields.flat().join(', ')}`);
+  const selects = [differingSql(...sides), ...sides.map(duplicatedSql).filter((text) => text !== undefined)];
+  await withoutJit(connection, () => query(sides[0].side, `CREATE TEMPORARY TABLE ${table} ON COMMIT DROP AS ${selects.join(' UNION ')}`));
+  const [{ n }] = await query(sides[0].side, `SELECT count(*)::int8 AS n FROM ${table}`) as [{ n: string }];
+  return Number(n);
 }
 
 /** A table's rows with a null key part, shaped as the source's records. */

@@ -134,7 +134,7 @@ export async function pullReferenceLines(em: EntityManager, open: (have: Record<
           await stage.checkResolved(fk);
         }
         const report = reports.get(stage.plan.name)!;
-        await updateChanged(session, stage, deferred, listLimit, report);
+        await updateChanged(session, stage, listLimit, report);
         options.onProgress?.({ phase: 'apply', entity: stage.plan.name, rows: report.created + report.updated + report.unchanged });
       }
       if (deleting) {

@@ -1,6 +1,7 @@
 import { SchemaError, type FieldChange, type ModelPullReport, type PulledRow } from '@entity-sync/core';
 import { advanceSequence } from '../../internal/pg/sequence-position.js';
 import { ident, type SqlSession } from '../../internal/pg/sql-session.js';
+import { differingKeysInto, type Connection } from '../diff/table-compare.js';
 import type { NaturalKeySql } from './sync-model-plan.js';
 import type { SyncStage } from './sync-stage.js';
 
@@ -53,13 +54,42 @@ export async function insertNew(session: SqlSession, stage: SyncStage, keys: Nat
   if (!dryRun) for (const column of plan.columns) if (column.sequence && column.integer) await advanceSequence(session, plan.table, column);
 }
 
-// `t.col::text IS DISTINCT FROM s.c` for every column the pull writes: value columns and foreign keys.
-function comparisons(stage: SyncStage): { field: string; target: string; staged: string; distinct: string }[] {
+// the target's and the stage's text of every column the pull writes: value columns and foreign keys
+function comparisons(stage: SyncStage): { field: string; target: string; staged: string }[] {
   const { plan } = stage;
   return [
     ...plan.columns.map((column) => ({ field: column.name, target: `t.${ident(column.name)}::text`, staged: stage.value(column) })),
     ...plan.references.flatMap((fk) => fk.columns.map((column, i) => ({ field: column.name, target: `t.${ident(column.name)}::text`, staged: stage.resolved(fk)[i]! }))),
-  ].map((c) => ({ ...c, distinct: `${c.target} IS DISTINCT FROM ${c.staged}` }));
+  ];
+}
+
+/**
+ * Marks `_changed` the staged rows that differ from their target row, as the diff engine finds
+ * them: the stage and the target rows it found as two views of the target's primary key (as
+ * text) and the compared columns' texts, joined by one query that compares the rows' hashes, the keys that
+ * differ kept in the database. A row this pull inserted holds every staged value already unless a
+ * reference of it was left NULL or a trigger changed it: when neither, it has no id in the stage
+ * (see `SyncStage.insertsAsStaged`) and is not compared.
+ */
+async function markChanged(session: SqlSession, stage: SyncStage, compared: ReturnType<typeof comparisons>): Promise<void> {
+  const { plan } = stage;
+  const ids = plan.table.primaryKey.map((_, i) => `id${i}`);
+  const values = (side: 'staged' | 'target') => compared.map((c, i) => `, ${c[side]} AS v${i}`).join('');
+  const [staged, target, differing] = ['staged', 'target', 'differing'].map((what) => `${stage.name}_${what}`) as [string, string, string];
+  await session.run(`CREATE TEMPORARY VIEW ${staged} AS SELECT ${ids.join(', ')}${values('staged')} FROM ${stage.name} s`);
+  // the target rows the stage found (by their primary key's index): the others are no business of this pull's comparison
+  await session.run(`CREATE TEMPORARY VIEW ${target} AS SELECT ${plan.table.primaryKey.map((column, i) => `t.${ident(column.name)}::text AS id${i}`).join(', ')}` +
+    `${values('target')} FROM ${stage.name} s JOIN ${plan.table.qualified} t ON ${stage.matchTarget('t', 's')}`);
+  const fields = compared.map((_, i) => `v${i}`);
+  const connection: Connection = { queries: 0, run: (sql, params) => session.query(sql, params) };
+  // a stage's natural keys are unique and each found its own target row; the target's ids are its primary key
+  const found = await differingKeysInto(connection, { qualified: staged, from: staged, key: ids, uniqueKey: true },
+    { qualified: target, from: target, key: ids, uniqueKey: true }, [fields, fields], differing);
+  await session.run(`DROP VIEW ${target}, ${staged}`);
+  if (found) {
+    await session.run(`UPDATE ${stage.name} s SET _changed = true WHERE (${ids.map((id) => `s.${id}`).join(', ')}) IN ` +
+      `(SELECT ${ids.map((_, i) => `k${i}`).join(', ')} FROM ${differing})`);
+  }
 }
 
 /**
@@ -67,13 +97,11 @@ function comparisons(stage: SyncStage): { field: string; target: string; staged:
  * ones with each changed field (old and new), then updates exactly those rows: an unchanged row
  * gets no UPDATE, so no trigger fires for it.
  */
-export async function updateChanged(session: SqlSession, stage: SyncStage, deferred: Set<string>, limit: number, report: ModelPullReport): Promise<void> {
+export async function updateChanged(session: SqlSession, stage: SyncStage, limit: number, report: ModelPullReport): Promise<void> {
   const { plan } = stage;
   const compared = comparisons(stage);
   const isNew = stage.isNew('s');
-  // a row this pull inserted holds every staged value already, unless a reference of it was left NULL or a trigger changed it
-  await session.run(`UPDATE ${stage.name} s SET _changed = true FROM ${plan.table.qualified} t WHERE ${stage.matchTarget('t', 's')} ` +
-    `${stage.insertsAsStaged(deferred) ? `AND NOT (${isNew}) ` : ''}AND (${compared.map((c) => c.distinct).join(' OR ')})`);
+  await markChanged(session, stage, compared);
   const [counts] = await session.query<{ updated: string; unchanged: string; created: string; changed: string }>(
     `SELECT count(*) FILTER (WHERE _changed AND NOT (${isNew}))::text AS updated, count(*) FILTER (WHERE NOT _changed AND NOT (${isNew}))::text AS unchanged, ` +
     `count(*) FILTER (WHERE ${isNew})::text AS created, count(*) FILTER (WHERE _changed)::text AS changed FROM ${stage.name} s`);

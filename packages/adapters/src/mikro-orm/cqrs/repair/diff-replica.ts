@@ -4,7 +4,8 @@ import { lineCopy } from '../../../internal/pg/copy-text.js';
 import { SqlSession } from '../../../internal/pg/sql-session.js';
 import { replicaTarget, type ReplicaTarget } from '../replica/replica-batch.js';
 import { noDifferences, tempName, type DiffKind } from './diff-report.js';
-import { keyArray, revisionsOf } from './master-rows.js';
+import { keyArray, revisionsOf, type Relation } from './master-rows.js';
+import { differingKeysInto, type Connection } from '../../diff/table-compare.js';
 import { ContentComparison } from './replica-content.js';
 import type { RepairOptions } from './repair-options.js';
 import {
@@ -57,9 +58,41 @@ async function readListing(reader: LineReader, header: StreamHeader, replica: Re
 }
 
 /**
+ * The keys whose master line and replica row may differ, found by the diff engine in this
+ * session: the listing and the replica (with its revisions) as two views of key, revision and
+ * the compared columns, joined by one query that compares the rows' hashes. The engine may list
+ * more keys than differ (a value with two spellings); never fewer. Returns the temporary table of
+ * those keys (`k0`, the text of the key's jsonb), or undefined when none may differ.
+ */
+async function candidateKeys(session: SqlSession, master: string, replica: ReplicaTarget, states: Relation,
+  comparison: ContentComparison | undefined): Promise<string | undefined> {
+  // columns no state sets are left out: a null on the master's side would make every row a candidate
+  const carried = new Set(comparison
+    ? (await session.query<{ name: string }>(`SELECT DISTINCT n AS name FROM ${master}, jsonb_object_keys(data) n`)).map((row) => row.name)
+    : []);
+  const compared = (row: string) => comparison?.values(row, carried) ?? [];
+  const columns = (row: string) => compared(row).map((value, i) => `, ${value} AS c${i}`).join('');
+  const [left, right] = [tempName('diff_listed'), tempName('diff_replica')];
+  const key = keyArray('t', replica.keyColumns);
+  await session.run(`CREATE TEMPORARY VIEW ${left} AS SELECT line->'key' AS k, (line->>'revision')::bigint AS v${columns('p')} FROM ${master} m ` +
+    `LEFT JOIN LATERAL jsonb_populate_record(null::${replica.qualified}, m.data) p ON true`);
+  await session.run(`CREATE TEMPORARY VIEW ${right} AS SELECT ${key} AS k, s.revision AS v${columns('t')} FROM ${replica.qualified} t ` +
+    `LEFT JOIN ${states.inline} s ON s.key = ${key}`);
+  const fields = ['v', ...compared('p').map((_, i) => `c${i}`)];
+  const connection: Connection = { queries: 0, run: (sql, params) => session.query(sql, params) };
+  const candidates = tempName('diff_candidates');
+  // the listing's keys were checked unique; the replica's are its primary key
+  const found = await differingKeysInto(connection, { qualified: left, from: left, key: ['k'], uniqueKey: true },
+    { qualified: right, from: right, key: ['k'], uniqueKey: true }, [fields, fields], candidates);
+  await session.run(`DROP VIEW ${right}, ${left}`);
+  return found === 0 ? undefined : candidates;
+}
+
+/**
  * Step 2 of a diff, on the replica: reads the stream of `diffMaster`, compares it set-based in
- * the database (master lines in a temporary table, a full outer join against the replica's rows
- * and revisions), and streams the header, one `{"kind","key","revision"}` line per difference
+ * the database (master lines in a temporary table; the diff engine's one query over it and the
+ * replica's rows and revisions picks the keys that may differ; a full outer join of those keys
+ * classifies them), and streams the header, one `{"kind","key","revision"}` line per difference
  * (`revision` is the replica's, or null) and an end line with the counts. Feed it to `diffSync`.
  *
  * A row is `missing` (not on the replica), `extra` (not on the master), `stale` (an older or no
@@ -98,15 +131,20 @@ export function diffReplica(em: EntityManager, lines: AsyncIterable<string>, opt
           `FROM jsonb_populate_record(null::${replica.qualified}, m.data) p WHERE r.key IS NOT NULL AND s.revision = m.revision) d ON true`,
         changed: 'cardinality(d.fields) > 0', fields: 'd.fields' }
       : { join: '', changed: 'false', fields: 'NULL::text[]' };
+    const key = keyArray('t', replica.keyColumns);
     try {
-      await session.run(`INSERT INTO ${result} (kind, key, revision, fields) ` +
-        "SELECT kind, key, revision, CASE WHEN kind = 'changed' THEN fields END FROM (" +
-        "SELECT CASE WHEN r.key IS NULL THEN 'missing' WHEN m.key IS NULL THEN 'extra' WHEN s.revision IS NULL OR s.revision < m.revision THEN 'stale' " +
-        `WHEN ${content.changed} THEN 'changed' END AS kind, coalesce(m.key, r.key) AS key, s.revision, ${content.fields} AS fields ` +
-        `FROM (SELECT line->'key' AS key, (line->>'revision')::bigint AS revision, data FROM ${master}) m ` +
-        `FULL JOIN (SELECT ${keyArray('t', replica.keyColumns)} AS key, t AS rec FROM ${replica.qualified} t) r ON r.key = m.key ` +
-        `LEFT JOIN ${states.sql} s ON s.key = coalesce(m.key, r.key) ${content.join}` +
-        ') x WHERE kind IS NOT NULL ORDER BY key', states.params);
+      const candidates = await candidateKeys(session, master, replica, states, comparison);
+      if (candidates) {
+        const among = (expression: string) => ` WHERE ${expression} IN (SELECT k0::jsonb FROM ${candidates})`;
+        await session.run(`INSERT INTO ${result} (kind, key, revision, fields) ` +
+          "SELECT kind, key, revision, CASE WHEN kind = 'changed' THEN fields END FROM (" +
+          "SELECT CASE WHEN r.key IS NULL THEN 'missing' WHEN m.key IS NULL THEN 'extra' WHEN s.revision IS NULL OR s.revision < m.revision THEN 'stale' " +
+          `WHEN ${content.changed} THEN 'changed' END AS kind, coalesce(m.key, r.key) AS key, s.revision, ${content.fields} AS fields ` +
+          `FROM (SELECT line->'key' AS key, (line->>'revision')::bigint AS revision, data FROM ${master}${among("line->'key'")}) m ` +
+          `FULL JOIN (SELECT ${key} AS key, t AS rec FROM ${replica.qualified} t${among(key)}) r ON r.key = m.key ` +
+          `LEFT JOIN ${states.sql} s ON s.key = coalesce(m.key, r.key) ${content.join}` +
+          ') x WHERE kind IS NOT NULL ORDER BY key', states.params);
+      }
     } catch (error) {
       throw mismatch(error, replica);
     }

@@ -13,13 +13,17 @@ const keyTuple = (alias: string, columns: string[]) => columns.map((c) => `${ali
 export interface Relation {
   sql: string;
   params: unknown[];
+  /** The same relation with its parameters written in (for a view). */
+  inline: string;
 }
 
 /** `(key, revision)` of the rows of `cqrsId` in a revision table, or no rows when the table does not exist. */
 export async function revisionsOf(session: SqlSession, table: string, cqrsId: string): Promise<Relation> {
+  const select = `(SELECT key, revision FROM ${table} WHERE cqrs_id = `;
+  const none = '(SELECT NULL::jsonb AS key, NULL::bigint AS revision WHERE false)';
   return await session.tableExists(table)
-    ? { sql: `(SELECT key, revision FROM ${table} WHERE cqrs_id = ?)`, params: [cqrsId] }
-    : { sql: '(SELECT NULL::jsonb AS key, NULL::bigint AS revision WHERE false)', params: [] };
+    ? { sql: `${select}?)`, params: [cqrsId], inline: `${select}${literal(cqrsId)})` }
+    : { sql: none, params: [], inline: none };
 }
 
 export interface MasterSource {

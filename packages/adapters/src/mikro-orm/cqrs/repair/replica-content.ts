@@ -81,6 +81,14 @@ export class ContentComparison {
   }
 
   /**
+   * The compared columns among `carried` (those some master state sets), each as the SQL of its
+   * value in the record `row`, normalized as the classification compares it.
+   */
+  values(row: string, carried: ReadonlySet<string>): string[] {
+    return [...this.columns.values()].filter((column) => carried.has(column.column)).map((column) => column.normalize(`${row}.${ident(column.column)}`));
+  }
+
+  /**
    * SQL for the `text[]` of the replica properties whose column in the record `row` differs from
    * the same column of the record `populated` (the `data` jsonb as a row of the replica table),
    * among the columns `data` holds; empty when none differs.

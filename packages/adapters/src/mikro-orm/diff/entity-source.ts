@@ -6,7 +6,7 @@ import {
   anyNullable, entityNameOf, entityRows, findAllByFilter, findPageByCursor, inTransaction, numericProperties, plainOfEntity, propertyColumns, propertyNames,
 } from '../extension/compat.js';
 import { EntitySync } from '../extension/entity-sync.js';
-import { failed, narrowInSession, type Connection } from './table-compare.js';
+import { failed, narrowInSession, type Connection } from '../../internal/pg/table-compare.js';
 
 /** Options of `fromEntity`. */
 export interface EntitySourceOptions {

@@ -1,6 +1,6 @@
 import { OptionError, type DiffSource } from '@entity-sync/core';
 import { ident } from '../../internal/pg/sql-session.js';
-import { failed, narrowTables, openClient, type BisectionOptions, type TableRef } from './table-compare.js';
+import { failed, narrowTables, openClient, type BisectionOptions, type TableRef } from '../../internal/pg/table-compare.js';
 
 /** Options of `fromTable`. */
 export interface TableSourceOptions {

@@ -1,7 +1,7 @@
 import { SchemaError, type FieldChange, type ModelPullReport, type PulledRow } from '@entity-sync/core';
 import { advanceSequence } from '../../internal/pg/sequence-position.js';
 import { ident, type SqlSession } from '../../internal/pg/sql-session.js';
-import { differingKeysInto, type Connection } from '../diff/table-compare.js';
+import { differingKeysInto, type Connection } from '../../internal/pg/table-compare.js';
 import type { NaturalKeySql } from './sync-model-plan.js';
 import type { SyncStage } from './sync-stage.js';
 

@@ -5,7 +5,7 @@ import { SqlSession } from '../../../internal/pg/sql-session.js';
 import { replicaTarget, type ReplicaTarget } from '../replica/replica-batch.js';
 import { noDifferences, tempName, type DiffKind } from './diff-report.js';
 import { keyArray, revisionsOf, type Relation } from './master-rows.js';
-import { differingKeysInto, type Connection } from '../../diff/table-compare.js';
+import { differingKeysInto, type Connection } from '../../../internal/pg/table-compare.js';
 import { ContentComparison } from './replica-content.js';
 import type { RepairOptions } from './repair-options.js';
 import {

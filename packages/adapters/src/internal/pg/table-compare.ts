@@ -1,6 +1,6 @@
 import { DiffError, isEntitySyncError, type DiffCandidates, type NarrowRequest } from '@entity-sync/core';
-import { loadPeer } from '../../internal/peer.js';
-import { ident } from '../../internal/pg/sql-session.js';
+import { loadPeer } from '../peer.js';
+import { ident } from './sql-session.js';
 
 /** The part of node-postgres's client the table source uses. */
 export type PgClient = {
@@ -361,18 +361,17 @@ async function narrowOn(connections: [Connection, Connection], refs: [RelationRe
 
 /**
  * Runs `work` on a connection in a transaction of the caller's with JIT compilation off, and puts
- * the setting back after: a table without statistics (a temporary one) can make the planner expect
+ * the setting back after it succeeded: a table without statistics (a temporary one) can make the planner expect
  * so many rows that compiling the query costs more than running it (seen: 0.5 s for 100,000 rows).
  */
 async function withoutJit<T>(connection: Connection, work: () => Promise<T>): Promise<T> {
   const [{ jit }] = await connection.run("SELECT current_setting('jit') AS jit, set_config('jit', 'off', true)", []) as [{ jit: string }];
   connection.queries++;
-  try {
-    return await work();
-  } finally {
-    connection.queries++;
-    await connection.run("SELECT set_config('jit', $1, true)", [jit]);
-  }
+  // after a failure the transaction is aborted and takes the setting back as it ends: a statement now would fail in place of the failure
+  const result = await work();
+  connection.queries++;
+  await connection.run("SELECT set_config('jit', $1, true)", [jit]);
+  return result;
 }
 
 /**

@@ -1,6 +1,6 @@
 import { DiffError, isEntitySyncError, type DiffCandidates, type NarrowRequest } from '@entity-sync/core';
 import { loadPeer } from '../peer.js';
-import { ident } from './sql-session.js';
+import { ident, type SqlSession } from './sql-session.js';
 
 /** The part of node-postgres's client the table source uses. */
 export type PgClient = {
@@ -58,6 +58,9 @@ interface Column { name: string; oid: number; type: string; notNull: boolean }
 
 /** Where queries are sent (a client in a read-only snapshot, or the session of a transaction), and how many were. */
 export interface Connection { run(sql: string, params: unknown[]): Promise<Record<string, unknown>[]>; queries: number }
+
+/** The session of a transaction as a connection. */
+export const sessionConnection = (session: SqlSession): Connection => ({ queries: 0, run: (sql, params) => session.query(sql, params) });
 
 /** One side of a comparison: its rows, their columns and the connection they are read on. */
 interface Side {
@@ -195,17 +198,12 @@ async function fetchRows(sql: SideSql, ref: TableRef, ids: string[]): Promise<Re
   return fetched;
 }
 
-/** The query of the keys more than one row of a side holds (as `k0, k1, ...` texts): records the diff reports as problems, so always fetched. */
-function duplicatedSql(sql: SideSql): string | undefined {
-  if (sql.side.uniqueKey) return undefined;
-  const keys = sql.keyColumns.map((key) => ident(key.name)).join(', ');
-  return `SELECT ${sql.keyTexts} FROM ${sql.side.ref.from} WHERE ${sql.keyNotNull} GROUP BY ${keys} HAVING count(*) > 1`;
-}
-
-/** The keys more than one row of a side holds, as `keyId` texts. */
+/** The keys more than one row of a side holds (as `keyId` texts): records the diff reports as problems, so always fetched. */
 async function duplicatedKeys(sql: SideSql): Promise<string[]> {
-  const text = duplicatedSql(sql);
-  return text ? (await query(sql.side, text)).map((row) => keyId(row, sql.keyColumns.length)) : [];
+  if (sql.side.uniqueKey) return [];
+  const keys = sql.keyColumns.map((key) => ident(key.name)).join(', ');
+  return (await query(sql.side, `SELECT ${sql.keyTexts} FROM ${sql.side.ref.from} WHERE ${sql.keyNotNull} GROUP BY ${keys} HAVING count(*) > 1`))
+    .map((row) => keyId(row, sql.keyColumns.length));
 }
 
 /** Keys whose rows differ (or one side lacks) among listed (key, hash) rows of both sides. */
@@ -389,17 +387,21 @@ export async function narrowInSession(connection: Connection, left: RelationRef,
 }
 
 /**
- * Two sides of one database read on one connection, compared there: the keys that may differ
- * (rows that differ, that one side lacks, or that a side holds twice) are written, as the key
- * columns' texts `k0, k1, ...`, into the new temporary table `table` (dropped at commit), without
- * leaving the database. `fields` as for `narrowInSession`: columns the caller's relations have.
- * Returns the number of keys written.
+ * Two relations of a transaction's session, each given as a query whose columns are the key's
+ * `key` and the compared `fields` (the same names on both sides, no two rows of one key),
+ * compared there: the keys whose rows differ or one side lacks are written, as the key columns'
+ * texts `k0, k1, ...`, into the new temporary table `table` (dropped at commit), without leaving
+ * the database. Returns the number of keys written.
  */
-export async function differingKeysInto(connection: Connection, left: RelationRef, right: RelationRef, fields: [string[], string[]], table: string): Promise<number> {
-  const sides = await sidesOf([connection, connection], [left, right], fields);
-  if (!sides) throw new Error(`${left.qualified} or ${right.qualified} lacks a key column or one of ${fields.flat().join(', ')}`);
-  const selects = [differingSql(...sides), ...sides.map(duplicatedSql).filter((text) => text !== undefined)];
-  await withoutJit(connection, () => query(sides[0].side, `CREATE TEMPORARY TABLE ${table} ON COMMIT DROP AS ${selects.join(' UNION ')}`));
+export async function differingKeysInto(session: SqlSession, selects: [string, string], key: string[], fields: string[], table: string): Promise<number> {
+  const views = [`${table}_left`, `${table}_right`] as const;
+  for (const [i, view] of views.entries()) await session.run(`CREATE TEMPORARY VIEW ${view} AS ${selects[i]}`);
+  const connection = sessionConnection(session);
+  const refs = views.map((view) => ({ qualified: view, from: view, key, uniqueKey: true })) as [RelationRef, RelationRef];
+  const sides = await sidesOf([connection, connection], refs, [fields, fields]);
+  if (!sides) throw new Error(`${views.join(' or ')} lacks one of ${[...key, ...fields].join(', ')}`);
+  await withoutJit(connection, () => query(sides[0].side, `CREATE TEMPORARY TABLE ${table} ON COMMIT DROP AS ${differingSql(...sides)}`));
+  await session.run(`DROP VIEW ${views[1]}, ${views[0]}`);
   const [{ n }] = await query(sides[0].side, `SELECT count(*)::int8 AS n FROM ${table}`) as [{ n: string }];
   return Number(n);
 }

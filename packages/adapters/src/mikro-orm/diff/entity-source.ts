@@ -6,7 +6,7 @@ import {
   anyNullable, entityNameOf, entityRows, findAllByFilter, findPageByCursor, inTransaction, numericProperties, plainOfEntity, propertyColumns, propertyNames,
 } from '../extension/compat.js';
 import { EntitySync } from '../extension/entity-sync.js';
-import { failed, narrowInSession, type Connection } from '../../internal/pg/table-compare.js';
+import { failed, narrowInSession, sessionConnection } from '../../internal/pg/table-compare.js';
 
 /** Options of `fromEntity`. */
 export interface EntitySourceOptions {
@@ -141,7 +141,7 @@ async function narrowEntities(left: EntityRead, right: EntityRead, request: Narr
       ({ qualified: rows.table, from: rows.from, key: columns.slice(0, request.key.length).map((c) => c!.column), columns: columns.slice(request.key.length).map((c) => c!.column) });
 
     const session = await SqlSession.open(tx, request.signal);
-    const connection: Connection = { queries: 0, run: (sql, params) => session.query(sql, params) };
+    const connection = sessionConnection(session);
     const [l, r] = [relation(leftRows, mine), relation(rightRows, theirs)];
     const found = await narrowInSession(connection, l, r, [l.columns, r.columns]);
     if (!found) return undefined;

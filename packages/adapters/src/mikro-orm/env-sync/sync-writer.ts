@@ -1,7 +1,7 @@
 import { SchemaError, type FieldChange, type ModelPullReport, type PulledRow } from '@entity-sync/core';
 import { advanceSequence } from '../../internal/pg/sequence-position.js';
 import { ident, type SqlSession } from '../../internal/pg/sql-session.js';
-import { differingKeysInto, type Connection } from '../../internal/pg/table-compare.js';
+import { differingKeysInto } from '../../internal/pg/table-compare.js';
 import type { NaturalKeySql } from './sync-model-plan.js';
 import type { SyncStage } from './sync-stage.js';
 
@@ -65,27 +65,23 @@ function comparisons(stage: SyncStage): { field: string; target: string; staged:
 
 /**
  * Marks `_changed` the staged rows that differ from their target row, as the diff engine finds
- * them: the stage and the target rows it found as two views of the target's primary key (as
- * text) and the compared columns' texts, joined by one query that compares the rows' hashes, the keys that
- * differ kept in the database. A row this pull inserted holds every staged value already unless a
- * reference of it was left NULL or a trigger changed it: when neither, it has no id in the stage
- * (see `SyncStage.insertsAsStaged`) and is not compared.
+ * them: the stage and the target rows it found as the target's primary key (as text) and the
+ * compared columns' texts, joined by one query, the keys that differ kept in the database. A row
+ * this pull inserted holds every staged value already unless a reference of it was left NULL or a
+ * trigger changed it: when neither, it has no id in the stage (see `SyncStage.insertsAsStaged`)
+ * and is not compared.
  */
 async function markChanged(session: SqlSession, stage: SyncStage, compared: ReturnType<typeof comparisons>): Promise<void> {
   const { plan } = stage;
   const ids = plan.table.primaryKey.map((_, i) => `id${i}`);
   const values = (side: 'staged' | 'target') => compared.map((c, i) => `, ${c[side]} AS v${i}`).join('');
-  const [staged, target, differing] = ['staged', 'target', 'differing'].map((what) => `${stage.name}_${what}`) as [string, string, string];
-  await session.run(`CREATE TEMPORARY VIEW ${staged} AS SELECT ${ids.join(', ')}${values('staged')} FROM ${stage.name} s`);
-  // the target rows the stage found (by their primary key's index): the others are no business of this pull's comparison
-  await session.run(`CREATE TEMPORARY VIEW ${target} AS SELECT ${plan.table.primaryKey.map((column, i) => `t.${ident(column.name)}::text AS id${i}`).join(', ')}` +
-    `${values('target')} FROM ${stage.name} s JOIN ${plan.table.qualified} t ON ${stage.matchTarget('t', 's')}`);
-  const fields = compared.map((_, i) => `v${i}`);
-  const connection: Connection = { queries: 0, run: (sql, params) => session.query(sql, params) };
-  // a stage's natural keys are unique and each found its own target row; the target's ids are its primary key
-  const found = await differingKeysInto(connection, { qualified: staged, from: staged, key: ids, uniqueKey: true },
-    { qualified: target, from: target, key: ids, uniqueKey: true }, [fields, fields], differing);
-  await session.run(`DROP VIEW ${target}, ${staged}`);
+  const differing = `${stage.name}_differing`;
+  // a stage's natural keys are unique and each found its own target row; of the target, only the rows the stage found (by its key's index)
+  const found = await differingKeysInto(session, [
+    `SELECT ${ids.join(', ')}${values('staged')} FROM ${stage.name} s`,
+    `SELECT ${plan.table.primaryKey.map((column, i) => `t.${ident(column.name)}::text AS id${i}`).join(', ')}${values('target')} ` +
+      `FROM ${stage.name} s JOIN ${plan.table.qualified} t ON ${stage.matchTarget('t', 's')}`,
+  ], ids, compared.map((_, i) => `v${i}`), differing);
   if (found) {
     await session.run(`UPDATE ${stage.name} s SET _changed = true WHERE (${ids.map((id) => `s.${id}`).join(', ')}) IN ` +
       `(SELECT ${ids.map((_, i) => `k${i}`).join(', ')} FROM ${differing})`);

@@ -5,7 +5,7 @@ import { SqlSession } from '../../../internal/pg/sql-session.js';
 import { replicaTarget, type ReplicaTarget } from '../replica/replica-batch.js';
 import { noDifferences, tempName, type DiffKind } from './diff-report.js';
 import { keyArray, revisionsOf, type Relation } from './master-rows.js';
-import { differingKeysInto, type Connection } from '../../../internal/pg/table-compare.js';
+import { differingKeysInto } from '../../../internal/pg/table-compare.js';
 import { ContentComparison } from './replica-content.js';
 import type { RepairOptions } from './repair-options.js';
 import {
@@ -59,10 +59,10 @@ async function readListing(reader: LineReader, header: StreamHeader, replica: Re
 
 /**
  * The keys whose master line and replica row may differ, found by the diff engine in this
- * session: the listing and the replica (with its revisions) as two views of key, revision and
- * the compared columns, joined by one query that compares the rows' hashes. The engine may list
- * more keys than differ (a value with two spellings); never fewer. Returns the temporary table of
- * those keys (`k0`, the text of the key's jsonb), or undefined when none may differ.
+ * session: the listing and the replica (with its revisions) as key, revision and the compared
+ * columns, joined by one query that compares them column by column. The engine may list more keys
+ * than differ (a value with two spellings); never fewer. Returns the temporary table of those
+ * keys (`k0`, the text of the key's jsonb), or undefined when none may differ.
  */
 async function candidateKeys(session: SqlSession, master: string, replica: ReplicaTarget, states: Relation,
   comparison: ContentComparison | undefined): Promise<string | undefined> {
@@ -70,21 +70,14 @@ async function candidateKeys(session: SqlSession, master: string, replica: Repli
   const carried = new Set(comparison
     ? (await session.query<{ name: string }>(`SELECT DISTINCT n AS name FROM ${master}, jsonb_object_keys(data) n`)).map((row) => row.name)
     : []);
-  const compared = (row: string) => comparison?.values(row, carried) ?? [];
-  const columns = (row: string) => compared(row).map((value, i) => `, ${value} AS c${i}`).join('');
-  const [left, right] = [tempName('diff_listed'), tempName('diff_replica')];
+  const values = (row: string) => (comparison?.values(row, carried) ?? []).map((value, i) => `, ${value} AS c${i}`).join('');
   const key = keyArray('t', replica.keyColumns);
-  await session.run(`CREATE TEMPORARY VIEW ${left} AS SELECT line->'key' AS k, (line->>'revision')::bigint AS v${columns('p')} FROM ${master} m ` +
-    `LEFT JOIN LATERAL jsonb_populate_record(null::${replica.qualified}, m.data) p ON true`);
-  await session.run(`CREATE TEMPORARY VIEW ${right} AS SELECT ${key} AS k, s.revision AS v${columns('t')} FROM ${replica.qualified} t ` +
-    `LEFT JOIN ${states.inline} s ON s.key = ${key}`);
-  const fields = ['v', ...compared('p').map((_, i) => `c${i}`)];
-  const connection: Connection = { queries: 0, run: (sql, params) => session.query(sql, params) };
   const candidates = tempName('diff_candidates');
   // the listing's keys were checked unique; the replica's are its primary key
-  const found = await differingKeysInto(connection, { qualified: left, from: left, key: ['k'], uniqueKey: true },
-    { qualified: right, from: right, key: ['k'], uniqueKey: true }, [fields, fields], candidates);
-  await session.run(`DROP VIEW ${right}, ${left}`);
+  const found = await differingKeysInto(session, [
+    `SELECT line->'key' AS k, (line->>'revision')::bigint AS v${values('p')} FROM ${master} m LEFT JOIN LATERAL jsonb_populate_record(null::${replica.qualified}, m.data) p ON true`,
+    `SELECT ${key} AS k, s.revision AS v${values('t')} FROM ${replica.qualified} t LEFT JOIN ${states.inline} s ON s.key = ${key}`,
+  ], ['k'], ['v', ...(comparison?.values('p', carried) ?? []).map((_, i) => `c${i}`)], candidates);
   return found === 0 ? undefined : candidates;
 }
 

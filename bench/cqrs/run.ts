@@ -1,13 +1,15 @@
 // CQRS benchmark, on a real PostgreSQL cluster and a real RabbitMQ node started for the run:
-// 1. master writes through MikroORM with the outbox's capture trigger vs without it;
+// 1. master writes through MikroORM with the outbox's capture trigger, with WAL capture, and with neither;
 // 2. the outbox relay vs raw amqplib publishing the same messages with confirms;
 // 3. the consumer on a replica with foreign keys between its tables vs the same messages on one without;
-// 4. commit-to-applied latency at a steady write rate, relay and replica running.
+// 4. commit-to-applied latency at a steady write rate, relay and replica running;
+// 5. the relay with WAL capture vs with trigger capture, and its commit-to-published latency.
 // Every figure is checked (rows, queue depths, replica equals master) and compared with a
 // limit measured in the same run. BENCH_RUNS sets the rounds of parts 1 and 2 (default 3 and
 // 2), BENCH_CHANGES the outbox size of part 2 (20,000), BENCH_RATE and BENCH_SECONDS part 3
 // (1,000 changes/s for 15 s), BENCH_LOW_RATE its reference run (250 changes/s for 12 s),
-// BENCH_REPLICAS its replica processes (1), BENCH_LEDGER_TRANSACTIONS the master transactions of part 3 (1,500).
+// BENCH_REPLICAS its replica processes (1), BENCH_LEDGER_TRANSACTIONS the master transactions of part 3 (1,500),
+// BENCH_WAL_CHANGES and BENCH_WAL_RATE part 5 (20,000 changes; 1,000 commits/s).
 import { installOutbox } from '@entity-sync/adapters/mikro-orm';
 import { PostgresCluster, RabbitMqBroker } from '@entity-sync/testing';
 import { fastest, int, perSecond, runsNote, type Throughput } from '../graph/measure.js';
@@ -24,6 +26,7 @@ import { tableDigest } from './table-digest.js';
 import { triggerCost } from './trigger-cost.js';
 import { compareWrites, writeTargets, type WriteComparison } from './write-throughput.js';
 import { writePlan, type WritePlan } from './write-plan.js';
+import { compareWalRelay } from './wal-relay.js';
 
 const writeRounds = Number(process.env.BENCH_RUNS ?? 3);
 const relayRounds = Number(process.env.BENCH_RUNS ?? 2);
@@ -40,6 +43,12 @@ const RAW_WINDOWS = [200, 1000, 5000];
 const APPLY = { prefetch: 400, concurrency: 200 };
 const P99_TARGET_MS = 50;
 const FOREIGN_KEY_TARGET = 0.5;
+const walChanges = Number(process.env.BENCH_WAL_CHANGES ?? 20_000);
+const walRounds = 2;
+const walRate = Number(process.env.BENCH_WAL_RATE ?? 1000);
+const walSeconds = 10;
+// the WAL relay does the trigger's work too (JSON rows, revisions) besides decoding the slot
+const WAL_RELAY_TARGET = 0.5;
 
 const say = (line = '') => console.log(line);
 const label = (text: string) => `  ${text.padEnd(30)}`;
@@ -68,9 +77,10 @@ try {
 
   say();
   say('MASTER WRITES through MikroORM (one fork and one flush per transaction; updates and deletes by reference),');
-  say(`into a database with the outbox's capture trigger and into one without; runs alternate, fastest of ${writeRounds}`);
+  say(`into a database with the outbox's capture trigger, one with WAL capture (a logical replication slot) and one with neither;`);
+  say(`runs rotate, fastest of ${writeRounds}`);
   const targets = await writeTargets(cluster);
-  orms.push(targets.outbox.orm, targets.plain.orm);
+  orms.push(targets.outbox.orm, targets.wal.orm, targets.plain.orm);
   failed('warm-up writes', (await compareWrites(targets, writePlan({ flushes: 200, perFlush: [1, 10], seed: 7 }), 1)).problems);
   const writes: [string, WritePlan, WriteComparison][] = [];
   for (const [name, plan] of [
@@ -79,14 +89,16 @@ try {
   ] as const) {
     const result = await compareWrites(targets, plan, writeRounds);
     writes.push([name, plan, result]);
-    const [withOutbox, without] = [fastest(result.withOutbox), fastest(result.without)];
+    const [withOutbox, withWal, without] = [fastest(result.withOutbox), fastest(result.withWal), fastest(result.without)];
     say(`  ${name}: ${int(plan.flushes.length)} flushes, ${int(plan.changes)} changes (${int(plan.creates)} creates, ${int(plan.updates)} updates, ${int(plan.deletes)} deletes)`);
     say(`${label('  with the outbox')}${describe(withOutbox, 'changes')}, ${runsNote(result.withOutbox)}`);
-    say(`${label('  without')}${describe(without, 'changes')}, ${runsNote(result.without)}`);
-    say(`${label('')}the trigger adds ${((withOutbox.seconds - without.seconds) * 1e6 / plan.changes).toFixed(0)} µs per change`);
+    say(`${label('  with WAL capture')}${describe(withWal, 'changes')}, ${runsNote(result.withWal)}`);
+    say(`${label('  without either')}${describe(without, 'changes')}, ${runsNote(result.without)}`);
+    say(`${label('')}the trigger adds ${((withOutbox.seconds - without.seconds) * 1e6 / plan.changes).toFixed(0)} µs per change, ` +
+      `WAL capture ${((withWal.seconds - without.seconds) * 1e6 / plan.changes).toFixed(0)} µs`);
     failed(name, result.problems);
   }
-  say('  after every pair both tables held the same rows, and the outbox one entry per change');
+  say('  after every round the three tables held the same rows, the outbox one entry per change and the WAL slot one change per change');
   const costs = await triggerCost(targets, [1, 10, 100, 500, 2000]);
   say('  where it goes: plain INSERT ... SELECT, one statement per transaction; µs per row with / without the trigger, by rows per statement:');
   say(`    ${costs.map((c) => `${int(c.rowsPerTransaction)}: ${c.withTrigger.toFixed(0)} / ${c.without.toFixed(0)}`).join(';  ')}`);
@@ -170,10 +182,27 @@ try {
   const gentle = await steadyRun(lowRate, lowSeconds, ' (a rate this machine keeps up with: for reference, no target)');
   const lat = steady.latencies;
 
-  const verdicts: Verdict[] = writes.map(([name, , result]) => {
-    const [withOutbox, without] = [fastest(result.withOutbox), fastest(result.without)];
-    const ratio = perSecond(withOutbox) / perSecond(without);
-    return { figure: `writes with outbox, ${name}`, measured: rateOf(withOutbox), baseline: rateOf(without), ratio: percent(ratio), target: '>= 90%', met: ratio >= 0.9 && result.problems.length === 0 };
+  say();
+  say(`WAL CAPTURE RELAY: ${int(walChanges)} committed changes relayed with WAL capture and with trigger capture, to a transport that`);
+  say(`only counts (the relay's own work); ${walRounds} rounds, runs alternate; then commit -> published at ${int(walRate)}/s for ${walSeconds} s, a started relay`);
+  say('of each kind (its default poll: NOTIFY with triggers, 20 ms with WAL), the writer committing synchronously');
+  const wal = await compareWalRelay(cluster, walChanges, walRounds, walRate, walSeconds);
+  orms.push(...wal.orms);
+  for (const capture of ['trigger', 'wal'] as const) {
+    const best = fastest(wal.relay[capture]);
+    const lat = wal.latency[capture];
+    say(`${label(`  ${capture === 'wal' ? 'WAL' : 'trigger'} capture`)}${describe(best, 'messages')}, ${runsNote(wal.relay[capture])}; ` +
+      `commit -> published p50 ${ms(percentile(lat, 0.5))}, p99 ${ms(percentile(lat, 0.99))}`);
+  }
+  if (!failed('WAL capture relay', wal.problems)) say(`${label('')}both relays published the same messages (but their time) in the same order`);
+
+  const verdicts: Verdict[] = writes.flatMap(([name, , result]) => {
+    const without = fastest(result.without);
+    return ([['outbox trigger', result.withOutbox], ['WAL capture', result.withWal]] as const).map(([capture, runs]) => {
+      const ratio = perSecond(fastest(runs)) / perSecond(without);
+      return { figure: `writes with ${capture}, ${name}`, measured: rateOf(fastest(runs)), baseline: rateOf(without), ratio: percent(ratio), target: '>= 90%',
+        met: ratio >= 0.9 && result.problems.length === 0 };
+    });
   });
   const bestRelay = fastest(relay.relay);
   const bestRaw = fastest(relay.raw);
@@ -194,6 +223,17 @@ try {
   const p99 = percentile(lat, 0.99);
   verdicts.push({
     figure: `commit -> applied p99 at ${int(rate)}/s`, measured: ms(p99), baseline: '', ratio: '', target: `< ${P99_TARGET_MS} ms`, met: p99 < P99_TARGET_MS && steady.problems.length === 0,
+  });
+  const [walBest, triggerBest] = [fastest(wal.relay.wal), fastest(wal.relay.trigger)];
+  const walRelayRatio = perSecond(walBest) / perSecond(triggerBest);
+  verdicts.push({
+    figure: 'relay with WAL capture vs with trigger capture', measured: rateOf(walBest, 'msg/s'), baseline: rateOf(triggerBest, 'msg/s'),
+    ratio: percent(walRelayRatio), target: `>= ${percent(WAL_RELAY_TARGET)}`, met: walRelayRatio >= WAL_RELAY_TARGET && wal.problems.length === 0,
+  });
+  const walP99 = percentile(wal.latency.wal, 0.99);
+  verdicts.push({
+    figure: `WAL capture commit -> published p99 at ${int(walRate)}/s`, measured: ms(walP99), baseline: '', ratio: '', target: `< ${P99_TARGET_MS} ms`,
+    met: walP99 < P99_TARGET_MS && wal.problems.length === 0,
   });
   say();
   say(`SUMMARY (${((performance.now() - started) / 1000).toFixed(0)} s, ${load()})`);

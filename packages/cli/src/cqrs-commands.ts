@@ -1,9 +1,9 @@
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { CommandLineError } from '@entity-sync/core';
 import type { MikroORM } from '@mikro-orm/core';
 import {
-  diffMaster, diffReplica, diffSync, dumpMaster, EntitySync, installOutbox, installReplica, loadReplica, OutboxRelay, ReplicaConsumer,
-  syncMaster, type ConsumerStats,
+  captureStatus, diffMaster, diffReplica, diffSync, dumpMaster, EntitySync, installOutbox, installReplica, loadReplica, OutboxRelay, ReplicaConsumer,
+  syncMaster, type CaptureMode, type ConsumerStats,
 } from '@entity-sync/adapters/mikro-orm';
 import { inputLines } from './input-lines.js';
 import { writeLines } from './line-output.js';
@@ -79,11 +79,13 @@ export function cqrsCommand(io: CliIo, withOrm: WithOrm, config: () => Promise<L
   const withTransport = <T>(work: (transport: ChosenTransport['transport']) => Promise<T>) => withChosen((chosen) => work(chosen.transport));
 
   cqrs.command('install')
-    .description('create the outbox and capture triggers (masters), the revision table (replicas) and the replica queue')
+    .description('create the outbox and the capture of changes (masters), the revision table (replicas) and the replica queue')
     .option('--queue <name>', 'declare this replica service queue on the transport, bound to the ORM\'s @Replica ids')
-    .action(async (opts: { queue?: string }) => {
+    .addOption(new Option('--capture <mode>', 'how masters capture changes: trigger (in the writing transaction) or wal (a logical replication slot; ' +
+      'needs wal_level = logical)').choices(['trigger', 'wal']).default('trigger'))
+    .action(async (opts: { queue?: string; capture: CaptureMode }) => {
       await withOrm(async (orm) => {
-        const masters = await installOutbox(orm.em.fork());
+        const masters = await installOutbox(orm.em.fork(), { capture: opts.capture });
         const sync = EntitySync.of(orm);
         const replicaIds = [...sync.graph.nodes.keys()].map((name) => sync.registryEntry(name)?.replica?.cqrsId).filter((id): id is string => !!id);
         if (replicaIds.length) await installReplica(orm.em.fork());
@@ -105,16 +107,37 @@ export function cqrsCommand(io: CliIo, withOrm: WithOrm, config: () => Promise<L
           io.out('queue not declared: no transport given. Pass --transport <url> (or set ENTITY_SYNC_TRANSPORT, or export a transport factory ' +
             'from the config) to declare the replica queue now; otherwise `cqrs consume` declares it when it first starts.');
         }
-        io.out(`outbox capturing: ${masters.join(', ') || 'no @Master entities'}; replicas: ${replicaIds.join(', ') || 'none'}`);
+        io.out(`${opts.capture === 'wal' ? 'WAL' : 'outbox'} capturing: ${masters.join(', ') || 'no @Master entities'}; replicas: ${replicaIds.join(', ') || 'none'}`);
+      });
+    });
+
+  cqrs.command('status')
+    .description('the master\'s capture: its mode, outbox entries waiting, and with WAL capture the slot\'s lag and retained WAL')
+    .option('--warn-retained <megabytes>', 'warn when the slot retains more WAL than this', positive, 1024)
+    .option('--json', 'print the status as JSON')
+    .action(async (opts: { warnRetained: number; json?: boolean }) => {
+      await withOrm(async (orm) => {
+        const status = await captureStatus(orm.em.fork(), { warnRetainedBytes: opts.warnRetained * 1024 * 1024 });
+        if (opts.json) {
+          io.out(JSON.stringify(status));
+        } else {
+          io.out(`capture: ${status.mode}; outbox entries waiting: ${status.outboxPending}`);
+          if (status.slot) {
+            const { name, active, lagBytes, retainedBytes, walStatus } = status.slot;
+            io.out(`slot ${name}: ${active ? 'read by a relay' : 'no relay reading'}, lag ${lagBytes} bytes, retains ${retainedBytes} bytes of WAL (${walStatus})`);
+          }
+        }
+        for (const warning of status.warnings) io.err(`warning: ${warning}\n`);
+        if (status.warnings.length) process.exitCode = 1;
       });
     });
 
   cqrs.command('relay')
-    .description('publish committed outbox entries; runs until SIGTERM, woken by NOTIFY on commit')
+    .description('publish committed changes (the outbox, or the slot with WAL capture); runs until SIGTERM, woken by NOTIFY on commit with trigger capture')
     .option('--once', 'publish what is in the outbox now, then exit')
     .option('--batch-size <n>', 'outbox entries per batch', positive, 1000)
-    .option('--poll <ms>', 'look at the outbox this often when no NOTIFY arrives', positive, 1000)
-    .action(async (opts: { once?: boolean; batchSize: number; poll: number }) => {
+    .option('--poll <ms>', 'look for changes this often when nothing woke the relay (default 1000 with trigger capture, 20 with WAL capture)', positive)
+    .action(async (opts: { once?: boolean; batchSize: number; poll?: number }) => {
       await withOrm((orm) => withTransport(async (transport) => {
         if (opts.once) {
           const { relayed } = await new OutboxRelay(orm.em.fork(), transport, { batchSize: opts.batchSize }).relayPending();

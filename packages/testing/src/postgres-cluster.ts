@@ -100,7 +100,9 @@ export class PostgresCluster {
 
   /** Starts the server (again) on its port, with its data. */
   resume(): void {
-    const serverOptions = `-p ${this.port} -k ${this.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200`;
+    const serverOptions = `-p ${this.port} -k ${this.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200` +
+      // logical decoding, for WAL capture (its slots and the walsenders of its relays)
+      ' -c wal_level=logical -c max_replication_slots=64 -c max_wal_senders=64';
     this.run('pg_ctl', ['-D', join(this.dir, 'data'), '-o', serverOptions, '-l', join(this.dir, 'log'), '-w', '-t', '60', 'start']);
   }
 

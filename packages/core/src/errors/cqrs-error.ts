@@ -106,6 +106,18 @@ export class CqrsError extends EntitySyncError {
       { cause, info: { cqrsId, entity } });
   }
 
+  /**
+   * WAL capture cannot be set up or read on this database: `why` says what it lacks (`wal_level`, a free
+   * replication slot, the REPLICATION privilege); `cause` is the database's refusal, if any.
+   */
+  static walUnavailable(why: string, cause?: unknown): CqrsError {
+    return new CqrsError('CQRS_WAL_UNAVAILABLE',
+      `WAL capture needs logical replication on the master database: ${why}. Nothing was changed. ` +
+      'Set wal_level = logical (and max_replication_slots > 0) in postgresql.conf and restart PostgreSQL, run install as a role with the ' +
+      'REPLICATION attribute (or a superuser), or keep the default trigger capture (`cqrs install` without --capture wal).',
+      { cause, info: { why } });
+  }
+
   private static unknownId(role: 'Master' | 'Replica', cqrsId: string, declaredIds: string[], advice: string): CqrsError {
     return new CqrsError('CQRS_UNKNOWN_ID', `No @${role}('${cqrsId}') entity in this ORM ${declared(declaredIds)}. ${advice}`, { info: { cqrsId } });
   }

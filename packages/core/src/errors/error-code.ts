@@ -46,6 +46,7 @@ export type ErrorCode =
   | 'TRANSPORT_UNSUPPORTED'
   | 'CQRS_NOT_INSTALLED'
   | 'CQRS_SCHEMA_MISMATCH'
+  | 'CQRS_WAL_UNAVAILABLE'
   // HTTP: requests the server refuses, and a client's view of the server's answers
   | 'REQUEST_INVALID'
   | 'AUTH_REQUIRED'

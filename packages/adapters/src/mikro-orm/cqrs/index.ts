@@ -1,4 +1,5 @@
-export { installOutbox, setCorrelationId } from './master/outbox.js';
+export { installOutbox, setCorrelationId, type InstallOutboxOptions } from './master/outbox.js';
+export { captureStatus, type CaptureMode, type CaptureStatus, type CaptureStatusOptions, type SlotStatus } from './master/wal-capture.js';
 export { OutboxRelay, type OutboxRelayOptions, type RelayReport } from './relay/outbox-relay.js';
 export { installReplica, ReplicaApplier } from './replica/replica-applier.js';
 export type { ReplicaHandlers } from './replica/replica-handlers.js';

@@ -3,7 +3,8 @@ import type { EntityManager } from '@mikro-orm/core';
 import { defaultSchemaOf, inTransaction } from '../../extension/compat.js';
 import { EntitySync } from '../../extension/entity-sync.js';
 import { ident, literal, SqlSession } from '../../../internal/pg/sql-session.js';
-import { TableGraph } from '../../../internal/pg/table-graph.js';
+import { TableGraph, type TableNode } from '../../../internal/pg/table-graph.js';
+import { createSlot, prepareWalCapture, recordTriggerCapture, recordWalCapture, type CaptureMode } from './wal-capture.js';
 import { MasterMessages } from './master-messages.js';
 import { TransactionOrder } from '../relay/transaction-order.js';
 import { checkEntityManager } from '../../extension/arguments.js';
@@ -62,16 +63,30 @@ BEGIN
 END $$`;
 };
 
+/** Options of `installOutbox`. */
+export interface InstallOutboxOptions {
+  /**
+   * How changes are captured. `trigger` (the default, and the only one on PGlite): a trigger on
+   * every master table writes the outbox in the writing transaction. `wal`: the relay reads them
+   * from a logical replication slot (pgoutput), and the writing transaction does no extra work;
+   * needs `wal_level = logical` and a role with the REPLICATION attribute. Switching back to
+   * `trigger` keeps the slot until the relay has published what it holds, then drops it.
+   */
+  capture?: CaptureMode;
+}
+
 /**
- * Creates the outbox and revision tables and a capture trigger on the table of every `@Master`
- * entity of the ORM (idempotent: run it at deploy time, like a migration).
+ * Creates the outbox and revision tables and the capture of every `@Master` entity of the ORM:
+ * a trigger on its table, or with `capture: 'wal'` a publication and a replication slot
+ * (idempotent: run it at deploy time, like a migration). Returns the CQRS ids captured.
  */
-export async function installOutbox(em: EntityManager): Promise<string[]> {
+export async function installOutbox(em: EntityManager, options: InstallOutboxOptions = {}): Promise<string[]> {
   checkEntityManager('installOutbox', em, 'installOutbox(orm.em.fork())');
-  const sync = EntitySync.forEntityManager(em);
-  return inTransaction(em, async (tx) => {
+  const wal = options.capture === 'wal';
+  const masters = await inTransaction(em, async (tx) => {
     const session = await SqlSession.open(tx);
     const schema = defaultSchemaOf(tx);
+    const sync = EntitySync.forEntityManager(tx);
     await session.run(`SET LOCAL search_path TO ${ident(schema)}`);
     await session.run(`CREATE TABLE IF NOT EXISTS entity_sync_revision (cqrs_id text NOT NULL, key jsonb NOT NULL, revision bigint NOT NULL, ` +
       `tx bigint, outbox_id bigint, PRIMARY KEY (cqrs_id, key))`);
@@ -86,21 +101,43 @@ export async function installOutbox(em: EntityManager): Promise<string[]> {
     const order = new TransactionOrder(new MasterMessages(tx).masters.values(), sync.graph);
     await session.run(order.trivial ? 'DROP INDEX IF EXISTS entity_sync_outbox_tx' : 'CREATE INDEX IF NOT EXISTS entity_sync_outbox_tx ON entity_sync_outbox (tx)');
     const tables = await TableGraph.load(session, sync.graph, schema);
-    const installed: string[] = [];
+    const captured: { cqrsId: string; table: TableNode }[] = [];
     for (const name of sync.graph.nodes.keys()) {
       const master = sync.registryEntry(name)?.master;
-      if (!master) continue;
-      const table = tables.table(name);
-      const fn = `entity_sync_capture_${createHash('sha1').update(table.qualified).digest('hex').slice(0, 12)}`;
-      await session.run(captureFunction(ident(schema), fn, master.cqrsId, table.primaryKey.map((column) => column.name)));
+      if (master) captured.push({ cqrsId: master.cqrsId, table: tables.table(name) });
+    }
+    if (wal) {
+      await prepareWalCapture(session, schema, captured.map(({ table }) => table));
+      return captured;
+    }
+    for (const { cqrsId, table } of captured) {
+      await session.run(captureFunction(ident(schema), captureFunctionName(table), cqrsId, table.primaryKey.map((column) => column.name)));
       await session.run(`DROP TRIGGER IF EXISTS entity_sync_capture ON ${table.qualified}`);
       await session.run(`CREATE TRIGGER entity_sync_capture AFTER INSERT OR UPDATE OR DELETE ON ${table.qualified} ` +
-        `FOR EACH ROW EXECUTE FUNCTION ${ident(schema)}.${fn}()`);
-      installed.push(master.cqrsId);
+        `FOR EACH ROW EXECUTE FUNCTION ${ident(schema)}.${captureFunctionName(table)}()`);
     }
-    return installed;
+    await recordTriggerCapture(session, schema);
+    return captured;
   });
+  if (wal) {
+    await createSlot(em);
+    // the slot captures from here on: the triggers can go
+    await inTransaction(em, async (tx) => {
+      const session = await SqlSession.open(tx);
+      for (const { table } of masters) {
+        await session.run(`DROP TRIGGER IF EXISTS entity_sync_capture ON ${table.qualified}`);
+        await session.run(`DROP FUNCTION IF EXISTS ${ident(defaultSchemaOf(tx))}.${captureFunctionName(table)}()`);
+      }
+      await recordWalCapture(session, defaultSchemaOf(tx));
+    });
+  }
+  return masters.map(({ cqrsId }) => cqrsId);
 }
+
+const captureFunctionName = (table: TableNode) => `entity_sync_capture_${createHash('sha1').update(table.qualified).digest('hex').slice(0, 12)}`;
+
+/** The prefix of the WAL message that carries a correlation id. */
+export const CORRELATION_PREFIX = 'entity_sync.correlation_id';
 
 /**
  * Tags the changes the transaction `em` is in makes to master entities with a correlation id,
@@ -109,5 +146,7 @@ export async function installOutbox(em: EntityManager): Promise<string[]> {
 export async function setCorrelationId(em: EntityManager, correlationId: string): Promise<void> {
   checkEntityManager('setCorrelationId', em, "setCorrelationId(em, 'request-42')");
   const session = await SqlSession.open(em);
-  await session.query(`SELECT set_config('entity_sync.correlation_id', ?, true)`, [correlationId]);
+  // the trigger reads the setting; WAL capture reads a message in the transaction's WAL, where the logical level writes one
+  await session.query(`SELECT set_config('entity_sync.correlation_id', ?, true), CASE WHEN current_setting('wal_level', true) = 'logical' ` +
+    `THEN pg_logical_emit_message(true, '${CORRELATION_PREFIX}', ?) END`, [correlationId, correlationId]);
 }

@@ -1,4 +1,4 @@
-import type { CqrsMessage, Transport } from '@entity-sync/core';
+import { CqrsError, type CqrsMessage, type Transport } from '@entity-sync/core';
 import type { EntityManager } from '@mikro-orm/core';
 import { defaultSchemaOf, inTransaction } from '../../extension/compat.js';
 import { listenOn } from '../../../internal/pg/raw-connection.js';
@@ -8,6 +8,8 @@ import { EntitySync } from '../../extension/entity-sync.js';
 import { exactRow } from '../master/exact-values.js';
 import { MasterMessages, type CapturedChange } from '../master/master-messages.js';
 import { TransactionOrder } from './transaction-order.js';
+import { WalRelay } from './wal-relay.js';
+import { dropWalCapture, readCapture, slotExists, type CaptureSetup } from '../master/wal-capture.js';
 import { checkEntityManager } from '../../extension/arguments.js';
 
 /** Options of `OutboxRelay`. */
@@ -19,7 +21,10 @@ export interface OutboxRelayOptions {
    * here (the window every relay has) publishes the batch again on the next run.
    */
   onPublished?: (messages: CqrsMessage[]) => void | Promise<void>;
-  /** How often a started relay looks at the outbox when no NOTIFY arrives. Default 1000 ms. */
+  /**
+   * How often a started relay looks for changes when nothing woke it. Default 1000 ms with trigger capture
+   * (a commit's NOTIFY wakes it), 20 ms with WAL capture (the slot is read by polling).
+   */
   pollMs?: number;
   /**
    * Called when a batch of a started relay fails (the transport is down, say: it retries with a backoff from
@@ -51,15 +56,52 @@ interface OutboxRow {
 /** The NOTIFY channel the capture trigger wakes relays on. */
 export const OUTBOX_CHANNEL = 'entity_sync_outbox';
 
-// What a relay builds once: the messages of captured changes, and the publishing order.
+// What a relay builds once: the messages of captured changes, the publishing order, and with WAL capture
+// (or a slot left to drain after trigger capture replaced it) the slot's reader.
 interface RelayPlan {
   messages: MasterMessages;
   order: TransactionOrder;
+  setup: CaptureSetup;
+  wal?: WalRelay;
 }
 
-function relayPlan(em: EntityManager): RelayPlan {
+async function relayPlan(em: EntityManager): Promise<RelayPlan> {
   const messages = new MasterMessages(em);
-  return { messages, order: new TransactionOrder(messages.masters.values(), EntitySync.forEntityManager(em).graph) };
+  await checkMasterInstalled(em, [...messages.masters.keys()]);
+  const order = new TransactionOrder(messages.masters.values(), EntitySync.forEntityManager(em).graph);
+  const setup = await inTransaction(em, async (tx) => {
+    const session = await SqlSession.open(tx);
+    const schema = defaultSchemaOf(tx);
+    const found = await readCapture(session, schema);
+    if (found.mode === 'wal' && !await slotExists(session, found.slot)) throw CqrsError.notInstalled(schema, [`replication slot ${found.slot}`], 'entity-sync cqrs install --capture wal');
+    return found;
+  });
+  const draining = setup.drainUntil !== undefined;
+  return { messages, order, setup, wal: setup.mode === 'wal' || draining ? new WalRelay(setup, messages, order) : undefined };
+}
+
+// One batch of whatever the capture holds: with WAL capture, first what trigger capture left in the outbox;
+// after a switch back to triggers, first what the slot holds from before (then the slot is dropped).
+// `handled`: outbox entries or slot transactions taken (0: nothing was waiting); `relayed`: entries published.
+async function nextBatch(em: EntityManager, transport: Transport, plan: RelayPlan, options: OutboxRelayOptions): Promise<{ handled: number; relayed: number }> {
+  const size = options.batchSize ?? 1000;
+  const fromOutbox = async () => {
+    const entries = await relayBatch(em, transport, plan, options);
+    return { handled: entries, relayed: entries };
+  };
+  if (plan.wal && plan.setup.mode === 'wal') {
+    const leftover = await fromOutbox();
+    if (leftover.handled > 0) return leftover;
+    const { transactions, relayed } = await plan.wal.batch(em, transport, size, options.onPublished);
+    return { handled: transactions, relayed };
+  }
+  if (plan.wal) {
+    const { transactions, relayed } = await plan.wal.batch(em, transport, size, options.onPublished, plan.setup.drainUntil);
+    if (transactions > 0) return { handled: transactions, relayed };
+    await inTransaction(em, async (tx) => dropWalCapture(await SqlSession.open(tx), defaultSchemaOf(tx)));
+    plan.wal = undefined;
+  }
+  return fromOutbox();
 }
 
 // A transaction larger than this many batches is published in parts, each in its own order.
@@ -146,27 +188,32 @@ export class OutboxRelay {
    * entries of ids this ORM does not declare.
    */
   async relayPending(): Promise<RelayReport> {
-    const plan = relayPlan(this.em);
-    await checkMasterInstalled(this.em, [...plan.messages.masters.keys()]);
+    const plan = await relayPlan(this.em);
+    await plan.wal?.flush(this.em);
     let relayed = 0;
-    for (let handled = -1; handled !== 0; relayed += handled) handled = await relayBatch(this.em, this.transport, plan, this.options);
+    for (let handled = -1; handled !== 0;) {
+      const batch = await nextBatch(this.em, this.transport, plan, this.options);
+      handled = batch.handled;
+      relayed += batch.relayed;
+    }
     return { relayed };
   }
 
   /** Starts listening and relaying; resolves once listening. Throws `CQRS_NOT_INSTALLED` before `cqrs install` ran, `CQRS_UNKNOWN_ID` when the outbox holds entries of ids this ORM does not declare. */
   async start(): Promise<void> {
     if (this.running) return;
-    const plan = relayPlan(this.em);
-    await checkMasterInstalled(this.em, [...plan.messages.masters.keys()]);
+    const plan = await relayPlan(this.em);
+    const pollMs = this.options.pollMs ?? (plan.setup.mode === 'wal' ? 20 : 1000);
     this.running = true;
-    this.unlisten = await listenOn(this.em, OUTBOX_CHANNEL, () => this.poke(), (error) => this.options.onError?.(error));
+    // WAL capture has no trigger to NOTIFY: the slot is polled
+    if (plan.setup.mode === 'trigger') this.unlisten = await listenOn(this.em, OUTBOX_CHANNEL, () => this.poke(), (error) => this.options.onError?.(error));
     this.loop = (async () => {
       let failures = 0;
       while (this.running) {
         this.woken = false;
         try {
-          const handled = await relayBatch(this.em.fork(), this.transport, plan, this.options);
-          this.relayed += handled;
+          const { handled, relayed } = await nextBatch(this.em.fork(), this.transport, plan, this.options);
+          this.relayed += relayed;
           failures = 0;
           if (handled > 0) continue;
         } catch (error) {
@@ -176,7 +223,7 @@ export class OutboxRelay {
           await this.sleep(Math.min(30_000, 200 * 2 ** (failures - 1)), false);
           continue;
         }
-        if (!this.woken) await this.sleep(this.options.pollMs ?? 1000);
+        if (!this.woken) await this.sleep(pollMs);
       }
     })();
   }

@@ -1,0 +1,383 @@
+// WAL capture (`installOutbox(em, { capture: 'wal' })`, `cqrs install --capture wal`): the relay
+// reads the master's changes from a logical replication slot. On a real PostgreSQL started with
+// wal_level = logical: the messages are those trigger capture publishes, to the byte, and the
+// faults of trigger capture's tests (a relay killed between publish and slot advance, the broker
+// and the master restarted) lose nothing.
+import 'reflect-metadata';
+import { captureStatus, EntitySync, installOutbox, installReplica, OutboxRelay, ReplicaConsumer, setCorrelationId } from '@entity-sync/adapters/mikro-orm';
+import { MemoryTransport } from '@entity-sync/adapters/memory';
+import { RabbitMqTransport } from '@entity-sync/adapters/rabbitmq';
+import { Master, Replica, type CqrsMessage } from '@entity-sync/core';
+import { createTestOrm, findPostgresBinDir, getBackend, PostgresCluster, rabbitMqAvailable, rabbitMqBroker, type RabbitMqBroker } from '@entity-sync/testing';
+import { createSchema, Entity, PrimaryKey, Property, ReflectMetadataProvider } from '@entity-sync/testing/mikro-orm';
+import { MikroORM } from '@mikro-orm/core';
+import { PostgreSqlDriver } from '@mikro-orm/postgresql';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { killAfter } from '../support/child-deadline.js';
+import { until } from '../support/until.js';
+import { Author, libraryEntities } from '../../examples/library/src/index.js';
+import { AuthorReplica } from './fixtures/replica-entities.js';
+
+@Entity({ tableName: 'wal_typed' })
+@Master('wal-typed', { exclude: ['span'] })
+class WalTyped {
+  @PrimaryKey({ autoincrement: false }) id!: number;
+  @Property({ columnType: 'bigint', nullable: true }) big?: string;
+  @Property({ columnType: 'numeric(40,20)', nullable: true }) exact?: string;
+  @Property({ columnType: 'double precision', nullable: true }) approx?: number;
+  @Property({ columnType: 'timestamptz(6)', nullable: true }) instant?: string;
+  @Property({ columnType: 'timestamp(6)', nullable: true }) local?: string;
+  @Property({ columnType: 'jsonb', nullable: true }) docb?: unknown;
+  @Property({ columnType: 'json', nullable: true }) doc?: unknown;
+  @Property({ columnType: 'text[]', nullable: true }) words?: string[];
+  @Property({ columnType: 'numeric[]', nullable: true }) amounts?: string[];
+  @Property({ columnType: 'bytea', nullable: true }) bytes?: Buffer;
+  @Property({ columnType: 'boolean', nullable: true }) flag?: boolean;
+  @Property({ columnType: 'text', nullable: true }) note?: string;
+  @Property({ columnType: 'interval', nullable: true }) span?: string;
+}
+
+// A partitioned master (rows moving between partitions), and one that publishes nothing but still counts revisions.
+@Entity({ tableName: 'wal_event' })
+@Master('wal-event', { serializer: (event: object) => ({ ...(event as { id: number; kind: string }), shouted: (event as { kind: string }).kind.toUpperCase() }) })
+class WalEvent {
+  @PrimaryKey({ autoincrement: false }) id!: number;
+  @Property() kind!: string;
+}
+
+@Entity({ tableName: 'wal_silent' })
+@Master('wal-silent', { produce: false })
+class WalSilent {
+  @PrimaryKey({ autoincrement: false }) id!: number;
+  @Property() note!: string;
+}
+
+const PARTITIONED = ['drop table wal_event', 'create table wal_event (id int primary key, kind text not null) partition by range (id)',
+  'create table wal_event_low partition of wal_event for values from (0) to (100)', 'create table wal_event_high partition of wal_event for values from (100) to (10000)'];
+
+// a generated column (pgoutput does not send it) and a name that needs quoting everywhere
+const EXTRA_COLUMNS = `alter table wal_typed add column doubled bigint generated always as (id * 2 + coalesce(big, 0) % 7) stored, ` +
+  `add column "odd ""name"", (x)" text default 'd,"e"\\f'`;
+
+const ROW_1 = `1, 9223372036854775807, 12345678901234567890.12345678901234567890, 0.1, '2024-02-29 23:59:59.654321+05:30', ` +
+  `'2024-02-29 23:59:59.123456', '{"k": "\u00e9\ud83d\ude80", "n": [1, 2.5, null], "q": "say \\"hi\\""}', '{"b": [1,  2.5], "a": 1}', ` +
+  `ARRAY['tab\there', 'quote"s', 'back\\slash', '', NULL, 'comma,{brace}', '(paren)'], ARRAY[0.10, 12345678901234567890.123456789, NULL]::numeric[], ` +
+  `'\\x00ff5c22'::bytea, true, E'line1\\nline2 \\\\ "q" ''s'' (a,b)', '1 year 2 mons 3 days 04:05:06.789'`;
+const ROW_2 = `2, -9007199254740993, -0.00000000000000000001, 'NaN', 'infinity', '-infinity', '"null"', '[]', '{}', '{}', '\\x', false, '', '-1 days +00:00:00.000001'`;
+const ROW_3 = '3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL';
+const COLUMNS = 'id, big, exact, approx, instant, local, docb, doc, words, amounts, bytes, flag, note, span';
+
+// Transactions of every shape a row's changes take: several changes of one row, an insert then a
+// delete, a rollback, a savepoint rolled back, a change of a key, a correlation id.
+async function workload(orm: MikroORM): Promise<void> {
+  const sql = (text: string) => orm.em.getConnection().execute(text);
+  await sql(`insert into wal_typed (${COLUMNS}) values (${ROW_1}), (${ROW_2}), (${ROW_3})`);
+  await orm.em.fork().transactional(async (em) => {
+    await setCorrelationId(em, 'request-42');
+    await em.getConnection().execute(`update wal_typed set big = big - 1, exact = exact / 3, approx = approx / 3, instant = instant - interval '0.000123 s', ` +
+      `docb = docb || '{"z": 1.25}', words = words || ARRAY['more'], note = note || E' \\\\ "', "odd ""name"", (x)" = 'changed' where id in (1, 2)`,
+    [], 'all', em.getTransactionContext());
+  });
+  await sql(`begin; insert into wal_typed (id, note) values (10, 'first'); update wal_typed set note = 'second' where id = 10; ` +
+    `update wal_typed set note = 'third', flag = true where id = 10; delete from wal_typed where id = 2; commit`);
+  await sql(`begin; insert into wal_typed (id) values (11); delete from wal_typed where id = 11; commit`);
+  await sql(`begin; insert into wal_typed (id) values (12); rollback`);
+  await sql(`begin; insert into wal_typed (id) values (13); savepoint s; insert into wal_typed (id) values (14); rollback to savepoint s; ` +
+    `update wal_typed set note = 'kept' where id = 13; commit`);
+  await sql(`begin; delete from wal_typed where id = 3; insert into wal_typed (id, note) values (3, 'again'); commit`);
+  await sql(`update wal_typed set id = 30 where id = 13`);
+  await sql(`insert into wal_event values (1, 'low'), (150, 'high'); insert into wal_silent values (1, 'quiet')`);
+  await sql(`begin; update wal_event set id = 101, kind = 'moved' where id = 1; update wal_silent set note = 'still quiet'; commit`);
+  await sql(`delete from wal_event where id = 150`);
+}
+
+// What a message carries, but the time it was captured (the trigger's clock, the WAL's commit time).
+const content = ({ createdAt: _createdAt, expiresAt: _expiresAt, ...rest }: CqrsMessage) => rest;
+
+// Commits one author per name, each in its own flush.
+async function writeAuthors(orm: MikroORM, ...names: string[]): Promise<void> {
+  for (const name of names) {
+    const em = orm.em.fork();
+    em.create(Author, { name, email: `${name}@example.org` });
+    await em.flush();
+  }
+}
+
+async function relayed(orm: MikroORM, batchSize = 1000): Promise<CqrsMessage[]> {
+  const published: CqrsMessage[] = [];
+  await new OutboxRelay(orm.em.fork(), new MemoryTransport(), { batchSize, onPublished: (messages) => void published.push(...messages) }).relayPending();
+  return published;
+}
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+// spawned processes compile the repository's TypeScript files only (under the test runner import.meta.url is file:////...)
+const TS_REGISTER = fileURLToPath(new URL('../../scripts/test-harness/ts-register.mjs', import.meta.url)).replace(/^\/+/, '/');
+
+function run(script: string, args: string[], env: Record<string, string>): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, ['--import', TS_REGISTER, script, ...args], { cwd: root, env: { ...process.env, SWC_NODE_PROJECT: join(root, 'tsconfig.json'), ...env } });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk) => (stdout += chunk));
+  child.stderr.on('data', (chunk) => (stderr += chunk));
+  killAfter(child, 60_000, `${script} ${args.join(' ')}`, () => ({ stdout, stderr }), (error) => console.error(error.message));
+  return new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })));
+}
+
+const cli = (args: string[], env: Record<string, string>) =>
+  run(join(root, 'packages/cli/bin/entity-sync.js'), ['--config', join(root, 'tests/cqrs/fixtures/master.config.ts'), ...args], env);
+
+const hasPostgres = process.env.CI === 'true' || !!findPostgresBinDir();
+
+const unit = suite('WAL capture where logical replication is not available');
+
+unit('PGlite: install with WAL capture refuses with CQRS_WAL_UNAVAILABLE, saying what to set, and changes nothing', async () => {
+  const orm = await createTestOrm({ backend: 'pglite', entities: libraryEntities, extensions: [EntitySync] });
+  try {
+    const error = await installOutbox(orm.em.fork(), { capture: 'wal' }).then(() => undefined, (caught: unknown) => caught as { code?: string; message: string });
+    assert.is(error?.code, 'CQRS_WAL_UNAVAILABLE');
+    assert.match(error!.message, 'wal_level = logical');
+    const tables = await orm.em.getConnection().execute(`select to_regclass('entity_sync_outbox') is not null as present`);
+    assert.is(tables[0].present, false, 'the refused install left tables behind');
+  } finally {
+    await orm.close();
+  }
+});
+
+unit.run();
+
+if (hasPostgres) {
+  const test = suite('WAL capture on PostgreSQL with wal_level = logical');
+
+  test('publishes the messages trigger capture publishes: same ids, revisions, keys, states, previous rows, correlation, order', async () => {
+    const backend = getBackend('postgres');
+    const entities = [WalTyped, WalEvent, WalSilent];
+    const byTrigger = await backend.createOrm({ entities, extensions: [EntitySync] });
+    const byWal = await backend.createOrm({ entities, extensions: [EntitySync] });
+    try {
+      for (const orm of [byTrigger, byWal]) {
+        for (const statement of [EXTRA_COLUMNS, ...PARTITIONED]) await orm.em.getConnection().execute(statement);
+      }
+      assert.equal((await installOutbox(byTrigger.em.fork())).sort(), ['wal-event', 'wal-silent', 'wal-typed']);
+      assert.equal((await installOutbox(byWal.em.fork(), { capture: 'wal' })).sort(), ['wal-event', 'wal-silent', 'wal-typed']);
+      const triggers = await byWal.em.getConnection().execute(`select count(*)::int as n from pg_trigger where tgname = 'entity_sync_capture'`);
+      assert.is(triggers[0].n, 0, 'WAL capture left the capture trigger in place');
+      await workload(byTrigger);
+      await workload(byWal);
+      const expected = (await relayed(byTrigger)).map(content);
+      // small batches: transactions cut across batches keep their order and revisions
+      const actual = (await relayed(byWal, 3)).map(content);
+      assert.ok(expected.length >= 10, `${expected.length} messages`);
+      assert.ok(expected.some((message) => message.cqrsId === 'wal-event' && message.state?.shouted === 'MOVED'), 'the serializer did not run');
+      assert.not.ok(expected.some((message) => message.cqrsId === 'wal-silent'), 'produce: false published');
+      assert.equal(actual, expected);
+      assert.equal(await relayed(byWal), [], 'a second relay run published again');
+      const revisions = async (orm: MikroORM) => orm.em.getConnection().execute(`select cqrs_id, key::text, revision::text from entity_sync_revision order by 1, 2`);
+      assert.equal(await revisions(byWal), await revisions(byTrigger), 'the revision table (what the repair tools read) differs');
+    } finally {
+      await byTrigger.close();
+      await byWal.close();
+    }
+  });
+
+  test('cqrs status shows the slot lag, and warns past the threshold of retained WAL with how to drop the slot', async () => {
+    const orm = await getBackend('postgres').createOrm({ entities: libraryEntities, extensions: [EntitySync] });
+    try {
+      await installOutbox(orm.em.fork(), { capture: 'wal' });
+      await writeAuthors(orm, ...Array.from({ length: 20 }, (_, i) => `lag-${i}`));
+      const behind = await captureStatus(orm.em.fork(), { warnRetainedBytes: 1 });
+      assert.is(behind.mode, 'wal');
+      assert.ok(behind.slot!.lagBytes > 0, JSON.stringify(behind));
+      assert.is(behind.slot!.active, false);
+      assert.is(behind.warnings.length, 1);
+      assert.match(behind.warnings[0]!, `pg_drop_replication_slot('${behind.slot!.name}')`);
+      assert.match(behind.warnings[0]!, 'no relay reads it');
+      // other databases of the cluster write WAL too: the position, not the byte count, says the slot caught up
+      const [{ written }] = await orm.em.getConnection().execute(`select pg_current_wal_insert_lsn()::text as written`);
+      const passed = async (position: string) => (await orm.em.getConnection().execute(`select ?::pg_lsn >= ?::pg_lsn as passed`, [position, written]))[0].passed;
+      assert.is(await passed(behind.slot!.confirmedPosition), false);
+      await relayed(orm);
+      const caughtUp = await captureStatus(orm.em.fork());
+      assert.is(await passed(caughtUp.slot!.confirmedPosition), true, `${caughtUp.slot!.confirmedPosition} < ${written}`);
+      assert.equal(caughtUp.warnings, []);
+    } finally {
+      await orm.close();
+    }
+  });
+
+  test('from the command line: install --capture wal, relay --once, status (text and JSON)', async () => {
+    const orm = await getBackend('postgres').createOrm({ entities: libraryEntities, extensions: [EntitySync] });
+    try {
+      // the PostgreSQL transport, its message table in the master's own database
+      const env = { ES_MASTER_URL: orm.config.get('clientUrl')!, ENTITY_SYNC_TRANSPORT: orm.config.get('clientUrl')! };
+      const install = await cli(['cqrs', 'install', '--capture', 'wal'], env);
+      assert.is(install.code, 0, install.stderr);
+      assert.match(install.stdout, 'WAL capturing: author');
+      await writeAuthors(orm, ...Array.from({ length: 5 }, (_, i) => `cli-${i}`));
+      const relay = await cli(['cqrs', 'relay', '--once'], env);
+      assert.is(relay.code, 0, relay.stderr);
+      assert.match(relay.stdout, 'relayed 5 outbox entries');
+      const status = await cli(['cqrs', 'status'], env);
+      assert.is(status.code, 0, status.stderr);
+      assert.match(status.stdout, 'capture: wal; outbox entries waiting: 0');
+      assert.match(status.stdout, /slot entity_sync_\w+: no relay reading, lag \d+ bytes, retains \d+ bytes of WAL \(reserved\)/);
+      const json = JSON.parse((await cli(['cqrs', 'status', '--json'], env)).stdout) as { mode: string; slot: { name: string } };
+      assert.is(json.mode, 'wal');
+      assert.match(json.slot.name, /^entity_sync_/);
+    } finally {
+      await orm.close();
+    }
+  });
+
+  test('switching back to trigger capture publishes what the slot still held, then drops the slot and publication', async () => {
+    const orm = await getBackend('postgres').createOrm({ entities: libraryEntities, extensions: [EntitySync] });
+    try {
+      await installOutbox(orm.em.fork(), { capture: 'wal' });
+      const slot = (await captureStatus(orm.em.fork())).slot!.name;
+      await writeAuthors(orm, 'in-the-slot');
+      await installOutbox(orm.em.fork());
+      await writeAuthors(orm, 'in-the-outbox');
+      const names = (await relayed(orm)).map((message) => message.state?.name);
+      assert.equal(names, ['in-the-slot', 'in-the-outbox']);
+      const left = await orm.em.getConnection().execute(`select (select count(*)::int from pg_replication_slots where slot_name = ?) as slots, ` +
+        `(select count(*)::int from pg_publication where pubname = ?) as publications`, [slot, slot]);
+      assert.equal(left[0], { slots: 0, publications: 0 });
+      assert.is((await captureStatus(orm.em.fork())).mode, 'trigger');
+    } finally {
+      await orm.close();
+    }
+  });
+
+  test.run();
+}
+
+if (hasPostgres) {
+  const faults = suite('WAL capture under faults: the master restarted, a relay killed with SIGKILL, the broker restarted');
+
+  faults('after the master database restarts, a started relay reads the slot again and nothing is lost', async () => {
+    const cluster = await PostgresCluster.start();
+    let orm: MikroORM | undefined;
+    let relay: OutboxRelay | undefined;
+    try {
+      await cluster.createDatabase('master');
+      orm = await MikroORM.init({ driver: PostgreSqlDriver, clientUrl: cluster.url('master'), metadataProvider: ReflectMetadataProvider,
+        entities: libraryEntities, extensions: [EntitySync] } as never);
+      await createSchema(orm);
+      await installOutbox(orm.em.fork(), { capture: 'wal' });
+      const transport = new MemoryTransport();
+      const received: string[] = [];
+      await transport.subscribe('restart', ['author'], async (message) => void received.push(String(message.state?.name)));
+      relay = new OutboxRelay(orm.em.fork(), transport, { onError: () => {} });
+      await relay.start();
+      await writeAuthors(orm, 'before');
+      await until('the change written before the restart', () => received.length === 1);
+      cluster.pause();
+      cluster.resume();
+      await until('a write after the restart', () => writeAuthors(orm!, 'after').then(() => true, () => false));
+      await until('the change written after the restart', () => received.includes('after'), 15_000);
+      assert.equal(received.filter((name) => name === 'before'), ['before']);
+    } finally {
+      await relay?.stop();
+      await orm?.close();
+      cluster.stop();
+    }
+  });
+
+  if (rabbitMqAvailable()) {
+    let broker: RabbitMqBroker;
+    faults.before(async () => {
+      broker = await rabbitMqBroker();
+    });
+
+    // A master and a replica database, the replica consuming from RabbitMQ.
+    const pipeline = async (queue: string) => {
+      const backend = getBackend('postgres');
+      const master = await backend.createOrm({ entities: libraryEntities, extensions: [EntitySync] });
+      const replica = await backend.createOrm({ entities: [AuthorReplica], extensions: [EntitySync] });
+      await installOutbox(master.em.fork(), { capture: 'wal' });
+      await installReplica(replica.em.fork());
+      const transport = new RabbitMqTransport({ url: broker.url });
+      await transport.declareQueue(queue, ['author']);
+      const masterRows = async () => (await master.em.fork().find(Author, {}, { orderBy: { id: 'asc' } })).map((a) => `${a.id}:${a.name}`);
+      const replicaRows = async () => (await replica.em.fork().find(AuthorReplica, {}, { orderBy: { id: 'asc' } })).map((a) => `${a.id}:${a.name}`);
+      const burst = async (prefix: string, count: number) => {
+        for (let i = 0; i < count; i++) {
+          const em = master.em.fork();
+          const author = em.create(Author, { name: `${prefix}-${i}`, email: `${prefix}-${i}@example.org` });
+          await em.flush();
+          if (i % 3 === 0) {
+            author.name = `${prefix}-${i}-renamed`;
+            await em.flush();
+          }
+          if (i % 5 === 0) {
+            em.remove(author);
+            await em.flush();
+          }
+        }
+      };
+      const close = async () => {
+        await transport.close();
+        await master.close();
+        await replica.close();
+      };
+      return { master, replica, transport, masterRows, replicaRows, burst, close };
+    };
+
+    faults('a relay killed (SIGKILL) between publish and slot advance publishes again; the replica drops the duplicates', async () => {
+      const { master, replica, transport, masterRows, replicaRows, burst, close } = await pipeline('wal-killed-relay');
+      try {
+        await burst('killed', 30);
+        const crash = await run(join(root, 'tests/cqrs/fixtures/relay-crash.ts'), [], { ES_MASTER_URL: master.config.get('clientUrl')!, ENTITY_SYNC_TRANSPORT: broker.url });
+        assert.is(crash.signal, 'SIGKILL', crash.stderr);
+        const stdout = crash.stdout;
+        const published = Number(/published (\d+)/.exec(stdout)?.[1]);
+        assert.ok(published > 0, stdout);
+        assert.ok((await captureStatus(master.em.fork())).slot!.lagBytes > 0, 'the killed relay advanced the slot');
+
+        const consumer = new ReplicaConsumer(replica.em.fork(), transport, { queue: 'wal-killed-relay' });
+        await consumer.start();
+        const { relayed } = await new OutboxRelay(master.em.fork(), transport).relayPending();
+        assert.ok(relayed >= published, `${relayed} < ${published}`);
+        await until('the replica to equal the master', async () => JSON.stringify(await replicaRows()) === JSON.stringify(await masterRows()), 30_000);
+        await until('both copies of the first batch to be handled', () => {
+          const stats = consumer.stats();
+          return stats.applied + stats.duplicates + stats.stale >= relayed + published;
+        }, 30_000);
+        const stats = consumer.stats();
+        await consumer.stop();
+        assert.is(stats.applied, relayed, `a change was applied twice, or not at all: ${JSON.stringify(stats)}`);
+        assert.is(stats.failed, 0);
+      } finally {
+        await close();
+      }
+    });
+
+    faults('the broker stopped and restarted under a started relay: nothing is lost or applied out of order', async () => {
+      const { master, replica, transport, masterRows, replicaRows, burst, close } = await pipeline('wal-broker-restart');
+      const consumer = new ReplicaConsumer(replica.em.fork(), transport, { queue: 'wal-broker-restart' });
+      const relay = new OutboxRelay(master.em.fork(), transport, { onError: () => {} });
+      try {
+        await consumer.start();
+        await relay.start();
+        await burst('up', 10);
+        await until('the first changes on the replica', async () => JSON.stringify(await replicaRows()) === JSON.stringify(await masterRows()), 30_000);
+        await broker.stop();
+        await burst('down', 20);
+        await broker.resume();
+        await burst('back', 10);
+        await until('the replica to equal the master', async () => JSON.stringify(await replicaRows()) === JSON.stringify(await masterRows()), 60_000);
+        assert.is(consumer.stats().failed, 0);
+        assert.is(consumer.stats().gaps, 0, 'a revision was skipped');
+      } finally {
+        await relay.stop();
+        await consumer.stop();
+        await close();
+      }
+    });
+  }
+
+  faults.run();
+}

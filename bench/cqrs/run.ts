@@ -185,7 +185,7 @@ try {
   say();
   say(`WAL CAPTURE RELAY: ${int(walChanges)} committed changes relayed with WAL capture and with trigger capture, to a transport that`);
   say(`only counts (the relay's own work); ${walRounds} rounds, runs alternate; then commit -> published at ${int(walRate)}/s for ${walSeconds} s, a started relay`);
-  say('of each kind (its default poll: NOTIFY with triggers, 20 ms with WAL), the writer committing synchronously');
+  say('of each kind (woken by NOTIFY with triggers, the slot\'s stream with WAL), the writer committing synchronously');
   const wal = await compareWalRelay(cluster, walChanges, walRounds, walRate, walSeconds);
   orms.push(...wal.orms);
   for (const capture of ['trigger', 'wal'] as const) {

@@ -104,6 +104,10 @@ export async function compareWalRelay(cluster: PostgresCluster, changes: number,
     const transport = new CountingTransport();
     const relay = new OutboxRelay(orm.em.fork(), transport, { onError: (error) => result.problems.push(`${capture} relay: ${String(error)}`) });
     await relay.start();
+    // a relay that starts reads the slot from its restart point (WAL of the earlier rounds): measured once it caught up
+    await sql(url, `INSERT INTO account (email, name, status, balance_cents, active, notes, updated_at) VALUES ('warm@example.org', 'warm', 'new', 0, true, '', now())`);
+    for (const deadline = Date.now() + 30_000; transport.published.length === 0 && Date.now() < deadline;) await new Promise((resolve) => setTimeout(resolve, 10));
+    transport.published = [];
     const committed = await steadyInserts(url, rate, seconds);
     for (const deadline = Date.now() + 10_000; transport.published.length < committed.size && Date.now() < deadline;) {
       await new Promise((resolve) => setTimeout(resolve, 20));

@@ -44,9 +44,11 @@ async function reset(targets: WriteTargets): Promise<void> {
   await sql(targets.plain.url, 'TRUNCATE account RESTART IDENTITY', 'CHECKPOINT');
 }
 
-// The row changes the WAL slot holds: pgoutput's insert, update and delete messages.
+// The row changes the WAL slot holds: pgoutput's insert, update and delete messages. Decoding reads flushed WAL only,
+// and the bench cluster commits asynchronously: one synchronous commit first flushes what came before it.
 async function slotChanges(url: string): Promise<number> {
-  const [{ n }] = await sql<{ n: string }>(url, `SELECT count(*) AS n FROM pg_logical_slot_peek_binary_changes(${SLOT}, NULL, NULL, 'proto_version', '1', ` +
+  const [{ n }] = await sql<{ n: string }>(url, 'BEGIN', 'SET LOCAL synchronous_commit = on', "SELECT pg_logical_emit_message(true, 'bench', 'flush')", 'COMMIT',
+    `SELECT count(*) AS n FROM pg_logical_slot_peek_binary_changes(${SLOT}, NULL, NULL, 'proto_version', '1', ` +
     `'publication_names', ${SLOT}) WHERE get_byte(data, 0) IN (73, 85, 68)`) as [{ n: string }];
   return Number(n);
 }

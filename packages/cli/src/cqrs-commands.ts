@@ -128,16 +128,16 @@ export function cqrsCommand(io: CliIo, withOrm: WithOrm, config: () => Promise<L
           }
         }
         for (const warning of status.warnings) io.err(`warning: ${warning}\n`);
-        if (status.warnings.length) process.exitCode = 1;
+        if (status.warnings.length) io.exitCode = 1;
       });
     });
 
   cqrs.command('relay')
-    .description('publish committed changes (the outbox, or the slot with WAL capture); runs until SIGTERM, woken by NOTIFY on commit with trigger capture')
+    .description('publish committed changes (the outbox, or the slot\'s stream with WAL capture); runs until SIGTERM, woken by NOTIFY on commit with trigger capture')
     .option('--once', 'publish what is in the outbox now, then exit')
     .option('--batch-size <n>', 'outbox entries per batch', positive, 1000)
-    .option('--poll <ms>', 'look for changes this often when nothing woke the relay (default 1000 with trigger capture, 20 with WAL capture)', positive)
-    .action(async (opts: { once?: boolean; batchSize: number; poll?: number }) => {
+    .option('--poll <ms>', 'look at the outbox this often when no NOTIFY arrives (trigger capture; WAL capture streams)', positive, 1000)
+    .action(async (opts: { once?: boolean; batchSize: number; poll: number }) => {
       await withOrm((orm) => withTransport(async (transport) => {
         if (opts.once) {
           const { relayed } = await new OutboxRelay(orm.em.fork(), transport, { batchSize: opts.batchSize }).relayPending();

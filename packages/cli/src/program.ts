@@ -127,7 +127,7 @@ export async function runCli(argv: string[], io: CliIo = { out: (t) => console.l
   };
   try {
     await program.parseAsync(argv, { from: 'user' });
-    return 0;
+    return io.exitCode ?? 0;
   } catch (error) {
     if (error instanceof CommanderError) {
       // commander has already printed what was wrong on stderr

@@ -118,6 +118,23 @@ export class CqrsError extends EntitySyncError {
       { cause, info: { why } });
   }
 
+  /** Another relay streams the replication slot of WAL capture (a slot serves one reader at a time). */
+  static slotInUse(slot: string, cause: unknown): CqrsError {
+    return new CqrsError('CQRS_SLOT_IN_USE',
+      `Another relay is reading the replication slot ${slot} (${(cause as Error)?.message ?? String(cause)}). Nothing was published. ` +
+      'One relay per master publishes its changes: stop the other one first, or leave the publishing to it (a started relay retries and takes over when it stops).',
+      { cause, info: { slot } });
+  }
+
+  /** PostgreSQL removed WAL the replication slot of WAL capture still needed: the changes in it are gone. */
+  static slotLost(slot: string, cause?: unknown): CqrsError {
+    return new CqrsError('CQRS_SLOT_LOST',
+      `The replication slot ${slot} is lost: PostgreSQL removed WAL it still needed (max_slot_wal_keep_size), so changes were missed. ` +
+      `Drop it (SELECT pg_drop_replication_slot('${slot}')), run \`cqrs install --capture wal\` again, and repair the replicas ` +
+      '(cqrs dump | cqrs load, or cqrs diff-master | cqrs diff-replica | cqrs diff-sync).',
+      { cause, info: { slot } });
+  }
+
   private static unknownId(role: 'Master' | 'Replica', cqrsId: string, declaredIds: string[], advice: string): CqrsError {
     return new CqrsError('CQRS_UNKNOWN_ID', `No @${role}('${cqrsId}') entity in this ORM ${declared(declaredIds)}. ${advice}`, { info: { cqrsId } });
   }

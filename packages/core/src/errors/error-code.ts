@@ -47,6 +47,8 @@ export type ErrorCode =
   | 'CQRS_NOT_INSTALLED'
   | 'CQRS_SCHEMA_MISMATCH'
   | 'CQRS_WAL_UNAVAILABLE'
+  | 'CQRS_SLOT_IN_USE'
+  | 'CQRS_SLOT_LOST'
   // HTTP: requests the server refuses, and a client's view of the server's answers
   | 'REQUEST_INVALID'
   | 'AUTH_REQUIRED'

@@ -4,7 +4,8 @@ import { defaultSchemaOf, inTransaction } from '../../extension/compat.js';
 import { EntitySync } from '../../extension/entity-sync.js';
 import { ident, literal, SqlSession } from '../../../internal/pg/sql-session.js';
 import { TableGraph, type TableNode } from '../../../internal/pg/table-graph.js';
-import { createSlot, prepareWalCapture, recordTriggerCapture, recordWalCapture, type CaptureMode } from './wal-capture.js';
+import { CORRELATION_PREFIX, createSlot, dropSlot, prepareWalCapture, recordWalCapture, replaceWalCapture, type CaptureMode } from './wal-capture.js';
+import { WalRelay } from '../relay/wal-relay.js';
 import { MasterMessages } from './master-messages.js';
 import { TransactionOrder } from '../relay/transaction-order.js';
 import { checkEntityManager } from '../../extension/arguments.js';
@@ -70,7 +71,8 @@ export interface InstallOutboxOptions {
    * every master table writes the outbox in the writing transaction. `wal`: the relay reads them
    * from a logical replication slot (pgoutput), and the writing transaction does no extra work;
    * needs `wal_level = logical` and a role with the REPLICATION attribute. Switching back to
-   * `trigger` keeps the slot until the relay has published what it holds, then drops it.
+   * `trigger` moves what the slot holds into the outbox and drops the slot (refused with
+   * `CQRS_SLOT_IN_USE` while a relay streams it: stop the relay for the switch).
    */
   capture?: CaptureMode;
 }
@@ -110,13 +112,15 @@ export async function installOutbox(em: EntityManager, options: InstallOutboxOpt
       await prepareWalCapture(session, schema, captured.map(({ table }) => table));
       return captured;
     }
+    // from WAL capture: what the slot holds becomes outbox entries before the triggers count anything
+    const messages = new MasterMessages(tx);
+    await replaceWalCapture(session, schema, captured.map(({ table }) => table), (setup) => new WalRelay(setup, messages, order).moveToOutbox(session, schema));
     for (const { cqrsId, table } of captured) {
       await session.run(captureFunction(ident(schema), captureFunctionName(table), cqrsId, table.primaryKey.map((column) => column.name)));
       await session.run(`DROP TRIGGER IF EXISTS entity_sync_capture ON ${table.qualified}`);
       await session.run(`CREATE TRIGGER entity_sync_capture AFTER INSERT OR UPDATE OR DELETE ON ${table.qualified} ` +
         `FOR EACH ROW EXECUTE FUNCTION ${ident(schema)}.${captureFunctionName(table)}()`);
     }
-    await recordTriggerCapture(session, schema);
     return captured;
   });
   if (wal) {
@@ -131,13 +135,11 @@ export async function installOutbox(em: EntityManager, options: InstallOutboxOpt
       await recordWalCapture(session, defaultSchemaOf(tx));
     });
   }
+  if (!wal) await inTransaction(em, async (tx) => dropSlot(await SqlSession.open(tx), defaultSchemaOf(tx)));
   return masters.map(({ cqrsId }) => cqrsId);
 }
 
 const captureFunctionName = (table: TableNode) => `entity_sync_capture_${createHash('sha1').update(table.qualified).digest('hex').slice(0, 12)}`;
-
-/** The prefix of the WAL message that carries a correlation id. */
-export const CORRELATION_PREFIX = 'entity_sync.correlation_id';
 
 /**
  * Tags the changes the transaction `em` is in makes to master entities with a correlation id,

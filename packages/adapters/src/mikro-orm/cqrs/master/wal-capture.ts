@@ -13,6 +13,9 @@ import type { TableNode } from '../../../internal/pg/table-graph.js';
 // relay and `cqrs status`; `entity_sync_wal_position` is where the relay's last published
 // transaction ends, written in the transaction that counts its revisions.
 
+/** The prefix of the WAL message that carries a correlation id (`setCorrelationId`). */
+export const CORRELATION_PREFIX = 'entity_sync.correlation_id';
+
 /** How a master captures its changes. */
 export type CaptureMode = 'trigger' | 'wal';
 
@@ -22,8 +25,6 @@ export interface CaptureSetup {
   /** The replication slot and publication of WAL capture (named after the database and schema). */
   slot: string;
   publication: string;
-  /** Set when trigger capture replaced WAL capture: the slot still holds the changes committed before this position. */
-  drainUntil?: string;
 }
 
 // Slots are the cluster's, publications the database's: `entity_sync_<database>_<schema>`, in the characters a slot name allows.
@@ -40,16 +41,14 @@ const POSITION_TABLE = 'entity_sync_wal_position';
 export async function readCapture(session: SqlSession, schema: string): Promise<CaptureSetup> {
   const names = await walNames(session, schema);
   if (!await session.tableExists(`${ident(schema)}.${CAPTURE_TABLE}`)) return { mode: 'trigger', ...names };
-  const [row] = await session.query<{ mode: CaptureMode; drain_until: string | null }>(
-    `SELECT mode, drain_until::text AS drain_until FROM ${ident(schema)}.${CAPTURE_TABLE}`);
-  return { mode: row?.mode ?? 'trigger', ...names, drainUntil: row?.drain_until ?? undefined };
+  const [row] = await session.query<{ mode: CaptureMode }>(`SELECT mode FROM ${ident(schema)}.${CAPTURE_TABLE}`);
+  return { mode: row?.mode ?? 'trigger', ...names };
 }
 
-async function recordCapture(session: SqlSession, schema: string, mode: CaptureMode, drainUntil: string | null): Promise<void> {
+async function recordCapture(session: SqlSession, schema: string, mode: CaptureMode): Promise<void> {
   const table = `${ident(schema)}.${CAPTURE_TABLE}`;
-  await session.run(`CREATE TABLE IF NOT EXISTS ${table} (only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row), mode text NOT NULL, drain_until pg_lsn)`);
-  await session.run(`INSERT INTO ${table} (mode, drain_until) VALUES (?, ?::pg_lsn) ON CONFLICT (only_row) DO UPDATE SET mode = excluded.mode, drain_until = excluded.drain_until`,
-    [mode, drainUntil]);
+  await session.run(`CREATE TABLE IF NOT EXISTS ${table} (only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row), mode text NOT NULL)`);
+  await session.run(`INSERT INTO ${table} (mode) VALUES (?) ON CONFLICT (only_row) DO UPDATE SET mode = excluded.mode`, [mode]);
 }
 
 /** Whether the slot of `setup` exists. */
@@ -63,6 +62,9 @@ async function checkLogical(session: SqlSession): Promise<void> {
     `SELECT current_setting('wal_level', true) AS wal_level, current_setting('max_replication_slots', true) AS slots`);
   if (row?.wal_level !== 'logical') throw CqrsError.walUnavailable(`wal_level is ${row?.wal_level ?? 'not a setting here'}, not logical`);
   if (Number(row.slots) === 0) throw CqrsError.walUnavailable('max_replication_slots is 0');
+  const [role] = await session.query<{ allowed: boolean; name: string }>(
+    'SELECT rolsuper OR rolreplication AS allowed, rolname AS name FROM pg_roles WHERE rolname = current_user');
+  if (!role?.allowed) throw CqrsError.walUnavailable(`the role ${role?.name ?? 'of this connection'} has neither the REPLICATION attribute nor superuser`);
 }
 
 /**
@@ -92,7 +94,7 @@ export async function prepareWalCapture(session: SqlSession, schema: string, tab
 
 /** The last part of `cqrs install --capture wal`, once the slot exists: the relay reads the slot from now on. */
 export async function recordWalCapture(session: SqlSession, schema: string): Promise<void> {
-  await recordCapture(session, schema, 'wal', null);
+  await recordCapture(session, schema, 'wal');
 }
 
 /** Creates the slot of WAL capture when it does not exist yet (outside any transaction that wrote). */
@@ -100,7 +102,9 @@ export async function createSlot(em: EntityManager): Promise<void> {
   await inTransaction(em, async (tx) => {
     const session = await SqlSession.open(tx);
     const { slot } = await walNames(session, defaultSchemaOf(tx));
-    if (await slotExists(session, slot)) return;
+    const [found] = await session.query<{ wal_status: string | null }>('SELECT wal_status FROM pg_replication_slots WHERE slot_name = ?', [slot]);
+    if (found?.wal_status === 'lost') throw CqrsError.slotLost(slot);
+    if (found) return;
     try {
       await session.query(`SELECT pg_create_logical_replication_slot(?, 'pgoutput')`, [slot]);
     } catch (error) {
@@ -110,27 +114,27 @@ export async function createSlot(em: EntityManager): Promise<void> {
 }
 
 /**
- * Trigger capture replaces WAL capture: the slot keeps the changes committed before the
- * triggers existed, which the relay publishes (up to the position recorded here) before it drops
- * the slot and the publication.
+ * Trigger capture replaces WAL capture, in the install's transaction with the master tables
+ * locked against writes: the changes the slot still holds become outbox entries (their revisions
+ * counted before any of the triggers'), and the publication goes, so that the slot captures
+ * nothing from the commit on. `dropSlot` removes the slot after the commit.
  */
-export async function recordTriggerCapture(session: SqlSession, schema: string): Promise<void> {
-  const previous = await readCapture(session, schema);
-  const draining = previous.mode === 'wal' || previous.drainUntil !== undefined;
-  if (draining && await slotExists(session, previous.slot)) {
-    const [row] = await session.query<{ lsn: string }>(`SELECT pg_current_wal_insert_lsn()::text AS lsn`);
-    await recordCapture(session, schema, 'trigger', previous.drainUntil ?? row!.lsn);
-    return;
+export async function replaceWalCapture(session: SqlSession, schema: string, tables: TableNode[],
+  moveToOutbox: (setup: CaptureSetup) => Promise<number>): Promise<void> {
+  const setup = await readCapture(session, schema);
+  const publication = (await session.query(`SELECT 1 FROM pg_publication WHERE pubname = ?`, [setup.publication])).length > 0;
+  if (publication && await slotExists(session, setup.slot)) {
+    await session.run(`LOCK TABLE ${tables.map((table) => table.qualified).join(', ')} IN SHARE ROW EXCLUSIVE MODE`);
+    await moveToOutbox(setup);
   }
-  if (await session.tableExists(`${ident(schema)}.${CAPTURE_TABLE}`)) await recordCapture(session, schema, 'trigger', null);
+  if (publication) await session.run(`DROP PUBLICATION ${ident(setup.publication)}`);
+  if (setup.mode === 'wal' || await session.tableExists(`${ident(schema)}.${CAPTURE_TABLE}`)) await recordCapture(session, schema, 'trigger');
 }
 
-/** Drops the slot and publication of a schema whose WAL capture was replaced and drained. */
-export async function dropWalCapture(session: SqlSession, schema: string): Promise<void> {
-  const { slot, publication } = await walNames(session, schema);
-  await session.query(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = ?`, [slot]);
-  await session.run(`DROP PUBLICATION IF EXISTS ${ident(publication)}`);
-  await recordCapture(session, schema, 'trigger', null);
+/** Drops the slot of a schema whose WAL capture trigger capture replaced (after the install's commit). */
+export async function dropSlot(session: SqlSession, schema: string): Promise<void> {
+  const { slot } = await walNames(session, schema);
+  await session.query(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = ? AND NOT active`, [slot]);
 }
 
 /** A replication slot as `cqrs status` reports it. */
@@ -180,7 +184,7 @@ export async function captureStatus(em: EntityManager, options: CaptureStatusOpt
     const outboxPending = await session.tableExists(outbox)
       ? Number((await session.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${ident(schema)}.entity_sync_outbox`))[0]!.n) : 0;
     const warnings: string[] = [];
-    const [slot] = setup.mode === 'wal' || setup.drainUntil ? await session.query<{ active: boolean; confirmed: string; lag: string; retained: string; wal_status: string | null }>(
+    const [slot] = setup.mode === 'wal' ? await session.query<{ active: boolean; confirmed: string; lag: string; retained: string; wal_status: string | null }>(
       `SELECT active, confirmed_flush_lsn::text AS confirmed, pg_wal_lsn_diff(pg_current_wal_insert_lsn(), confirmed_flush_lsn)::bigint::text AS lag, ` +
       `pg_wal_lsn_diff(pg_current_wal_insert_lsn(), restart_lsn)::bigint::text AS retained, wal_status FROM pg_replication_slots WHERE slot_name = ?`, [setup.slot]) : [];
     const status: CaptureStatus = { mode: setup.mode, outboxPending, warnings };

@@ -9,7 +9,7 @@ import { exactRow } from '../master/exact-values.js';
 import { MasterMessages, type CapturedChange } from '../master/master-messages.js';
 import { TransactionOrder } from './transaction-order.js';
 import { WalRelay } from './wal-relay.js';
-import { dropWalCapture, readCapture, slotExists, type CaptureSetup } from '../master/wal-capture.js';
+import { readCapture, slotExists, type CaptureSetup } from '../master/wal-capture.js';
 import { checkEntityManager } from '../../extension/arguments.js';
 
 /** Options of `OutboxRelay`. */
@@ -21,10 +21,7 @@ export interface OutboxRelayOptions {
    * here (the window every relay has) publishes the batch again on the next run.
    */
   onPublished?: (messages: CqrsMessage[]) => void | Promise<void>;
-  /**
-   * How often a started relay looks for changes when nothing woke it. Default 1000 ms with trigger capture
-   * (a commit's NOTIFY wakes it), 20 ms with WAL capture (the slot is read by polling).
-   */
+  /** How often a started relay looks at the outbox when no NOTIFY arrives (trigger capture; WAL capture streams). Default 1000 ms. */
   pollMs?: number;
   /**
    * Called when a batch of a started relay fails (the transport is down, say: it retries with a backoff from
@@ -76,32 +73,21 @@ async function relayPlan(em: EntityManager): Promise<RelayPlan> {
     if (found.mode === 'wal' && !await slotExists(session, found.slot)) throw CqrsError.notInstalled(schema, [`replication slot ${found.slot}`], 'entity-sync cqrs install --capture wal');
     return found;
   });
-  const draining = setup.drainUntil !== undefined;
-  return { messages, order, setup, wal: setup.mode === 'wal' || draining ? new WalRelay(setup, messages, order) : undefined };
+  return { messages, order, setup, wal: setup.mode === 'wal' ? new WalRelay(setup, messages, order) : undefined };
 }
 
-// One batch of whatever the capture holds: with WAL capture, first what trigger capture left in the outbox;
-// after a switch back to triggers, first what the slot holds from before (then the slot is dropped).
-// `handled`: outbox entries or slot transactions taken (0: nothing was waiting); `relayed`: entries published.
-async function nextBatch(em: EntityManager, transport: Transport, plan: RelayPlan, options: OutboxRelayOptions): Promise<{ handled: number; relayed: number }> {
-  const size = options.batchSize ?? 1000;
-  const fromOutbox = async () => {
-    const entries = await relayBatch(em, transport, plan, options);
-    return { handled: entries, relayed: entries };
-  };
-  if (plan.wal && plan.setup.mode === 'wal') {
-    const leftover = await fromOutbox();
-    if (leftover.handled > 0) return leftover;
-    const { transactions, relayed } = await plan.wal.batch(em, transport, size, options.onPublished);
-    return { handled: transactions, relayed };
-  }
-  if (plan.wal) {
-    const { transactions, relayed } = await plan.wal.batch(em, transport, size, options.onPublished, plan.setup.drainUntil);
-    if (transactions > 0) return { handled: transactions, relayed };
-    await inTransaction(em, async (tx) => dropWalCapture(await SqlSession.open(tx), defaultSchemaOf(tx)));
-    plan.wal = undefined;
-  }
-  return fromOutbox();
+// With WAL capture, a relay's work: what trigger capture left in the outbox, then the slot's stream
+// (until caught up with `once`, else until stopped).
+async function fromSlot(em: EntityManager, transport: Transport, wal: WalRelay, plan: RelayPlan, options: OutboxRelayOptions, once: boolean,
+  onRelayed: (entries: number) => void, onStreaming?: () => void): Promise<void> {
+  for (let entries = -1; entries !== 0; onRelayed(entries)) entries = await relayBatch(em, transport, plan, options);
+  await wal.stream(em, transport, { batchSize: options.batchSize ?? 1000, onPublished: options.onPublished, onRelayed, onStreaming, once });
+}
+
+// The plan again when `cqrs install` switched the capture since (a relay running across the switch follows it).
+async function followCapture(em: EntityManager, plan: RelayPlan): Promise<RelayPlan> {
+  const mode = await inTransaction(em, async (tx) => (await readCapture(await SqlSession.open(tx), defaultSchemaOf(tx))).mode);
+  return mode === plan.setup.mode ? plan : relayPlan(em);
 }
 
 // A transaction larger than this many batches is published in parts, each in its own order.
@@ -177,6 +163,7 @@ export class OutboxRelay {
   private wake: (() => void) | undefined;
   private woken = false;
   private unlisten: (() => Promise<void>) | undefined;
+  private plan: RelayPlan | undefined;
 
   constructor(private readonly em: EntityManager, private readonly transport: Transport, private readonly options: OutboxRelayOptions = {}) {
     checkEntityManager('OutboxRelay', em, 'new OutboxRelay(orm.em.fork(), transport)');
@@ -189,43 +176,55 @@ export class OutboxRelay {
    */
   async relayPending(): Promise<RelayReport> {
     const plan = await relayPlan(this.em);
-    await plan.wal?.flush(this.em);
     let relayed = 0;
-    for (let handled = -1; handled !== 0;) {
-      const batch = await nextBatch(this.em, this.transport, plan, this.options);
-      handled = batch.handled;
-      relayed += batch.relayed;
-    }
+    if (plan.wal) await fromSlot(this.em, this.transport, plan.wal, plan, this.options, true, (entries) => (relayed += entries));
+    for (let handled = -1; handled !== 0; relayed += handled) handled = await relayBatch(this.em, this.transport, plan, this.options);
     return { relayed };
   }
 
-  /** Starts listening and relaying; resolves once listening. Throws `CQRS_NOT_INSTALLED` before `cqrs install` ran, `CQRS_UNKNOWN_ID` when the outbox holds entries of ids this ORM does not declare. */
+  /** Starts listening and relaying; resolves once listening (with WAL capture: once the slot streams). Throws `CQRS_NOT_INSTALLED` before `cqrs install` ran, `CQRS_UNKNOWN_ID` when the outbox holds entries of ids this ORM does not declare. */
   async start(): Promise<void> {
     if (this.running) return;
-    const plan = await relayPlan(this.em);
-    const pollMs = this.options.pollMs ?? (plan.setup.mode === 'wal' ? 20 : 1000);
+    const first = await relayPlan(this.em);
+    this.plan = first;
     this.running = true;
-    // WAL capture has no trigger to NOTIFY: the slot is polled
-    if (plan.setup.mode === 'trigger') this.unlisten = await listenOn(this.em, OUTBOX_CHANNEL, () => this.poke(), (error) => this.options.onError?.(error));
+    // trigger capture wakes the relay by NOTIFY (WAL capture streams; it listens too, for a switch back to triggers)
+    this.unlisten = await listenOn(this.em, OUTBOX_CHANNEL, () => this.poke(), (error) => this.options.onError?.(error));
+    // with WAL capture, start() resolves once the slot streams (or its first attempt failed: it retries, and says so through onError)
+    let streaming: () => void = () => {};
+    const started = first.wal ? new Promise<void>((resolve) => (streaming = resolve)) : undefined;
     this.loop = (async () => {
       let failures = 0;
       while (this.running) {
         this.woken = false;
+        const plan = this.plan!;
         try {
-          const { handled, relayed } = await nextBatch(this.em.fork(), this.transport, plan, this.options);
-          this.relayed += relayed;
+          if (plan.wal) {
+            await fromSlot(this.em.fork(), this.transport, plan.wal, plan, this.options, false, (entries) => (this.relayed += entries), streaming);
+            failures = 0;
+            continue;
+          }
+          const handled = await relayBatch(this.em.fork(), this.transport, plan, this.options);
+          this.relayed += handled;
           failures = 0;
           if (handled > 0) continue;
+          // idle: a `cqrs install --capture wal` since start means the slot now has the changes
+          this.plan = await followCapture(this.em, plan);
+          if (this.plan !== plan) continue;
         } catch (error) {
           failures += 1;
+          streaming();
           this.options.onError?.(error);
+          this.plan = await followCapture(this.em, plan).catch(() => plan);
           // a commit's NOTIFY does not end this wait: with the broker down it would only fail again
           await this.sleep(Math.min(30_000, 200 * 2 ** (failures - 1)), false);
           continue;
         }
-        if (!this.woken) await this.sleep(pollMs);
+        if (!this.woken) await this.sleep(this.options.pollMs ?? 1000);
       }
+      streaming();
     })();
+    await started;
   }
 
   private poke(): void {
@@ -254,6 +253,7 @@ export class OutboxRelay {
   async stop(): Promise<void> {
     if (!this.running) return;
     this.running = false;
+    this.plan?.wal?.stop();
     this.wake?.();
     await this.loop;
     await this.unlisten?.();

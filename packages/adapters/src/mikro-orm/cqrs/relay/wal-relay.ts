@@ -1,25 +1,26 @@
-import type { CqrsMessage, Transport } from '@entity-sync/core';
+import { CqrsError, type CqrsMessage, type Transport } from '@entity-sync/core';
 import type { EntityManager } from '@mikro-orm/core';
-import { defaultSchemaOf, inTransaction } from '../../extension/compat.js';
+import { randomUUID } from 'node:crypto';
+import { acquireDriverConnection, defaultSchemaOf, inTransaction } from '../../extension/compat.js';
 import { loadPeer } from '../../../internal/peer.js';
 import { arrayLiteral, ident, SqlSession } from '../../../internal/pg/sql-session.js';
 import { exactRow } from '../master/exact-values.js';
 import type { CapturedChange, MasterMessages } from '../master/master-messages.js';
-import { CORRELATION_PREFIX } from '../master/outbox.js';
-import type { CaptureSetup } from '../master/wal-capture.js';
+import { CORRELATION_PREFIX, type CaptureSetup } from '../master/wal-capture.js';
 import type { TransactionOrder } from './transaction-order.js';
 
-// The relay's side of WAL capture. Each batch, in one transaction of the master database:
-// take the slot's advisory lock (one relay at a time; another finds it taken and waits for the
-// next poll), peek at the slot's committed transactions (pgoutput, decoded by
-// pg-logical-replication's parser, values in PostgreSQL's text form), keep per transaction and
-// row one change with its final state and the row as it was before the transaction, turn the
-// rows into `to_jsonb` text in the database (the same text the capture trigger writes, generated
-// columns computed again), count each row's revision in `entity_sync_revision` (so the repair
-// tools read the same revisions in both modes), publish in the same order as trigger capture,
-// and record where the batch ends. Only after the commit is the slot advanced. A crash before
-// the commit publishes the batch again with the same revisions (replicas drop the duplicates); a
-// crash after it leaves transactions in the slot that the recorded position skips.
+// The relay's side of WAL capture. The relay streams the slot's committed transactions over a
+// replication connection (pgoutput, read with pg-logical-replication; values in PostgreSQL's
+// text form). It keeps per transaction and row one change with its final state and the row as
+// it was before the transaction; then, a batch of transactions at a time, in one transaction of
+// the master database: it turns the rows into `to_jsonb` text in the database (the same text the
+// capture trigger writes, generated columns computed again), counts each row's revision in
+// `entity_sync_revision` (so the repair tools read the same revisions in both modes),
+// publishes in the order trigger capture publishes, and records where the batch ends. Only after
+// that commit does it confirm the batch to the slot. A crash before the commit publishes the
+// batch again with the same revisions (replicas drop the duplicates); a crash after it leaves
+// transactions in the slot that the recorded position skips. A slot serves one relay at a
+// time: another one fails to start streaming and retries with the relay's backoff.
 
 interface RelationColumn {
   name: string;
@@ -35,6 +36,7 @@ interface Relation {
 type Tuple = Record<string, string | null>;
 
 type PgoutputMessage =
+  // commitTime: microseconds since 1970 (pg-logical-replication moves PostgreSQL's 2000 epoch)
   | { tag: 'begin'; commitLsn: string | null; commitTime: bigint }
   | { tag: 'commit'; commitLsn: string | null; commitEndLsn: string | null }
   | { tag: 'relation'; columns: RelationColumn[] }
@@ -87,14 +89,77 @@ export function lsnValue(lsn: string): bigint {
   return (BigInt(`0x${high}`) << 32n) + BigInt(`0x${low}`);
 }
 
-const POSTGRES_EPOCH_MS = Date.UTC(2000, 0, 1);
+interface ReplicationService {
+  on(event: 'data', listener: (lsn: string, message: PgoutputMessage) => Promise<void>): void;
+  on(event: 'heartbeat', listener: (lsn: string, timestamp: number, shouldRespond: boolean) => void): void;
+  on(event: 'start', listener: () => void): void;
+  on(event: 'error', listener: (error: Error) => void): void;
+  subscribe(plugin: Parser, slot: string): Promise<unknown>;
+  acknowledge(lsn: string): Promise<boolean>;
+  stop(): Promise<unknown>;
+}
 
-type PgoutputModule = { PgoutputPlugin: new (options: { protoVersion: 1; publicationNames: string[]; messages: boolean }) => Parser };
+type PgoutputModule = {
+  PgoutputPlugin: new (options: { protoVersion: 1; publicationNames: string[]; messages: boolean }) => Parser;
+  LogicalReplicationService: new (config: object, options: object) => ReplicationService;
+};
 
-async function newParser(publication: string): Promise<Parser> {
+async function replicationModule(): Promise<PgoutputModule> {
   const module = await loadPeer<PgoutputModule & { default?: PgoutputModule }>('pg-logical-replication', 'WAL capture (cqrs install --capture wal)');
-  const Plugin = module.PgoutputPlugin ?? module.default!.PgoutputPlugin;
-  return new Plugin({ protoVersion: 1, publicationNames: [publication], messages: true });
+  return module.PgoutputPlugin ? module : module.default!;
+}
+
+// A pgoutput parser whose values stay PostgreSQL's text: the database turns them into JSON, as the
+// trigger does. The stream parses a message when it arrives, before its handler runs, so the
+// columns of a relation get their text "parser" as the relation itself is parsed.
+function textParser(module: PgoutputModule, publication: string): Parser {
+  const plugin = new module.PgoutputPlugin({ protoVersion: 1, publicationNames: [publication], messages: true });
+  const parse = plugin.parse.bind(plugin);
+  plugin.parse = (buffer: Buffer) => {
+    const message = parse(buffer);
+    if (message.tag === 'relation') for (const column of (message as Extract<PgoutputMessage, { tag: 'relation' }>).columns) column.parser = (raw) => raw;
+    return message;
+  };
+  return plugin;
+}
+
+const lsnText = (value: bigint) => `${(value >> 32n).toString(16).toUpperCase()}/${(value & 0xffffffffn).toString(16).toUpperCase()}`;
+
+// The connection settings of the ORM's pool, for the replication connection.
+async function connectionConfig(em: EntityManager): Promise<object> {
+  const acquired = await acquireDriverConnection(em);
+  try {
+    const { host, port, user, password, database, ssl } = (acquired.connection as { connectionParameters: Record<string, unknown> }).connectionParameters;
+    return { host, port, user, password, database, ssl };
+  } finally {
+    await acquired.release();
+  }
+}
+
+const MARKER_PREFIX = 'entity_sync.marker';
+const HEARTBEAT_MS = 10_000;
+
+// The database's refusals that say what to do about the slot: another reader has it, or it is lost.
+function slotError(slot: string, error: unknown): unknown {
+  const { code, message } = (error ?? {}) as { code?: string; message?: string };
+  if (code === '55006') return CqrsError.slotInUse(slot, error);
+  if (code === '55000' && /can no longer get changes/.test(message ?? '')) return CqrsError.slotLost(slot, error);
+  return error;
+}
+
+/** Options of `WalRelay.stream`. */
+export interface WalStreamOptions {
+  /** Row changes per published batch (whole transactions; at least one). */
+  batchSize: number;
+  onPublished?: (messages: CqrsMessage[]) => void | Promise<void>;
+  /** Told the entries of every published batch. */
+  onRelayed?: (entries: number) => void;
+  /** Publish only transactions committed before this position (a slot drained after trigger capture replaced WAL capture). */
+  until?: string;
+  /** End once what was committed when the stream started is published (else run until `stop()`). */
+  once: boolean;
+  /** Told when the server streams (the slot is read from here on). */
+  onStreaming?: () => void;
 }
 
 // A row as a composite literal of its table's type: the text PostgreSQL gave, quoted.
@@ -104,80 +169,174 @@ const compositeLiteral = (row: Tuple, attributes: Attribute[]) =>
     return value === null || value === undefined ? '' : `"${value.replace(/["\\]/g, (c) => c + c)}"`;
   }).join(',')})`;
 
-/** What a WAL batch did. */
-export interface WalBatchResult {
-  /** Entries published. */
-  relayed: number;
-  /** Transactions taken from the slot (published, or skipped as published before). */
-  transactions: number;
+// A row's change joins the row's net change in its transaction (one per row, in the order of each row's first change).
+function addChange(transaction: { rows: Map<string, RowChange>; correlationId: string | null }, table: WalTable,
+  change: Extract<PgoutputMessage, { tag: 'insert' | 'update' | 'delete' }>): void {
+  const before = 'old' in change ? change.old ?? change.key : null;
+  const after = 'new' in change ? change.new : null;
+  const keyRow = (after ?? before)!;
+  const id = `${table.qualified}\u0000${table.keyColumns.map((column) => keyRow[column]).join('\u0000')}`;
+  const seen = transaction.rows.get(id);
+  if (seen) {
+    seen.after = after;
+    seen.keyRow = keyRow;
+  } else {
+    transaction.rows.set(id, { table, before: change.tag === 'insert' ? null : before, after, keyRow, correlationId: transaction.correlationId });
+  }
 }
 
-/** Reads a schema's slot in batches: see the comment at the top of this file. */
+/** Streams a schema's slot: see the comment at the top of this file. */
 export class WalRelay {
-  private parser: Parser | undefined;
+  private end: (() => void) | undefined;
 
   constructor(private readonly setup: CaptureSetup, private readonly messages: MasterMessages, private readonly order: TransactionOrder) {}
 
+  /** Ends a running `stream` after the batch in flight. */
+  stop(): void {
+    this.end?.();
+  }
+
   /**
-   * Publishes the next batch of the slot's transactions (those committed before `until`, when
-   * given), in the master's transaction `em` will open, and advances the slot after its commit.
+   * Streams the slot and publishes its transactions in batches; resolves with the entries
+   * published when stopped (or, with `once`, when caught up), rejects when the stream fails.
    */
-  async batch(em: EntityManager, transport: Transport, size: number, onPublished?: (messages: CqrsMessage[]) => void | Promise<void>,
-    until?: string): Promise<WalBatchResult> {
-    this.parser ??= await newParser(this.setup.publication);
+  async stream(em: EntityManager, transport: Transport, options: WalStreamOptions): Promise<number> {
+    const module = await replicationModule();
+    const schema = defaultSchemaOf(em);
     const { slot } = this.setup;
-    const result = await inTransaction(em, async (tx): Promise<(WalBatchResult & { position?: string }) | undefined> => {
+    const [start] = await inTransaction(em, async (tx) => (await SqlSession.open(tx)).query<{ recorded: string | null; confirmed: string | null }>(
+      `SELECT (SELECT lsn::text FROM ${ident(schema)}.entity_sync_wal_position WHERE slot = ?) AS recorded, ` +
+      `(SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = ?) AS confirmed`, [slot, slot]));
+    let recorded = lsnValue(start?.recorded ?? '0/0');
+    const until = options.until === undefined ? undefined : lsnValue(options.until);
+    const byRelation = this.relations(schema);
+    const service = new module.LogicalReplicationService(await connectionConfig(em), { acknowledge: { auto: false, timeoutSeconds: 0 }, flowControl: { enabled: true } });
+    const marker = options.once ? randomUUID() : undefined;
+    let confirmed = lsnValue(start?.confirmed ?? '0/0');
+    let tables: Map<string, WalTable> | undefined;
+    const pending: (WalTransaction & { marker: boolean })[] = [];
+    let publishing: Promise<void> | undefined;
+    let relayed = 0;
+    let settled = false;
+    let heartbeat: NodeJS.Timeout | undefined;
+    // the server streams to this relay: the slot is this relay's until its connection ends
+    let holding = false;
+    // pg-logical-replication confirms the position after the one it is given: one before the end
+    const confirm = (end: bigint) => {
+      if (end <= confirmed) return Promise.resolve();
+      confirmed = end;
+      return service.acknowledge(lsnText(end - 1n));
+    };
+    const emitMarker = (content: string, flush: boolean) => inTransaction(em.fork(), async (tx) => {
+      const session = await SqlSession.open(tx);
+      if (flush) await session.run('SET LOCAL synchronous_commit = on');
+      await session.query(`SELECT pg_logical_emit_message(true, '${MARKER_PREFIX}', ?)`, [content]);
+    });
+    const released = () => inTransaction(em.fork(), async (tx) => {
+      const session = await SqlSession.open(tx);
+      for (const deadline = Date.now() + 5000; Date.now() < deadline; await new Promise((resolve) => setTimeout(resolve, 20))) {
+        const [row] = await session.query<{ active: boolean }>('SELECT active FROM pg_replication_slots WHERE slot_name = ?', [slot]);
+        if (!row?.active) return;
+      }
+    });
+    return new Promise<number>((resolve, reject) => {
+      const finish = (error?: unknown) => {
+        if (settled) return;
+        settled = true;
+        clearInterval(heartbeat);
+        this.end = undefined;
+        void (async () => {
+          await publishing?.catch(() => undefined);
+          await service.stop().catch(() => undefined);
+          // the server reads what was sent before the connection closed (the last confirmation) when it gets to it: once
+          // it released the slot, the slot says what was confirmed, and another relay can stream it
+          if (holding) await released().catch(() => undefined);
+          if (error === undefined) resolve(relayed);
+          else reject(error);
+        })();
+      };
+      this.end = () => finish();
+      const publishPending = () => {
+        if (publishing || settled) return;
+        publishing = (async () => {
+          while (pending.length && !settled) {
+            const batch = [pending.shift()!];
+            for (let changes = batch[0]!.changes.length; pending.length && changes < options.batchSize; changes += batch.at(-1)!.changes.length) batch.push(pending.shift()!);
+            // transactions before the recorded position went out before a crash that came before the slot was confirmed
+            const fresh = batch.filter((t) => t.changes.length && lsnValue(t.commitLsn) >= recorded && (until === undefined || lsnValue(t.commitLsn) < until));
+            const end = lsnValue(batch.at(-1)!.endLsn);
+            if (fresh.length) {
+              tables ??= await inTransaction(em.fork(), async (tx) => this.tables(await SqlSession.open(tx), schema));
+              const entries = await this.publish(em.fork(), transport, tables, fresh, end, options.onPublished);
+              recorded = end;
+              relayed += entries;
+              options.onRelayed?.(entries);
+            }
+            await confirm(end);
+            if (batch.some((t) => t.marker)) return finish();
+          }
+        })().then(() => {
+          publishing = undefined;
+          if (pending.length) publishPending();
+        }, (error: unknown) => {
+          publishing = undefined;
+          finish(error);
+        });
+      };
+      const assembler = new TransactionAssembler(byRelation, marker);
+      service.on('data', async (_lsn, message) => {
+        if (settled) return;
+        if (message.tag === 'relation') tables = undefined;
+        const transaction = assembler.add(message);
+        if (!transaction) return;
+        pending.push(transaction);
+        publishPending();
+        // the stream waits while this many changes wait for their batch
+        if (pending.reduce((sum, t) => sum + t.changes.length, 0) >= options.batchSize * 4) await publishing;
+      });
+      // a keepalive that asks for an answer gets the position confirmed so far (else the server ends the stream)
+      service.on('heartbeat', (_lsn, _time, shouldRespond) => {
+        if (shouldRespond) void service.acknowledge(lsnText((confirmed > 0n ? confirmed : 1n) - 1n)).catch(() => undefined);
+      });
+      service.on('error', (error) => finish(error));
+      service.on('start', () => {
+        holding = true;
+        options.onStreaming?.();
+        // once: a marker committed now (synchronously, which flushes the WAL before it) says where "now" is;
+        // running: one every few seconds lets the slot move on past WAL that holds no master change
+        if (marker) emitMarker(marker, true).catch(finish);
+        else heartbeat = setInterval(() => void emitMarker('heartbeat', false).catch(() => undefined), HEARTBEAT_MS);
+      });
+      service.subscribe(this.parser(module), slot).then(() => finish(settled ? undefined : new Error(`the replication stream of slot ${slot} ended`)),
+        (error: unknown) => finish(slotError(slot, error)));
+    });
+  }
+
+  private parser(module: PgoutputModule): Parser {
+    return textParser(module, this.setup.publication);
+  }
+
+  // Each master's table by its schema-qualified name, as pgoutput names relations.
+  private relations(schema: string): Map<string, WalTable> {
+    const tables = new Map<string, WalTable>();
+    for (const master of this.messages.masters.values()) {
+      const tableSchema = master.node.schema && master.node.schema !== '*' ? master.node.schema : schema;
+      tables.set(`${tableSchema}.${master.node.table}`, { cqrsId: master.cqrsId, qualified: `${ident(tableSchema)}.${ident(master.node.table)}`, keyColumns: master.keyColumns, attributes: [] });
+    }
+    return tables;
+  }
+
+  // One batch in one transaction of the master: messages, publish, the recorded position.
+  private async publish(em: EntityManager, transport: Transport, tables: Map<string, WalTable>, transactions: WalTransaction[], end: bigint,
+    onPublished?: (messages: CqrsMessage[]) => void | Promise<void>): Promise<number> {
+    return inTransaction(em, async (tx) => {
       const session = await SqlSession.open(tx);
       const schema = ident(defaultSchemaOf(tx));
-      // an advisory lock, not a row lock: a poll that finds nothing writes nothing (no WAL of its own to read next time)
-      const [state] = await session.query<{ locked: boolean; recorded: string; confirmed: string; flushed: string }>(
-        `SELECT pg_try_advisory_xact_lock(hashtext(?)) AS locked, (SELECT lsn::text FROM ${schema}.entity_sync_wal_position WHERE slot = ?) AS recorded, ` +
-        `(SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = ?) AS confirmed, pg_current_wal_flush_lsn()::text AS flushed`,
-        [slot, slot, slot]);
-      if (!state?.locked) return undefined;
-      const upto = until !== undefined && lsnValue(until) < lsnValue(state.flushed) ? until : state.flushed;
-      const recorded = lsnValue(state.recorded ?? '0/0');
-      const passed = recorded > lsnValue(state.confirmed) ? recorded : lsnValue(state.confirmed);
-      if (lsnValue(upto) <= passed) return { relayed: 0, transactions: 0 };
-      const rows = await session.query<{ data: Buffer }>(`SELECT data FROM pg_logical_slot_peek_binary_changes(?, ?::pg_lsn, ?, ` +
-        `'proto_version', '1', 'publication_names', ?, 'messages', 'true')`, [slot, upto, size, this.setup.publication]);
-      // WAL of other tables only: the slot moves past it, and nothing needs recording
-      if (rows.length === 0) return { relayed: 0, transactions: 0, position: upto };
-      const transactions = this.decode(rows, await this.tables(session, defaultSchemaOf(tx)));
-      // a peek stops at a commit once it has `size` rows: the batch then ends with its last transaction, else where the WAL was
-      const reached = rows.length >= size && transactions.length ? transactions.at(-1)!.endLsn : upto;
-      // transactions before the recorded position went out before a crash that came before the slot advanced
-      const fresh = transactions.filter((transaction) => lsnValue(transaction.commitLsn) >= recorded);
-      const batch = fresh.length ? await this.messagesOf(session, tx, schema, fresh) : [];
+      const batch = await this.messagesOf(session, tx, schema, tables, transactions);
       if (batch.length) await transport.publish(batch);
       await onPublished?.(batch);
-      const position = lsnValue(reached) > recorded ? reached : state.recorded;
-      await session.run(`UPDATE ${schema}.entity_sync_wal_position SET lsn = ?::pg_lsn WHERE slot = ?`, [position, slot]);
-      return { relayed: fresh.reduce((sum, { changes }) => sum + changes.length, 0), transactions: transactions.length, position };
-    });
-    if (!result) return { relayed: 0, transactions: 0 };
-    if (result.position) await this.advance(em, result.position);
-    return { relayed: result.relayed, transactions: result.transactions };
-  }
-
-  /**
-   * Makes every commit so far readable from the slot: logical decoding reads only WAL that is
-   * flushed, which a commit under `synchronous_commit = off` leaves to the WAL writer. One
-   * synchronous commit flushes the WAL before it.
-   */
-  async flush(em: EntityManager): Promise<void> {
-    await inTransaction(em, async (tx) => {
-      const session = await SqlSession.open(tx);
-      await session.run(`SET LOCAL synchronous_commit = on`);
-      await session.run(`UPDATE ${ident(defaultSchemaOf(tx))}.entity_sync_wal_position SET lsn = lsn WHERE slot = ?`, [this.setup.slot]);
-    });
-  }
-
-  private async advance(em: EntityManager, position: string): Promise<void> {
-    await inTransaction(em, async (tx) => {
-      const session = await SqlSession.open(tx);
-      await session.query(`SELECT pg_replication_slot_advance(slot_name, ?::pg_lsn) FROM pg_replication_slots ` +
-        `WHERE slot_name = ? AND confirmed_flush_lsn < ?::pg_lsn`, [position, this.setup.slot, position]);
+      await session.run(`UPDATE ${schema}.entity_sync_wal_position SET lsn = ?::pg_lsn WHERE slot = ?`, [lsnText(end), this.setup.slot]);
+      return transactions.reduce((sum, { changes }) => sum + changes.length, 0);
     });
   }
 
@@ -201,48 +360,8 @@ export class WalRelay {
     return tables;
   }
 
-  // pgoutput messages -> transactions of net row changes (one per row, in the order of each row's first change).
-  private decode(rows: { data: Buffer }[], tables: Map<string, WalTable>): WalTransaction[] {
-    const transactions: WalTransaction[] = [];
-    let current: { commitLsn: string; createdAt: string; rows: Map<string, RowChange>; correlationId: string | null } | undefined;
-    for (const { data } of rows) {
-      const message = this.parser!.parse(data);
-      if (message.tag === 'begin') {
-        const begin = message as Extract<PgoutputMessage, { tag: 'begin' }>;
-        current = { commitLsn: begin.commitLsn!, createdAt: new Date(POSTGRES_EPOCH_MS + Number(BigInt(begin.commitTime) / 1000n)).toISOString(),
-          rows: new Map(), correlationId: null };
-      } else if (message.tag === 'relation') {
-        // values stay PostgreSQL's text: the database turns them into JSON, as the trigger does
-        for (const column of (message as Extract<PgoutputMessage, { tag: 'relation' }>).columns) column.parser = (raw) => raw;
-      } else if (message.tag === 'message') {
-        const emitted = message as Extract<PgoutputMessage, { tag: 'message' }>;
-        if (current && emitted.transactional && emitted.prefix === CORRELATION_PREFIX) current.correlationId = Buffer.from(emitted.content).toString('utf8');
-      } else if (message.tag === 'insert' || message.tag === 'update' || message.tag === 'delete') {
-        const change = message as Extract<PgoutputMessage, { tag: 'insert' | 'update' | 'delete' }>;
-        const table = tables.get(`${change.relation.schema}.${change.relation.name}`);
-        if (!current || !table) continue;
-        const before = 'old' in change ? change.old ?? change.key : null;
-        const after = 'new' in change ? change.new : null;
-        const keyRow = (after ?? before)!;
-        const id = `${table.qualified}\u0000${table.keyColumns.map((column) => keyRow[column]).join('\u0000')}`;
-        const seen = current.rows.get(id);
-        if (seen) {
-          seen.after = after;
-          seen.keyRow = keyRow;
-        } else {
-          current.rows.set(id, { table, before: change.tag === 'insert' ? null : before, after, keyRow, correlationId: current.correlationId });
-        }
-      } else if (message.tag === 'commit' && current) {
-        const commit = message as Extract<PgoutputMessage, { tag: 'commit' }>;
-        transactions.push({ commitLsn: current.commitLsn, endLsn: commit.commitEndLsn!, createdAt: current.createdAt, changes: [...current.rows.values()] });
-        current = undefined;
-      }
-    }
-    return transactions;
-  }
-
-  // The batch's messages: rows as JSON, revisions counted, in the order trigger capture publishes.
-  private async messagesOf(session: SqlSession, em: EntityManager, schema: string, transactions: WalTransaction[]): Promise<CqrsMessage[]> {
+  // The transactions' row changes with their rows as `to_jsonb` text and their revisions counted, in order.
+  private async counted(session: SqlSession, schema: string, tables: Map<string, WalTable>, transactions: WalTransaction[]): Promise<CountedChange[]> {
     const json = new Map<Tuple, { state: string; key: string }>();
     const byTable = new Map<WalTable, Tuple[]>();
     for (const { changes } of transactions) {
@@ -252,35 +371,45 @@ export class WalRelay {
         for (const row of [change.before, change.after, change.keyRow]) if (row && !rows.includes(row)) rows.push(row);
       }
     }
+    const attributes = new Map([...tables.values()].map((table) => [table.cqrsId, table.attributes]));
     for (const [table, rows] of byTable) {
-      const names = table.attributes.map(({ name }) => ident(name));
-      const values = table.attributes.map(({ name, type, generated }) => generated ? `(${generated})::${type} AS ${ident(name)}` : ident(name));
+      const columns = attributes.get(table.cqrsId) ?? [];
+      const names = columns.map(({ name }) => ident(name));
+      const values = columns.map(({ name, type, generated }) => generated ? `(${generated})::${type} AS ${ident(name)}` : ident(name));
       const converted = await session.query<{ state: string; key: string }>(
         `SELECT to_jsonb(x)::text AS state, jsonb_build_array(${table.keyColumns.map((column) => `x.${ident(column)}`).join(', ')})::text AS key ` +
         `FROM unnest(?::${table.qualified}[]) WITH ORDINALITY AS u(${names.join(', ')}, entity_sync_n) ` +
         `CROSS JOIN LATERAL (SELECT ${values.join(', ')}) x ORDER BY u.entity_sync_n`,
-        [arrayLiteral(rows.map((row) => compositeLiteral(row, table.attributes)))]);
+        [arrayLiteral(rows.map((row) => compositeLiteral(row, columns)))]);
       rows.forEach((row, i) => json.set(row, converted[i]!));
     }
     const entries = transactions.flatMap((transaction, t) => transaction.changes.map((change) => ({ transaction, t, change, key: json.get(change.keyRow)!.key })));
-    const counted = await session.query<{ cqrs_id: string; key: string; revision: string }>(
+    const revisions = await session.query<{ cqrs_id: string; key: string; revision: string }>(
       `INSERT INTO ${schema}.entity_sync_revision AS r (cqrs_id, key, revision) SELECT e.cqrs_id, e.key::jsonb, count(*) ` +
       `FROM unnest(?::text[], ?::text[]) AS e(cqrs_id, key) GROUP BY 1, 2 ` +
       `ON CONFLICT (cqrs_id, key) DO UPDATE SET revision = r.revision + excluded.revision RETURNING cqrs_id, key::text AS key, revision::text AS revision`,
       [arrayLiteral(entries.map(({ change }) => change.table.cqrsId)), arrayLiteral(entries.map(({ key }) => key))]);
+    // the last change of a row in the batch has the revision counted; the ones before it count up to it
     const next = new Map<string, number>();
-    for (const row of counted) next.set(`${row.cqrs_id}\u0000${row.key}`, Number(row.revision));
+    for (const row of revisions) next.set(`${row.cqrs_id}\u0000${row.key}`, Number(row.revision));
     for (const { change, key } of entries) {
       const id = `${change.table.cqrsId}\u0000${key}`;
       next.set(id, next.get(id)! - 1);
     }
-    const ordered = entries.map(({ transaction, t, change, key }, position) => {
+    return entries.map(({ transaction, t, change, key }) => {
       const id = `${change.table.cqrsId}\u0000${key}`;
       const revision = next.get(id)! + 1;
       next.set(id, revision);
+      return { transaction, t, change, key, revision, state: change.after && json.get(change.after)!.state, previous: change.before && json.get(change.before)!.state };
+    });
+  }
+
+  // The batch's messages, in the order trigger capture publishes.
+  private async messagesOf(session: SqlSession, em: EntityManager, schema: string, tables: Map<string, WalTable>, transactions: WalTransaction[]): Promise<CqrsMessage[]> {
+    const ordered = (await this.counted(session, schema, tables, transactions)).map(({ transaction, t, change, key, revision, state: stateText, previous: previousText }, position) => {
       const digits = this.messages.masters.get(change.table.cqrsId)?.digitColumns ?? new Set<string>();
-      const state = change.after ? exactRow(json.get(change.after)!.state, digits) : null;
-      const previous = change.before ? exactRow(json.get(change.before)!.state, digits) : null;
+      const state = stateText ? exactRow(stateText, digits) : null;
+      const previous = previousText ? exactRow(previousText, digits) : null;
       const keyValues = JSON.parse(key) as unknown[];
       const captured: CapturedChange = {
         cqrsId: change.table.cqrsId, key: keyValues, operation: state ? 'save' : 'delete', revision, state, previous,
@@ -294,5 +423,89 @@ export class WalRelay {
       if (message) batch.push(message);
     }
     return batch;
+  }
+
+  /**
+   * Moves the changes the slot holds into the outbox, as outbox entries with their revisions, in
+   * the transaction `session` is in (the install that brings the triggers back, with the master
+   * tables locked against writes): the trigger's revisions of later changes then come after them.
+   * Throws CQRS_SLOT_IN_USE while a relay streams the slot. Returns the entries moved.
+   */
+  async moveToOutbox(session: SqlSession, schema: string): Promise<number> {
+    const { slot, publication } = this.setup;
+    // decoding reads flushed WAL only; the writes before the lock may still wait for the WAL writer
+    const [{ written }] = await session.query<{ written: string }>('SELECT pg_current_wal_insert_lsn()::text AS written') as [{ written: string }];
+    for (let wait = 0; wait < 100; wait++) {
+      const [{ flushed }] = await session.query<{ flushed: string }>('SELECT pg_current_wal_flush_lsn()::text AS flushed') as [{ flushed: string }];
+      if (lsnValue(flushed) >= lsnValue(written)) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const rows = await session.query<{ data: Buffer }>(`SELECT data FROM pg_logical_slot_peek_binary_changes(?, ?::pg_lsn, NULL, ` +
+      `'proto_version', '1', 'publication_names', ?, 'messages', 'true')`, [slot, written, publication]).catch((error: unknown) => {
+      throw slotError(slot, error);
+    });
+    if (!rows.length) return 0;
+    const parser = textParser(await replicationModule(), publication);
+    const assembler = new TransactionAssembler(this.relations(schema));
+    const transactions: WalTransaction[] = [];
+    for (const { data } of rows) {
+      const transaction = assembler.add(parser.parse(data));
+      if (transaction?.changes.length) transactions.push(transaction);
+    }
+    const [{ recorded }] = await session.query<{ recorded: string | null }>(
+      `SELECT (SELECT lsn::text FROM ${ident(schema)}.entity_sync_wal_position WHERE slot = ?) AS recorded`, [slot]) as [{ recorded: string | null }];
+    const fresh = transactions.filter((t) => lsnValue(t.commitLsn) >= lsnValue(recorded ?? '0/0'));
+    if (!fresh.length) return 0;
+    const entries = await this.counted(session, ident(schema), await this.tables(session, schema), fresh);
+    await session.run(`INSERT INTO ${ident(schema)}.entity_sync_outbox (tx, cqrs_id, key, operation, revision, state, previous, correlation_id, created_at) ` +
+      'SELECT -e.t, e.cqrs_id, e.key::jsonb, e.operation, e.revision, e.state::jsonb, e.previous::jsonb, e.correlation_id, e.created_at::timestamptz ' +
+      'FROM jsonb_to_recordset(?::jsonb) AS e(n int, t bigint, cqrs_id text, key text, operation text, revision bigint, state text, previous text, correlation_id text, created_at text) ' +
+      'ORDER BY e.n', [JSON.stringify(entries.map(({ t, change, key, revision, state, previous, transaction }, n) => ({
+      n, t: t + 1, cqrs_id: change.table.cqrsId, key, operation: state ? 'save' : 'delete', revision, state, previous, correlation_id: change.correlationId,
+      created_at: transaction.createdAt,
+    })))]);
+    return entries.length;
+  }
+}
+
+/** A change with its rows as `to_jsonb` text and its revision. */
+interface CountedChange {
+  transaction: WalTransaction;
+  /** The transaction's place in the batch. */
+  t: number;
+  change: RowChange;
+  key: string;
+  revision: number;
+  state: string | null;
+  previous: string | null;
+}
+
+/** Builds the transactions of a stream of pgoutput messages: one net change per row, in the order of each row's first change. */
+class TransactionAssembler {
+  private current: { commitLsn: string; createdAt: string; rows: Map<string, RowChange>; correlationId: string | null; marker: boolean } | undefined;
+
+  constructor(private readonly relations: Map<string, WalTable>, private readonly marker?: string) {}
+
+  /** Takes the next message; returns the transaction a commit completes. */
+  add(message: PgoutputMessage): (WalTransaction & { marker: boolean }) | undefined {
+    const current = this.current;
+    if (message.tag === 'begin') {
+      const begin = message as Extract<PgoutputMessage, { tag: 'begin' }>;
+      this.current = { commitLsn: begin.commitLsn!, createdAt: new Date(Number(BigInt(begin.commitTime) / 1000n)).toISOString(), rows: new Map(), correlationId: null, marker: false };
+    } else if (message.tag === 'message' && current) {
+      const emitted = message as Extract<PgoutputMessage, { tag: 'message' }>;
+      const content = Buffer.from(emitted.content).toString('utf8');
+      if (emitted.transactional && emitted.prefix === CORRELATION_PREFIX) current.correlationId = content;
+      if (emitted.prefix === MARKER_PREFIX && content === this.marker) current.marker = true;
+    } else if ((message.tag === 'insert' || message.tag === 'update' || message.tag === 'delete') && current) {
+      const change = message as Extract<PgoutputMessage, { tag: 'insert' | 'update' | 'delete' }>;
+      const table = this.relations.get(`${change.relation.schema}.${change.relation.name}`);
+      if (table) addChange(current, table, change);
+    } else if (message.tag === 'commit' && current) {
+      const commit = message as Extract<PgoutputMessage, { tag: 'commit' }>;
+      this.current = undefined;
+      return { commitLsn: current.commitLsn, endLsn: commit.commitEndLsn!, createdAt: current.createdAt, changes: [...current.rows.values()], marker: current.marker };
+    }
+    return undefined;
   }
 }

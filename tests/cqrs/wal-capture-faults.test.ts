@@ -1,0 +1,169 @@
+// WAL capture under the faults trigger capture's tests inflict, on a real PostgreSQL started with
+// wal_level = logical: the master database restarted under a started relay, a relay killed
+// (SIGKILL) between publish and slot confirmation, the broker stopped and restarted.
+import 'reflect-metadata';
+import { captureStatus, EntitySync, installOutbox, installReplica, OutboxRelay, ReplicaConsumer } from '@entity-sync/adapters/mikro-orm';
+import { MemoryTransport } from '@entity-sync/adapters/memory';
+import { RabbitMqTransport } from '@entity-sync/adapters/rabbitmq';
+import { findPostgresBinDir, getBackend, PostgresCluster, rabbitMqAvailable, rabbitMqBroker, type RabbitMqBroker } from '@entity-sync/testing';
+import { createSchema, ReflectMetadataProvider } from '@entity-sync/testing/mikro-orm';
+import { MikroORM } from '@mikro-orm/core';
+import { PostgreSqlDriver } from '@mikro-orm/postgresql';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { killAfter } from '../support/child-deadline.js';
+import { until } from '../support/until.js';
+import { Author, libraryEntities } from '../../examples/library/src/index.js';
+import { AuthorReplica } from './fixtures/replica-entities.js';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+// spawned processes compile the repository's TypeScript files only (under the test runner import.meta.url is file:////...)
+const TS_REGISTER = fileURLToPath(new URL('../../scripts/test-harness/ts-register.mjs', import.meta.url)).replace(/^\/+/, '/');
+
+async function writeAuthors(orm: MikroORM, ...names: string[]): Promise<void> {
+  for (const name of names) {
+    const em = orm.em.fork();
+    em.create(Author, { name, email: `${name}@example.org` });
+    await em.flush();
+  }
+}
+
+const hasPostgres = process.env.CI === 'true' || !!findPostgresBinDir();
+
+if (hasPostgres) {
+  const faults = suite('WAL capture under faults: the master restarted, a relay killed with SIGKILL, the broker restarted');
+
+  faults('after the master database restarts, a started relay reads the slot again and nothing is lost', async () => {
+    const cluster = await PostgresCluster.start();
+    let orm: MikroORM | undefined;
+    let relay: OutboxRelay | undefined;
+    try {
+      await cluster.createDatabase('master');
+      orm = await MikroORM.init({ driver: PostgreSqlDriver, clientUrl: cluster.url('master'), metadataProvider: ReflectMetadataProvider,
+        entities: libraryEntities, extensions: [EntitySync] } as never);
+      await createSchema(orm);
+      await installOutbox(orm.em.fork(), { capture: 'wal' });
+      const transport = new MemoryTransport();
+      const received: string[] = [];
+      await transport.subscribe('restart', ['author'], async (message) => void received.push(String(message.state?.name)));
+      relay = new OutboxRelay(orm.em.fork(), transport, { onError: () => {} });
+      await relay.start();
+      await writeAuthors(orm, 'before');
+      await until('the change written before the restart', () => received.length === 1);
+      cluster.pause();
+      cluster.resume();
+      await until('a write after the restart', () => writeAuthors(orm!, 'after').then(() => true, () => false));
+      await until('the change written after the restart', () => received.includes('after'), 15_000);
+      assert.equal(received.filter((name) => name === 'before'), ['before']);
+    } finally {
+      await relay?.stop();
+      await orm?.close();
+      cluster.stop();
+    }
+  });
+
+  if (rabbitMqAvailable()) {
+    let broker: RabbitMqBroker;
+    faults.before(async () => {
+      broker = await rabbitMqBroker();
+    });
+
+    // A master and a replica database, the replica consuming from RabbitMQ.
+    const pipeline = async (queue: string) => {
+      const backend = getBackend('postgres');
+      const master = await backend.createOrm({ entities: libraryEntities, extensions: [EntitySync] });
+      const replica = await backend.createOrm({ entities: [AuthorReplica], extensions: [EntitySync] });
+      await installOutbox(master.em.fork(), { capture: 'wal' });
+      await installReplica(replica.em.fork());
+      const transport = new RabbitMqTransport({ url: broker.url });
+      await transport.declareQueue(queue, ['author']);
+      const masterRows = async () => (await master.em.fork().find(Author, {}, { orderBy: { id: 'asc' } })).map((a) => `${a.id}:${a.name}`);
+      const replicaRows = async () => (await replica.em.fork().find(AuthorReplica, {}, { orderBy: { id: 'asc' } })).map((a) => `${a.id}:${a.name}`);
+      const burst = async (prefix: string, count: number) => {
+        for (let i = 0; i < count; i++) {
+          const em = master.em.fork();
+          const author = em.create(Author, { name: `${prefix}-${i}`, email: `${prefix}-${i}@example.org` });
+          await em.flush();
+          if (i % 3 === 0) {
+            author.name = `${prefix}-${i}-renamed`;
+            await em.flush();
+          }
+          if (i % 5 === 0) {
+            em.remove(author);
+            await em.flush();
+          }
+        }
+      };
+      const close = async () => {
+        await transport.close();
+        await master.close();
+        await replica.close();
+      };
+      return { master, replica, transport, masterRows, replicaRows, burst, close };
+    };
+
+    faults('a relay killed (SIGKILL) between publish and slot advance publishes again; the replica drops the duplicates', async () => {
+      const { master, replica, transport, masterRows, replicaRows, burst, close } = await pipeline('wal-killed-relay');
+      try {
+        await burst('killed', 30);
+        const child = spawn(process.execPath, ['--import', TS_REGISTER, join(root, 'tests/cqrs/fixtures/relay-crash.ts')], {
+          cwd: root, env: { ...process.env, SWC_NODE_PROJECT: join(root, 'tsconfig.json'), ES_MASTER_URL: master.config.get('clientUrl')!, ENTITY_SYNC_TRANSPORT: broker.url },
+        });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (chunk) => (stdout += chunk));
+        child.stderr.on('data', (chunk) => (stderr += chunk));
+        killAfter(child, 60_000, 'relay-crash', () => ({ stdout, stderr }), (error) => console.error(error.message));
+        const signal = await new Promise((resolve) => child.on('close', (_code, closed) => resolve(closed)));
+        assert.is(signal, 'SIGKILL', stderr);
+        const published = Number(/published (\d+)/.exec(stdout)?.[1]);
+        assert.ok(published > 0, stdout);
+        assert.ok((await captureStatus(master.em.fork())).slot!.lagBytes > 0, 'the killed relay advanced the slot');
+
+        const consumer = new ReplicaConsumer(replica.em.fork(), transport, { queue: 'wal-killed-relay' });
+        await consumer.start();
+        const { relayed } = await new OutboxRelay(master.em.fork(), transport).relayPending();
+        assert.ok(relayed >= published, `${relayed} < ${published}`);
+        await until('the replica to equal the master', async () => JSON.stringify(await replicaRows()) === JSON.stringify(await masterRows()), 30_000);
+        await until('both copies of the first batch to be handled', () => {
+          const stats = consumer.stats();
+          return stats.applied + stats.duplicates + stats.stale >= relayed + published;
+        }, 30_000);
+        const stats = consumer.stats();
+        await consumer.stop();
+        assert.is(stats.applied, relayed, `a change was applied twice, or not at all: ${JSON.stringify(stats)}`);
+        assert.is(stats.failed, 0);
+      } finally {
+        await close();
+      }
+    });
+
+    faults('the broker stopped and restarted under a started relay: nothing is lost or applied out of order', async () => {
+      const { master, replica, transport, masterRows, replicaRows, burst, close } = await pipeline('wal-broker-restart');
+      const consumer = new ReplicaConsumer(replica.em.fork(), transport, { queue: 'wal-broker-restart' });
+      const relay = new OutboxRelay(master.em.fork(), transport, { onError: () => {} });
+      try {
+        await consumer.start();
+        await relay.start();
+        await burst('up', 10);
+        await until('the first changes on the replica', async () => JSON.stringify(await replicaRows()) === JSON.stringify(await masterRows()), 30_000);
+        await broker.stop();
+        await burst('down', 20);
+        await broker.resume();
+        await burst('back', 10);
+        await until('the replica to equal the master', async () => JSON.stringify(await replicaRows()) === JSON.stringify(await masterRows()), 60_000);
+        assert.is(consumer.stats().failed, 0);
+        assert.is(consumer.stats().gaps, 0, 'a revision was skipped');
+      } finally {
+        await relay.stop();
+        await consumer.stop();
+        await close();
+      }
+    });
+  }
+
+  faults.run();
+}

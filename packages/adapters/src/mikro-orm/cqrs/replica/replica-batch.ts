@@ -61,6 +61,8 @@ export function replicaTarget(tx: EntityManager, cqrsId: string): ReplicaTarget 
   throw CqrsError.unknownReplica(cqrsId, declared);
 }
 
+type StoredRevision = { i: number; revision: string; deleted: boolean };
+
 /** What the revision guard decided for a batch of one replica: a verdict per message, and the messages to apply (one per row). */
 export interface JudgedBatch {
   verdicts: RevisionVerdict[];
@@ -68,7 +70,7 @@ export interface JudgedBatch {
 }
 
 /**
- * Locks and reads the stored revisions of a batch of one replica (one statement each) and judges
+ * Locks and reads the stored revisions of a batch of one replica (one statement) and judges
  * every message. Per key the newest revision wins (a sync at an equal one), so that no statement
  * touches a row twice; the others are judged as if they came after it.
  */
@@ -83,12 +85,20 @@ export async function judgeBatch(session: SqlSession, replica: ReplicaTarget, ba
     return b.revision > a.revision || (b.revision === a.revision && b.operation === 'sync') ? i : best;
   }));
   const keys = JSON.stringify(winners.map((i) => batch[i]!.key));
-  // placeholder rows to lock, so that a concurrent consumer of a row waits
-  await session.run(`INSERT INTO ${replica.stateTable} (cqrs_id, key, revision, deleted) ` +
-    'SELECT ?, k.value, -1, false FROM jsonb_array_elements(?::jsonb) k ON CONFLICT DO NOTHING', [replica.cqrsId, keys]);
-  const stored = await session.query<{ i: number; revision: string; deleted: boolean }>(
-    `SELECT k.i::int AS i, s.revision::text AS revision, s.deleted FROM jsonb_array_elements(?::jsonb) WITH ORDINALITY AS k(value, i) ` +
-    `JOIN ${replica.stateTable} s ON s.cqrs_id = ? AND s.key = k.value FOR UPDATE OF s`, [keys, replica.cqrsId]);
+  // One statement locks the stored revisions and inserts placeholder rows (revision -1) for keys
+  // seen for the first time, so that a concurrent consumer of a row waits. A key another consumer
+  // inserted after the statement began is in neither part: then a second statement reads them all.
+  let stored = await session.query<StoredRevision>(
+    `WITH k AS (SELECT value, i FROM jsonb_array_elements(?::jsonb) WITH ORDINALITY AS k(value, i)), ` +
+    `locked AS (SELECT k.i, s.revision, s.deleted FROM k JOIN ${replica.stateTable} s ON s.cqrs_id = ? AND s.key = k.value FOR UPDATE OF s), ` +
+    `fresh AS (INSERT INTO ${replica.stateTable} (cqrs_id, key, revision, deleted) SELECT ?, value, -1, false FROM k ON CONFLICT DO NOTHING RETURNING key) ` +
+    `SELECT i::int AS i, revision::text AS revision, deleted FROM locked UNION ALL SELECT k.i::int, '-1', false FROM k JOIN fresh ON fresh.key = k.value`,
+  [keys, replica.cqrsId, replica.cqrsId]);
+  if (stored.length < winners.length) {
+    stored = await session.query<StoredRevision>(
+      `SELECT k.i::int AS i, s.revision::text AS revision, s.deleted FROM jsonb_array_elements(?::jsonb) WITH ORDINALITY AS k(value, i) ` +
+      `JOIN ${replica.stateTable} s ON s.cqrs_id = ? AND s.key = k.value FOR UPDATE OF s`, [keys, replica.cqrsId]);
+  }
   const storedAt = new Map(stored.map((row) => [row.i - 1, row]));
   const verdicts: RevisionVerdict[] = batch.map(() => 'stale');
   const applying: CqrsMessage[] = [];
@@ -274,7 +284,7 @@ export async function writeRows(tx: EntityManager, session: SqlSession, replica:
 
 /**
  * Applies a batch of messages of one replica in the transaction `tx` is in, with
- * ReplicaApplier's semantics, set-based: the guard's two statements, then the saves, the deletes
+ * ReplicaApplier's semantics, set-based: the guard's statement, then the saves, the deletes
  * and the new revisions (see writeRows). Resolves to the revision guard's verdict for each message.
  */
 export async function applyBatch(tx: EntityManager, session: SqlSession, replica: ReplicaTarget, batch: CqrsMessage[]): Promise<RevisionVerdict[]> {

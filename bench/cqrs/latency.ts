@@ -3,6 +3,7 @@ import { RabbitMqTransport } from '@entity-sync/adapters/rabbitmq';
 import type { PostgresCluster } from '@entity-sync/testing';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { clock, sleep } from './clock.js';
 import { cpuBetween, cpuSnapshot, type Classifier } from './cpu-usage.js';
 import { openMaster, openReplica } from './orm.js';
@@ -51,6 +52,8 @@ export interface LatencyRun {
   /** How far behind schedule the writers started a change: at worst, and at the 99th percentile (ms). */
   worstLateMs: number;
   p99LateMs: number;
+  /** p99 of the writers' event-loop delay (ms): how late a commit time may have been taken, at most, for most commits. */
+  loopDelayP99Ms: number;
   relayBatches: number;
   /** p50 and p99 of the changes committed in each successive window of `windowSeconds`. */
   windows: { p50: number; p99: number }[];
@@ -97,7 +100,12 @@ export async function measureLatency(cluster: PostgresCluster, options: LatencyO
     await relay.start();
     const classify = processGroups(cluster);
     const before = cpuSnapshot(classify);
+    // the writers take a commit's time when their process gets to it: a busy event loop would make
+    // commits look later, and latencies shorter, than they were
+    const loop = monitorEventLoopDelay({ resolution: 1 });
+    loop.enable();
     const written = await writeSteadily({ url: cluster.url('latency_master'), ...options });
+    loop.disable();
     const cpu = cpuBetween(before, cpuSnapshot(classify), (written.finished - written.started) / 1000);
     const committed = written.commits.size;
     for (const deadline = Date.now() + 30_000; relay.relayed < committed && Date.now() < deadline;) await sleep(20);
@@ -143,7 +151,8 @@ export async function measureLatency(cluster: PostgresCluster, options: LatencyO
     if (a.rows !== b.rows || a.hash !== b.hash) problems.push(`the replica has ${b.rows} rows, the master ${a.rows}; contents ${a.hash === b.hash ? 'equal' : 'differ'}`);
     return {
       latencies, toPublished, toApplied, committed, applied: report.applied, rate,
-      worstLateMs: written.worstLateMs, p99LateMs: written.p99LateMs, relayBatches: transport.batches, windows, windowSeconds, cpu, verdicts: report.verdicts, problems,
+      worstLateMs: written.worstLateMs, p99LateMs: written.p99LateMs, loopDelayP99Ms: loop.percentile(99) / 1e6,
+      relayBatches: transport.batches, windows, windowSeconds, cpu, verdicts: report.verdicts, problems,
     };
   } finally {
     await relay.stop();

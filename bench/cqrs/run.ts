@@ -159,7 +159,8 @@ try {
     say(`  at ${int(runRate)} changes/s for ${runSeconds} s${note}`);
     const run = await measureLatency(cluster, { amqpUrl: broker.url, rate: runRate, seconds: runSeconds, writers: STEADY_WRITERS, relayBatchSize: 500, replicas, ...APPLY });
     const lat = run.latencies;
-    say(`${label('  committed')}${int(run.committed)} changes at ${int(run.rate)} changes/s (starts behind schedule: p99 ${ms(run.p99LateMs)}, worst ${ms(run.worstLateMs)})`);
+    say(`${label('  committed')}${int(run.committed)} changes at ${int(run.rate)} changes/s (starts behind schedule: p99 ${ms(run.p99LateMs)}, worst ${ms(run.worstLateMs)}; ` +
+      `event-loop delay p99 ${ms(run.loopDelayP99Ms)})`);
     say(`${label('  relayed and applied')}${int(run.relayBatches)} relay batches; ${int(run.applied)} applied, verdicts ${JSON.stringify(run.verdicts)}`);
     say(`${label('  commit -> applied')}p50 ${ms(percentile(lat, 0.5))}, p95 ${ms(percentile(lat, 0.95))}, p99 ${ms(percentile(lat, 0.99))}, max ${ms(lat[lat.length - 1] ?? NaN)}`);
     say(`${label('    commit -> published')}p50 ${ms(percentile(run.toPublished, 0.5))}, p99 ${ms(percentile(run.toPublished, 0.99))} (relay: wake-up, read, publish, confirm)`);

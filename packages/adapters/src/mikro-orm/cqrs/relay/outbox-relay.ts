@@ -208,7 +208,8 @@ export class OutboxRelay {
         this.woken = false;
         try {
           // a batch that was not full took everything committed when it was read; what committed since has
-          // notified: `woken` tells, and starts afresh before the next read
+          // notified: `woken` tells, and starts afresh before the next read (asked after a full batch's
+          // read, and after the publish of one that was not full)
           await this.relayBatches(plan, () => this.em.fork(), (batch) => {
             const more = this.running && (batch.full || this.woken);
             this.woken = false;
@@ -227,11 +228,12 @@ export class OutboxRelay {
     })();
   }
 
-  // Publishes batch after batch while `another(batch)` says so (asked once a batch is read) and the
-  // outbox has entries. Where the database allows two transactions at once, the next batch is read
-  // while the one before is published, and goes out only once that one is confirmed and committed,
-  // so that the outbox order holds; when that one fails, the batch read after it is rolled back and
-  // the error thrown.
+  // Publishes batch after batch while the outbox has entries and `another(batch)` says so. After a
+  // full batch, where the database allows two transactions at once, the next one is read while it
+  // is published, and goes out only once it is confirmed and committed, so that the outbox order
+  // holds; when it fails, the batch read after it is rolled back and the error thrown. After a
+  // batch that was not full, the next one is read once it is out: reading ahead then would only
+  // cut the entries committed meanwhile into more, smaller batches.
   private async relayBatches(plan: RelayPlan, em: () => EntityManager, another: (batch: PendingBatch) => boolean,
     relayed: (handled: number) => void): Promise<void> {
     let sending: Promise<void> | undefined;
@@ -246,9 +248,12 @@ export class OutboxRelay {
       const batch = read.value;
       if (!batch) return;
       const send = batch.send().then(() => relayed(batch.handled));
-      if (!another(batch)) return send;
-      if (batch.concurrent) sending = send;
-      else await send;
+      if (batch.full && batch.concurrent && another(batch)) {
+        sending = send;
+        continue;
+      }
+      await send;
+      if (!another(batch)) return;
     }
   }
 

@@ -3,6 +3,7 @@ import { RabbitMqTransport } from '@entity-sync/adapters/rabbitmq';
 import type { PostgresCluster } from '@entity-sync/testing';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { clock, sleep } from './clock.js';
 import { cpuBetween, cpuSnapshot, type Classifier } from './cpu-usage.js';
 import { openMaster, openReplica } from './orm.js';
@@ -48,7 +49,11 @@ export interface LatencyRun {
   toApplied: number[];
   /** Commits per second the writers achieved. */
   rate: number;
+  /** How far behind schedule the writers started a change: at worst, and at the 99th percentile (ms). */
   worstLateMs: number;
+  p99LateMs: number;
+  /** p99 of the writers' event-loop delay (ms): how late a commit time may have been taken, at most, for most commits. */
+  loopDelayP99Ms: number;
   relayBatches: number;
   /** p50 and p99 of the changes committed in each successive window of `windowSeconds`. */
   windows: { p50: number; p99: number }[];
@@ -72,7 +77,7 @@ export const percentile = (values: number[], p: number) => values[Math.min(value
 export async function measureLatency(cluster: PostgresCluster, options: LatencyOptions): Promise<LatencyRun> {
   await cluster.createDatabase('latency_master');
   await cluster.createDatabase('latency_replica');
-  const master = await openMaster(cluster.url('latency_master'), { poolMax: options.writers + 4 });
+  const master = await openMaster(cluster.url('latency_master'), { poolMax: 4 });
   await (await openReplica(cluster.url('latency_replica'), { poolMax: 1 })).close();
   await installOutbox(master.em.fork());
   const rabbit = new RabbitMqTransport({ url: options.amqpUrl });
@@ -95,7 +100,12 @@ export async function measureLatency(cluster: PostgresCluster, options: LatencyO
     await relay.start();
     const classify = processGroups(cluster);
     const before = cpuSnapshot(classify);
-    const written = await writeSteadily(master, options);
+    // the writers take a commit's time when their process gets to it: a busy event loop would make
+    // commits look later, and latencies shorter, than they were
+    const loop = monitorEventLoopDelay({ resolution: 1 });
+    loop.enable();
+    const written = await writeSteadily({ url: cluster.url('latency_master'), ...options });
+    loop.disable();
     const cpu = cpuBetween(before, cpuSnapshot(classify), (written.finished - written.started) / 1000);
     const committed = written.commits.size;
     for (const deadline = Date.now() + 30_000; relay.relayed < committed && Date.now() < deadline;) await sleep(20);
@@ -131,14 +141,18 @@ export async function measureLatency(cluster: PostgresCluster, options: LatencyO
     [latencies, toPublished, toApplied].forEach(sorted);
     const windows = byWindow.map(sorted).map((values) => ({ p50: percentile(values, 0.5), p99: percentile(values, 0.99) }));
     const problems: string[] = [];
+    // a load generator that fell behind wrote in bursts: the latencies would be of another rate than the one named
+    const rate = committed / ((written.finished - written.started) / 1000);
+    if (rate < options.rate * 0.98) problems.push(`the writers committed ${Math.round(rate)} changes/s, not the ${options.rate} of the schedule`);
     if (relay.relayed !== committed) problems.push(`the relay published ${relay.relayed} of ${committed} changes`);
     if (report.failures) problems.push(`${report.failures} applies failed (and were retried)`);
     if (report.applied !== committed || latencies.length !== committed) problems.push(`the replica applied ${report.applied} messages, ${latencies.length} of ${committed} commits matched`);
     const [a, b] = await Promise.all([tableDigest(cluster.url('latency_master'), 'account'), tableDigest(cluster.url('latency_replica'), 'account_copy')]);
     if (a.rows !== b.rows || a.hash !== b.hash) problems.push(`the replica has ${b.rows} rows, the master ${a.rows}; contents ${a.hash === b.hash ? 'equal' : 'differ'}`);
     return {
-      latencies, toPublished, toApplied, committed, applied: report.applied, rate: committed / ((written.finished - written.started) / 1000),
-      worstLateMs: written.worstLateMs, relayBatches: transport.batches, windows, windowSeconds, cpu, verdicts: report.verdicts, problems,
+      latencies, toPublished, toApplied, committed, applied: report.applied, rate,
+      worstLateMs: written.worstLateMs, p99LateMs: written.p99LateMs, loopDelayP99Ms: loop.percentile(99) / 1e6,
+      relayBatches: transport.batches, windows, windowSeconds, cpu, verdicts: report.verdicts, problems,
     };
   } finally {
     await relay.stop();

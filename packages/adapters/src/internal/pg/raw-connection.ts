@@ -25,6 +25,8 @@ export interface RawConnection {
   copyOutBytes(sql: string): AsyncIterable<Uint8Array>;
   /** Runs `COPY ... FROM STDIN` fed with `text` (COPY text format). */
   copyIn(sql: string, text: string): Promise<void>;
+  /** Whether another transaction can run beside this one (not on PGlite, whose one connection holds one at a time). */
+  readonly concurrent: boolean;
 }
 
 interface PgClient {
@@ -56,6 +58,7 @@ async function* readToEnd<T>(stream: Readable): AsyncGenerator<T> {
 
 function pgConnection(client: PgClient, copy: typeof import('pg-copy-streams')): RawConnection {
   return {
+    concurrent: true,
     async query<T>(sql: string, params: unknown[]) {
       const result = await (client.query({ text: numberPlaceholders(sql), values: params }) as Promise<{ rows: T[]; rowCount: number | null }>);
       return { rows: result.rows, affected: result.rowCount ?? 0 };
@@ -79,6 +82,7 @@ function pgConnection(client: PgClient, copy: typeof import('pg-copy-streams')):
 
 function pgliteConnection(pglite: PGliteLike): RawConnection {
   return {
+    concurrent: false,
     async query<T>(sql: string, params: unknown[]) {
       const result = await pglite.query(numberPlaceholders(sql), params);
       return { rows: result.rows as T[], affected: result.affectedRows ?? 0 };

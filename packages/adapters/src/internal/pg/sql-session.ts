@@ -42,6 +42,11 @@ export class SqlSession {
     return new SqlSession(await rawConnection(em), signal);
   }
 
+  /** Whether another transaction can run beside this session's (not on PGlite). */
+  get concurrent(): boolean {
+    return this.connection.concurrent;
+  }
+
   /** Rows of a query, as objects keyed by column alias. */
   async query<T = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<T[]> {
     this.checkAborted();

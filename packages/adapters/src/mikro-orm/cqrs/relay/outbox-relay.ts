@@ -78,9 +78,9 @@ async function relayPlan(em: EntityManager): Promise<RelayPlan> {
 
 // With WAL capture, a relay's work: what trigger capture left in the outbox, then the slot's stream
 // (until caught up with `once`, else until stopped).
-async function fromSlot(em: EntityManager, transport: Transport, wal: WalRelay, plan: RelayPlan, options: OutboxRelayOptions, once: boolean,
-  onRelayed: (entries: number) => void, onStreaming?: () => void): Promise<void> {
-  for (let entries = -1; entries !== 0; onRelayed(entries)) entries = await relayBatch(em, transport, plan, options);
+async function fromSlot(wal: WalRelay, em: EntityManager, transport: Transport, options: OutboxRelayOptions, once: boolean,
+  onRelayed: (entries: number) => void, onStreaming: (() => void) | undefined, drainOutbox: () => Promise<void>): Promise<void> {
+  await drainOutbox();
   await wal.stream(em, transport, { batchSize: options.batchSize ?? 1000, onPublished: options.onPublished, onRelayed, onStreaming, once });
 }
 
@@ -93,44 +93,86 @@ async function followCapture(em: EntityManager, plan: RelayPlan): Promise<RelayP
 // A transaction larger than this many batches is published in parts, each in its own order.
 const WHOLE_TRANSACTION_BATCHES = 10;
 
-async function relayBatch(em: EntityManager, transport: Transport, { messages, order }: RelayPlan, options: OutboxRelayOptions): Promise<number> {
-  return inTransaction(em, async (tx) => {
-    const session = await SqlSession.open(tx);
-    const outbox = `${ident(defaultSchemaOf(tx))}.entity_sync_outbox`;
-    const size = options.batchSize ?? 1000;
-    const columns = 'o.id::text AS id, o.tx::text AS tx, o.cqrs_id, o.key, o.operation, o.revision::text AS revision, ' +
-      'o.state::text AS state, o.previous::text AS previous, o.correlation_id, o.created_at::text AS created_at';
-    // SKIP LOCKED lets several relays share the outbox without publishing an entry twice at once.
-    // ORDER BY o.id, the bigint: a bare `id` would name the text output column and sort '10' before '9';
-    // only the ids this ORM publishes: another's entries wait for the relay that knows them
-    const rows = await session.query<OutboxRow>(`SELECT ${columns} FROM ${outbox} o WHERE o.sent_at IS NULL AND o.cqrs_id = ANY(?::text[]) ` +
-      `ORDER BY o.id LIMIT ${size} FOR UPDATE SKIP LOCKED`, [arrayLiteral([...messages.masters.keys()])]);
-    if (rows.length === 0) return 0;
-    if (rows.length === size && !order.trivial) {
-      // a full batch may end inside a transaction: its other entries come along, so that it is ordered as a whole
-      rows.push(...await session.query<OutboxRow>(`SELECT ${columns} FROM ${outbox} o ` +
-        `WHERE o.tx = ANY(?::bigint[]) AND o.id > ?::bigint AND o.sent_at IS NULL ORDER BY o.id LIMIT ${size * WHOLE_TRANSACTION_BATCHES} FOR UPDATE SKIP LOCKED`,
-      [`{${[...new Set(rows.map((row) => row.tx))].join(',')}}`, rows.at(-1)!.id]));
-    }
-    const changes = rows.map((row) => {
-      const digits = messages.masters.get(row.cqrs_id)?.digitColumns ?? new Set<string>();
-      const state = row.state === null ? null : exactRow(row.state, digits);
-      const previous = row.previous === null ? null : exactRow(row.previous, digits);
-      const change: CapturedChange = {
-        cqrsId: row.cqrs_id, key: row.key, operation: row.operation, revision: Number(row.revision), state, previous,
-        correlationId: row.correlation_id, createdAt: new Date(row.created_at).toISOString(),
-      };
-      return { id: row.id, tx: row.tx, cqrsId: row.cqrs_id, key: row.key, state, previous, change };
+/** A batch read from the outbox in its own open transaction: its entries deleted (not committed yet), its messages built. */
+interface PendingBatch {
+  handled: number;
+  /** Whether the batch took as many entries as it could: more may be waiting. */
+  full: boolean;
+  /** Whether another batch can be read while this one is open (not on PGlite's one connection). */
+  concurrent: boolean;
+  /** Publishes the messages, then commits the delete; a failed publish rolls it back. */
+  send(): Promise<void>;
+  /** Rolls the batch back: its entries stay in the outbox. */
+  abandon(): Promise<void>;
+}
+
+const ABANDONED = new Error('the relay batch was rolled back: the batch before it was not published');
+
+// Reads a batch in its own transaction: its entries are deleted as they are read (reading and
+// deleting are one statement), and the delete commits only once the transport confirmed them.
+// Resolves once the messages are built, with the transaction still open; undefined when the
+// outbox has nothing for this ORM.
+function readBatch(em: EntityManager, transport: Transport, { messages, order }: RelayPlan, options: OutboxRelayOptions): Promise<PendingBatch | undefined> {
+  // a transaction that joins one the caller has open shares its connection with the next batch's
+  const joined = em.isInTransaction();
+  return new Promise((resolve, reject) => {
+    let decide!: (send: boolean) => void;
+    const decided = new Promise<boolean>((settle) => (decide = settle));
+    const done: Promise<void> = inTransaction(em, async (tx) => {
+      const session = await SqlSession.open(tx);
+      const outbox = `${ident(defaultSchemaOf(tx))}.entity_sync_outbox`;
+      const size = options.batchSize ?? 1000;
+      const columns = 'o.id::text AS id, o.tx::text AS tx, o.cqrs_id, o.key, o.operation, o.revision::text AS revision, ' +
+        'o.state::text AS state, o.previous::text AS previous, o.correlation_id, o.created_at::text AS created_at';
+      // SKIP LOCKED lets several relays share the outbox without publishing an entry twice at once.
+      // The subquery orders by the bigint id (the text one is only returned, and would sort '10' before '9');
+      // only the ids this ORM publishes: another's entries wait for the relay that knows them
+      const rows = await session.query<OutboxRow>(`DELETE FROM ${outbox} o WHERE o.id IN (SELECT id FROM ${outbox} ` +
+        `WHERE sent_at IS NULL AND cqrs_id = ANY(?::text[]) ORDER BY id LIMIT ${size} FOR UPDATE SKIP LOCKED) RETURNING ${columns}`,
+      [arrayLiteral([...messages.masters.keys()])]);
+      if (rows.length === 0) return resolve(undefined);
+      const full = rows.length === size;
+      if (full && !order.trivial) {
+        // a full batch may end inside a transaction: its other entries come along, so that it is ordered as a whole
+        const last = rows.reduce((max, row) => (BigInt(row.id) > max ? BigInt(row.id) : max), 0n);
+        rows.push(...await session.query<OutboxRow>(`DELETE FROM ${outbox} o WHERE o.id IN (SELECT id FROM ${outbox} ` +
+          `WHERE tx = ANY(?::bigint[]) AND id > ?::bigint AND sent_at IS NULL ORDER BY id LIMIT ${size * WHOLE_TRANSACTION_BATCHES} FOR UPDATE SKIP LOCKED) ` +
+          `RETURNING ${columns}`, [`{${[...new Set(rows.map((row) => row.tx))].join(',')}}`, String(last)]));
+      }
+      const changes = rows.map((row) => {
+        const digits = messages.masters.get(row.cqrs_id)?.digitColumns ?? new Set<string>();
+        const state = row.state === null ? null : exactRow(row.state, digits);
+        const previous = row.previous === null ? null : exactRow(row.previous, digits);
+        const change: CapturedChange = {
+          cqrsId: row.cqrs_id, key: row.key, operation: row.operation, revision: Number(row.revision), state, previous,
+          correlationId: row.correlation_id, createdAt: new Date(row.created_at).toISOString(),
+        };
+        return { id: row.id, tx: row.tx, cqrsId: row.cqrs_id, key: row.key, state, previous, change };
+      });
+      const batch: CqrsMessage[] = [];
+      for (const { change } of order.order(changes)) {
+        const message = await messages.toMessage(change, tx);
+        if (message) batch.push(message);
+      }
+      resolve({
+        handled: rows.length, full, concurrent: session.concurrent && !joined,
+        send: () => {
+          decide(true);
+          return done;
+        },
+        abandon: () => {
+          decide(false);
+          return done.catch((error: unknown) => {
+            if (error !== ABANDONED) throw error;
+          });
+        },
+      });
+      if (!(await decided)) throw ABANDONED;
+      if (batch.length) await transport.publish(batch);
+      await options.onPublished?.(batch);
     });
-    const batch: CqrsMessage[] = [];
-    for (const { change } of order.order(changes)) {
-      const message = await messages.toMessage(change, tx);
-      if (message) batch.push(message);
-    }
-    if (batch.length) await transport.publish(batch);
-    await options.onPublished?.(batch);
-    await session.run(`DELETE FROM ${outbox} WHERE id = ANY(?::bigint[])`, [`{${rows.map((row) => row.id).join(',')}}`]);
-    return rows.length;
+    // a failure before the batch was read rejects the read; later ones reach send() or abandon()
+    done.catch(reject);
   });
 }
 
@@ -177,8 +219,9 @@ export class OutboxRelay {
   async relayPending(): Promise<RelayReport> {
     const plan = await relayPlan(this.em);
     let relayed = 0;
-    if (plan.wal) await fromSlot(this.em, this.transport, plan.wal, plan, this.options, true, (entries) => (relayed += entries));
-    for (let handled = -1; handled !== 0; relayed += handled) handled = await relayBatch(this.em, this.transport, plan, this.options);
+    if (plan.wal) await fromSlot(plan.wal, this.em, this.transport, this.options, true, (entries) => (relayed += entries), undefined,
+      () => this.relayBatches(plan, () => this.em, () => true, (handled) => (relayed += handled)));
+    await this.relayBatches(plan, () => this.em, () => true, (handled) => (relayed += handled));
     return { relayed };
   }
 
@@ -200,14 +243,21 @@ export class OutboxRelay {
         const plan = this.plan!;
         try {
           if (plan.wal) {
-            await fromSlot(this.em.fork(), this.transport, plan.wal, plan, this.options, false, (entries) => (this.relayed += entries), streaming);
+            const fork = this.em.fork();
+            await fromSlot(plan.wal, fork, this.transport, this.options, false, (entries) => (this.relayed += entries), streaming,
+              () => this.relayBatches(plan, () => fork, () => true, (handled) => (this.relayed += handled)));
             failures = 0;
             continue;
           }
-          const handled = await relayBatch(this.em.fork(), this.transport, plan, this.options);
-          this.relayed += handled;
+          // a batch that was not full took everything committed when it was read; what committed since has
+          // notified: `woken` tells, and starts afresh before the next read (asked after a full batch's
+          // read, and after the publish of one that was not full)
+          await this.relayBatches(plan, () => this.em.fork(), (batch) => {
+            const more = this.running && (batch.full || this.woken);
+            this.woken = false;
+            return more;
+          }, (handled) => (this.relayed += handled));
           failures = 0;
-          if (handled > 0) continue;
           // idle: a `cqrs install --capture wal` since start means the slot now has the changes
           this.plan = await followCapture(this.em, plan);
           if (this.plan !== plan) continue;
@@ -225,6 +275,35 @@ export class OutboxRelay {
       streaming();
     })();
     await started;
+  }
+
+  // Publishes batch after batch while the outbox has entries and `another(batch)` says so. After a
+  // full batch, where the database allows two transactions at once, the next one is read while it
+  // is published, and goes out only once it is confirmed and committed, so that the outbox order
+  // holds; when it fails, the batch read after it is rolled back and the error thrown. After a
+  // batch that was not full, the next one is read once it is out: reading ahead then would only
+  // cut the entries committed meanwhile into more, smaller batches.
+  private async relayBatches(plan: RelayPlan, em: () => EntityManager, another: (batch: PendingBatch) => boolean,
+    relayed: (handled: number) => void): Promise<void> {
+    let sending: Promise<void> | undefined;
+    for (;;) {
+      const [read, sent] = await Promise.allSettled([readBatch(em(), this.transport, plan, this.options), sending]);
+      if (sent.status === 'rejected') {
+        // the error thrown is the publish's; a failed rollback is told besides
+        if (read.status === 'fulfilled') await read.value?.abandon().catch((error: unknown) => this.options.onError?.(error));
+        throw sent.reason;
+      }
+      if (read.status === 'rejected') throw read.reason;
+      const batch = read.value;
+      if (!batch) return;
+      const send = batch.send().then(() => relayed(batch.handled));
+      if (batch.full && batch.concurrent && another(batch)) {
+        sending = send;
+        continue;
+      }
+      await send;
+      if (!another(batch)) return;
+    }
   }
 
   private poke(): void {

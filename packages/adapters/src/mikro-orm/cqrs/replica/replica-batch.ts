@@ -61,6 +61,8 @@ export function replicaTarget(tx: EntityManager, cqrsId: string): ReplicaTarget 
   throw CqrsError.unknownReplica(cqrsId, declared);
 }
 
+type StoredRevision = { i: number; revision: string; deleted: boolean };
+
 /** What the revision guard decided for a batch of one replica: a verdict per message, and the messages to apply (one per row). */
 export interface JudgedBatch {
   verdicts: RevisionVerdict[];
@@ -68,7 +70,7 @@ export interface JudgedBatch {
 }
 
 /**
- * Locks and reads the stored revisions of a batch of one replica (one statement each) and judges
+ * Locks and reads the stored revisions of a batch of one replica (one statement) and judges
  * every message. Per key the newest revision wins (a sync at an equal one), so that no statement
  * touches a row twice; the others are judged as if they came after it.
  */
@@ -83,12 +85,20 @@ export async function judgeBatch(session: SqlSession, replica: ReplicaTarget, ba
     return b.revision > a.revision || (b.revision === a.revision && b.operation === 'sync') ? i : best;
   }));
   const keys = JSON.stringify(winners.map((i) => batch[i]!.key));
-  // placeholder rows to lock, so that a concurrent consumer of a row waits
-  await session.run(`INSERT INTO ${replica.stateTable} (cqrs_id, key, revision, deleted) ` +
-    'SELECT ?, k.value, -1, false FROM jsonb_array_elements(?::jsonb) k ON CONFLICT DO NOTHING', [replica.cqrsId, keys]);
-  const stored = await session.query<{ i: number; revision: string; deleted: boolean }>(
-    `SELECT k.i::int AS i, s.revision::text AS revision, s.deleted FROM jsonb_array_elements(?::jsonb) WITH ORDINALITY AS k(value, i) ` +
-    `JOIN ${replica.stateTable} s ON s.cqrs_id = ? AND s.key = k.value FOR UPDATE OF s`, [keys, replica.cqrsId]);
+  // One statement locks the stored revisions and inserts placeholder rows (revision -1) for keys
+  // seen for the first time, so that a concurrent consumer of a row waits. A key another consumer
+  // inserted after the statement began is in neither part: then a second statement reads them all.
+  let stored = await session.query<StoredRevision>(
+    `WITH k AS (SELECT value, i FROM jsonb_array_elements(?::jsonb) WITH ORDINALITY AS k(value, i)), ` +
+    `locked AS (SELECT k.i, s.revision, s.deleted FROM k JOIN ${replica.stateTable} s ON s.cqrs_id = ? AND s.key = k.value FOR UPDATE OF s), ` +
+    `fresh AS (INSERT INTO ${replica.stateTable} (cqrs_id, key, revision, deleted) SELECT ?, value, -1, false FROM k ON CONFLICT DO NOTHING RETURNING key) ` +
+    `SELECT i::int AS i, revision::text AS revision, deleted FROM locked UNION ALL SELECT k.i::int, '-1', false FROM k JOIN fresh ON fresh.key = k.value`,
+  [keys, replica.cqrsId, replica.cqrsId]);
+  if (stored.length < winners.length) {
+    stored = await session.query<StoredRevision>(
+      `SELECT k.i::int AS i, s.revision::text AS revision, s.deleted FROM jsonb_array_elements(?::jsonb) WITH ORDINALITY AS k(value, i) ` +
+      `JOIN ${replica.stateTable} s ON s.cqrs_id = ? AND s.key = k.value FOR UPDATE OF s`, [keys, replica.cqrsId]);
+  }
   const storedAt = new Map(stored.map((row) => [row.i - 1, row]));
   const verdicts: RevisionVerdict[] = batch.map(() => 'stale');
   const applying: CqrsMessage[] = [];
@@ -122,6 +132,17 @@ async function existingRows(session: SqlSession, replica: ReplicaTarget, message
 }
 
 
+/** An SQL statement and its parameters (`?` placeholders). */
+interface Statement {
+  sql: string;
+  params: unknown[];
+}
+
+type SavedRow = { message: CqrsMessage; data: Record<string, unknown> };
+
+const savedRows = (replica: ReplicaTarget, saving: CqrsMessage[]): SavedRow[] =>
+  saving.map((message) => ({ message, data: { ...mapFields(message.state!, replica), ...keyOf(replica, message) } }));
+
 /**
  * Writes the states of `saving` (messages the guard let through, one per row) to the replica's
  * table. By default in one SQL statement per set of columns the messages carry (usually one):
@@ -135,16 +156,23 @@ async function existingRows(session: SqlSession, replica: ReplicaTarget, message
  */
 export async function saveRows(tx: EntityManager, session: SqlSession, replica: ReplicaTarget, saving: CqrsMessage[]): Promise<void> {
   if (saving.length === 0) return;
-  const rows = saving.map((message) => ({ message, data: { ...mapFields(message.state!, replica), ...keyOf(replica, message) } }));
+  const rows = savedRows(replica, saving);
+  const statements = await saveStatements(session, replica, rows);
+  if (!statements) return saveEntities(tx, session, replica, rows);
+  for (const { sql, params } of statements) await session.run(sql, params);
+}
+
+// The statements of saveRows' SQL path, or undefined when the rows go through MikroORM entities.
+async function saveStatements(session: SqlSession, replica: ReplicaTarget, rows: SavedRow[]): Promise<Statement[] | undefined> {
   const unmapped = rows.some(({ data }) => Object.entries(data).some(([property, value]) => value !== undefined && !replica.columns.has(property)));
-  if (replica.entityWrites.length || unmapped) return saveEntities(tx, session, replica, rows);
+  if (rows.length && (replica.entityWrites.length || unmapped)) return undefined;
   // only messages that lack a required property need to know whether their row exists
   const lacking = rows.map(({ data }, i) => ({ i, missing: replica.required.filter((property) => data[property] === undefined) }))
     .filter(({ missing }) => missing.length);
   if (lacking.length) {
-    const existing = await existingRows(session, replica, lacking.map(({ i }) => saving[i]!));
+    const existing = await existingRows(session, replica, lacking.map(({ i }) => rows[i]!.message));
     const created = lacking.find((_, n) => !existing.has(n));
-    if (created) throw CqrsError.fieldMissing(saving[created.i]!.id, replica.entity, created.missing);
+    if (created) throw CqrsError.fieldMissing(rows[created.i]!.message.id, replica.entity, created.missing);
   }
   const byColumns = new Map<string, Record<string, unknown>[]>();
   for (const { data } of rows) {
@@ -156,20 +184,21 @@ export async function saveRows(tx: EntityManager, session: SqlSession, replica: 
     else byColumns.set(columns, [record]);
   }
   const keys = new Set(replica.keyColumns);
-  for (const [names, records] of byColumns) {
+  return [...byColumns].map(([names, records]) => {
     const columns = names.split('\u0000');
     const list = columns.map(ident).join(', ');
     const updates = columns.filter((column) => !keys.has(column)).map((column) => `${ident(column)} = excluded.${ident(column)}`);
-    await session.run(`INSERT INTO ${replica.qualified} (${list}) SELECT ${list} FROM jsonb_populate_recordset(null::${replica.qualified}, ?::jsonb) ` +
-      `ON CONFLICT (${replica.keyColumns.map(ident).join(', ')}) DO ${updates.length ? `UPDATE SET ${updates.join(', ')}` : 'NOTHING'}`,
-    [JSON.stringify(records)]);
-  }
+    return {
+      sql: `INSERT INTO ${replica.qualified} (${list}) SELECT ${list} FROM jsonb_populate_recordset(null::${replica.qualified}, ?::jsonb) ` +
+        `ON CONFLICT (${replica.keyColumns.map(ident).join(', ')}) DO ${updates.length ? `UPDATE SET ${updates.join(', ')}` : 'NOTHING'}`,
+      params: [JSON.stringify(records)],
+    };
+  });
 }
 
 // The unit-of-work path: one query finds the rows that exist, one loads them (the findOne calls
 // are then answered from the identity map), one flush writes them all.
-async function saveEntities(tx: EntityManager, session: SqlSession, replica: ReplicaTarget,
-  rows: { message: CqrsMessage; data: Record<string, unknown> }[]): Promise<void> {
+async function saveEntities(tx: EntityManager, session: SqlSession, replica: ReplicaTarget, rows: SavedRow[]): Promise<void> {
   const existing = await existingRows(session, replica, rows.map(({ message }) => message));
   if (existing.size) await tx.find(replica.entity as never, keyFilter(replica, rows.filter((_, i) => existing.has(i)).map(({ message }) => keyOf(replica, message))) as never);
   const { handlers } = replica;
@@ -205,27 +234,61 @@ export async function deleteRows(tx: EntityManager, session: SqlSession, replica
     tx.clear();
     return;
   }
-  await session.run(`DELETE FROM ${replica.qualified} t USING jsonb_populate_recordset(null::${replica.qualified}, ?::jsonb) p ` +
-    `WHERE ${joinOn('t', 'p', replica.keyColumns)}`, [keyRecords(replica, deleting)]);
+  const { sql, params } = deleteStatement(replica, deleting);
+  await session.run(sql, params);
 }
+
+const deleteStatement = (replica: ReplicaTarget, deleting: CqrsMessage[]): Statement => ({
+  sql: `DELETE FROM ${replica.qualified} t USING jsonb_populate_recordset(null::${replica.qualified}, ?::jsonb) p WHERE ${joinOn('t', 'p', replica.keyColumns)}`,
+  params: [keyRecords(replica, deleting)],
+});
 
 /** Records the revisions (and tombstones) of the applied messages, in one statement. */
 export async function recordRevisions(session: SqlSession, replica: ReplicaTarget, applying: CqrsMessage[]): Promise<void> {
   if (applying.length === 0) return;
-  await session.run(`UPDATE ${replica.stateTable} s SET revision = (e.value->>'revision')::bigint, deleted = (e.value->>'deleted')::boolean ` +
+  const { sql, params } = revisionStatement(replica, applying);
+  await session.run(sql, params);
+}
+
+const revisionStatement = (replica: ReplicaTarget, applying: CqrsMessage[]): Statement => ({
+  sql: `UPDATE ${replica.stateTable} s SET revision = (e.value->>'revision')::bigint, deleted = (e.value->>'deleted')::boolean ` +
     `FROM jsonb_array_elements(?::jsonb) e WHERE s.cqrs_id = ? AND s.key = e.value->'key'`,
-  [JSON.stringify(applying.map((message) => ({ key: message.key, revision: message.revision, deleted: message.state === null }))), replica.cqrsId]);
+  params: [JSON.stringify(applying.map((message) => ({ key: message.key, revision: message.revision, deleted: message.state === null }))), replica.cqrsId],
+});
+
+/**
+ * Saves and deletes the rows of one replica's `applying` messages (saveRows, deleteRows) and
+ * records their revisions. When all of it is SQL (no MikroORM entity writes, no onCqrsDelete), it
+ * is one statement of data-modifying WITH queries, one round trip: they touch disjoint rows, and
+ * its foreign keys are checked at its end, on the rows the separate statements would have left.
+ */
+export async function writeRows(tx: EntityManager, session: SqlSession, replica: ReplicaTarget, applying: CqrsMessage[]): Promise<void> {
+  const saving = applying.filter((message) => message.state !== null);
+  const deleting = applying.filter((message) => message.state === null);
+  const rows = savedRows(replica, saving);
+  const saves = await saveStatements(session, replica, rows);
+  if (!saves || (deleting.length && replica.handlers.onCqrsDelete)) {
+    if (saves) for (const { sql, params } of saves) await session.run(sql, params);
+    else await saveEntities(tx, session, replica, rows);
+    await deleteRows(tx, session, replica, deleting);
+    await recordRevisions(session, replica, applying);
+    return;
+  }
+  const statements = [...saves, ...(deleting.length ? [deleteStatement(replica, deleting)] : [])];
+  if (applying.length) statements.push(revisionStatement(replica, applying));
+  const last = statements.pop();
+  if (!last) return;
+  await session.run(`${statements.map(({ sql }, i) => `${i ? ', ' : 'WITH '}w${i} AS (${sql}) `).join('')}${last.sql}`,
+    [...statements.flatMap(({ params }) => params), ...last.params]);
 }
 
 /**
  * Applies a batch of messages of one replica in the transaction `tx` is in, with
- * ReplicaApplier's semantics, set-based: the guard's two statements, the saves, the deletes and
- * one statement that records the new revisions. Resolves to the revision guard's verdict for each message.
+ * ReplicaApplier's semantics, set-based: the guard's statement, then the saves, the deletes
+ * and the new revisions (see writeRows). Resolves to the revision guard's verdict for each message.
  */
 export async function applyBatch(tx: EntityManager, session: SqlSession, replica: ReplicaTarget, batch: CqrsMessage[]): Promise<RevisionVerdict[]> {
   const { verdicts, applying } = await judgeBatch(session, replica, batch);
-  await saveRows(tx, session, replica, applying.filter((message) => message.state !== null));
-  await deleteRows(tx, session, replica, applying.filter((message) => message.state === null));
-  await recordRevisions(session, replica, applying);
+  await writeRows(tx, session, replica, applying);
   return verdicts;
 }

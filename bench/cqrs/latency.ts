@@ -37,6 +37,8 @@ export interface LatencyOptions {
   concurrency: number;
   /** Replica processes consuming the queue side by side. */
   replicas: number;
+  /** How the master captures its changes (default trigger); with WAL capture the writers commit synchronously. */
+  capture?: 'trigger' | 'wal';
 }
 
 /** Commit-to-applied latencies (ms, sorted) and what the run did. */
@@ -79,7 +81,7 @@ export async function measureLatency(cluster: PostgresCluster, options: LatencyO
   await cluster.createDatabase('latency_replica');
   const master = await openMaster(cluster.url('latency_master'), { poolMax: 4 });
   await (await openReplica(cluster.url('latency_replica'), { poolMax: 1 })).close();
-  await installOutbox(master.em.fork());
+  await installOutbox(master.em.fork(), { capture: options.capture });
   const rabbit = new RabbitMqTransport({ url: options.amqpUrl });
   const transport = new TimedTransport(rabbit);
   await rabbit.declareQueue(QUEUE, ['account']);
@@ -104,7 +106,7 @@ export async function measureLatency(cluster: PostgresCluster, options: LatencyO
     // commits look later, and latencies shorter, than they were
     const loop = monitorEventLoopDelay({ resolution: 1 });
     loop.enable();
-    const written = await writeSteadily({ url: cluster.url('latency_master'), ...options });
+    const written = await writeSteadily({ url: cluster.url('latency_master'), ...options, synchronousCommit: options.capture === 'wal' });
     loop.disable();
     const cpu = cpuBetween(before, cpuSnapshot(classify), (written.finished - written.started) / 1000);
     const committed = written.commits.size;
@@ -157,6 +159,8 @@ export async function measureLatency(cluster: PostgresCluster, options: LatencyO
   } finally {
     await relay.stop();
     await transport.close();
+    // a slot keeps its database from being dropped (the next run creates it again)
+    if (options.capture === 'wal') await master.em.getConnection().execute(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = current_database()`);
     await master.close();
     for (const worker of workers) worker.kill();
   }

@@ -11,6 +11,8 @@ export interface SteadyWriteOptions {
   seconds: number;
   /** Concurrent writers (connections), each committing its share of the schedule. */
   writers: number;
+  /** Commit synchronously (the cluster's default is off): a WAL reader sees a commit once it is flushed. */
+  synchronousCommit?: boolean;
 }
 
 /** What the writers committed: when (`clock()` ms), keyed `id/revision`. */
@@ -57,6 +59,7 @@ export async function writeSteadily(options: SteadyWriteOptions): Promise<Steady
   const clients = await Promise.all(Array.from({ length: options.writers }, async () => {
     const client = new pg.Client({ connectionString: options.url });
     await client.connect();
+    if (options.synchronousCommit) await client.query('SET synchronous_commit = on');
     return client;
   }));
   const started = clock() + 20;

@@ -298,7 +298,7 @@ if (hasPostgres) {
       await relay.start();
       const refused = await installOutbox(orm.em.fork()).then(() => undefined, (error: { code?: string; message: string }) => error);
       assert.is(refused?.code, 'CQRS_SLOT_IN_USE');
-      assert.match(refused!.message, 'stop the other one first');
+      assert.match(refused!.message, 'stop that relay first');
       assert.is((await captureStatus(orm.em.fork())).mode, 'wal');
       const triggers = await orm.em.getConnection().execute(`select count(*)::int as n from pg_trigger where tgname = 'entity_sync_capture'`);
       assert.is(triggers[0].n, 0);
@@ -325,6 +325,40 @@ if (hasPostgres) {
       assert.equal(received, ['by-trigger', 'by-wal']);
     } finally {
       await relay.stop();
+      await orm.close();
+    }
+  });
+
+  test('install, either way, beside an app writing in transactions: no writer fails (no deadlock), and every change is captured once', async () => {
+    const orm = await getBackend('postgres').createOrm({ entities: libraryEntities, extensions: [EntitySync] });
+    try {
+      await installOutbox(orm.em.fork());
+      let writing = true;
+      const failures: string[] = [];
+      let committed = 0;
+      // each transaction writes the master table twice, with a pause between: it holds its lock while the install wants it
+      const writer = async (n: number) => {
+        for (let i = 0; writing; i++) {
+          await orm.em.fork().transactional(async (em) => {
+            const author = em.create(Author, { name: `w${n}-${i}`, email: `w${n}-${i}@example.org` });
+            await em.flush();
+            await new Promise((resolve) => setTimeout(resolve, 5));
+            author.name = `w${n}-${i}-renamed`;
+            await em.flush();
+          }).then(() => void committed++, (error: Error) => void failures.push(error.message));
+        }
+      };
+      const writers = [1, 2, 3, 4].map(writer);
+      for (const capture of ['wal', 'trigger', 'wal', 'trigger'] as const) await installOutbox(orm.em.fork(), { capture });
+      writing = false;
+      await Promise.all(writers);
+      assert.equal(failures, []);
+      assert.ok(committed > 0);
+      const names = new Set((await relayed(orm)).filter((message) => message.operation === 'save').map((message) => message.state?.name));
+      const rows = await orm.em.getConnection().execute(`select name from author`);
+      assert.is(rows.length, committed);
+      for (const { name } of rows) assert.ok(names.has(name), `the last state of ${name} was not published`);
+    } finally {
       await orm.close();
     }
   });

@@ -121,16 +121,26 @@ export class CqrsError extends EntitySyncError {
   /** Another relay streams the replication slot of WAL capture (a slot serves one reader at a time). */
   static slotInUse(slot: string, cause: unknown): CqrsError {
     return new CqrsError('CQRS_SLOT_IN_USE',
-      `Another relay is reading the replication slot ${slot} (${(cause as Error)?.message ?? String(cause)}). Nothing was published. ` +
-      'One relay per master publishes its changes: stop the other one first, or leave the publishing to it (a started relay retries and takes over when it stops).',
+      `A relay is reading the replication slot ${slot} (${(cause as Error)?.message ?? String(cause)}); nothing was done. ` +
+      'A slot serves one reader at a time: stop that relay first (a switch back to triggers needs the slot to itself), or leave the ' +
+      'publishing to it (a started relay waits for its turn and takes over when the other stops).',
       { cause, info: { slot } });
+  }
+
+  /** An install could not lock the master tables: the app's writes kept them busy for `seconds`. */
+  static installLocked(seconds: number, cause: unknown): CqrsError {
+    return new CqrsError('CQRS_INSTALL_LOCKED',
+      `cqrs install could not lock the master tables in ${seconds} s: transactions of the app held them all along. Nothing was changed. ` +
+      'Run it again at a quieter moment (it waits at most 100 ms per try, so that writers are never held up longer, and tries again).',
+      { cause, info: { seconds } });
   }
 
   /** PostgreSQL removed WAL the replication slot of WAL capture still needed: the changes in it are gone. */
   static slotLost(slot: string, cause?: unknown): CqrsError {
     return new CqrsError('CQRS_SLOT_LOST',
       `The replication slot ${slot} is lost: PostgreSQL removed WAL it still needed (max_slot_wal_keep_size), so changes were missed. ` +
-      `Drop it (SELECT pg_drop_replication_slot('${slot}')), run \`cqrs install --capture wal\` again, and repair the replicas ` +
+      `Drop it (SELECT pg_drop_replication_slot('${slot}')), run \`cqrs install --capture wal\` again (or \`cqrs install\` to go back to triggers), ` +
+      'and repair the replicas ' +
       '(cqrs dump | cqrs load, or cqrs diff-master | cqrs diff-replica | cqrs diff-sync).',
       { cause, info: { slot } });
   }

@@ -49,6 +49,7 @@ export type ErrorCode =
   | 'CQRS_WAL_UNAVAILABLE'
   | 'CQRS_SLOT_IN_USE'
   | 'CQRS_SLOT_LOST'
+  | 'CQRS_INSTALL_LOCKED'
   // HTTP: requests the server refuses, and a client's view of the server's answers
   | 'REQUEST_INVALID'
   | 'AUTH_REQUIRED'

@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
+import { CqrsError } from '@entity-sync/core';
 import type { EntityManager } from '@mikro-orm/core';
 import { defaultSchemaOf, inTransaction } from '../../extension/compat.js';
 import { EntitySync } from '../../extension/entity-sync.js';
-import { ident, literal, SqlSession } from '../../../internal/pg/sql-session.js';
+import { arrayLiteral, ident, literal, SqlSession } from '../../../internal/pg/sql-session.js';
 import { TableGraph, type TableNode } from '../../../internal/pg/table-graph.js';
 import { CORRELATION_PREFIX, createSlot, dropSlot, prepareWalCapture, recordWalCapture, replaceWalCapture, type CaptureMode } from './wal-capture.js';
 import { WalRelay } from '../relay/wal-relay.js';
@@ -85,8 +86,7 @@ export interface InstallOutboxOptions {
 export async function installOutbox(em: EntityManager, options: InstallOutboxOptions = {}): Promise<string[]> {
   checkEntityManager('installOutbox', em, 'installOutbox(orm.em.fork())');
   const wal = options.capture === 'wal';
-  const masters = await inTransaction(em, async (tx) => {
-    const session = await SqlSession.open(tx);
+  const masters = await lockedInstall(em, async (tx, session, captured) => {
     const schema = defaultSchemaOf(tx);
     const sync = EntitySync.forEntityManager(tx);
     await session.run(`SET LOCAL search_path TO ${ident(schema)}`);
@@ -102,19 +102,13 @@ export async function installOutbox(em: EntityManager, options: InstallOutboxOpt
     for (const index of ['entity_sync_outbox_unsent', 'entity_sync_outbox_tx_key']) await session.run(`DROP INDEX IF EXISTS ${index}`);
     const order = new TransactionOrder(new MasterMessages(tx).masters.values(), sync.graph);
     await session.run(order.trivial ? 'DROP INDEX IF EXISTS entity_sync_outbox_tx' : 'CREATE INDEX IF NOT EXISTS entity_sync_outbox_tx ON entity_sync_outbox (tx)');
-    const tables = await TableGraph.load(session, sync.graph, schema);
-    const captured: { cqrsId: string; table: TableNode }[] = [];
-    for (const name of sync.graph.nodes.keys()) {
-      const master = sync.registryEntry(name)?.master;
-      if (master) captured.push({ cqrsId: master.cqrsId, table: tables.table(name) });
-    }
     if (wal) {
       await prepareWalCapture(session, schema, captured.map(({ table }) => table));
       return captured;
     }
     // from WAL capture: what the slot holds becomes outbox entries before the triggers count anything
     const messages = new MasterMessages(tx);
-    await replaceWalCapture(session, schema, captured.map(({ table }) => table), (setup) => new WalRelay(setup, messages, order).moveToOutbox(session, schema));
+    await replaceWalCapture(session, schema, (setup) => new WalRelay(setup, messages, order).moveToOutbox(session, schema));
     for (const { cqrsId, table } of captured) {
       await session.run(captureFunction(ident(schema), captureFunctionName(table), cqrsId, table.primaryKey.map((column) => column.name)));
       await session.run(`DROP TRIGGER IF EXISTS entity_sync_capture ON ${table.qualified}`);
@@ -126,8 +120,7 @@ export async function installOutbox(em: EntityManager, options: InstallOutboxOpt
   if (wal) {
     await createSlot(em);
     // the slot captures from here on: the triggers can go
-    await inTransaction(em, async (tx) => {
-      const session = await SqlSession.open(tx);
+    await lockedInstall(em, async (tx, session) => {
       for (const { table } of masters) {
         await session.run(`DROP TRIGGER IF EXISTS entity_sync_capture ON ${table.qualified}`);
         await session.run(`DROP FUNCTION IF EXISTS ${ident(defaultSchemaOf(tx))}.${captureFunctionName(table)}()`);
@@ -137,6 +130,50 @@ export async function installOutbox(em: EntityManager, options: InstallOutboxOpt
   }
   if (!wal) await inTransaction(em, async (tx) => dropSlot(await SqlSession.open(tx), defaultSchemaOf(tx)));
   return masters.map(({ cqrsId }) => cqrsId);
+}
+
+// Lock errors that a later attempt of the install gets past: the lock timeout, a deadlock.
+const LOCK_CONFLICTS = new Set(['55P03', '40P01']);
+const INSTALL_LOCK_MS = 60_000;
+
+/**
+ * Runs an install step in a transaction that first locks the master tables and the outbox tables
+ * all at once (ACCESS EXCLUSIVE, as their DDL needs), waiting at most 100 ms: an app's
+ * transaction that holds one of them while it waits for another then meets no deadlock with
+ * the install (the install gives up first), and waits for it a few milliseconds at most. A step
+ * that could not lock is tried again, with a growing pause, for up to a minute.
+ */
+async function lockedInstall<T>(em: EntityManager, work: (tx: EntityManager, session: SqlSession, captured: { cqrsId: string; table: TableNode }[]) => Promise<T>): Promise<T> {
+  const started = Date.now();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await inTransaction(em, async (tx) => {
+        const session = await SqlSession.open(tx);
+        const schema = defaultSchemaOf(tx);
+        const sync = EntitySync.forEntityManager(tx);
+        const tables = await TableGraph.load(session, sync.graph, schema);
+        const captured: { cqrsId: string; table: TableNode }[] = [];
+        for (const name of sync.graph.nodes.keys()) {
+          const master = sync.registryEntry(name)?.master;
+          if (master) captured.push({ cqrsId: master.cqrsId, table: tables.table(name) });
+        }
+        const own = await session.query<{ relation: string }>(`SELECT to_regclass(r)::text AS relation FROM unnest(?::text[]) r WHERE to_regclass(r) IS NOT NULL`,
+          [arrayLiteral(['entity_sync_outbox', 'entity_sync_revision'].map((name) => `${ident(schema)}.${name}`))]);
+        const locked = [...captured.map(({ table }) => table.qualified), ...own.map(({ relation }) => relation)];
+        if (locked.length) {
+          await session.run(`SET LOCAL lock_timeout = '100ms'`);
+          await session.run(`LOCK TABLE ${locked.join(', ')} IN ACCESS EXCLUSIVE MODE`);
+          await session.run(`SET LOCAL lock_timeout = 0`);
+        }
+        return work(tx, session, captured);
+      });
+    } catch (error) {
+      const code = (error as { code?: string; sqlState?: string }).code ?? (error as { sqlState?: string }).sqlState;
+      if (!LOCK_CONFLICTS.has(String(code))) throw error;
+      if (Date.now() - started > INSTALL_LOCK_MS) throw CqrsError.installLocked(INSTALL_LOCK_MS / 1000, error);
+      await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 20 * 2 ** attempt) * (0.5 + Math.random())));
+    }
+  }
 }
 
 const captureFunctionName = (table: TableNode) => `entity_sync_capture_${createHash('sha1').update(table.qualified).digest('hex').slice(0, 12)}`;

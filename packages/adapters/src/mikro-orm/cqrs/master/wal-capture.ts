@@ -119,14 +119,11 @@ export async function createSlot(em: EntityManager): Promise<void> {
  * counted before any of the triggers'), and the publication goes, so that the slot captures
  * nothing from the commit on. `dropSlot` removes the slot after the commit.
  */
-export async function replaceWalCapture(session: SqlSession, schema: string, tables: TableNode[],
+export async function replaceWalCapture(session: SqlSession, schema: string,
   moveToOutbox: (setup: CaptureSetup) => Promise<number>): Promise<void> {
   const setup = await readCapture(session, schema);
   const publication = (await session.query(`SELECT 1 FROM pg_publication WHERE pubname = ?`, [setup.publication])).length > 0;
-  if (publication && await slotExists(session, setup.slot)) {
-    await session.run(`LOCK TABLE ${tables.map((table) => table.qualified).join(', ')} IN SHARE ROW EXCLUSIVE MODE`);
-    await moveToOutbox(setup);
-  }
+  if (publication && await slotExists(session, setup.slot)) await moveToOutbox(setup);
   if (publication) await session.run(`DROP PUBLICATION ${ident(setup.publication)}`);
   if (setup.mode === 'wal' || await session.tableExists(`${ident(schema)}.${CAPTURE_TABLE}`)) await recordCapture(session, schema, 'trigger');
 }

@@ -143,7 +143,7 @@ const HEARTBEAT_MS = 10_000;
 function slotError(slot: string, error: unknown): unknown {
   const { code, message } = (error ?? {}) as { code?: string; message?: string };
   if (code === '55006') return CqrsError.slotInUse(slot, error);
-  if (code === '55000' && /can no longer get changes/.test(message ?? '')) return CqrsError.slotLost(slot, error);
+  if (code === '55000' && /can no longer get changes|cannot read from logical replication slot/.test(message ?? '')) return CqrsError.slotLost(slot, error);
   return error;
 }
 

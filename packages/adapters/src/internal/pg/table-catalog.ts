@@ -32,6 +32,8 @@ export interface CatalogForeignKey {
   name: string;
   columns: string[];
   deferrable: boolean;
+  /** Checked for every row (not added `NOT VALID` and left so). */
+  validated: boolean;
 }
 
 /** What the database says about one table besides its columns. */
@@ -68,7 +70,7 @@ interface ColumnRow {
 }
 
 interface KeyRow { schema: string; table: string; name: string; primary: boolean; columns: string[]; own: boolean; partitions: number; holders: number }
-interface ForeignKeyRow { schema: string; table: string; name: string; deferrable: boolean; columns: string[] }
+interface ForeignKeyRow { schema: string; table: string; name: string; deferrable: boolean; validated: boolean; columns: string[] }
 interface TriggerRow { schema: string; table: string; name: string; relation: string; enabled: string; insert: boolean; update: boolean }
 
 // Columns with their sequence: pg_get_serial_sequence finds owned ones (serial, identity); a default
@@ -118,7 +120,7 @@ const KEYS = `
   from tables t join indexes ix on ix.table_oid = t.oid`;
 
 const FOREIGN_KEYS = `
-  select n.nspname as schema, c.relname as "table", k.conname as name, k.condeferrable as deferrable,
+  select n.nspname as schema, c.relname as "table", k.conname as name, k.condeferrable as deferrable, k.convalidated as validated,
     row_number() over (order by n.nspname, c.relname, k.conname) as ord,
     array(select a.attname::text from unnest(k.conkey) with ordinality u(attnum, ord)
             join pg_attribute a on a.attrelid = k.conrelid and a.attnum = u.attnum order by u.ord) as columns
@@ -185,7 +187,7 @@ export class TableCatalog {
       if (row.own && !row.primary) table.uniques.push({ name: row.name, columns: row.columns });
     }
     for (const row of catalog!.foreignKeys) {
-      tableOf(row)?.foreignKeys.push({ name: row.name, columns: row.columns, deferrable: row.deferrable });
+      tableOf(row)?.foreignKeys.push({ name: row.name, columns: row.columns, deferrable: row.deferrable, validated: row.validated });
     }
     for (const row of catalog!.triggers) {
       const table = tableOf(row);

@@ -8,6 +8,7 @@ import {
   type GraphDocumentHeader,
   type TextSink,
 } from '@entity-sync/core';
+import { jsonRowLines } from './json-row-lines.js';
 import type { GraphProgress, KeySet } from './key-walker.js';
 import { ident, type SqlSession } from '../../internal/pg/sql-session.js';
 import { joinOn, type TableGraph, type TableNode } from '../../internal/pg/table-graph.js';
@@ -61,19 +62,18 @@ export async function writeKeySets(session: SqlSession, tables: TableGraph, inpu
     const set = sets.get(entity)!;
     const table = set.table;
     await writer.startEntity(entity);
-    // The database encodes each row as a JSON array of column texts and COPY streams it out:
-    // no per-row work here but undoing COPY's backslash doubling (JSON text has no raw tabs or newlines).
-    const row = `array_to_json(ARRAY[${columnsOf(table).map((column) => `t.${ident(column.name)}::text`).join(', ')}])`;
+    // COPY sends each column's text, and Node turns the lines into JSON arrays while the database
+    // reads on: both cores work. A key set that covers its whole table is no join.
+    const values = columnsOf(table).map((column) => `t.${ident(column.name)}::text`).join(', ');
+    const from = set.full ? `${table.qualified} t` : `${table.qualified} t JOIN ${set.temp} k ON ${joinOn('t', table.primaryKey, 'k', table.primaryKey)}`;
     const orderBy = table.primaryKey.map((column) => `t.${ident(column.name)}${column.text ? ' COLLATE "C"' : ''}`).join(', ');
     let carry = '';
-    for await (const chunk of session.copyOut(`COPY (SELECT ${row} FROM ${table.qualified} t ` +
-      `JOIN ${set.temp} k ON ${joinOn('t', table.primaryKey, 'k', table.primaryKey)} ORDER BY ${orderBy}) TO STDOUT`)) {
+    for await (const chunk of session.copyOut(`COPY (SELECT ${values} FROM ${from} ORDER BY ${orderBy}) TO STDOUT`)) {
       const text = carry + chunk;
       const end = text.lastIndexOf('\n') + 1;
       carry = text.slice(end);
       if (end === 0) continue;
-      const complete = text.slice(0, end);
-      const lines = complete.includes('\\') ? complete.replaceAll('\\\\', '\\') : complete;
+      const lines = jsonRowLines(text.slice(0, end));
       const rows = countLines(lines);
       await writer.writeRowLines(lines, rows);
       written += rows;

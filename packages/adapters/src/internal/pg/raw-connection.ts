@@ -25,7 +25,11 @@ export interface RawConnection {
   copyOutBytes(sql: string): AsyncIterable<Uint8Array>;
   /** Runs `COPY ... FROM STDIN` fed with `text` (COPY text format). */
   copyIn(sql: string, text: string): Promise<void>;
+  /** Runs statements without parameters one after another in one round trip; returns the rows each changed. */
+  batch(statements: string[]): Promise<number[]>;
 }
+
+type PgResult = { rows: unknown[]; rowCount: number | null };
 
 interface PgClient {
   query(config: unknown, values?: unknown[]): Promise<{ rows: unknown[]; rowCount: number | null }> | Readable;
@@ -33,6 +37,7 @@ interface PgClient {
 
 interface PGliteLike {
   query(sql: string, params?: unknown[], options?: { blob?: Blob }): Promise<{ rows: unknown[]; affectedRows?: number; blob?: Blob }>;
+  exec(sql: string): Promise<{ affectedRows?: number }[]>;
   waitReady: Promise<void>;
 }
 
@@ -74,6 +79,11 @@ function pgConnection(client: PgClient, copy: typeof import('pg-copy-streams')):
       stream.end(text);
       await done;
     },
+    async batch(statements: string[]) {
+      // no parameters: the simple query protocol, which takes several statements at once
+      const result = await (client.query(statements.join(';\n')) as Promise<PgResult | PgResult[]>);
+      return (Array.isArray(result) ? result : [result]).map((one) => one.rowCount ?? 0);
+    },
   };
 }
 
@@ -94,6 +104,9 @@ function pgliteConnection(pglite: PGliteLike): RawConnection {
     },
     async copyIn(sql: string, text: string) {
       await pglite.query(sql.replace(/FROM STDIN$/, "FROM '/dev/blob'"), [], { blob: new Blob([text]) });
+    },
+    async batch(statements: string[]) {
+      return (await pglite.exec(statements.join(';\n'))).map((one) => one.affectedRows ?? 0);
     },
   };
 }

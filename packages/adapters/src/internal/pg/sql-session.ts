@@ -62,6 +62,19 @@ export class SqlSession {
     return (await this.connection.query(sql, params)).affected;
   }
 
+  /**
+   * Runs statements without parameters one after another in one round trip, each counted, and
+   * returns how many rows each changed: for steps that need no answer in between.
+   */
+  async runBatch(statements: string[]): Promise<number[]> {
+    if (statements.length === 0) return [];
+    this.checkAborted();
+    this.statements += statements.length;
+    const changed = await this.connection.batch(statements);
+    if (changed.length !== statements.length) throw new Error(`${statements.length} statements sent in one round trip, ${changed.length} answers`);
+    return changed;
+  }
+
   /** Streams the text of `COPY (...) TO STDOUT`. */
   copyOut(sql: string): AsyncIterable<string> {
     this.checkAborted();

@@ -45,6 +45,25 @@ export interface SetNullEdge {
 
 let tempCounter = 0;
 
+type StepKind = 'root' | 'needs' | 'owns';
+
+/** One statement of a walk's round: the rows one relation adds to one key set. */
+interface WalkStep {
+  target: KeySet;
+  relation: string;
+  kind: 'needs' | 'owns';
+  sql: string;
+}
+
+/** The statements of one round, and the key sets they write to. */
+interface RoundPlan {
+  number: number;
+  steps: WalkStep[];
+  targets: Set<KeySet>;
+  /** Sets that steps of the round may give needed rows. */
+  needs: Set<KeySet>;
+}
+
 /**
  * Collects the keys of a graph with set-based statements: each statement moves one relation
  * one level for every row at once, inside the database, so the number of statements grows
@@ -119,15 +138,14 @@ export class KeyWalker {
     return set;
   }
 
-  // The temporary table of a key set, created when the first statement writes to it (a set that
-  // covers its whole table never needs one).
-  private async createTemp(set: KeySet): Promise<void> {
-    if (this.created.has(set)) return;
+  // The statement that creates a key set's temporary table, which is made when the first
+  // statement writes to the set (a set that covers its whole table never needs one).
+  private createTemp(set: KeySet): string {
     this.created.add(set);
     const { primaryKey } = set.table;
     const columns = primaryKey.map((column) => `${ident(column.name)} ${column.type}`).join(', ');
-    await this.session.run(`CREATE TEMP TABLE ${set.temp} (${columns}, _mode char(1) NOT NULL, _depth smallint NOT NULL, ` +
-      `_round smallint NOT NULL, _via smallint NOT NULL, PRIMARY KEY (${primaryKey.map((c) => ident(c.name)).join(', ')})) ON COMMIT DROP`);
+    return `CREATE TEMP TABLE ${set.temp} (${columns}, _mode char(1) NOT NULL, _depth smallint NOT NULL, ` +
+      `_round smallint NOT NULL, _via smallint NOT NULL, PRIMARY KEY (${primaryKey.map((c) => ident(c.name)).join(', ')})) ON COMMIT DROP`;
   }
 
   // The keys of a set as a relation to join: its temporary table, or for a set that covers its
@@ -164,33 +182,55 @@ export class KeyWalker {
     return index;
   }
 
-  // Runs an INSERT ... SELECT into a key set. The count it returns includes rows upgraded from
-  // needed to owned (rare), so exact totals are taken by counting the key tables when it matters.
+  // An INSERT ... SELECT into a key set. The count it returns includes rows upgraded from needed
+  // to owned (rare), so exact totals are taken by counting the key tables when it matters.
   //
   // Selects exclude rows already collected, so a plain INSERT is enough (ON CONFLICT costs a
   // speculative insertion per row); only owned rows that may upgrade needed ones, and roots,
   // which may repeat, go through ON CONFLICT.
-  private async collect(target: KeySet, select: (via: number) => string, params: unknown[], relation: string, round: number,
-    kind: 'root' | 'needs' | 'owns'): Promise<number> {
-    await this.createTemp(target);
-    const changed = await this.session.run(this.insertInto(target, select, relation, kind), params);
-    await this.noteInserted(target, changed, relation, round, kind);
-    return changed;
-  }
-
-  private insertInto(target: KeySet, select: (via: number) => string, relation: string, kind: 'root' | 'needs' | 'owns'): string {
+  private insertInto(target: KeySet, select: (via: number) => string, relation: string, kind: StepKind, round?: RoundPlan): string {
     const pk = target.table.primaryKey.map((c) => ident(c.name)).join(', ');
+    const mayHoldNeeded = this.holdsNeeded.has(target) || !!round?.needs.has(target);
     const onConflict = kind === 'root' ? `ON CONFLICT (${pk}) DO NOTHING`
-      : kind === 'owns' && this.holdsNeeded.has(target)
+      : kind === 'owns' && mayHoldNeeded
         ? `ON CONFLICT (${pk}) DO UPDATE SET _mode = 'o', _depth = EXCLUDED._depth, _round = EXCLUDED._round, _via = EXCLUDED._via WHERE ${target.temp}._mode = 'n'`
         : '';
     return `INSERT INTO ${target.temp} (${pk}, _mode, _depth, _round, _via) ${select(this.viaNumber(relation))} ${onConflict}`;
   }
 
-  private async noteInserted(target: KeySet, changed: number, relation: string, round: number, kind: 'root' | 'needs' | 'owns'): Promise<void> {
-    // Temporary tables are never auto-analyzed: without statistics, later joins on a large key table plan
-    // badly. Analyzed after every insert that adds rows, so the statement count still depends on relations only.
-    if (changed > 0) await this.session.run(`ANALYZE ${target.temp}`);
+  // Adds a step to a round's plan; its SQL already allows for the rows the steps before it may add.
+  private plan(round: RoundPlan, target: KeySet, select: (via: number) => string, relation: string, kind: 'needs' | 'owns'): void {
+    round.steps.push({ target, relation, kind, sql: this.insertInto(target, select, relation, kind, round) });
+    round.targets.add(target);
+    if (kind === 'needs') round.needs.add(target);
+  }
+
+  // Runs a round's steps: their new key tables and inserts in one round trip, then one ANALYZE of
+  // the sets that grew (temporary tables are never auto-analyzed, and without statistics later
+  // joins on a large key table plan badly). With maxRows, step by step, so that the walk stops at
+  // the first step past it. Returns the entities whose sets grew.
+  private async runRound(round: RoundPlan): Promise<Set<string>> {
+    const grown = new Set<KeySet>();
+    const batches = this.rules.maxRows === undefined ? [round.steps] : round.steps.map((step) => [step]);
+    for (const steps of batches) {
+      const creates = [...new Set(steps.map((step) => step.target))].filter((set) => !this.created.has(set)).map((set) => this.createTemp(set));
+      const changed = (await this.session.runBatch([...creates, ...steps.map((step) => step.sql)])).slice(creates.length);
+      for (const [i, step] of steps.entries()) {
+        const rows = changed[i] ?? 0;
+        if (rows > 0) grown.add(step.target);
+        await this.noteInserted(step.target, rows, step.relation, round.number, step.kind);
+      }
+      if (batches.length > 1 && changed.some((rows) => rows > 0)) await this.analyze([steps[0]!.target]);
+    }
+    if (batches.length === 1 && grown.size > 0) await this.analyze([...grown]);
+    return new Set([...grown].map((set) => set.table.entity));
+  }
+
+  private async analyze(sets: KeySet[]): Promise<void> {
+    await this.session.run(`ANALYZE ${sets.map((set) => set.temp).join(', ')}`);
+  }
+
+  private async noteInserted(target: KeySet, changed: number, relation: string, round: number, kind: StepKind): Promise<void> {
     if (changed > 0 && kind === 'needs') this.holdsNeeded.add(target);
     if (changed > 0) {
       this.nonEmpty.add(target);
@@ -199,7 +239,7 @@ export class KeyWalker {
     await this.noteChanged(target, relation, changed);
   }
 
-  private noteReached(target: KeySet, relation: string, round: number, kind: 'root' | 'needs' | 'owns'): void {
+  private noteReached(target: KeySet, relation: string, round: number, kind: StepKind): void {
     const reached = this.reachedVia.get(round) ?? new Map<string, Set<string>>();
     reached.set(target.table.entity, (reached.get(target.table.entity) ?? new Set()).add(relation));
     this.reachedVia.set(round, reached);
@@ -237,7 +277,7 @@ export class KeyWalker {
   async addRoots(roots: WalkRoot[]): Promise<void> {
     for (const { table, keys } of roots) {
       const set = this.keySet(table);
-      await this.createTemp(set);
+      await this.session.run(this.createTemp(set));
       const unnest = table.primaryKey.map(() => '?::text[]').join(', ');
       const aliases = table.primaryKey.map((_, i) => `r.k${i}`);
       const on = table.primaryKey.map((column, i) => `t.${ident(column.name)} = ${aliases[i]}::${column.type}`).join(' AND ');
@@ -252,6 +292,7 @@ export class KeyWalker {
         `(SELECT count(*) FROM (SELECT 1 FROM ${table.qualified} LIMIT ${distinct + 1}) t)::int AS present`, params);
       const { added, present } = result!;
       await this.noteInserted(set, added, 'root', 0, 'root');
+      if (added > 0) await this.analyze([set]);
       if (this.wholeTables && added === present) {
         set.full = true;
         this.wholeSince.set(set, 0);
@@ -266,38 +307,39 @@ export class KeyWalker {
     }
   }
 
-  /** Walks level by level until no statement adds a row. */
+  /** Walks level by level until no statement adds a row; each level's statements go in one round trip. */
   async walk(): Promise<void> {
     let frontier = new Set(this.keySets.keys());
-    for (let round = 1; frontier.size > 0; round++) {
-      const next = new Set<string>();
+    for (let number = 1; frontier.size > 0; number++) {
+      const round: RoundPlan = { number, steps: [], targets: new Set(), needs: new Set() };
+      const wholeNow = new Set<string>();
       const sources = [...frontier].sort().map((entity) => this.keySets.get(entity)!);
       // A whole table owns every row of a table whose enforced key points at it: that set is whole too, for no statement.
       for (const source of this.wholeTables ? sources : []) {
-        for (const fk of this.dependentsToWalk(source, round)) {
+        for (const fk of this.dependentsToWalk(source, number)) {
           if (!source.full || !fk.enforced || this.keySets.get(fk.child.entity)?.full) continue;
-          await this.markWhole(this.keySet(fk.child), fk.inverseName, round);
-          next.add(fk.child.entity);
+          await this.markWhole(this.keySet(fk.child), fk.inverseName, number);
+          wholeNow.add(fk.child.entity);
         }
       }
       for (const source of sources) {
         if (this.mode === 'export') {
-          const reached = this.reachedVia.get(round - 1)?.get(source.table.entity);
+          const reached = this.reachedVia.get(number - 1)?.get(source.table.entity);
           for (const fk of this.tables.needs(source.table)) {
             // a key @SyncModel keeps back leaves no trace in the document, not even the row it points at
             if (this.excludeNeeds.has(fk) || fk.columns.some((column) => source.table.excluded.has(column.name))) continue;
             // rows that came in through this key's inverse were found by joining their parent: it is collected already
             if (reached?.size === 1 && reached.has(fk.inverseName)) continue;
             if (this.keySets.get(fk.parent.entity)?.full) continue;
-            if (await this.followNeed(source, fk, round)) next.add(fk.parent.entity);
+            this.planNeed(round, source, fk);
           }
         }
-        for (const fk of this.dependentsToWalk(source, round)) {
+        for (const fk of this.dependentsToWalk(source, number)) {
           if (this.keySets.get(fk.child.entity)?.full) continue;
-          if (await this.followDependent(source, fk, round)) next.add(fk.child.entity);
+          this.planDependent(round, source, fk);
         }
       }
-      frontier = next;
+      frontier = new Set([...wholeNow, ...await this.runRound(round)]);
     }
     await this.count();
   }
@@ -319,7 +361,8 @@ export class KeyWalker {
     });
   }
 
-  private async followNeed(source: KeySet, fk: ForeignKeyEdge, round: number): Promise<boolean> {
+  private planNeed(plan: RoundPlan, source: KeySet, fk: ForeignKeyEdge): void {
+    const round = plan.number;
     const target = this.keySet(fk.parent);
     // the rows of a whole source are its table's rows: no join
     const keys = source.full ? '' : ` JOIN ${source.temp} k ON ${joinOn('c', fk.child.primaryKey, 'k', fk.child.primaryKey)}`;
@@ -332,13 +375,14 @@ export class KeyWalker {
       : (via: number) => `SELECT DISTINCT ${columnList('p', fk.parent.primaryKey)}, 'n', 0, ${round}, ${via} FROM ${fk.child.qualified} c${keys} ` +
         `JOIN ${fk.parent.qualified} p ON ${joinOn('p', fk.referenced, 'c', fk.columns)} WHERE ` +
         [...conditions, `NOT EXISTS (SELECT 1 FROM ${target.temp} x WHERE ${joinOn('x', fk.parent.primaryKey, 'p', fk.parent.primaryKey)})`].join(' AND ');
-    return (await this.collect(target, select, [], fk.name, round, 'needs')) > 0;
+    this.plan(plan, target, select, fk.name, 'needs');
   }
 
-  private async followDependent(source: KeySet, fk: ForeignKeyEdge, round: number): Promise<boolean> {
+  private planDependent(plan: RoundPlan, source: KeySet, fk: ForeignKeyEdge): void {
+    const round = plan.number;
     const target = this.keySet(fk.child);
     const conditions = [`k._round = ${round - 1}`];
-    if (this.nonEmpty.has(target)) {
+    if (this.nonEmpty.has(target) || plan.targets.has(target)) {
       conditions.push(`NOT EXISTS (SELECT 1 FROM ${target.temp} x WHERE ${joinOn('x', fk.child.primaryKey, 'c', fk.child.primaryKey)} AND x._mode = 'o')`);
     }
     if (this.mode === 'export' && !this.followDependents.has(fk)) {
@@ -353,7 +397,7 @@ export class KeyWalker {
     // in key order, the key table's index grows at its end instead of splitting pages everywhere
     const select = (via: number) => `SELECT ${columnList('c', fk.child.primaryKey)}, 'o', k._depth + 1, ${round}, ${via} ` +
       `${from} WHERE ${conditions.join(' AND ')} ORDER BY ${columnList('c', fk.child.primaryKey)}`;
-    return (await this.collect(target, select, [], fk.inverseName, round, 'owns')) > 0;
+    this.plan(plan, target, select, fk.inverseName, 'owns');
   }
 
   private recordSetNull(fk: ForeignKeyEdge): void {

@@ -28,6 +28,14 @@ class Label {
   @Property({ columnType: 'boolean[]', nullable: true }) flags?: boolean[];
   @Property({ columnType: 'jsonb', nullable: true }) doc?: unknown;
   @Property({ columnType: 'name', nullable: true }) tag?: string;
+  @Property({ columnType: 'numeric(12,3)', nullable: true }) amount?: string;
+  @Property({ columnType: 'double precision', nullable: true }) ratio?: number;
+  @Property({ columnType: 'timestamptz', nullable: true }) at?: Date;
+  @Property({ columnType: 'interval', nullable: true }) span?: string;
+  @Property({ columnType: 'bytea', nullable: true }) bytes?: Buffer;
+  @Property({ columnType: 'text[]', nullable: true }) words?: string[];
+  @Property({ columnType: 'char(3)[]', nullable: true }) codes?: string[];
+  @Property({ columnType: 'uuid', nullable: true }) ref?: string;
 }
 
 // Every ASCII control character, each on its own and next to a backslash; quotes; the text \N; non-ASCII.
@@ -50,6 +58,9 @@ for (const backend of testBackends()) {
       i % 3 ? (i % 2 ? 'true' : 'false') : 'NULL', i % 4 ? `'ab'` : 'NULL', i % 2 ? `'10.0.0.${i}'` : `'::1'`, `'10.${i}.0.0/16'`,
       i % 2 ? `'{t,NULL,f}'` : 'NULL', i % 2 ? `to_jsonb((${body === 'NULL' ? `'x'` : body})::text)` : 'NULL', `'n${i}'`].join(', ')})`);
     await sql(orm, `insert into $s.label (code, shelf_id, body, flag, fixed, host, net, flags, doc, tag) values ${rows.join(', ')}`);
+    await sql(orm, `update $s.label set amount = length(code) * 1.5, ratio = 1.0 / (3 + length(code)), at = timestamptz '2024-02-29 23:59:59.123456+05:30',
+      span = interval '1 day -2 hours', bytes = convert_to(coalesce(body, ''), 'UTF8'), words = array[body, code, null], codes = array['a', null, 'bc'],
+      ref = md5(code)::uuid where code like '%1%'`);
   });
   test.after(async () => {
     await orm.close();
@@ -63,7 +74,7 @@ for (const backend of testBackends()) {
     return lines.slice(start, end);
   };
   const expected = async (shelves: number[]) => {
-    const columns = ['code', 'shelf_id', 'body', 'flag', 'fixed', 'host', 'net', 'flags', 'doc', 'tag'];
+    const columns = ['code', 'shelf_id', 'body', 'flag', 'fixed', 'host', 'net', 'flags', 'doc', 'tag', 'amount', 'ratio', 'at', 'span', 'bytes', 'words', 'codes', 'ref'];
     const rows = await sql<{ line: string }>(orm, `select array_to_json(array[${columns.map((c) => `${c}::text`).join(', ')}])::text as line ` +
       `from $s.label where shelf_id in (${shelves.join(', ')}) order by code collate "C"`);
     return rows.map((row) => row.line);

@@ -19,7 +19,14 @@ export interface CatalogColumn {
   uuid: boolean;
   /** Text-like: sorts with COLLATE "C" for a byte order that is the same everywhere. */
   text: boolean;
+  /** COPY prints the value as its `::text` cast spells it (not so for boolean, char(n), inet...). */
+  copiesAsText: boolean;
 }
+
+// Types whose cast to text is their output function, which is what COPY prints: numbers, strings
+// without padding, times, JSON, uuid, bytea; arrays and enums too. The others have casts of their own.
+const COPIES_AS_TEXT = new Set(['int2', 'int4', 'int8', 'numeric', 'float4', 'float8', 'text', 'varchar', 'uuid', 'date', 'time',
+  'timetz', 'timestamp', 'timestamptz', 'interval', 'json', 'jsonb', 'bytea']);
 
 /** A unique constraint or index other than the primary key. */
 export interface UniqueKey {
@@ -177,6 +184,7 @@ export class TableCatalog {
         integer: ['int2', 'int4', 'int8'].includes(row.typname),
         uuid: row.typname === 'uuid',
         text: row.category === 'S',
+        copiesAsText: COPIES_AS_TEXT.has(row.typname) || row.category === 'A' || row.category === 'E',
       });
     }
     for (const row of catalog!.keys) {

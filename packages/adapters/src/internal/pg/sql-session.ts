@@ -26,6 +26,15 @@ export function arrayLiteral(values: readonly (string | null)[]): string {
   return `${out}}`;
 }
 
+/** Options of `SqlSession.useCanonicalText`. */
+export interface CanonicalTextOptions {
+  /**
+   * Joins of small key sets with large tables should look rows up by index: with the default cost of
+   * a random page (4, a spinning disk's) the planner reads whole cached tables instead.
+   */
+  indexLookups?: boolean;
+}
+
 /**
  * The SQL side of one graph operation: runs statements on the driver connection of the
  * operation's transaction, with bind parameters, and counts them, which is how tests prove
@@ -100,11 +109,14 @@ export class SqlSession {
    * Session settings that make every value's text form exact and the same on every machine,
    * with `schema` first on the search path so that type names (enums) print unqualified.
    */
-  async useCanonicalText(schema: string): Promise<void> {
+  async useCanonicalText(schema: string, options: CanonicalTextOptions = {}): Promise<void> {
     // one round trip: set_config(..., true) is SET LOCAL
     const settings: [string, string][] = [['search_path', `${ident(schema)}, public`], ['TimeZone', 'UTC'], ['DateStyle', 'ISO, YMD'],
       ['IntervalStyle', 'postgres'], ['bytea_output', 'hex'], ['extra_float_digits', '1'], ['standard_conforming_strings', 'on']];
-    await this.query(`SELECT ${settings.map(([name, value]) => `set_config(${literal(name)}, ${literal(value)}, true)`).join(', ')}`);
+    const values = settings.map(([name, value]) => `set_config(${literal(name)}, ${literal(value)}, true)`);
+    // lowered, never raised: a server tuned lower keeps its own figure
+    if (options.indexLookups) values.push(`set_config('random_page_cost', least(current_setting('random_page_cost')::float8, 1.1)::text, true)`);
+    await this.query(`SELECT ${values.join(', ')}`);
   }
 
   private checkAborted(): void {

@@ -25,8 +25,20 @@ export interface RawConnection {
   copyOutBytes(sql: string): AsyncIterable<Uint8Array>;
   /** Runs `COPY ... FROM STDIN` fed with `text` (COPY text format). */
   copyIn(sql: string, text: string): Promise<void>;
+  /** Starts `COPY ... FROM STDIN` to be fed piece by piece while the database reads what came before. */
+  copyInStream(sql: string): CopyInStream;
   /** Runs statements without parameters one after another in one round trip; returns the rows each changed. */
   batch(statements: string[]): Promise<number[]>;
+}
+
+/** An open `COPY ... FROM STDIN`. Nothing else may run on the connection until it is ended or aborted. */
+export interface CopyInStream {
+  /** Sends COPY text; resolves once the connection can take more. */
+  write(text: string): Promise<void>;
+  /** Ends the COPY; rejects with the database's error if it refused the rows. */
+  end(): Promise<void>;
+  /** Cancels the COPY (the database rolls it back) and waits until the connection is free again. */
+  abort(reason: Error): Promise<void>;
 }
 
 type PgResult = { rows: unknown[]; rowCount: number | null };
@@ -79,6 +91,31 @@ function pgConnection(client: PgClient, copy: typeof import('pg-copy-streams')):
       stream.end(text);
       await done;
     },
+    copyInStream(sql: string) {
+      const stream = client.query(copy.from(sql)) as unknown as NodeJS.WritableStream & Readable;
+      let failure: Error | undefined;
+      const failed = once(stream, 'error').then(([error]) => {
+        failure = error as Error;
+        throw error;
+      });
+      failed.catch(() => undefined);
+      return {
+        async write(text: string) {
+          if (failure) throw failure;
+          if (!stream.write(text)) await Promise.race([once(stream, 'drain'), failed]);
+        },
+        async end() {
+          stream.end();
+          await Promise.race([once(stream, 'finish'), failed]);
+        },
+        async abort(reason: Error) {
+          if (failure) return;
+          const closed = once(stream, 'close').catch(() => undefined);
+          stream.destroy(reason);
+          await closed;
+        },
+      };
+    },
     async batch(statements: string[]) {
       // no parameters: the simple query protocol, which takes several statements at once
       const result = await (client.query(statements.join(';\n')) as Promise<PgResult | PgResult[]>);
@@ -104,6 +141,21 @@ function pgliteConnection(pglite: PGliteLike): RawConnection {
     },
     async copyIn(sql: string, text: string) {
       await pglite.query(sql.replace(/FROM STDIN$/, "FROM '/dev/blob'"), [], { blob: new Blob([text]) });
+    },
+    // PGlite reads COPY from an in-memory blob: the pieces are sent together at the end.
+    copyInStream(sql: string) {
+      const pieces: string[] = [];
+      return {
+        async write(text: string) {
+          pieces.push(text);
+        },
+        async end() {
+          await pglite.query(sql.replace(/FROM STDIN$/, "FROM '/dev/blob'"), [], { blob: new Blob(pieces) });
+        },
+        async abort() {
+          pieces.length = 0;
+        },
+      };
     },
     async batch(statements: string[]) {
       return (await pglite.exec(statements.join(';\n'))).map((one) => one.affectedRows ?? 0);

@@ -1,6 +1,6 @@
 import { OperationError } from '@entity-sync/core';
 import type { EntityManager } from '@mikro-orm/core';
-import { rawConnection, type RawConnection } from './raw-connection.js';
+import { rawConnection, type CopyInStream, type RawConnection } from './raw-connection.js';
 
 /** Quotes an SQL identifier. */
 export function ident(name: string): string {
@@ -103,6 +103,13 @@ export class SqlSession {
     this.checkAborted();
     this.statements += 1;
     await this.connection.copyIn(sql, text);
+  }
+
+  /** Starts `COPY ... FROM STDIN`, fed piece by piece; nothing else may run until it is ended or aborted. */
+  copyInStream(sql: string): CopyInStream {
+    this.checkAborted();
+    this.statements += 1;
+    return this.connection.copyInStream(sql);
   }
 
   /**

@@ -55,13 +55,10 @@ export class GraphImporter {
     for await (const { entity, batches } of document.sections()) {
       const staging = new StagingTable(entity, this.tables.keyedTable(entity.name));
       await staging.create(this.session);
-      let loaded = 0;
-      for await (const batch of batches) {
-        await staging.load(this.session, batch, loaded + 1);
-        loaded += batch.length;
-        this.rows += batch.length;
+      await staging.load(this.session, batches, (rows) => {
+        this.rows += rows;
         this.rules.onProgress?.({ phase: 'load', entity: entity.name, rows: this.rows });
-      }
+      });
       const duplicates = await staging.index(this.session);
       if (duplicates.length) {
         throw DocumentError.invalid(`${entity.name} rows ${duplicates.map((key) => JSON.stringify(key)).join(', ')} appear more than once`);

@@ -142,19 +142,15 @@ function pgliteConnection(pglite: PGliteLike): RawConnection {
     async copyIn(sql: string, text: string) {
       await pglite.query(sql.replace(/FROM STDIN$/, "FROM '/dev/blob'"), [], { blob: new Blob([text]) });
     },
-    // PGlite reads COPY from an in-memory blob: the pieces are sent together at the end.
+    // PGlite reads COPY from an in-memory blob and runs in this process: each piece is a COPY of its own,
+    // so that memory holds one piece, and there is no other core to read on meanwhile anyway.
     copyInStream(sql: string) {
-      const pieces: string[] = [];
       return {
         async write(text: string) {
-          pieces.push(text);
+          await pglite.query(sql.replace(/FROM STDIN$/, "FROM '/dev/blob'"), [], { blob: new Blob([text]) });
         },
-        async end() {
-          await pglite.query(sql.replace(/FROM STDIN$/, "FROM '/dev/blob'"), [], { blob: new Blob(pieces) });
-        },
-        async abort() {
-          pieces.length = 0;
-        },
+        async end() {},
+        async abort() {},
       };
     },
     async batch(statements: string[]) {

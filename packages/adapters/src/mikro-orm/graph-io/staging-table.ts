@@ -117,10 +117,9 @@ export class StagingTable {
   /** Adds the index every later join uses; returns keys that appear more than once. */
   async index(session: SqlSession): Promise<CellValue[][]> {
     // the index build finds duplicates anyway; only when it fails are they looked up
-    await session.run('SAVEPOINT es_stage_index');
     try {
-      await session.run(`CREATE UNIQUE INDEX ON ${this.name} (${this.table.primaryKey.map((_, j) => `o${j}`).join(', ')})`);
-      await session.run('RELEASE SAVEPOINT es_stage_index');
+      await session.runBatch(['SAVEPOINT es_stage_index',
+        `CREATE UNIQUE INDEX ON ${this.name} (${this.table.primaryKey.map((_, j) => `o${j}`).join(', ')})`, 'RELEASE SAVEPOINT es_stage_index']);
       return [];
     } catch {
       await session.run('ROLLBACK TO SAVEPOINT es_stage_index');

@@ -110,3 +110,17 @@ export async function generateShop(orm: MikroORM, shape: ShopShape): Promise<voi
   // hint bits and statistics settled now, so that no measured read pays for them
   await orm.em.getConnection().execute('vacuum (freeze, analyze)');
 }
+
+/**
+ * A small root: the employee who handles the most orders and manages nobody. Their graph is those
+ * orders with their lines, payments and shipments, and what these need (customers, addresses,
+ * products, categories, the chain of managers): a few hundred rows over most of the tables.
+ */
+export async function smallRootEmployee(orm: MikroORM): Promise<number> {
+  const [row] = await orm.em.getConnection().execute<{ id: number }[]>(
+    `select o.handled_by_id as id from orders o where o.handled_by_id is not null
+       and not exists (select 1 from employee e where e.manager_id = o.handled_by_id)
+     group by o.handled_by_id order by count(*) desc, o.handled_by_id limit 1`);
+  if (!row) throw new Error('no employee handles an order');
+  return Number(row.id);
+}

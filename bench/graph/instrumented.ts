@@ -5,6 +5,8 @@ import { since, type Throughput } from './measure.js';
 /** A measured run of the library, split where its first phase (the walk, or the load) ends. */
 export interface PhasedRun extends Throughput {
   statements: number;
+  /** Entities (tables) in the document; 0 for an import. */
+  entities: number;
   /** Seconds of the first phase. */
   first: number;
 }
@@ -20,7 +22,7 @@ export async function timedExport(roots: GraphRoots, em: EntityManager, file: st
     },
   });
   const seconds = since(start);
-  return { rows: result.rows, seconds, statements: result.statements, first: walked ?? seconds };
+  return { rows: result.rows, seconds, statements: result.statements, entities: result.header.entities.length, first: walked ?? seconds };
 }
 
 /** `importGraph` of a file into an empty database; the load into staging tables ends with its last batch. */
@@ -28,7 +30,6 @@ export async function timedImport(file: string, em: EntityManager): Promise<Phas
   const start = performance.now();
   let loaded = 0;
   const report = await importGraph(em, file, {
-    
     onProgress: ({ phase }) => {
       if (phase === 'load') loaded = since(start);
     },
@@ -36,5 +37,5 @@ export async function timedImport(file: string, em: EntityManager): Promise<Phas
   const seconds = since(start);
   const created = Object.values(report.entities).reduce((sum, counts) => sum + counts.created, 0);
   if (created !== report.rows) throw new Error(`the import created ${created} of ${report.rows} rows in an empty database`);
-  return { rows: report.rows, seconds, statements: report.statements, first: loaded };
+  return { rows: report.rows, seconds, statements: report.statements, entities: 0, first: loaded };
 }

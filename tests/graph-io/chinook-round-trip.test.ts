@@ -155,7 +155,8 @@ for (const backend of testBackends()) {
     const allPlaylists = await exportGraph(source.em.fork(), Array.from({ length: 18 }, (_, i) => ({ entity: Playlist, key: i + 1 })));
     const onePlaylist = await exportGraph(source.em.fork(), { entity: Playlist, key: 18 });
     assert.ok(allPlaylists.rows > 100 * onePlaylist.rows);
-    assert.is(allPlaylists.statements, onePlaylist.statements);
+    // the 18 playlists are the whole table: what they own is whole tables too, found with fewer statements
+    assert.ok(allPlaylists.statements <= onePlaylist.statements, `${allPlaylists.statements} statements for every playlist, ${onePlaylist.statements} for one`);
   });
 
   test('follow, exclude, maxDepth and maxRows shape the graph; bad roots fail clearly', async () => {

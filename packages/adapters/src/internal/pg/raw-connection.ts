@@ -27,7 +27,23 @@ export interface RawConnection {
   copyIn(sql: string, text: string): Promise<void>;
   /** Whether another transaction can run beside this one (not on PGlite, whose one connection holds one at a time). */
   readonly concurrent: boolean;
+  /** Starts `COPY ... FROM STDIN` to be fed piece by piece while the database reads what came before. */
+  copyInStream(sql: string): CopyInStream;
+  /** Runs statements without parameters one after another in one round trip; returns the rows each changed. */
+  batch(statements: string[]): Promise<number[]>;
 }
+
+/** An open `COPY ... FROM STDIN`. Nothing else may run on the connection until it is ended or aborted. */
+export interface CopyInStream {
+  /** Sends COPY text; resolves once the connection can take more. */
+  write(text: string): Promise<void>;
+  /** Ends the COPY; rejects with the database's error if it refused the rows. */
+  end(): Promise<void>;
+  /** Cancels the COPY (the database rolls it back) and waits until the connection is free again. */
+  abort(reason: Error): Promise<void>;
+}
+
+type PgResult = { rows: unknown[]; rowCount: number | null };
 
 interface PgClient {
   query(config: unknown, values?: unknown[]): Promise<{ rows: unknown[]; rowCount: number | null }> | Readable;
@@ -35,6 +51,7 @@ interface PgClient {
 
 interface PGliteLike {
   query(sql: string, params?: unknown[], options?: { blob?: Blob }): Promise<{ rows: unknown[]; affectedRows?: number; blob?: Blob }>;
+  exec(sql: string): Promise<{ affectedRows?: number }[]>;
   waitReady: Promise<void>;
 }
 
@@ -77,6 +94,36 @@ function pgConnection(client: PgClient, copy: typeof import('pg-copy-streams')):
       stream.end(text);
       await done;
     },
+    copyInStream(sql: string) {
+      const stream = client.query(copy.from(sql)) as unknown as NodeJS.WritableStream & Readable;
+      let failure: Error | undefined;
+      const failed = once(stream, 'error').then(([error]) => {
+        failure = error as Error;
+        throw error;
+      });
+      failed.catch(() => undefined);
+      return {
+        async write(text: string) {
+          if (failure) throw failure;
+          if (!stream.write(text)) await Promise.race([once(stream, 'drain'), failed]);
+        },
+        async end() {
+          stream.end();
+          await Promise.race([once(stream, 'finish'), failed]);
+        },
+        async abort(reason: Error) {
+          if (failure) return;
+          const closed = once(stream, 'close').catch(() => undefined);
+          stream.destroy(reason);
+          await closed;
+        },
+      };
+    },
+    async batch(statements: string[]) {
+      // no parameters: the simple query protocol, which takes several statements at once
+      const result = await (client.query(statements.join(';\n')) as Promise<PgResult | PgResult[]>);
+      return (Array.isArray(result) ? result : [result]).map((one) => one.rowCount ?? 0);
+    },
   };
 }
 
@@ -98,6 +145,20 @@ function pgliteConnection(pglite: PGliteLike): RawConnection {
     },
     async copyIn(sql: string, text: string) {
       await pglite.query(sql.replace(/FROM STDIN$/, "FROM '/dev/blob'"), [], { blob: new Blob([text]) });
+    },
+    // PGlite reads COPY from an in-memory blob and runs in this process: each piece is a COPY of its own,
+    // so that memory holds one piece, and there is no other core to read on meanwhile anyway.
+    copyInStream(sql: string) {
+      return {
+        async write(text: string) {
+          await pglite.query(sql.replace(/FROM STDIN$/, "FROM '/dev/blob'"), [], { blob: new Blob([text]) });
+        },
+        async end() {},
+        async abort() {},
+      };
+    },
+    async batch(statements: string[]) {
+      return (await pglite.exec(statements.join(';\n'))).map((one) => one.affectedRows ?? 0);
     },
   };
 }

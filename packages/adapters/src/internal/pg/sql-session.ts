@@ -1,6 +1,6 @@
 import { OperationError } from '@entity-sync/core';
 import type { EntityManager } from '@mikro-orm/core';
-import { rawConnection, type RawConnection } from './raw-connection.js';
+import { rawConnection, type CopyInStream, type RawConnection } from './raw-connection.js';
 
 /** Quotes an SQL identifier. */
 export function ident(name: string): string {
@@ -24,6 +24,15 @@ export function arrayLiteral(values: readonly (string | null)[]): string {
     out += value === null || value === undefined ? 'NULL' : `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
   }
   return `${out}}`;
+}
+
+/** Options of `SqlSession.useCanonicalText`. */
+export interface CanonicalTextOptions {
+  /**
+   * Joins of small key sets with large tables should look rows up by index: with the default cost of
+   * a random page (4, a spinning disk's) the planner reads whole cached tables instead.
+   */
+  indexLookups?: boolean;
 }
 
 /**
@@ -67,6 +76,19 @@ export class SqlSession {
     return (await this.connection.query(sql, params)).affected;
   }
 
+  /**
+   * Runs statements without parameters one after another in one round trip, each counted, and
+   * returns how many rows each changed: for steps that need no answer in between.
+   */
+  async runBatch(statements: string[]): Promise<number[]> {
+    if (statements.length === 0) return [];
+    this.checkAborted();
+    this.statements += statements.length;
+    const changed = await this.connection.batch(statements);
+    if (changed.length !== statements.length) throw new Error(`${statements.length} statements sent in one round trip, ${changed.length} answers`);
+    return changed;
+  }
+
   /** Streams the text of `COPY (...) TO STDOUT`. */
   copyOut(sql: string): AsyncIterable<string> {
     this.checkAborted();
@@ -88,15 +110,25 @@ export class SqlSession {
     await this.connection.copyIn(sql, text);
   }
 
+  /** Starts `COPY ... FROM STDIN`, fed piece by piece; nothing else may run until it is ended or aborted. */
+  copyInStream(sql: string): CopyInStream {
+    this.checkAborted();
+    this.statements += 1;
+    return this.connection.copyInStream(sql);
+  }
+
   /**
    * Session settings that make every value's text form exact and the same on every machine,
    * with `schema` first on the search path so that type names (enums) print unqualified.
    */
-  async useCanonicalText(schema: string): Promise<void> {
+  async useCanonicalText(schema: string, options: CanonicalTextOptions = {}): Promise<void> {
     // one round trip: set_config(..., true) is SET LOCAL
     const settings: [string, string][] = [['search_path', `${ident(schema)}, public`], ['TimeZone', 'UTC'], ['DateStyle', 'ISO, YMD'],
       ['IntervalStyle', 'postgres'], ['bytea_output', 'hex'], ['extra_float_digits', '1'], ['standard_conforming_strings', 'on']];
-    await this.query(`SELECT ${settings.map(([name, value]) => `set_config(${literal(name)}, ${literal(value)}, true)`).join(', ')}`);
+    const values = settings.map(([name, value]) => `set_config(${literal(name)}, ${literal(value)}, true)`);
+    // lowered, never raised: a server tuned lower keeps its own figure
+    if (options.indexLookups) values.push(`set_config('random_page_cost', least(current_setting('random_page_cost')::float8, 1.1)::text, true)`);
+    await this.query(`SELECT ${values.join(', ')}`);
   }
 
   private checkAborted(): void {

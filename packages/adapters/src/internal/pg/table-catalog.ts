@@ -19,7 +19,14 @@ export interface CatalogColumn {
   uuid: boolean;
   /** Text-like: sorts with COLLATE "C" for a byte order that is the same everywhere. */
   text: boolean;
+  /** COPY prints the value as its `::text` cast spells it (not so for boolean, char(n), inet...). */
+  copiesAsText: boolean;
 }
+
+// Types whose cast to text is their output function, which is what COPY prints: numbers, strings
+// without padding, times, JSON, uuid, bytea; arrays and enums too. The others have casts of their own.
+const COPIES_AS_TEXT = new Set(['int2', 'int4', 'int8', 'numeric', 'float4', 'float8', 'text', 'varchar', 'uuid', 'date', 'time',
+  'timetz', 'timestamp', 'timestamptz', 'interval', 'json', 'jsonb', 'bytea']);
 
 /** A unique constraint or index other than the primary key. */
 export interface UniqueKey {
@@ -32,6 +39,8 @@ export interface CatalogForeignKey {
   name: string;
   columns: string[];
   deferrable: boolean;
+  /** Checked for every row (not added `NOT VALID` and left so). */
+  validated: boolean;
 }
 
 /** What the database says about one table besides its columns. */
@@ -68,7 +77,7 @@ interface ColumnRow {
 }
 
 interface KeyRow { schema: string; table: string; name: string; primary: boolean; columns: string[]; own: boolean; partitions: number; holders: number }
-interface ForeignKeyRow { schema: string; table: string; name: string; deferrable: boolean; columns: string[] }
+interface ForeignKeyRow { schema: string; table: string; name: string; deferrable: boolean; validated: boolean; columns: string[] }
 interface TriggerRow { schema: string; table: string; name: string; relation: string; enabled: string; insert: boolean; update: boolean }
 
 // Columns with their sequence: pg_get_serial_sequence finds owned ones (serial, identity); a default
@@ -118,7 +127,7 @@ const KEYS = `
   from tables t join indexes ix on ix.table_oid = t.oid`;
 
 const FOREIGN_KEYS = `
-  select n.nspname as schema, c.relname as "table", k.conname as name, k.condeferrable as deferrable,
+  select n.nspname as schema, c.relname as "table", k.conname as name, k.condeferrable as deferrable, k.convalidated as validated,
     row_number() over (order by n.nspname, c.relname, k.conname) as ord,
     array(select a.attname::text from unnest(k.conkey) with ordinality u(attnum, ord)
             join pg_attribute a on a.attrelid = k.conrelid and a.attnum = u.attnum order by u.ord) as columns
@@ -175,6 +184,7 @@ export class TableCatalog {
         integer: ['int2', 'int4', 'int8'].includes(row.typname),
         uuid: row.typname === 'uuid',
         text: row.category === 'S',
+        copiesAsText: COPIES_AS_TEXT.has(row.typname) || row.category === 'A' || row.category === 'E',
       });
     }
     for (const row of catalog!.keys) {
@@ -185,7 +195,7 @@ export class TableCatalog {
       if (row.own && !row.primary) table.uniques.push({ name: row.name, columns: row.columns });
     }
     for (const row of catalog!.foreignKeys) {
-      tableOf(row)?.foreignKeys.push({ name: row.name, columns: row.columns, deferrable: row.deferrable });
+      tableOf(row)?.foreignKeys.push({ name: row.name, columns: row.columns, deferrable: row.deferrable, validated: row.validated });
     }
     for (const row of catalog!.triggers) {
       const table = tableOf(row);

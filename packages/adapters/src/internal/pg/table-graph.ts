@@ -39,6 +39,11 @@ export interface ForeignKeyEdge {
   nullable: boolean;
   /** The database's constraint is DEFERRABLE. */
   deferrable: boolean;
+  /**
+   * A validated constraint of the database keeps it, on NOT NULL columns: every child row holds
+   * the key of a parent row that exists (what a transaction sees once deferred checks are done).
+   */
+  enforced: boolean;
   selfReference: boolean;
 }
 
@@ -88,17 +93,19 @@ export class TableGraph {
       const parent = this.table(fk.references);
       const referenced = fk.referencedColumns.map((name) => catalog.column(parent.table, name, parent.schema));
       const constraint = child.catalog.foreignKeys.find((key) => key.columns.join() === fk.columns.join());
+      const columns = fk.columns.map((name) => catalog.column(child.table, name, child.schema));
       const foreignKey: ForeignKeyEdge = {
         name: edge.name,
         inverseName: edge.inverse,
         child,
         parent,
-        columns: fk.columns.map((name) => catalog.column(child.table, name, child.schema)),
+        columns,
         referenced,
         referencesPrimaryKey: referenced.length === parent.primaryKey.length &&
           referenced.every((column, i) => column.name === parent.primaryKey[i]!.name),
         nullable: fk.nullable,
         deferrable: constraint?.deferrable ?? false,
+        enforced: !!constraint?.validated && columns.every((column) => !column.nullable),
         selfReference: child === parent,
       };
       this.foreignKeys.push(foreignKey);

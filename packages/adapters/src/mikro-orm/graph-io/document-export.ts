@@ -8,15 +8,10 @@ import {
   type GraphDocumentHeader,
   type TextSink,
 } from '@entity-sync/core';
+import { JsonRowLines } from './json-row-lines.js';
 import type { GraphProgress, KeySet } from './key-walker.js';
 import { ident, type SqlSession } from '../../internal/pg/sql-session.js';
 import { joinOn, type TableGraph, type TableNode } from '../../internal/pg/table-graph.js';
-
-function countLines(text: string): number {
-  let count = 0;
-  for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) count += 1;
-  return count;
-}
 
 /** What to write: the collected key sets, with the roots and time for the header. */
 export interface DocumentExportInput {
@@ -61,25 +56,21 @@ export async function writeKeySets(session: SqlSession, tables: TableGraph, inpu
     const set = sets.get(entity)!;
     const table = set.table;
     await writer.startEntity(entity);
-    // The database encodes each row as a JSON array of column texts and COPY streams it out:
-    // no per-row work here but undoing COPY's backslash doubling (JSON text has no raw tabs or newlines).
-    const row = `array_to_json(ARRAY[${columnsOf(table).map((column) => `t.${ident(column.name)}::text`).join(', ')}])`;
+    // COPY sends each column's text (cast to text where COPY would print it otherwise), and Node turns
+    // the lines into JSON arrays while the database reads on: both cores work. A key set that
+    // covers its whole table is no join.
+    const values = columnsOf(table).map((column) => `t.${ident(column.name)}${column.copiesAsText ? '' : '::text'}`).join(', ');
+    const from = set.full ? `${table.qualified} t` : `${table.qualified} t JOIN ${set.temp} k ON ${joinOn('t', table.primaryKey, 'k', table.primaryKey)}`;
     const orderBy = table.primaryKey.map((column) => `t.${ident(column.name)}${column.text ? ' COLLATE "C"' : ''}`).join(', ');
-    let carry = '';
-    for await (const chunk of session.copyOut(`COPY (SELECT ${row} FROM ${table.qualified} t ` +
-      `JOIN ${set.temp} k ON ${joinOn('t', table.primaryKey, 'k', table.primaryKey)} ORDER BY ${orderBy}) TO STDOUT`)) {
-      const text = carry + chunk;
-      const end = text.lastIndexOf('\n') + 1;
-      carry = text.slice(end);
-      if (end === 0) continue;
-      const complete = text.slice(0, end);
-      const lines = complete.includes('\\') ? complete.replaceAll('\\\\', '\\') : complete;
-      const rows = countLines(lines);
-      await writer.writeRowLines(lines, rows);
+    const lines = new JsonRowLines();
+    for await (const chunk of session.copyOutBytes(`COPY (SELECT ${values} FROM ${from} ORDER BY ${orderBy}) TO STDOUT`)) {
+      const { text, rows } = lines.push(chunk);
+      if (rows === 0) continue;
+      await writer.writeRowLines(text, rows);
       written += rows;
       input.onProgress?.({ phase: 'write', entity, rows: written });
     }
-    if (carry !== '') throw new Error(`COPY output of ${entity} ended without a newline`);
+    lines.end(entity);
   }
   await writer.end();
   return header;

@@ -46,7 +46,7 @@ export async function exportGraph(em: EntityManager, roots: GraphRoots, options:
   try {
     const { header, rows, statements } = await inTransaction(em, async (tx) => {
       const session = await SqlSession.open(tx, signal);
-      await session.useCanonicalText(defaultSchemaOf(tx));
+      await session.useCanonicalText(defaultSchemaOf(tx), { indexLookups: true });
       const tables = await TableGraph.load(session, sync.graph, defaultSchemaOf(tx), (entity) => sync.registryEntry(entity));
       const walkRoots = resolveRoots(roots, tables);
       const walker = new KeyWalker(session, tables, 'export', options, onProgress);

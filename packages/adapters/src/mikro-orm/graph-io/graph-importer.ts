@@ -55,13 +55,10 @@ export class GraphImporter {
     for await (const { entity, batches } of document.sections()) {
       const staging = new StagingTable(entity, this.tables.keyedTable(entity.name));
       await staging.create(this.session);
-      let loaded = 0;
-      for await (const batch of batches) {
-        await staging.load(this.session, batch, loaded + 1);
-        loaded += batch.length;
-        this.rows += batch.length;
+      await staging.load(this.session, batches, (rows) => {
+        this.rows += rows;
         this.rules.onProgress?.({ phase: 'load', entity: entity.name, rows: this.rows });
-      }
+      });
       const duplicates = await staging.index(this.session);
       if (duplicates.length) {
         throw DocumentError.invalid(`${entity.name} rows ${duplicates.map((key) => JSON.stringify(key)).join(', ')} appear more than once`);
@@ -98,12 +95,10 @@ export class GraphImporter {
       if (this.rules.onConflict === 'overwrite') for (const staging of group) await this.keepIdentical(staging);
       // The database checks every foreign key as rows go in; only when it refuses are the rows
       // looked up again, to name the ones that point nowhere.
-      await this.session.run('SAVEPOINT es_write');
+      // One round trip: nothing in between needs an answer.
       try {
-        await this.switchTriggers(group, 'DISABLE');
-        await this.write(group);
-        await this.switchTriggers(group, 'ENABLE');
-        await this.session.run('RELEASE SAVEPOINT es_write');
+        await this.session.runBatch(['SAVEPOINT es_write', ...this.triggerSwitch(group, 'DISABLE'), ...this.groupWrite(group),
+          ...this.triggerSwitch(group, 'ENABLE'), 'RELEASE SAVEPOINT es_write']);
       } catch (error) {
         await this.session.run('ROLLBACK TO SAVEPOINT es_write');
         for (const staging of group) await this.checkReferences(staging, group);
@@ -327,26 +322,23 @@ export class GraphImporter {
   // triggers: 'disable' writes the rows as the file has them, like pg_restore --disable-triggers: the
   // tables' own enabled user triggers are off while their rows go in (the table owner's right), and
   // back on, as they were, before anything else runs in the transaction.
-  private async switchTriggers(group: StagingTable[], to: 'DISABLE' | 'ENABLE'): Promise<void> {
-    if (this.rules.triggers !== 'disable') return;
+  private triggerSwitch(group: StagingTable[], to: 'DISABLE' | 'ENABLE'): string[] {
+    if (this.rules.triggers !== 'disable') return [];
     const triggers = group.flatMap((staging) => staging.table.catalog.userTriggers);
-    if (!triggers.length) return;
+    if (!triggers.length) return [];
     // ALTER TABLE refuses a table with deferred key checks pending; the rows written so far reference
     // rows already there (a cycle goes in by one statement), so they can be checked now.
-    await this.session.run('SET CONSTRAINTS ALL IMMEDIATE');
-    for (const trigger of triggers) {
+    return ['SET CONSTRAINTS ALL IMMEDIATE', ...triggers.map((trigger) => {
       const mode = to === 'DISABLE' ? 'DISABLE' : trigger.enabled === 'origin' ? 'ENABLE' : `ENABLE ${trigger.enabled.toUpperCase()}`;
-      await this.session.run(`ALTER TABLE ${trigger.relation} ${mode} TRIGGER ${ident(trigger.name)}`);
-    }
+      return `ALTER TABLE ${trigger.relation} ${mode} TRIGGER ${ident(trigger.name)}`;
+    })];
   }
 
-  private async write(group: StagingTable[]): Promise<void> {
+  // The tables of a cycle go in by one statement, whose end is when their keys are checked.
+  private groupWrite(group: StagingTable[]): string[] {
     const statements = group.flatMap((staging) => this.writeStatements(staging));
-    if (group.length === 1) {
-      for (const statement of statements) await this.session.run(statement);
-      return;
-    }
-    await this.session.run(`WITH ${statements.map((statement, i) => `w${i} AS (${statement})`).join(', ')} SELECT 1`);
+    if (group.length === 1) return statements;
+    return [`WITH ${statements.map((statement, i) => `w${i} AS (${statement})`).join(', ')} SELECT 1`];
   }
 
   // Generated columns and BEFORE triggers may store other values than the file's: compared, and reported.
@@ -395,11 +387,12 @@ export class GraphImporter {
   private async report(dryRun: boolean, sequences: string[]): Promise<ImportReport> {
     const entities: Record<string, EntityImportCounts> = {};
     const idMap: Record<string, [CellValue[], CellValue[]][]> = {};
-    for (const [entity, staging] of this.staged) {
+    const stagings = [...this.staged.values()];
+    const actions = stagings.length === 0 ? [] : await this.session.query<{ e: number; action: string; n: number }>(
+      stagings.map((staging, i) => `SELECT ${i} AS e, _action AS action, count(*)::int AS n FROM ${staging.name} GROUP BY _action`).join(' UNION ALL '));
+    for (const [index, [entity, staging]] of [...this.staged].entries()) {
       const counts: EntityImportCounts = { created: 0, updated: 0, skipped: 0, remapped: 0, reused: 0 };
-      const rows = await this.session.query<{ action: string; n: number }>(
-        `SELECT _action AS action, count(*)::int AS n FROM ${staging.name} GROUP BY _action`);
-      for (const { action, n } of rows) {
+      for (const { action, n } of actions.filter((row) => row.e === index)) {
         if (action === 'insert') counts.created += n;
         else if (action === 'remap') counts.remapped += n;
         else if (action === 'update') counts.updated += n;

@@ -23,7 +23,7 @@ export interface ImportGraphOptions {
    * the transaction), since PostgreSQL alters no table with checks pending.
    */
   triggers?: 'fire' | 'disable';
-  /** Rows per load statement. Default 5000. */
+  /** Rows converted and sent at a time into an entity's staging COPY. Default 5000. */
   batchSize?: number;
   signal?: AbortSignal;
   onProgress?: (progress: GraphProgress) => void;

@@ -71,12 +71,31 @@ export class StagingTable {
   }
 
   /**
-   * Appends a batch of row lines (JSON arrays of text or null) through COPY; `firstRow` numbers
-   * rows in error messages. Throws `DOCUMENT_INVALID` for a line that is not such an array.
+   * Loads batches of row lines (JSON arrays of text or null) through one COPY, which the database
+   * reads while the next batch is converted; `onBatch` is told each batch's rows once sent. Throws
+   * `DOCUMENT_INVALID` for a line that is not such an array, with its row number.
    */
-  async load(session: SqlSession, lines: string[], firstRow: number): Promise<void> {
-    const width = this.entity.columns.length;
+  async load(session: SqlSession, batches: AsyncIterable<string[]>, onBatch: (rows: number) => void): Promise<void> {
     const keyPositions = this.table.primaryKey.map((column) => this.position.get(column.name)!);
+    const names = [...this.entity.columns.map((_, i) => `c${i}`), ...keyPositions.map((_, j) => `o${j}`)];
+    const copy = session.copyInStream(`COPY ${this.name} (${names.join(', ')}) FROM STDIN`);
+    let loaded = 0;
+    try {
+      for await (const lines of batches) {
+        await copy.write(this.copyText(lines, loaded + 1, keyPositions));
+        loaded += lines.length;
+        onBatch(lines.length);
+      }
+    } catch (error) {
+      await copy.abort(error as Error);
+      throw error;
+    }
+    await copy.end();
+  }
+
+  // A batch of row lines as COPY text: each row's cells, then its key cells again (the o<j> columns).
+  private copyText(lines: string[], firstRow: number, keyPositions: number[]): string {
+    const width = this.entity.columns.length;
     let text = '';
     for (let r = 0; r < lines.length; r++) {
       let row: unknown;
@@ -92,17 +111,15 @@ export class StagingTable {
       for (const i of keyPositions) text += `\t${copyCell(row[i], this.entity.name, firstRow + r)}`;
       text += '\n';
     }
-    const names = [...this.entity.columns.map((_, i) => `c${i}`), ...keyPositions.map((_, j) => `o${j}`)];
-    await session.copyIn(`COPY ${this.name} (${names.join(', ')}) FROM STDIN`, text);
+    return text;
   }
 
   /** Adds the index every later join uses; returns keys that appear more than once. */
   async index(session: SqlSession): Promise<CellValue[][]> {
     // the index build finds duplicates anyway; only when it fails are they looked up
-    await session.run('SAVEPOINT es_stage_index');
     try {
-      await session.run(`CREATE UNIQUE INDEX ON ${this.name} (${this.table.primaryKey.map((_, j) => `o${j}`).join(', ')})`);
-      await session.run('RELEASE SAVEPOINT es_stage_index');
+      await session.runBatch(['SAVEPOINT es_stage_index',
+        `CREATE UNIQUE INDEX ON ${this.name} (${this.table.primaryKey.map((_, j) => `o${j}`).join(', ')})`, 'RELEASE SAVEPOINT es_stage_index']);
       return [];
     } catch {
       await session.run('ROLLBACK TO SAVEPOINT es_stage_index');

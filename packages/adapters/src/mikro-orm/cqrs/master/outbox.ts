@@ -5,7 +5,7 @@ import { defaultSchemaOf, inTransaction } from '../../extension/compat.js';
 import { EntitySync } from '../../extension/entity-sync.js';
 import { arrayLiteral, ident, literal, SqlSession } from '../../../internal/pg/sql-session.js';
 import { TableGraph, type TableNode } from '../../../internal/pg/table-graph.js';
-import { CORRELATION_PREFIX, createSlot, dropSlot, prepareWalCapture, recordWalCapture, replaceWalCapture, type CaptureMode } from './wal-capture.js';
+import { CORRELATION_PREFIX, createSlot, dropSlot, prepareWalCapture, recordCapture, replaceWalCapture, type CaptureMode } from './wal-capture.js';
 import { WalRelay } from '../relay/wal-relay.js';
 import { MasterMessages } from './master-messages.js';
 import { TransactionOrder } from '../relay/transaction-order.js';
@@ -125,7 +125,7 @@ export async function installOutbox(em: EntityManager, options: InstallOutboxOpt
         await session.run(`DROP TRIGGER IF EXISTS entity_sync_capture ON ${table.qualified}`);
         await session.run(`DROP FUNCTION IF EXISTS ${ident(defaultSchemaOf(tx))}.${captureFunctionName(table)}()`);
       }
-      await recordWalCapture(session, defaultSchemaOf(tx));
+      await recordCapture(session, defaultSchemaOf(tx), 'wal');
     });
   }
   if (!wal) await inTransaction(em, async (tx) => dropSlot(await SqlSession.open(tx), defaultSchemaOf(tx)));

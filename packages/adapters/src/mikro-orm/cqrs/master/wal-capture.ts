@@ -45,17 +45,20 @@ export async function readCapture(session: SqlSession, schema: string): Promise<
   return { mode: row?.mode ?? 'trigger', ...names };
 }
 
-async function recordCapture(session: SqlSession, schema: string, mode: CaptureMode): Promise<void> {
+/** Records the capture of a schema (the relay and `cqrs status` read it). */
+export async function recordCapture(session: SqlSession, schema: string, mode: CaptureMode): Promise<void> {
   const table = `${ident(schema)}.${CAPTURE_TABLE}`;
   await session.run(`CREATE TABLE IF NOT EXISTS ${table} (only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row), mode text NOT NULL)`);
   await session.run(`INSERT INTO ${table} (mode) VALUES (?) ON CONFLICT (only_row) DO UPDATE SET mode = excluded.mode`, [mode]);
 }
 
-/** Whether the slot of `setup` exists. */
+/** Whether the replication slot `slot` exists. */
 export async function slotExists(session: SqlSession, slot: string): Promise<boolean> {
-  const rows = await session.query(`SELECT 1 FROM pg_replication_slots WHERE slot_name = ?`, [slot]);
-  return rows.length > 0;
+  return (await session.query(`SELECT 1 FROM pg_replication_slots WHERE slot_name = ?`, [slot])).length > 0;
 }
+
+const publicationExists = async (session: SqlSession, publication: string) =>
+  (await session.query(`SELECT 1 FROM pg_publication WHERE pubname = ?`, [publication])).length > 0;
 
 async function checkLogical(session: SqlSession): Promise<void> {
   const [row] = await session.query<{ wal_level: string | null; slots: string | null }>(
@@ -80,8 +83,7 @@ export async function prepareWalCapture(session: SqlSession, schema: string, tab
   await session.run(`CREATE TABLE IF NOT EXISTS ${ident(schema)}.${POSITION_TABLE} (slot text PRIMARY KEY, lsn pg_lsn NOT NULL)`);
   await session.run(`INSERT INTO ${ident(schema)}.${POSITION_TABLE} (slot, lsn) VALUES (?, '0/0') ON CONFLICT (slot) DO NOTHING`, [slot]);
   const list = tables.map((table) => table.qualified).join(', ');
-  const exists = (await session.query(`SELECT 1 FROM pg_publication WHERE pubname = ?`, [publication])).length > 0;
-  await session.run(exists ? `ALTER PUBLICATION ${ident(publication)} SET TABLE ${list}`
+  await session.run(await publicationExists(session, publication) ? `ALTER PUBLICATION ${ident(publication)} SET TABLE ${list}`
     : `CREATE PUBLICATION ${ident(publication)} FOR TABLE ${list}`);
   await session.run(`ALTER PUBLICATION ${ident(publication)} SET (publish = 'insert, update, delete', publish_via_partition_root = true)`);
   for (const table of tables) {
@@ -90,11 +92,6 @@ export async function prepareWalCapture(session: SqlSession, schema: string, tab
       `SELECT relid::regclass::text AS relation FROM pg_partition_tree(?::regclass) WHERE relid <> ?::regclass`, [table.qualified, table.qualified]);
     for (const relation of [table.qualified, ...partitions.map((row) => row.relation)]) await session.run(`ALTER TABLE ${relation} REPLICA IDENTITY FULL`);
   }
-}
-
-/** The last part of `cqrs install --capture wal`, once the slot exists: the relay reads the slot from now on. */
-export async function recordWalCapture(session: SqlSession, schema: string): Promise<void> {
-  await recordCapture(session, schema, 'wal');
 }
 
 /** Creates the slot of WAL capture when it does not exist yet (outside any transaction that wrote). */
@@ -122,10 +119,12 @@ export async function createSlot(em: EntityManager): Promise<void> {
 export async function replaceWalCapture(session: SqlSession, schema: string,
   moveToOutbox: (setup: CaptureSetup) => Promise<number>): Promise<void> {
   const setup = await readCapture(session, schema);
-  const publication = (await session.query(`SELECT 1 FROM pg_publication WHERE pubname = ?`, [setup.publication])).length > 0;
-  if (publication && await slotExists(session, setup.slot)) await moveToOutbox(setup);
-  if (publication) await session.run(`DROP PUBLICATION ${ident(setup.publication)}`);
-  if (setup.mode === 'wal' || await session.tableExists(`${ident(schema)}.${CAPTURE_TABLE}`)) await recordCapture(session, schema, 'trigger');
+  if (await publicationExists(session, setup.publication)) {
+    if (await slotExists(session, setup.slot)) await moveToOutbox(setup);
+    await session.run(`DROP PUBLICATION ${ident(setup.publication)}`);
+  }
+  // a schema that never had WAL capture keeps no record of its capture
+  if (await session.tableExists(`${ident(schema)}.${CAPTURE_TABLE}`)) await recordCapture(session, schema, 'trigger');
 }
 
 /** Drops the slot of a schema whose WAL capture trigger capture replaced (after the install's commit). */

@@ -238,10 +238,14 @@ export class OutboxRelay {
     const started = first.wal ? new Promise<void>((resolve) => (streaming = resolve)) : undefined;
     this.loop = (async () => {
       let failures = 0;
+      let quiet = false;
       while (this.running) {
         this.woken = false;
-        const plan = this.plan!;
+        let plan = this.plan!;
         try {
+          // a poll that no NOTIFY cut short: the triggers were quiet, or are gone (a `cqrs install --capture wal` since start)
+          if (quiet) plan = this.plan = await followCapture(this.em, plan);
+          quiet = false;
           if (plan.wal) {
             const fork = this.em.fork();
             await fromSlot(plan.wal, fork, this.transport, this.options, false, (entries) => (this.relayed += entries), streaming,
@@ -258,9 +262,6 @@ export class OutboxRelay {
             return more;
           }, (handled) => (this.relayed += handled));
           failures = 0;
-          // idle: a `cqrs install --capture wal` since start means the slot now has the changes
-          this.plan = await followCapture(this.em, plan);
-          if (this.plan !== plan) continue;
         } catch (error) {
           failures += 1;
           streaming();
@@ -270,7 +271,10 @@ export class OutboxRelay {
           await this.sleep(Math.min(30_000, 200 * 2 ** (failures - 1)), false);
           continue;
         }
-        if (!this.woken) await this.sleep(this.options.pollMs ?? 1000);
+        if (!this.woken) {
+          await this.sleep(this.options.pollMs ?? 1000);
+          quiet = !this.woken;
+        }
       }
       streaming();
     })();

@@ -84,7 +84,7 @@ interface WalTable {
 }
 
 /** A position in the WAL (`16/B374D848`) as a number that orders. */
-export function lsnValue(lsn: string): bigint {
+function lsnValue(lsn: string): bigint {
   const [high, low] = lsn.split('/');
   return (BigInt(`0x${high}`) << 32n) + BigInt(`0x${low}`);
 }
@@ -147,6 +147,19 @@ function slotError(slot: string, error: unknown): unknown {
   return error;
 }
 
+// Where the relay recorded its last published batch's end, and where the slot was last confirmed.
+async function positions(session: SqlSession, schema: string, slot: string): Promise<{ recorded: bigint; confirmed: bigint }> {
+  const [row] = await session.query<{ recorded: string | null; confirmed: string | null }>(
+    `SELECT (SELECT lsn::text FROM ${ident(schema)}.entity_sync_wal_position WHERE slot = ?) AS recorded, ` +
+    `(SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = ?) AS confirmed`, [slot, slot]);
+  return { recorded: lsnValue(row?.recorded ?? '0/0'), confirmed: lsnValue(row?.confirmed ?? '0/0') };
+}
+
+// The transactions with changes that no batch published yet: those before the recorded position went out
+// before a crash that came before the slot was confirmed.
+const unpublished = <T extends WalTransaction>(transactions: T[], recorded: bigint): T[] =>
+  transactions.filter((t) => t.changes.length > 0 && lsnValue(t.commitLsn) >= recorded);
+
 /** Options of `WalRelay.stream`. */
 export interface WalStreamOptions {
   /** Row changes per published batch (whole transactions; at least one). */
@@ -154,8 +167,6 @@ export interface WalStreamOptions {
   onPublished?: (messages: CqrsMessage[]) => void | Promise<void>;
   /** Told the entries of every published batch. */
   onRelayed?: (entries: number) => void;
-  /** Publish only transactions committed before this position (a slot drained after trigger capture replaced WAL capture). */
-  until?: string;
   /** End once what was committed when the stream started is published (else run until `stop()`). */
   once: boolean;
   /** Told when the server streams (the slot is read from here on). */
@@ -204,15 +215,12 @@ export class WalRelay {
     const module = await replicationModule();
     const schema = defaultSchemaOf(em);
     const { slot } = this.setup;
-    const [start] = await inTransaction(em, async (tx) => (await SqlSession.open(tx)).query<{ recorded: string | null; confirmed: string | null }>(
-      `SELECT (SELECT lsn::text FROM ${ident(schema)}.entity_sync_wal_position WHERE slot = ?) AS recorded, ` +
-      `(SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = ?) AS confirmed`, [slot, slot]));
-    let recorded = lsnValue(start?.recorded ?? '0/0');
-    const until = options.until === undefined ? undefined : lsnValue(options.until);
+    const start = await inTransaction(em, async (tx) => positions(await SqlSession.open(tx), schema, slot));
+    let recorded = start.recorded;
     const byRelation = this.relations(schema);
     const service = new module.LogicalReplicationService(await connectionConfig(em), { acknowledge: { auto: false, timeoutSeconds: 0 }, flowControl: { enabled: true } });
     const marker = options.once ? randomUUID() : undefined;
-    let confirmed = lsnValue(start?.confirmed ?? '0/0');
+    let confirmed = start.confirmed;
     let tables: Map<string, WalTable> | undefined;
     const pending: (WalTransaction & { marker: boolean })[] = [];
     let publishing: Promise<void> | undefined;
@@ -262,8 +270,7 @@ export class WalRelay {
           while (pending.length && !settled) {
             const batch = [pending.shift()!];
             for (let changes = batch[0]!.changes.length; pending.length && changes < options.batchSize; changes += batch.at(-1)!.changes.length) batch.push(pending.shift()!);
-            // transactions before the recorded position went out before a crash that came before the slot was confirmed
-            const fresh = batch.filter((t) => t.changes.length && lsnValue(t.commitLsn) >= recorded && (until === undefined || lsnValue(t.commitLsn) < until));
+            const fresh = unpublished(batch, recorded);
             const end = lsnValue(batch.at(-1)!.endLsn);
             if (fresh.length) {
               tables ??= await inTransaction(em.fork(), async (tx) => this.tables(await SqlSession.open(tx), schema));
@@ -452,9 +459,7 @@ export class WalRelay {
       const transaction = assembler.add(parser.parse(data));
       if (transaction?.changes.length) transactions.push(transaction);
     }
-    const [{ recorded }] = await session.query<{ recorded: string | null }>(
-      `SELECT (SELECT lsn::text FROM ${ident(schema)}.entity_sync_wal_position WHERE slot = ?) AS recorded`, [slot]) as [{ recorded: string | null }];
-    const fresh = transactions.filter((t) => lsnValue(t.commitLsn) >= lsnValue(recorded ?? '0/0'));
+    const fresh = unpublished(transactions, (await positions(session, schema, slot)).recorded);
     if (!fresh.length) return 0;
     const entries = await this.counted(session, ident(schema), await this.tables(session, schema), fresh);
     await session.run(`INSERT INTO ${ident(schema)}.entity_sync_outbox (tx, cqrs_id, key, operation, revision, state, previous, correlation_id, created_at) ` +

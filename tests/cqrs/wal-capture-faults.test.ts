@@ -36,7 +36,7 @@ const hasPostgres = process.env.CI === 'true' || !!findPostgresBinDir();
 if (hasPostgres) {
   const faults = suite('WAL capture under faults: the master restarted, a relay killed with SIGKILL, the broker restarted');
 
-  faults('after the master database restarts, a started relay reads the slot again and nothing is lost', async () => {
+  faults('after the master database restarts, a started relay reads the slot again: nothing is lost, a change goes out again only as the same message', async () => {
     const cluster = await PostgresCluster.start();
     let orm: MikroORM | undefined;
     let relay: OutboxRelay | undefined;
@@ -48,7 +48,11 @@ if (hasPostgres) {
       await installOutbox(orm.em.fork(), { capture: 'wal' });
       const transport = new MemoryTransport();
       const received: string[] = [];
-      await transport.subscribe('restart', ['author'], async (message) => void received.push(String(message.state?.name)));
+      const ids: string[] = [];
+      await transport.subscribe('restart', ['author'], async (message) => {
+        received.push(String(message.state?.name));
+        ids.push(message.id);
+      });
       relay = new OutboxRelay(orm.em.fork(), transport, { onError: () => {} });
       await relay.start();
       await writeAuthors(orm, 'before');
@@ -57,7 +61,8 @@ if (hasPostgres) {
       cluster.resume();
       await until('a write after the restart', () => writeAuthors(orm!, 'after').then(() => true, () => false));
       await until('the change written after the restart', () => received.includes('after'), 15_000);
-      assert.equal(received.filter((name) => name === 'before'), ['before']);
+      // a batch whose commit the restart cut off goes out again, as the same message (replicas drop the copy by revision)
+      assert.equal([...new Set(ids.filter((_, i) => received[i] === 'before'))], [ids[0]]);
     } finally {
       await relay?.stop();
       await orm?.close();

@@ -18,6 +18,11 @@ import { StagingTable } from './staging-table.js';
 import type { CatalogColumn } from '../../internal/pg/table-catalog.js';
 import type { ForeignKeyEdge, TableGraph, TableNode } from '../../internal/pg/table-graph.js';
 
+// Appends one by one: spreading the conflicts of a large import into push() overflows the call stack.
+function append<T>(target: T[], items: readonly T[]): void {
+  for (const item of items) target.push(item);
+}
+
 /** How conflicts are resolved. */
 export interface ImporterRules {
   onConflict: ConflictPolicy;
@@ -153,7 +158,7 @@ export class GraphImporter {
         differingColumns: (row.differing as string[]).filter((column) => kind === 'primaryKey' || !table.primaryKey.some((c) => c.name === column)),
       });
     }
-    this.conflicts.push(...found);
+    append(this.conflicts, found);
     return found;
   }
 
@@ -166,7 +171,7 @@ export class GraphImporter {
       const join = columns.map((column) => `t.${ident(column!.name)} = ${staging.typed(column!)}`).join(' AND ');
       const found = await this.listConflicts(staging, 'unique', join, `s._action IN ('insert', 'remap')`, unique.name);
       if (!found.length) continue;
-      this.unresolved.push(...found);
+      append(this.unresolved, found);
       this.withConflicts.add(staging);
       await this.session.run(`UPDATE ${staging.name} s SET _action = 'conflict' FROM ${table.qualified} t WHERE ${join} AND s._action IN ('insert', 'remap')`);
     }
@@ -186,7 +191,7 @@ export class GraphImporter {
       }).join(' AND ');
       const elsewhere = `NOT (${staging.matchTarget()})`;
       const found = await this.listConflicts(staging, 'naturalKey', join, elsewhere);
-      if (onConflict === 'remap' && matchBy !== 'naturalKey') this.unresolved.push(...found);
+      if (onConflict === 'remap' && matchBy !== 'naturalKey') append(this.unresolved, found);
       const action = matchBy === 'naturalKey' ? 'reuse'
         : onConflict === 'skip' ? 'skip' : onConflict === 'overwrite' ? 'update' : 'conflict';
       const changed = await this.session.run(`UPDATE ${staging.name} s SET _action = ${literal(action)}, ${setKey} FROM ${table.qualified} t ` +

@@ -24,6 +24,8 @@ import type { TransactionOrder } from './transaction-order.js';
 
 interface RelationColumn {
   name: string;
+  typeOid: number;
+  typeMod: number;
   parser: (raw: string) => unknown;
 }
 
@@ -72,6 +74,8 @@ interface WalTransaction {
 interface Attribute {
   name: string;
   type: string;
+  oid: number;
+  mod: number;
   /** The expression of a stored generated column, which pgoutput does not send. */
   generated: string | null;
 }
@@ -173,18 +177,16 @@ export interface WalStreamOptions {
   onStreaming?: () => void;
 }
 
-// A row as a composite literal of its table's type: the text PostgreSQL gave, quoted.
-const compositeLiteral = (row: Tuple, attributes: Attribute[]) =>
-  `(${attributes.map(({ name, generated }) => {
-    const value = generated ? null : row[name];
-    return value === null || value === undefined ? '' : `"${value.replace(/["\\]/g, (c) => c + c)}"`;
-  }).join(',')})`;
+// The columns each row had when it was written, as its relation message described them: a change the
+// slot held while columns were added or dropped goes out with the columns it had, as the trigger saw them.
+const columnsOf = new WeakMap<Tuple, RelationColumn[]>();
 
 // A row's change joins the row's net change in its transaction (one per row, in the order of each row's first change).
 function addChange(transaction: { rows: Map<string, RowChange>; correlationId: string | null }, table: WalTable,
   change: Extract<PgoutputMessage, { tag: 'insert' | 'update' | 'delete' }>): void {
   const before = 'old' in change ? change.old ?? change.key : null;
   const after = 'new' in change ? change.new : null;
+  for (const row of [before, after]) if (row) columnsOf.set(row, change.relation.columns);
   const keyRow = (after ?? before)!;
   const id = `${table.qualified}\u0000${table.keyColumns.map((column) => keyRow[column]).join('\u0000')}`;
   const seen = transaction.rows.get(id);
@@ -199,6 +201,8 @@ function addChange(transaction: { rows: Map<string, RowChange>; correlationId: s
 /** Streams a schema's slot: see the comment at the top of this file. */
 export class WalRelay {
   private end: (() => void) | undefined;
+  // type names of columns the tables no longer have as the stream describes them, by type oid and modifier
+  private readonly formerTypes = new Map<string, string>();
 
   constructor(private readonly setup: CaptureSetup, private readonly messages: MasterMessages, private readonly order: TransactionOrder) {}
 
@@ -347,13 +351,13 @@ export class WalRelay {
     });
   }
 
-  // The master tables with their attributes as they are now (a column added since the change reads as null).
+  // The master tables with their attributes as they are now: the types of their columns, and the generated ones.
   private async tables(session: SqlSession, schema: string): Promise<Map<string, WalTable>> {
     const masters = [...this.messages.masters.values()];
     const relations = masters.map(({ node }) => `${ident(node.schema && node.schema !== '*' ? node.schema : schema)}.${ident(node.table)}`);
     const rows = await session.query<{ i: number; schema: string; name: string; qualified: string; attributes: Attribute[] }>(
       `SELECT t.i::int AS i, n.nspname AS schema, c.relname AS name, format('%I.%I', n.nspname, c.relname) AS qualified, ` +
-      `(SELECT json_agg(json_build_object('name', a.attname, 'type', format_type(a.atttypid, a.atttypmod), ` +
+      `(SELECT json_agg(json_build_object('name', a.attname, 'type', format_type(a.atttypid, a.atttypmod), 'oid', a.atttypid, 'mod', a.atttypmod, ` +
       `'generated', CASE WHEN a.attgenerated = 's' THEN pg_get_expr(d.adbin, d.adrelid) END) ORDER BY a.attnum) ` +
       `FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum ` +
       `WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) AS attributes ` +
@@ -380,15 +384,30 @@ export class WalRelay {
     }
     const attributes = new Map([...tables.values()].map((table) => [table.cqrsId, table.attributes]));
     for (const [table, rows] of byTable) {
-      const columns = attributes.get(table.cqrsId) ?? [];
-      const names = columns.map(({ name }) => ident(name));
-      const values = columns.map(({ name, type, generated }) => generated ? `(${generated})::${type} AS ${ident(name)}` : ident(name));
-      const converted = await session.query<{ state: string; key: string }>(
-        `SELECT to_jsonb(x)::text AS state, jsonb_build_array(${table.keyColumns.map((column) => `x.${ident(column)}`).join(', ')})::text AS key ` +
-        `FROM unnest(?::${table.qualified}[]) WITH ORDINALITY AS u(${names.join(', ')}, entity_sync_n) ` +
-        `CROSS JOIN LATERAL (SELECT ${values.join(', ')}) x ORDER BY u.entity_sync_n`,
-        [arrayLiteral(rows.map((row) => compositeLiteral(row, columns)))]);
-      rows.forEach((row, i) => json.set(row, converted[i]!));
+      const current = attributes.get(table.cqrsId) ?? [];
+      // rows of one shape (the same relation message) in one statement
+      const shapes = new Map<RelationColumn[], Tuple[]>();
+      for (const row of rows) {
+        const columns = columnsOf.get(row)!;
+        const shaped = shapes.get(columns);
+        if (shaped) shaped.push(row);
+        else shapes.set(columns, [row]);
+      }
+      for (const [columns, shaped] of shapes) {
+        const types = await this.typeNames(session, columns, current);
+        const values = columns.map(({ name }, i) => `(u.entity_sync_r->>${i})::${types[i]} AS ${ident(name)}`);
+        // a stored generated column, which pgoutput does not send, is computed again from the row
+        const generated = current.filter((attribute) => attribute.generated && !columns.some(({ name }) => name === attribute.name));
+        const row = generated.length
+          ? `(SELECT ${[...columns.map(({ name }) => `y.${ident(name)}`), ...generated.map(({ name, type, generated: expression }) => `(${expression})::${type} AS ${ident(name)}`)].join(', ')} ` +
+            `FROM (SELECT ${values.join(', ')}) y)`
+          : `(SELECT ${values.join(', ')})`;
+        const converted = await session.query<{ state: string; key: string }>(
+          `SELECT to_jsonb(x)::text AS state, jsonb_build_array(${table.keyColumns.map((column) => `x.${ident(column)}`).join(', ')})::text AS key ` +
+          `FROM jsonb_array_elements(?::jsonb) WITH ORDINALITY AS u(entity_sync_r, entity_sync_n) CROSS JOIN LATERAL ${row} x ORDER BY u.entity_sync_n`,
+          [JSON.stringify(shaped.map((tuple) => columns.map(({ name }) => tuple[name] ?? null)))]);
+        shaped.forEach((tuple, i) => json.set(tuple, converted[i]!));
+      }
     }
     const entries = transactions.flatMap((transaction, t) => transaction.changes.map((change) => ({ transaction, t, change, key: json.get(change.keyRow)!.key })));
     const revisions = await session.query<{ cqrs_id: string; key: string; revision: string }>(
@@ -409,6 +428,20 @@ export class WalRelay {
       next.set(id, revision);
       return { transaction, t, change, key, revision, state: change.after && json.get(change.after)!.state, previous: change.before && json.get(change.before)!.state };
     });
+  }
+
+  // The SQL type of each column as the relation message has it: the table's, unless the column was dropped or changed type since.
+  private async typeNames(session: SqlSession, columns: RelationColumn[], current: Attribute[]): Promise<string[]> {
+    const id = ({ typeOid, typeMod }: RelationColumn) => `${typeOid}:${typeMod}`;
+    const names = columns.map((column) => current.find(({ name, oid, mod }) => name === column.name && oid === column.typeOid && mod === column.typeMod)?.type
+      ?? this.formerTypes.get(id(column)));
+    const missing = columns.filter((_, i) => names[i] === undefined);
+    if (missing.length) {
+      const rows = await session.query<{ type: string }>('SELECT format_type(t.oid, t.mod) AS type FROM unnest(?::oid[], ?::int[]) WITH ORDINALITY AS t(oid, mod, i) ORDER BY t.i',
+        [arrayLiteral(missing.map(({ typeOid }) => String(typeOid))), arrayLiteral(missing.map(({ typeMod }) => String(typeMod)))]);
+      missing.forEach((column, i) => this.formerTypes.set(id(column), rows[i]!.type));
+    }
+    return columns.map((column, i) => names[i] ?? this.formerTypes.get(id(column))!);
   }
 
   // The batch's messages, in the order trigger capture publishes.

@@ -1,6 +1,7 @@
 // WAL capture under the faults trigger capture's tests inflict, on a real PostgreSQL started with
 // wal_level = logical: the master database restarted under a started relay, a relay killed
-// (SIGKILL) between publish and slot confirmation, the broker stopped and restarted.
+// (SIGKILL) between publish and slot confirmation, the broker stopped and restarted; and a slot
+// that PostgreSQL gave up on because it kept too much WAL.
 import 'reflect-metadata';
 import { captureStatus, EntitySync, installOutbox, installReplica, OutboxRelay, ReplicaConsumer } from '@entity-sync/adapters/mikro-orm';
 import { MemoryTransport } from '@entity-sync/adapters/memory';
@@ -65,6 +66,47 @@ if (hasPostgres) {
       assert.equal([...new Set(ids.filter((_, i) => received[i] === 'before'))], [ids[0]]);
     } finally {
       await relay?.stop();
+      await orm?.close();
+      cluster.stop();
+    }
+  });
+
+  faults('a slot PostgreSQL gave up on (max_slot_wal_keep_size): status warns, the relay and a WAL install refuse with CQRS_SLOT_LOST, and doing what the error says starts over', async () => {
+    const cluster = await PostgresCluster.start();
+    let orm: MikroORM | undefined;
+    try {
+      await cluster.createDatabase('master');
+      orm = await MikroORM.init({ driver: PostgreSqlDriver, clientUrl: cluster.url('master'), metadataProvider: ReflectMetadataProvider,
+        entities: libraryEntities, extensions: [EntitySync] } as never);
+      await createSchema(orm);
+      const sql = (text: string) => orm!.em.getConnection().execute(text);
+      await installOutbox(orm.em.fork(), { capture: 'wal' });
+      await writeAuthors(orm, 'missed');
+      // a cluster of this test's own: a slot may keep 1 MB of WAL; new segments and a checkpoint remove what it needs
+      await sql(`alter system set max_slot_wal_keep_size = '1MB'`);
+      await sql('select pg_reload_conf()');
+      await until('the slot is lost', async () => {
+        await sql(`insert into author (name, email) select 'filler ' || g, 'filler' || g || '@example.org' from generate_series(1, 2000) g`);
+        await sql('select pg_switch_wal()');
+        await sql('checkpoint');
+        return (await captureStatus(orm!.em.fork())).slot?.walStatus === 'lost';
+      }, 30_000);
+      const status = await captureStatus(orm.em.fork());
+      assert.ok(status.warnings.some((warning) => warning.includes('is lost') && warning.includes('pg_drop_replication_slot')), JSON.stringify(status.warnings));
+      const refusal = (promise: Promise<unknown>) => promise.then(() => undefined, (caught: unknown) => caught as { code?: string; message: string });
+      const relayed = await refusal(new OutboxRelay(orm.em.fork(), new MemoryTransport()).relayPending());
+      assert.is(relayed?.code, 'CQRS_SLOT_LOST', String(relayed?.message));
+      const reinstalled = await refusal(installOutbox(orm.em.fork(), { capture: 'wal' }));
+      assert.is(reinstalled?.code, 'CQRS_SLOT_LOST', String(reinstalled?.message));
+      // what the message says to do: drop the slot and install again; the relay then publishes what is written from there on
+      const drop = /SELECT pg_drop_replication_slot\('[^']+'\)/.exec(reinstalled!.message)![0];
+      await sql(drop);
+      await installOutbox(orm.em.fork(), { capture: 'wal' });
+      await writeAuthors(orm, 'after');
+      const published: string[] = [];
+      await new OutboxRelay(orm.em.fork(), new MemoryTransport(), { onPublished: (messages) => void published.push(...messages.map((m) => String(m.state?.name))) }).relayPending();
+      assert.equal(published, ['after']);
+    } finally {
       await orm?.close();
       cluster.stop();
     }

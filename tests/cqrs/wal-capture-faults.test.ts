@@ -32,6 +32,15 @@ async function writeAuthors(orm: MikroORM, ...names: string[]): Promise<void> {
   }
 }
 
+// A master database with the library schema on a cluster of the test's own.
+async function libraryMaster(cluster: PostgresCluster): Promise<MikroORM> {
+  await cluster.createDatabase('master');
+  const orm = await MikroORM.init({ driver: PostgreSqlDriver, clientUrl: cluster.url('master'), metadataProvider: ReflectMetadataProvider,
+    entities: libraryEntities, extensions: [EntitySync] } as never);
+  await createSchema(orm);
+  return orm;
+}
+
 const hasPostgres = process.env.CI === 'true' || !!findPostgresBinDir();
 
 if (hasPostgres) {
@@ -42,10 +51,7 @@ if (hasPostgres) {
     let orm: MikroORM | undefined;
     let relay: OutboxRelay | undefined;
     try {
-      await cluster.createDatabase('master');
-      orm = await MikroORM.init({ driver: PostgreSqlDriver, clientUrl: cluster.url('master'), metadataProvider: ReflectMetadataProvider,
-        entities: libraryEntities, extensions: [EntitySync] } as never);
-      await createSchema(orm);
+      orm = await libraryMaster(cluster);
       await installOutbox(orm.em.fork(), { capture: 'wal' });
       const transport = new MemoryTransport();
       const received: string[] = [];
@@ -75,10 +81,7 @@ if (hasPostgres) {
     const cluster = await PostgresCluster.start();
     let orm: MikroORM | undefined;
     try {
-      await cluster.createDatabase('master');
-      orm = await MikroORM.init({ driver: PostgreSqlDriver, clientUrl: cluster.url('master'), metadataProvider: ReflectMetadataProvider,
-        entities: libraryEntities, extensions: [EntitySync] } as never);
-      await createSchema(orm);
+      orm = await libraryMaster(cluster);
       const sql = (text: string) => orm!.em.getConnection().execute(text);
       await installOutbox(orm.em.fork(), { capture: 'wal' });
       await writeAuthors(orm, 'missed');

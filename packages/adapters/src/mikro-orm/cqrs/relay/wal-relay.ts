@@ -374,26 +374,26 @@ export class WalRelay {
   // The transactions' row changes with their rows as `to_jsonb` text and their revisions counted, in order.
   private async counted(session: SqlSession, schema: string, tables: Map<string, WalTable>, transactions: WalTransaction[]): Promise<CountedChange[]> {
     const json = new Map<Tuple, { state: string; key: string }>();
-    const byTable = new Map<WalTable, Tuple[]>();
+    // each table's rows by shape (the relation message that described them), each row once: one statement per shape
+    const byTable = new Map<WalTable, Map<RelationColumn[], Set<Tuple>>>();
     for (const { changes } of transactions) {
       for (const change of changes) {
-        const rows = byTable.get(change.table) ?? [];
-        byTable.set(change.table, rows);
-        for (const row of [change.before, change.after, change.keyRow]) if (row && !rows.includes(row)) rows.push(row);
+        let shapes = byTable.get(change.table);
+        if (!shapes) byTable.set(change.table, shapes = new Map());
+        for (const row of [change.before, change.after, change.keyRow]) {
+          if (!row) continue;
+          const columns = columnsOf.get(row)!;
+          let shaped = shapes.get(columns);
+          if (!shaped) shapes.set(columns, shaped = new Set());
+          shaped.add(row);
+        }
       }
     }
     const attributes = new Map([...tables.values()].map((table) => [table.cqrsId, table.attributes]));
-    for (const [table, rows] of byTable) {
+    for (const [table, shapes] of byTable) {
       const current = attributes.get(table.cqrsId) ?? [];
-      // rows of one shape (the same relation message) in one statement
-      const shapes = new Map<RelationColumn[], Tuple[]>();
-      for (const row of rows) {
-        const columns = columnsOf.get(row)!;
-        const shaped = shapes.get(columns);
-        if (shaped) shaped.push(row);
-        else shapes.set(columns, [row]);
-      }
-      for (const [columns, shaped] of shapes) {
+      for (const [columns, rowSet] of shapes) {
+        const shaped = [...rowSet];
         const types = await this.typeNames(session, columns, current);
         const values = columns.map(({ name }, i) => `(u.entity_sync_r->>${i})::${types[i]} AS ${ident(name)}`);
         // a stored generated column, which pgoutput does not send, is computed again from the row

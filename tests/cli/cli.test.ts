@@ -97,6 +97,11 @@ if (testBackends().some((backend) => backend.name === 'postgres')) {
     assert.is(run.code, 1);
     assert.match(run.stderr, /^error \[IMPORT_CONFLICT\]: \d+ row\(s\) of the document already exist/);
     assert.is(await count(source, 'album'), before);
+    // skipped rows are not counted as imported
+    const skipped = await cli(['import', file, '--on-conflict', 'skip', '--dry-run'], env(source));
+    assert.is(skipped.code, 0, skipped.stderr);
+    assert.match(skipped.stdout, /^dry run: would import 0 rows \(\d+ in the file\)/);
+    assert.match(skipped.stdout, /Album\s+1 skipped/);
     const remapped = await cli(['import', file, '--on-conflict', 'remap', '--json'], env(source));
     assert.is(remapped.code, 0, remapped.stderr);
     assert.is(JSON.parse(remapped.stdout).entities.Album.remapped, 1);

@@ -36,7 +36,7 @@ for (const backend of testBackends()) {
     await orm.close();
   });
 
-  test('a re-import of 200,000 rows reports each as a conflict: skipped in a dry run, refused under the default policy', async () => {
+  test('a re-import of 200,000 rows reports each as a conflict: skipped in a dry run, refused under the default policy, the differing row named first', async () => {
     const exported = await exportGraph(orm.em.fork(), { entity: Meter, key: 1 });
     assert.is(exported.rows, READINGS + 1);
     const document = exported.document!;
@@ -49,6 +49,8 @@ for (const backend of testBackends()) {
     const refused = await importGraph(orm.em.fork(), document).then(() => undefined, (caught: unknown) => caught);
     assert.ok(isEntitySyncError(refused) && refused.code === 'IMPORT_CONFLICT', String(refused));
     assert.match(refused.message, `${READINGS + 1} row(s) of the document already exist`);
+    // the one row that differs is listed before the identical ones
+    assert.match(refused.message, `1 of them differ from the target's rows (listed first):\n  - Reading ["7"]: primary key exists (differs in value)\n`);
     assert.is(await count(orm, `select count(*) as n from $s.reading where value = 'changed'`), 1, 'nothing written');
   });
 

@@ -15,7 +15,9 @@ export function describeExport(result: ExportReport, output: string): string {
 
 /** A readable account of an import or its dry run. */
 export function describeImport(report: ImportReport): string {
-  const lines = [`${report.dryRun ? 'dry run: would import' : 'imported'} ${report.rows} rows`];
+  const counts = Object.values(report.entities);
+  const written = counts.reduce((sum, c) => sum + c.created + c.updated + c.remapped, 0);
+  const lines = [`${report.dryRun ? 'dry run: would import' : 'imported'} ${written} rows (${report.rows} in the file)`];
   lines.push(...table(Object.entries(report.entities).map(([entity, c]) => [entity,
     Object.entries(c).filter(([, n]) => n > 0).map(([what, n]) => `${n} ${what}`).join(', ') || 'nothing'])));
   if (report.conflicts.length) lines.push(`${report.conflicts.length} conflict(s) resolved by the chosen policy`);

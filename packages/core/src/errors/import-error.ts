@@ -43,7 +43,9 @@ export class ImportError extends EntitySyncError {
       ? 'Another row already holds these unique values and no policy can give the imported rows other ones: ' +
         "change or remove those rows in the target, or import with onConflict 'skip' / 'overwrite' keyed on the same rows."
       : "Choose onConflict 'skip', 'overwrite' or 'remap' (CLI: --on-conflict), or matchBy 'naturalKey' for reference data.";
-    const shown = conflicts.slice(0, 20).map((c) =>
+    // the rows that differ from the target's come first: among many identical ones they are what needs a decision
+    const differing = conflicts.filter((c) => c.differingColumns.length > 0);
+    const shown = [...differing, ...conflicts.filter((c) => c.differingColumns.length === 0)].slice(0, 20).map((c) =>
       `  - ${c.entity} ${JSON.stringify(c.key)}: ${c.kind === 'primaryKey' ? 'primary key exists'
         : c.kind === 'naturalKey' ? `natural key exists as ${JSON.stringify(c.existingKey)}`
           : `${c.constraint} value exists in ${JSON.stringify(c.existingKey)}`}` +
@@ -51,7 +53,8 @@ export class ImportError extends EntitySyncError {
     const more = conflicts.length > shown.length ? `\n  ... and ${conflicts.length - shown.length} more` : '';
     return new ImportError(
       'IMPORT_CONFLICT',
-      `${conflicts.length} row(s) of the document already exist in the target; nothing was imported:\n${shown.join('\n')}${more}\n${advice}`,
+      `${conflicts.length} row(s) of the document already exist in the target; nothing was imported. ` +
+        `${differing.length} of them differ from the target's rows${differing.length ? ' (listed first)' : ''}:\n${shown.join('\n')}${more}\n${advice}`,
       { info: { conflicts } },
     );
   }

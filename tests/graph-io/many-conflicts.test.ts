@@ -43,6 +43,8 @@ for (const backend of testBackends()) {
     await sql(orm, `update $s.reading set value = 'changed' where id = 7`);
     const report = await importGraph(orm.em.fork(), document, { dryRun: true, onConflict: 'skip' });
     assert.is(report.conflicts.length, READINGS + 1);
+    // in the order of the keys' type, as the target orders them (not 1, 10, 100)
+    assert.equal(report.conflicts.filter((conflict) => conflict.entity === 'Reading').slice(0, 3).map((conflict) => conflict.key), [['1'], ['2'], ['3']]);
     assert.equal(report.entities.Reading, { created: 0, updated: 0, skipped: READINGS, remapped: 0, reused: 0 });
     assert.equal(report.conflicts.filter((conflict) => conflict.differingColumns.length).map((conflict) => [conflict.entity, conflict.key, conflict.differingColumns]),
       [['Reading', ['7'], ['value']]]);

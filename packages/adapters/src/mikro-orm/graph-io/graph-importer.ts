@@ -147,7 +147,7 @@ export class GraphImporter {
     const rows = await this.session.query<Record<string, unknown>>(
       `SELECT ${staging.original().map((o, j) => `${o} AS k${j}`).join(', ')}, ` +
       `${table.primaryKey.map((column, j) => `t.${ident(column.name)}::text AS e${j}`).join(', ')}, ${staging.differing()} AS differing ` +
-      `FROM ${staging.name} s JOIN ${table.qualified} t ON ${join} WHERE ${condition} ORDER BY ${staging.original().join(', ')}`);
+      `FROM ${staging.name} s JOIN ${table.qualified} t ON ${join} WHERE ${condition} ORDER BY ${staging.originalOrder()}`);
     for (const row of rows) {
       found.push({
         entity: table.entity,
@@ -299,7 +299,7 @@ export class GraphImporter {
         `SELECT ${staging.original().map((o, j) => `${o} AS k${j}`).join(', ')}, count(*) OVER () AS total FROM ${staging.name} s ` +
         `WHERE s._action IN ('insert', 'remap', 'update') AND ${fk.columns.map((c) => `${staging.col(c)} IS NOT NULL`).join(' AND ')} ` +
         `AND NOT EXISTS (SELECT 1 FROM ${fk.parent.qualified} p WHERE ${fk.referenced.map((column, i) => `p.${ident(column.name)} = ${staging.typed(fk.columns[i]!)}`).join(' AND ')})${written} ` +
-        `ORDER BY ${staging.original().join(', ')} LIMIT 5`);
+        `ORDER BY ${staging.originalOrder()} LIMIT 5`);
       if (missing.length) {
         throw ImportError.dangling(staging.table.entity, fk.name,
           missing.map((row) => staging.table.primaryKey.map((_, j) => row[`k${j}`] as CellValue)), Number(missing[0]!.total));
@@ -410,7 +410,7 @@ export class GraphImporter {
         const width = staging.table.primaryKey.length;
         const moved = await this.session.query<Record<string, CellValue>>(
           `SELECT ${staging.original().map((o, j) => `${o} AS o${j}`).join(', ')}, ${staging.key().map((k, j) => `${k} AS n${j}`).join(', ')} ` +
-          `FROM ${staging.name} s WHERE (${staging.key().join(', ')}) IS DISTINCT FROM (${staging.original().join(', ')}) ORDER BY ${staging.original().join(', ')}`);
+          `FROM ${staging.name} s WHERE (${staging.key().join(', ')}) IS DISTINCT FROM (${staging.original().join(', ')}) ORDER BY ${staging.originalOrder()}`);
         idMap[entity] = moved.map((row) => [
           Array.from({ length: width }, (_, j) => row[`o${j}`] ?? null),
           Array.from({ length: width }, (_, j) => row[`n${j}`] ?? null),

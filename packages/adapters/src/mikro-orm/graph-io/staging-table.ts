@@ -58,6 +58,11 @@ export class StagingTable {
     return this.table.primaryKey.map((_, j) => `${alias}.o${j}`);
   }
 
+  /** The document's keys typed as the target's key columns, to order rows as the target does (2 before 10). */
+  originalOrder(alias = 's'): string {
+    return this.table.primaryKey.map((column, j) => `${alias}.o${j}::${column.type}`).join(', ');
+  }
+
   /** Current (possibly rewritten) primary-key columns. */
   key(alias = 's'): string[] {
     return this.table.primaryKey.map((column) => this.col(column, alias));
